@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Checks the Debian packages msmvm needs to build and test, installs the missing ones when
+# run as root, and otherwise prints the exact apt-get line and fails.
+set -euo pipefail
+
+packages=(
+  make gcc libc6-dev pkg-config           # host C toolchain
+  clang llvm                              # clang -target bpf, llvm-strip
+  libbpf-dev bpftool                      # loader library, skeletons
+  libelf-dev zlib1g-dev                   # libbpf's own dependencies
+  dwarves                                 # pahole: the model's BTF
+  libjson-c-dev                           # JSON summaries and their parsing in tests
+  jq xz-utils procps                      # test scripts, compressed BTF fixtures
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = installed ] || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+line="apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "msmvm: missing Debian packages: ${missing[*]}" >&2
+  echo "msmvm: run as root:  apt-get update && $line" >&2
+  exit 1
+fi
+echo "msmvm: installing missing Debian packages: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

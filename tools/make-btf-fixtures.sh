@@ -1,0 +1,138 @@
+#!/bin/bash
+# Regenerate tests/fixtures/btf/debian-<ver>-arm64.btf.xz: real arm64 vmlinux BTF
+# merged with msm.ko's split BTF, one raw BTF file per kernel, for CO-RE tests.
+#
+# Usage (as root, from anywhere):  tools/make-btf-fixtures.sh
+# Environment:
+#   BTFMERGE  btfmerge binary (default: build/tools/btfmerge in the repo)
+#   OUTDIR    where to write the fixtures (default: tests/fixtures/btf in the repo)
+#   DEB_DIR   directory already holding the .deb files: skip the download
+#   KEEP_TMP  set to 1 to keep the work directory for inspection
+#
+# Packages come from the machine's own Debian mirror via a private apt state
+# (see docs/debian-arm64-btf.md), so the host's apt configuration is untouched.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BTFMERGE=${BTFMERGE:-$ROOT/build/tools/btfmerge}
+OUTDIR=${OUTDIR:-$ROOT/tests/fixtures/btf}
+
+# Kernel version -> packages holding its Image and msm.ko (7.x splits them in two).
+declare -A PKGS=(
+	[6.17.13]="linux-image-6.17.13+deb13-arm64"
+	[7.2.13]="linux-binary-7.2.13+deb14-arm64 linux-modules-7.2.13+deb14-arm64"
+)
+VERSIONS=(6.17.13 7.2.13)
+
+die() { echo "make-btf-fixtures: $*" >&2; exit 1; }
+log() { echo "make-btf-fixtures: $*" >&2; }
+
+[[ $(id -u) -eq 0 ]] || die "run as root (apt-get download with a private state and dpkg-deb need it)"
+for t in apt-get apt-cache dpkg-deb xz find; do
+	command -v "$t" >/dev/null || die "missing tool: $t"
+done
+# Resolve before any cd so a relative $BTFMERGE means relative to the caller's cwd.
+BTFMERGE=$(realpath -e "$BTFMERGE" 2>/dev/null) || die "btfmerge not found (build it, or set BTFMERGE)"
+[[ -x $BTFMERGE ]] || die "$BTFMERGE is not executable"
+mkdir -p "$OUTDIR"
+OUTDIR=$(realpath "$OUTDIR")
+[[ -z ${DEB_DIR:-} ]] || DEB_DIR=$(realpath -e "$DEB_DIR")
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/msmvm-btf.XXXXXX")
+if [[ ${KEEP_TMP:-0} == 1 ]]; then
+	trap 'log "work directory kept: $WORK"' EXIT
+else
+	trap 'rm -rf "$WORK"' EXIT
+fi
+
+all_pkgs=()
+for v in "${VERSIONS[@]}"; do
+	read -ra p <<<"${PKGS[$v]}"
+	all_pkgs+=("${p[@]}")
+done
+
+debs=$WORK/debs
+mkdir -p "$debs"
+if [[ -n ${DEB_DIR:-} ]]; then
+	for p in "${all_pkgs[@]}"; do
+		f=$(compgen -G "$DEB_DIR/${p}_*_arm64.deb" | head -n1) || die "$DEB_DIR: no ${p}_*_arm64.deb"
+		ln -s "$f" "$debs/"
+	done
+else
+	# Private apt state: arm64 indexes of the host's own mirror, sid + trixie-backports.
+	apt=$WORK/apt
+	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
+	uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+	if [[ -z $uri ]]; then
+		uri=$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+	fi
+	[[ -n $uri ]] || die "cannot find this machine's Debian mirror in /etc/apt"
+	key=/usr/share/keyrings/debian-archive-keyring.gpg
+	[[ -r $key ]] || die "$key missing (install debian-archive-keyring)"
+	printf 'deb [arch=arm64 signed-by=%s] %s %s main\n' \
+		"$key" "$uri" sid "$key" "$uri" trixie-backports >"$apt/sources.list"
+	o=(-oAPT::Architecture=arm64 -oAPT::Architectures=arm64
+	   -oDir::State::Lists="$apt/lists" -oDir::Etc::SourceList="$apt/sources.list"
+	   -oDir::Etc::SourceParts=/dev/null -oDir::Cache="$apt/cache"
+	   -oDir::State::status=/dev/null -oAPT::Sandbox::User=root)
+	log "updating private arm64 package lists from $uri"
+	apt-get "${o[@]}" -q update >"$WORK/apt-update.log" 2>&1 ||
+		{ cat "$WORK/apt-update.log" >&2; die "apt-get update failed"; }
+
+	missing=()
+	for p in "${all_pkgs[@]}"; do
+		# apt-cache show exits 0 for unknown names on some apt versions: test its output.
+		apt-cache "${o[@]}" show "$p" 2>/dev/null | grep -q '^Package:' || missing+=("$p")
+	done
+	if ((${#missing[@]})); then
+		echo "make-btf-fixtures: these packages are no longer on $uri (sid, trixie-backports):" >&2
+		printf '  %s\n' "${missing[@]}" >&2
+		echo "Available arm64 kernel packages today:" >&2
+		apt-cache "${o[@]}" search --names-only '^linux-(image|binary|modules)-[0-9].*-arm64$' |
+			sort -V | sed 's/^/  /' >&2
+		die "update VERSIONS/PKGS in $0 (and the fixture names the tests use)"
+	fi
+	log "downloading ${all_pkgs[*]}"
+	(cd "$debs" && apt-get "${o[@]}" -q download "${all_pkgs[@]}") ||
+		die "apt-get download failed"
+fi
+
+for v in "${VERSIONS[@]}"; do
+	x=$WORK/x-$v
+	mkdir -p "$x"
+	read -ra p <<<"${PKGS[$v]}"
+	for pkg in "${p[@]}"; do
+		deb=$(compgen -G "$debs/${pkg}_*_arm64.deb" | head -n1) || die "no .deb for $pkg"
+		log "$v: unpacking $(basename "$deb") ($(dpkg-deb -f "$deb" Version))"
+		dpkg-deb -x "$deb" "$x"
+	done
+	# 6.17 ships boot/vmlinuz-*, 7.x usr/lib/modules/*/vmlinuz: both are an uncompressed Image.
+	img=$(find "$x" -maxdepth 5 -name 'vmlinuz*' -type f \( -path "$x/boot/*" -o -path "$x/usr/lib/modules/*" \) |
+		sort | head -n1)
+	[[ -n $img ]] || die "$v: no vmlinuz in ${PKGS[$v]}"
+	ko=$(find "$x/usr/lib/modules" -path '*/drivers/gpu/drm/msm/msm.ko*' -type f | head -n1)
+	[[ -n $ko ]] || die "$v: no msm.ko in ${PKGS[$v]}"
+	case $ko in
+	*.xz) xz -dc "$ko" >"$x/msm.ko" ;;
+	*.zst) command -v zstd >/dev/null || die "$ko: zstd needed"; zstd -dcq "$ko" >"$x/msm.ko" ;;
+	*.gz) gzip -dc "$ko" >"$x/msm.ko" ;;
+	*) cp "$ko" "$x/msm.ko" ;;
+	esac
+
+	"$BTFMERGE" --extract-image "$img" -o "$x/vmlinux.btf" || die "$v: BTF extraction from $img failed"
+	"$BTFMERGE" -o "$x/merged.btf" "$x/vmlinux.btf" "$x/msm.ko" || die "$v: merge failed"
+
+	# Cheap guard against packaging changes producing a fixture without the msm types.
+	if command -v bpftool >/dev/null; then
+		bpftool btf dump file "$x/merged.btf" >"$x/dump.txt" || die "$v: bpftool cannot read merged BTF"
+		for want in "STRUCT 'msm_gem_vm'" "STRUCT 'msm_vm_bind_job'" "FUNC 'msm_ioctl_vm_bind'"; do
+			grep -q "^\[[0-9]*\] $want " "$x/dump.txt" || die "$v: merged BTF lacks $want"
+		done
+	fi
+
+	out=$OUTDIR/debian-$v-arm64.btf.xz
+	# -T1: single-threaded output is byte-for-byte reproducible.
+	xz -9e -T1 -c "$x/merged.btf" >"$out.tmp" && mv "$out.tmp" "$out"
+	log "$v: wrote $out ($(stat -c %s "$out") bytes; raw $(stat -c %s "$x/merged.btf"))"
+	sha256sum "$out"
+done

@@ -1,0 +1,259 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The msm driver's VM_BIND objects, as a user-space model.
+ *
+ * Every struct and field an observer reads has the driver's name (drm_file.driver_priv ->
+ * msm_context.vm -> msm_gem_vm.prealloc_throttle.{wait,in_flight}, msm_vm_bind_job.{vm,
+ * queue,prealloc,nr_ops,ops}, ...). Field ORDER and struct SIZES differ from the kernel's on
+ * purpose, so that the toolkit's BPF programs only work here through CO-RE relocation, as
+ * they must on real kernels whose layouts change between versions. Widths of the fields the
+ * probes read are the kernel's (CO-RE relocates offsets, not load sizes).
+ *
+ * Fields marked "model:" do not exist in the driver: bookkeeping for the ground truth.
+ */
+#ifndef MSMVM_SIM_MSM_DRV_H
+#define MSMVM_SIM_MSM_DRV_H
+
+#include "linux_compat.h"
+#include "msm_drm.h"
+
+#define MSM_MAX_QUEUES 16
+#define MSM_MAX_HANDLES 8
+
+struct drm_device {
+	unsigned int num_files;
+	const char *driver_name;	/* "msm" */
+	void *dev_private;
+};
+
+struct drm_gem_object {
+	u64 size;
+	u32 handle;
+	int refcount;
+};
+
+/* The driver reaches its per-open state through driver_priv; everything else is padding here. */
+struct drm_file {
+	u64 client_id;
+	int authenticated;
+	struct drm_device *minor_dev;
+	char name[40];			/* model: the process's comm, like drm_file->client_name */
+	struct drm_gem_object *objects[MSM_MAX_HANDLES];	/* handle table (idr in the kernel) */
+	void *driver_priv;		/* struct msm_context * */
+};
+
+struct drm_gpuvm {
+	const char *name;
+	struct drm_device *drm;
+	u64 mm_start;
+	u64 mm_range;
+};
+
+struct drm_sched_entity {
+	int priority;
+	struct drm_gpu_scheduler *rq_sched;
+};
+
+struct drm_sched_job {
+	struct list_head list;
+	u64 id;
+	struct drm_sched_entity *entity;
+	struct drm_gpu_scheduler *sched;
+	u32 credits;
+};
+
+struct drm_sched_backend_ops {
+	void *(*run_job)(struct drm_sched_job *sched_job);
+	void (*free_job)(struct drm_sched_job *sched_job);
+};
+
+/* One scheduler per user-managed VM, credit_limit 1: jobs run one at a time, in order. */
+struct drm_gpu_scheduler {
+	const struct drm_sched_backend_ops *ops;
+	unsigned int credit_limit;
+	const char *name;		/* "msm-vm-bind" */
+	pthread_mutex_t job_list_lock;
+	pthread_cond_t job_scheduled;
+	struct list_head pending_list;
+	bool stopping;
+	pthread_t thread;
+	u64 job_id_count;
+	unsigned int job_cost_us;	/* model: time to apply one job (backpressure) */
+};
+
+struct msm_mmu_prealloc {
+	void **pages;
+	u32 ptr;
+	u32 count;
+};
+
+struct msm_mmu;
+struct msm_mmu_funcs {
+	void (*prealloc_count)(struct msm_mmu *mmu, struct msm_mmu_prealloc *p, u64 iova,
+			       size_t len);
+	int (*prealloc_allocate)(struct msm_mmu *mmu, struct msm_mmu_prealloc *p);
+	void (*prealloc_cleanup)(struct msm_mmu *mmu, struct msm_mmu_prealloc *p);
+	int (*map)(struct msm_mmu *mmu, u64 iova, size_t len, int prot);
+	int (*unmap)(struct msm_mmu *mmu, u64 iova, size_t len);
+	void (*destroy)(struct msm_mmu *mmu);
+};
+
+struct msm_mmu {
+	int type;
+	struct msm_mmu_prealloc *prealloc;	/* set only while a job runs, under mmu_lock */
+	const struct msm_mmu_funcs *funcs;
+	void *arg;
+};
+
+/* model: what one VM has done, kept by the driver functions at the points a probe sees. */
+struct msm_vm_truth {
+	u64 binds, ops, errors;
+	u64 pages_counted, pages_used;
+	u64 waits, interrupted_waits, wait_ns_total, wait_ns_max;
+	s64 outstanding_pages;		/* counts of pushed jobs not yet freed */
+	int peak_in_flight;
+	int max_in_flight_at_pass;	/* highest in_flight a passing throttle check read */
+};
+
+struct msm_gem_vm {
+	struct drm_gpuvm base;		/* first: ctx->vm points here */
+	bool managed;
+	bool unusable;
+	int faults;
+	struct msm_mmu *mmu;
+	pthread_mutex_t mmu_lock;
+	/* Kernel order is { wait, in_flight } after sched; swapped and moved here on purpose. */
+	struct {
+		atomic_t in_flight;
+		wait_queue_head_t wait;
+	} prealloc_throttle;
+	struct drm_gpu_scheduler sched;
+	int id;				/* model: index of the VM in its process */
+	struct msm_vm_truth truth;	/* model */
+};
+
+struct msm_gpu_submitqueue {
+	int faults;
+	u32 flags;
+	u32 id;
+	struct msm_context *ctx;
+	pthread_mutex_t lock;		/* held for the whole ioctl, throttle wait included */
+	struct drm_sched_entity entity;
+};
+
+struct msm_context {
+	struct list_head submitqueues;
+	int queueid;
+	bool userspace_managed_vm;	/* MSM_PARAM_EN_VM_BIND */
+	u64 elapsed_ns;
+	struct msm_gpu_submitqueue *queues[MSM_MAX_QUEUES];
+	unsigned int nr_queues;
+	struct drm_gpuvm *vm;
+};
+
+struct msm_vm_bind_op {
+	u32 op;
+	u32 flags;
+	union {
+		struct drm_gem_object *obj;
+		u32 handle;
+	};
+	u64 obj_offset;
+	u64 iova;
+	u64 range;
+};
+
+struct msm_vm_bind_job {
+	struct drm_sched_job base;	/* first, as in the driver: to_msm_vm_bind_job() is a cast */
+	unsigned int nr_ops;
+	bool bos_pinned;
+	struct msm_mmu_prealloc prealloc;
+	struct dma_fence *fence;
+	struct msm_gpu_submitqueue *queue;
+	struct list_head vm_ops;
+	struct drm_gpuvm *vm;
+	struct msm_vm_bind_op ops[];
+};
+
+static inline struct msm_gem_vm *to_msm_vm(struct drm_gpuvm *gpuvm)
+{
+	return container_of(gpuvm, struct msm_gem_vm, base);
+}
+
+static inline struct msm_vm_bind_job *to_msm_vm_bind_job(struct drm_sched_job *job)
+{
+	return container_of(job, struct msm_vm_bind_job, base);
+}
+
+/* --- model knobs (module parameters / fault injection) --- */
+struct msm_model_params {
+	unsigned int prealloc_limit;	/* the throttle's 1024 */
+	double interrupt_rate;		/* P(a signal arrives while a thread sleeps in the throttle) */
+	double alloc_fail_rate;		/* P(kmem_cache_alloc_bulk fails) */
+	unsigned int interrupt_delay_us;
+};
+extern struct msm_model_params msm_model;
+
+/* model: what the current VM_BIND call did, filled in by the driver functions, for the log. */
+struct msm_call_record {
+	u32 count;
+	bool counted;			/* vm_bind_prealloc_count returned 0 */
+	bool slept;
+	u64 wait_ns;
+	int in_flight_at_pass;
+	int in_flight_after_add;
+	u64 rng;			/* this thread's fault-injection PRNG state */
+};
+extern __thread struct msm_call_record msm_current_call;
+
+/* msm_gem_vma.c */
+int msm_ioctl_vm_bind(struct drm_device *dev, void *data, struct drm_file *file);
+int vm_bind_prealloc_count(struct msm_vm_bind_job *job);
+void *msm_vma_job_run(struct drm_sched_job *job);
+void msm_vma_job_free(struct drm_sched_job *job);
+struct drm_gpuvm *msm_gem_vm_create(struct drm_device *drm, const char *name, int id,
+				    int job_cost_us);
+void msm_gem_vm_close(struct drm_gpuvm *gpuvm);
+void msm_gem_vm_destroy(struct drm_gpuvm *gpuvm);
+
+/* model split of vm_bind_prealloc_count(): the counting half, shared with `msmvm-sim count` */
+typedef void (*msm_count_run_cb)(void *arg, u64 start, u64 end, u32 pages);
+void vm_bind_count_ops(struct msm_vm_bind_job *job, msm_count_run_cb cb, void *arg);
+int msm_vm_bind_lookup_op(struct msm_vm_bind_job *job, const struct drm_msm_vm_bind_op *op);
+struct msm_vm_bind_job *vm_bind_job_create(struct drm_device *dev, struct drm_file *file,
+					   struct msm_gpu_submitqueue *queue, u32 nr_ops);
+
+/* model: JSON-lines event log (--log) */
+extern int msm_model_log_fd;
+extern bool msm_model_log_failed;
+void msm_model_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* msm_iommu.c */
+struct msm_mmu *msm_iommu_pagetable_create(void);
+u64 msm_iommu_pagetable_tables(struct msm_mmu *mmu);
+
+/* msm_sched.c */
+int drm_sched_init(struct drm_gpu_scheduler *sched, const struct drm_sched_backend_ops *ops,
+		   const char *name, unsigned int job_cost_us);
+void drm_sched_job_init(struct drm_sched_job *job, struct drm_sched_entity *entity);
+void drm_sched_entity_push_job(struct drm_sched_job *job);
+void drm_sched_fini(struct drm_gpu_scheduler *sched);
+
+/* small deterministic PRNG shared by workloads and fault injection */
+static inline u64 msm_rng_next(u64 *s)
+{
+	/* splitmix64: tiny, seedable, good enough for workload shapes */
+	u64 z = (*s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static inline bool msm_rng_chance(u64 *s, double p)
+{
+	if (p <= 0)
+		return false;
+	return (double)(msm_rng_next(s) >> 11) / (double)(1ULL << 53) < p;
+}
+
+#endif

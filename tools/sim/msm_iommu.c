@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * msm_iommu.c's per-process page tables, with io-pgtable-arm's 4-level, 4 KiB-granule
+ * ARM LPAE walk (48-bit VA: L0 root, then L1/L2/L3 tables of 512 entries).
+ *
+ * As in the driver, VM_BIND forces pgsize_bitmap = 4 KiB: there are no block mappings and a
+ * 4 KiB unmap never frees a table, so tables only accumulate. A missing table is taken from
+ * the job's preallocation (cfg->alloc = msm_iommu_pagetable_alloc_pt); the L0 root is not.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "msm_drv.h"
+
+#define PT_ENTRIES 512
+#define PTE_VALID  1ULL
+
+struct pt_table {
+	u64 entry[PT_ENTRIES];	/* leaf: PTE; otherwise (u64)(struct pt_table *) */
+};
+
+struct msm_iommu_pagetable {
+	struct msm_mmu base;	/* first: the alloc_pt cookie's first member is a struct msm_mmu */
+	struct pt_table *pgd;	/* L0 root, from alloc_pages at creation, not the pool */
+	u64 tables;		/* tables installed below the root */
+};
+
+static struct msm_iommu_pagetable *to_pagetable(struct msm_mmu *mmu)
+{
+	return container_of(mmu, struct msm_iommu_pagetable, base);
+}
+
+/* io-pgtable's cfg->alloc: a table page from the job's preallocation. */
+static __probed void *msm_iommu_pagetable_alloc_pt(void *cookie, size_t size)
+{
+	struct msm_iommu_pagetable *pagetable = cookie;
+	struct msm_mmu_prealloc *p = pagetable->base.prealloc;
+	void *page;
+
+	(void)size;
+	if (!p || p->ptr >= p->count) {
+		/* WARN_ON_ONCE in the driver: an undercount makes the map fail */
+		fprintf(stderr, "msmvm-sim: WARNING: alloc_pt beyond preallocation (%u/%u)\n",
+			p ? p->ptr : 0, p ? p->count : 0);
+		return NULL;
+	}
+	page = p->pages[p->ptr++];
+	memset(page, 0, sizeof(struct pt_table));
+	return page;
+}
+
+/* The table below `entry`, installing one from the pool if the entry is empty. */
+static struct pt_table *pt_next_level(struct msm_iommu_pagetable *pt, u64 *entry)
+{
+	struct pt_table *t;
+
+	if (*entry)
+		return (struct pt_table *)(uintptr_t)*entry;
+	t = msm_iommu_pagetable_alloc_pt(pt, sizeof(*t));
+	if (!t)
+		return NULL;
+	*entry = (u64)(uintptr_t)t;
+	pt->tables++;
+	return t;
+}
+
+static __probed int msm_iommu_pagetable_map(struct msm_mmu *mmu, u64 iova, size_t len, int prot)
+{
+	struct msm_iommu_pagetable *pt = to_pagetable(mmu);
+	u64 end = iova + len;
+
+	(void)prot;
+	for (u64 va = iova; va < end; va += SZ_4K) {
+		struct pt_table *l1, *l2, *l3;
+
+		l1 = pt_next_level(pt, &pt->pgd->entry[(va >> 39) & 511]);
+		l2 = l1 ? pt_next_level(pt, &l1->entry[(va >> 30) & 511]) : NULL;
+		l3 = l2 ? pt_next_level(pt, &l2->entry[(va >> 21) & 511]) : NULL;
+		if (!l3)
+			return -ENOMEM;
+		l3->entry[(va >> 12) & 511] = (va & ~(SZ_4K - 1)) | PTE_VALID;
+	}
+	return 0;
+}
+
+static __probed int msm_iommu_pagetable_unmap(struct msm_mmu *mmu, u64 iova, size_t len)
+{
+	struct msm_iommu_pagetable *pt = to_pagetable(mmu);
+
+	/* 4 KiB unmaps clear leaf entries only; tables stay (io-pgtable-arm). */
+	for (u64 va = iova; va < iova + len; va += SZ_4K) {
+		struct pt_table *l1 = (void *)(uintptr_t)pt->pgd->entry[(va >> 39) & 511];
+		struct pt_table *l2 = l1 ? (void *)(uintptr_t)l1->entry[(va >> 30) & 511] : NULL;
+		struct pt_table *l3 = l2 ? (void *)(uintptr_t)l2->entry[(va >> 21) & 511] : NULL;
+
+		if (!l3) {	/* skip the rest of this empty 2 MiB region */
+			va = ALIGN_DOWN(va, SZ_2M) + SZ_2M - SZ_4K;
+			continue;
+		}
+		l3->entry[(va >> 12) & 511] = 0;
+	}
+	return 0;
+}
+
+/*
+ * One page per 512 GiB, 1 GiB and 2 MiB aligned block that [iova, iova+len) touches: the L1,
+ * L2 and L3 tables the range could need. The arithmetic is the driver's, u64 wrap-around and
+ * u32 truncation of the total included.
+ */
+static __probed void msm_iommu_pagetable_prealloc_count(struct msm_mmu *mmu,
+							 struct msm_mmu_prealloc *p, u64 iova,
+							 size_t len)
+{
+	u64 pt_count;
+
+	(void)mmu;
+	pt_count = ((ALIGN(iova + len, 1ULL << 39) - ALIGN_DOWN(iova, 1ULL << 39)) >> 39) +
+		   ((ALIGN(iova + len, 1ULL << 30) - ALIGN_DOWN(iova, 1ULL << 30)) >> 30) +
+		   ((ALIGN(iova + len, 1ULL << 21) - ALIGN_DOWN(iova, 1ULL << 21)) >> 21);
+
+	p->count += (u32)pt_count;
+}
+
+/* kmem_cache_alloc_bulk() is all or nothing: it returns p->count or 0. */
+static int kmem_cache_alloc_bulk_model(u32 count, void **pages)
+{
+	/* Per-thread PRNG: which allocations fail depends on the seed, not on thread timing. */
+	if (msm_rng_chance(&msm_current_call.rng, msm_model.alloc_fail_rate))
+		return 0;
+	for (u32 i = 0; i < count; i++) {
+		pages[i] = malloc(sizeof(struct pt_table));
+		if (!pages[i]) {
+			while (i--)
+				free(pages[i]);
+			return 0;
+		}
+	}
+	return (int)count;
+}
+
+static __probed int msm_iommu_pagetable_prealloc_allocate(struct msm_mmu *mmu,
+							   struct msm_mmu_prealloc *p)
+{
+	int ret;
+
+	(void)mmu;
+	p->pages = calloc(p->count ? p->count : 1, sizeof(*p->pages));	/* kvmalloc_array */
+	if (!p->pages)
+		return -ENOMEM;
+
+	ret = kmem_cache_alloc_bulk_model(p->count, p->pages);
+	if ((u32)ret != p->count) {
+		/* The driver's upward-drift path: count was already added to in_flight. */
+		p->count = (u32)ret;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static __probed void msm_iommu_pagetable_prealloc_cleanup(struct msm_mmu *mmu,
+							   struct msm_mmu_prealloc *p)
+{
+	u32 remaining_pt_count = p->count - p->ptr;
+
+	(void)mmu;
+	/* Since 830d68f2cb8a: nothing was allocated (e.g. an interrupted throttle wait). */
+	if (!p->pages)
+		return;
+	/* trace_msm_mmu_prealloc_cleanup(p->count, remaining_pt_count) fires here if count > 0 */
+	for (u32 i = 0; i < remaining_pt_count; i++)
+		free(p->pages[p->ptr + i]);
+	free(p->pages);
+	p->pages = NULL;
+}
+
+static void pt_free_level(struct pt_table *t, int level)
+{
+	if (level < 3)
+		for (int i = 0; i < PT_ENTRIES; i++)
+			if (t->entry[i])
+				pt_free_level((struct pt_table *)(uintptr_t)t->entry[i], level + 1);
+	free(t);
+}
+
+static void msm_iommu_pagetable_destroy(struct msm_mmu *mmu)
+{
+	struct msm_iommu_pagetable *pt = to_pagetable(mmu);
+
+	pt_free_level(pt->pgd, 0);
+	free(pt);
+}
+
+static const struct msm_mmu_funcs pagetable_funcs = {
+	.prealloc_count = msm_iommu_pagetable_prealloc_count,
+	.prealloc_allocate = msm_iommu_pagetable_prealloc_allocate,
+	.prealloc_cleanup = msm_iommu_pagetable_prealloc_cleanup,
+	.map = msm_iommu_pagetable_map,
+	.unmap = msm_iommu_pagetable_unmap,
+	.destroy = msm_iommu_pagetable_destroy,
+};
+
+struct msm_mmu *msm_iommu_pagetable_create(void)
+{
+	struct msm_iommu_pagetable *pt = calloc(1, sizeof(*pt));
+
+	if (!pt)
+		return NULL;
+	pt->pgd = calloc(1, sizeof(*pt->pgd));
+	if (!pt->pgd) {
+		free(pt);
+		return NULL;
+	}
+	pt->base.funcs = &pagetable_funcs;
+	pt->base.type = 2;	/* MSM_MMU_IOMMU_PAGETABLE */
+	return &pt->base;
+}
+
+u64 msm_iommu_pagetable_tables(struct msm_mmu *mmu)
+{
+	return to_pagetable(mmu)->tables;
+}

@@ -1,0 +1,913 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * msmvm-sim: the msm driver's VM_BIND path in user space, driven by synthetic workloads.
+ *
+ *   msmvm-sim run   [options]   fork workload processes, print a JSON ground-truth summary
+ *   msmvm-sim count OP...       pages the driver preallocates for one VM_BIND
+ *
+ * Each workload process opens its own "device files" (one per VM), with one scheduler
+ * thread per VM and one issuing thread per submit queue, and calls msm_ioctl_vm_bind() as
+ * drm_ioctl() would. The toolkit probes this binary with uprobes.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <malloc.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "msm_drv.h"
+#include "workload.h"
+
+#define MAX_PROCS 64
+#define MAX_VMS 16
+
+#define EXIT_USAGE 2
+
+struct sim_opts {
+	enum workload_kind workload;
+	unsigned int procs, vms, queues;
+	double rate;		/* binds/s per process, 0 = as fast as possible */
+	double duration;	/* seconds, 0 = use binds */
+	u64 binds;		/* per process */
+	int job_cost_us;	/* -1 = the workload's default */
+	u64 seed;
+	const char *summary_path;
+	const char *log_path;
+	double wedge_timeout;
+};
+
+/* Filled by each workload process in shared memory, read by the parent. */
+struct vm_result {
+	struct msm_vm_truth truth;
+	int in_flight;
+	bool wedged;
+	u64 addr;	/* the msm_gem_vm's address in its process: what a probe sees */
+	u64 tables;
+};
+
+struct proc_result {
+	pid_t pid;
+	char comm[16];
+	unsigned int nvms;
+	bool done;
+	struct vm_result vm[MAX_VMS];
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
+}
+
+/* ---------------------------------------------------------------- argument parsing */
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("msmvm-sim: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see --help)\n", stderr);
+	return EXIT_USAGE;
+}
+
+/* Integer with optional K/M/G/T suffix (powers of 1024); hex with 0x. */
+static int parse_size(const char *s, u64 *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned int shift = 0;
+
+	if (!s || !*s || *s == '-' || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case 'K': shift = 10; end++; break;
+	case 'M': shift = 20; end++; break;
+	case 'G': shift = 30; end++; break;
+	case 'T': shift = 40; end++; break;
+	default: break;
+	}
+	if (*end || (shift && v > (~0ULL >> shift)))
+		return -1;
+	*out = (u64)v << shift;
+	return 0;
+}
+
+static int parse_uint(const char *s, u64 lo, u64 hi, u64 *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || isnan(v) || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- count */
+
+static void count_usage(FILE *f)
+{
+	fputs("Usage: msmvm-sim count OP...\n"
+	      "\n"
+	      "Print the number of page-table pages the msm driver preallocates for one VM_BIND\n"
+	      "with these ops, in this order (first line), then the merged runs it counted.\n"
+	      "\n"
+	      "OP is KIND:IOVA:RANGE with KIND one of map, null (MAP_NULL) or unmap; IOVA and\n"
+	      "RANGE are decimal or 0x-hex, with an optional K, M, G or T suffix (x1024).\n"
+	      "Ops are validated as the driver does (4 KiB alignment, non-empty, inside the\n"
+	      "48-bit VA space): an invalid op is an error, as the ioctl's -EINVAL would be.\n"
+	      "\n"
+	      "Rule: per merged run [first.iova, last.iova+last.range), one page per 512 GiB,\n"
+	      "1 GiB and 2 MiB aligned block touched. Consecutive MAP/MAP_NULL ops merge when\n"
+	      "the previous op's end and the next op's start share a 2 MiB-aligned base; UNMAP\n"
+	      "ops are skipped and do not break a run.\n"
+	      "\n"
+	      "Examples:\n"
+	      "  msmvm-sim count map:0x100000000:4K            # 3\n"
+	      "  msmvm-sim count map:0x100000000:64M           # 34\n"
+	      "  msmvm-sim count null:0x1000000000:64G         # 32833\n",
+	      f);
+}
+
+static void print_run(void *arg, u64 start, u64 end, u32 pages)
+{
+	unsigned int *nrun = arg;
+
+	printf("run %u: [0x%" PRIx64 ", 0x%" PRIx64 ") %u pages\n", (*nrun)++, start, end, pages);
+}
+
+static int cmd_count(int argc, char **argv)
+{
+	struct drm_device dev = { .driver_name = "msm" };
+	struct msm_vm_bind_job *job;
+	struct drm_gpuvm *gpuvm;
+	unsigned int nrun = 0;
+	int nops = argc - 1;
+
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		count_usage(stdout);
+		return 0;
+	}
+	if (nops < 1)
+		return usage_error("count: no OP given");
+
+	gpuvm = msm_gem_vm_create(&dev, "count", 0, -1);
+	if (!gpuvm) {
+		fprintf(stderr, "msmvm-sim: out of memory\n");
+		return 1;
+	}
+	job = calloc(1, sizeof(*job) + (size_t)nops * sizeof(job->ops[0]));
+	if (!job) {
+		msm_gem_vm_destroy(gpuvm);
+		fprintf(stderr, "msmvm-sim: out of memory\n");
+		return 1;
+	}
+	job->vm = gpuvm;
+
+	for (int i = 0; i < nops; i++) {
+		const char *arg = argv[i + 1];
+		struct drm_msm_vm_bind_op op = { 0 };
+		char kind[16], *c1, *c2, buf[256];
+		u64 iova, range;
+
+		if (strlen(arg) >= sizeof(buf))
+			goto bad;
+		strcpy(buf, arg);
+		c1 = strchr(buf, ':');
+		c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c1 || !c2 || (size_t)(c1 - buf) >= sizeof(kind))
+			goto bad;
+		memcpy(kind, buf, (size_t)(c1 - buf));
+		kind[c1 - buf] = 0;
+		*c2 = 0;
+		if (parse_size(c1 + 1, &iova) || parse_size(c2 + 1, &range))
+			goto bad;
+		if (!strcmp(kind, "map")) {
+			op.op = MSM_VM_BIND_OP_MAP;
+			op.handle = 1;	/* any BO: counting does not look at it */
+		} else if (!strcmp(kind, "null")) {
+			op.op = MSM_VM_BIND_OP_MAP_NULL;
+		} else if (!strcmp(kind, "unmap")) {
+			op.op = MSM_VM_BIND_OP_UNMAP;
+		} else {
+			goto bad;
+		}
+		op.iova = iova;
+		op.range = range;
+		if (msm_vm_bind_lookup_op(job, &op)) {
+			fprintf(stderr,
+				"msmvm-sim: count: op '%s' would fail with -EINVAL (4 KiB alignment,"
+				" non-empty, inside [0x%" PRIx64 ", 0x%" PRIx64 "))\n",
+				arg, gpuvm->mm_start, gpuvm->mm_start + gpuvm->mm_range);
+			free(job);
+			msm_gem_vm_destroy(gpuvm);
+			return EXIT_USAGE;
+		}
+		continue;
+bad:
+		fprintf(stderr, "msmvm-sim: count: bad op '%s': expected map|null|unmap:IOVA:RANGE"
+				" (see --help)\n", arg);
+		free(job);
+		msm_gem_vm_destroy(gpuvm);
+		return EXIT_USAGE;
+	}
+
+	/* Count first (the first line is the total), then print the runs. */
+	vm_bind_count_ops(job, NULL, NULL);
+	printf("%u\n", job->prealloc.count);
+	job->prealloc.count = 0;
+	vm_bind_count_ops(job, print_run, &nrun);
+
+	free(job);
+	msm_gem_vm_destroy(gpuvm);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- run: one process */
+
+struct queue_thread {
+	pthread_t thread;
+	struct drm_device *dev;
+	struct drm_file *file;
+	struct msm_gpu_submitqueue *queue;
+	const struct sim_opts *opts;
+	u64 quota;		/* binds to issue (0 with --duration) */
+	u64 seed;
+	double interval_ns;	/* pacing, 0 = as fast as possible */
+	u64 deadline_ns;	/* 0 without --duration */
+	volatile bool running;
+	u64 issued;
+};
+
+/* What drm_ioctl() and libdrm's drmIoctl() add around the driver: bookkeeping and restart. */
+static int drm_ioctl_vm_bind(struct drm_device *dev, struct drm_msm_vm_bind *args,
+			     struct drm_file *file)
+{
+	struct msm_context *ctx = file->driver_priv;
+	struct msm_gem_vm *vm = to_msm_vm(ctx->vm);
+	int ret;
+
+	do {
+		u64 rng = msm_current_call.rng;
+
+		memset(&msm_current_call, 0, sizeof(msm_current_call));
+		msm_current_call.rng = rng;
+		signal_deliver_current();	/* a signal that came between calls was handled */
+
+		ret = msm_ioctl_vm_bind(dev, args, file);
+
+		signal_disarm_interrupt();
+		signal_deliver_current();	/* return to user space */
+
+		/* model: ground truth of the ioctl */
+		__atomic_fetch_add(&vm->truth.binds, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&vm->truth.ops, args->nr_ops, __ATOMIC_RELAXED);
+		if (ret < 0)
+			__atomic_fetch_add(&vm->truth.errors, 1, __ATOMIC_RELAXED);
+		msm_model_log("{\"ev\":\"bind\",\"pid\":%d,\"tid\":%ld,\"vm\":%d,\"queue\":%u,"
+			      "\"nr_ops\":%u,\"ret\":%d,\"count\":%u,\"counted\":%d,\"slept\":%d,"
+			      "\"wait_ns\":%" PRIu64 ",\"in_flight_at_pass\":%d,"
+			      "\"in_flight_after_add\":%d}",
+			      getpid(), syscall(SYS_gettid), vm->id, args->queue_id, args->nr_ops,
+			      ret, msm_current_call.count, msm_current_call.counted,
+			      msm_current_call.slept, msm_current_call.wait_ns,
+			      msm_current_call.in_flight_at_pass,
+			      msm_current_call.in_flight_after_add);
+		/* -ERESTARTSYS: the kernel restarts, or libdrm retries EINTR: same call again */
+	} while (ret == -ERESTARTSYS && !stop_requested);
+	return ret;
+}
+
+static void *queue_thread_main(void *arg)
+{
+	struct queue_thread *qt = arg;
+	struct drm_msm_vm_bind_op *ops = calloc(WL_MAX_OPS, sizeof(*ops));
+	struct workload_state wl;
+	u64 next_ns = mono_ns();
+
+	if (!ops) {
+		qt->running = false;
+		return NULL;
+	}
+	signal_init_thread();
+	msm_current_call.rng = qt->seed ^ 0x5bd1e995ULL;
+	workload_init(&wl, qt->opts->workload, qt->seed,
+		      (1ULL << 32) * (1 + 2 * qt->queue->id));
+
+	while (!stop_requested) {
+		struct drm_msm_vm_bind args = { 0 };
+		unsigned int n;
+
+		if (qt->quota && qt->issued >= qt->quota)
+			break;
+		if (qt->deadline_ns && mono_ns() >= qt->deadline_ns)
+			break;
+		if (qt->interval_ns > 0) {
+			struct timespec ts;
+
+			next_ns += (u64)qt->interval_ns;
+			ts.tv_sec = (time_t)(next_ns / 1000000000ULL);
+			ts.tv_nsec = (long)(next_ns % 1000000000ULL);
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+			if (stop_requested)
+				break;
+		}
+
+		n = workload_next(&wl, ops);
+		args.nr_ops = n;
+		args.queue_id = qt->queue->id;
+		if (n == 1)
+			args.op = ops[0];
+		else
+			args.ops = (u64)(uintptr_t)ops;
+		drm_ioctl_vm_bind(qt->dev, &args, qt->file);
+		qt->issued++;
+	}
+	signal_fini_thread();
+	free(ops);
+	qt->running = false;
+	return NULL;
+}
+
+/* A VM is wedged when its threads wait, nothing is queued, and in_flight stays above the limit. */
+static bool vm_looks_wedged(struct msm_gem_vm *vm)
+{
+	bool idle, waiters;
+
+	pthread_mutex_lock(&vm->sched.job_list_lock);
+	idle = list_empty(&vm->sched.pending_list);
+	pthread_mutex_unlock(&vm->sched.job_list_lock);
+	pthread_spin_lock(&vm->prealloc_throttle.wait.lock);
+	waiters = !list_empty(&vm->prealloc_throttle.wait.head);
+	pthread_spin_unlock(&vm->prealloc_throttle.wait.lock);
+	return idle && waiters &&
+	       atomic_read(&vm->prealloc_throttle.in_flight) > (int)msm_model.prealloc_limit;
+}
+
+static int run_process(const struct sim_opts *o, unsigned int index, struct proc_result *res)
+{
+	unsigned int nthreads = o->vms * o->queues;
+	struct drm_device dev = { .driver_name = "msm" };
+	struct drm_gem_object bo = { .size = WL_BO_SIZE, .handle = WL_BO_HANDLE };
+	struct drm_file files[MAX_VMS];
+	struct msm_context ctxs[MAX_VMS];
+	struct msm_gpu_submitqueue *queues;
+	struct queue_thread *qts;
+	u64 wedged_since[MAX_VMS] = { 0 };
+	bool wedged[MAX_VMS] = { 0 };
+	u64 start = mono_ns();
+	unsigned int t = 0;
+
+	snprintf(res->comm, sizeof(res->comm), "%s-%u", workload_names[o->workload], index);
+	prctl(PR_SET_NAME, res->comm, 0, 0, 0);
+	res->pid = getpid();
+	res->nvms = o->vms;
+
+	queues = calloc(nthreads, sizeof(*queues));
+	qts = calloc(nthreads, sizeof(*qts));
+	if (!queues || !qts) {
+		fprintf(stderr, "msmvm-sim: out of memory\n");
+		return 1;
+	}
+	memset(files, 0, sizeof(files));
+	memset(ctxs, 0, sizeof(ctxs));
+
+	for (unsigned int v = 0; v < o->vms; v++) {
+		struct drm_gpuvm *vm = msm_gem_vm_create(&dev, "msm-user-vm", (int)v,
+							 o->job_cost_us);
+		if (!vm) {
+			fprintf(stderr, "msmvm-sim: cannot create VM %u\n", v);
+			return 1;
+		}
+		files[v].driver_priv = &ctxs[v];
+		files[v].minor_dev = &dev;
+		files[v].objects[WL_BO_HANDLE] = &bo;
+		snprintf(files[v].name, sizeof(files[v].name), "%s", res->comm);
+		ctxs[v].vm = vm;
+		ctxs[v].userspace_managed_vm = true;
+		INIT_LIST_HEAD(&ctxs[v].submitqueues);
+		for (unsigned int q = 0; q < o->queues; q++, t++) {
+			struct msm_gpu_submitqueue *queue = &queues[t];
+
+			queue->id = q + 1;	/* queue 0 is the context's default, not VM_BIND */
+			queue->flags = MSM_SUBMITQUEUE_VM_BIND;
+			queue->ctx = &ctxs[v];
+			queue->entity.rq_sched = &to_msm_vm(vm)->sched;
+			pthread_mutex_init(&queue->lock, NULL);
+			ctxs[v].queues[ctxs[v].nr_queues++] = queue;
+		}
+		res->vm[v].addr = (u64)(uintptr_t)to_msm_vm(vm);
+	}
+
+	for (t = 0; t < nthreads; t++) {
+		struct queue_thread *qt = &qts[t];
+		unsigned int v = t / o->queues;
+
+		qt->dev = &dev;
+		qt->file = &files[v];
+		qt->queue = &queues[t];
+		qt->opts = o;
+		qt->seed = o->seed * 0x100000001b3ULL + index * 7919ULL + t * 104729ULL + 1;
+		if (!o->duration)
+			qt->quota = o->binds / nthreads + (t < o->binds % nthreads);
+		else
+			qt->deadline_ns = start + (u64)(o->duration * 1e9);
+		qt->interval_ns = o->rate > 0 ? 1e9 * nthreads / o->rate : 0;
+		qt->running = true;
+		if (pthread_create(&qt->thread, NULL, queue_thread_main, qt)) {
+			fprintf(stderr, "msmvm-sim: cannot start thread\n");
+			return 1;
+		}
+	}
+
+	/* Watch for the end, a stop request, or a VM that upward drift has wedged. */
+	for (;;) {
+		bool any = false;
+		u64 now = mono_ns();
+
+		for (t = 0; t < nthreads; t++)
+			any |= qts[t].running;
+		if (!any)
+			break;
+		for (unsigned int v = 0; v < o->vms && !stop_requested; v++) {
+			if (!vm_looks_wedged(to_msm_vm(ctxs[v].vm))) {
+				wedged_since[v] = 0;
+				continue;
+			}
+			if (!wedged_since[v])
+				wedged_since[v] = now;
+			if (now - wedged_since[v] > (u64)(o->wedge_timeout * 1e9)) {
+				fprintf(stderr, "msmvm-sim: %s: VM %u wedged: in_flight %d > limit %u "
+						"with nothing queued; stopping\n",
+					res->comm, v,
+					atomic_read(&to_msm_vm(ctxs[v].vm)->prealloc_throttle.in_flight),
+					msm_model.prealloc_limit);
+				wedged[v] = true;
+				stop_requested = 1;
+			}
+		}
+		if (stop_requested) {
+			/* Like a process being killed: interrupt whoever sleeps in the throttle. */
+			for (t = 0; t < nthreads; t++)
+				if (qts[t].running)
+					pthread_kill(qts[t].thread, SIGUSR1);
+		}
+		usleep(stop_requested ? 1000 : 20000);
+	}
+	for (t = 0; t < nthreads; t++)
+		pthread_join(qts[t].thread, NULL);
+
+	for (unsigned int v = 0; v < o->vms; v++) {
+		struct msm_gem_vm *vm = to_msm_vm(ctxs[v].vm);
+
+		msm_gem_vm_close(&vm->base);	/* drain: every pushed job runs and is freed */
+		res->vm[v].truth = vm->truth;
+		res->vm[v].in_flight = atomic_read(&vm->prealloc_throttle.in_flight);
+		res->vm[v].wedged = wedged[v];
+		res->vm[v].tables = msm_iommu_pagetable_tables(vm->mmu);
+		msm_gem_vm_destroy(&vm->base);
+	}
+	free(queues);
+	free(qts);
+	res->done = true;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- run: summary */
+
+struct totals {
+	u64 binds, ops, errors, pages_counted, pages_used, waits, interrupted_waits;
+	u64 wait_ns_total, wait_ns_max;
+	s64 peak_in_flight, in_flight, drift;
+};
+
+static void totals_add_vm(struct totals *t, const struct vm_result *r)
+{
+	const struct msm_vm_truth *x = &r->truth;
+
+	t->binds += x->binds;
+	t->ops += x->ops;
+	t->errors += x->errors;
+	t->pages_counted += x->pages_counted;
+	t->pages_used += x->pages_used;
+	t->waits += x->waits;
+	t->interrupted_waits += x->interrupted_waits;
+	t->wait_ns_total += x->wait_ns_total;
+	if (x->wait_ns_max > t->wait_ns_max)
+		t->wait_ns_max = x->wait_ns_max;
+	if (x->peak_in_flight > t->peak_in_flight)
+		t->peak_in_flight = x->peak_in_flight;
+	t->in_flight += r->in_flight;
+	/* drift: final in_flight minus the pages of jobs still outstanding */
+	t->drift += (s64)r->in_flight - x->outstanding_pages;
+}
+
+static void totals_merge(struct totals *t, const struct totals *s)
+{
+	t->binds += s->binds;
+	t->ops += s->ops;
+	t->errors += s->errors;
+	t->pages_counted += s->pages_counted;
+	t->pages_used += s->pages_used;
+	t->waits += s->waits;
+	t->interrupted_waits += s->interrupted_waits;
+	t->wait_ns_total += s->wait_ns_total;
+	t->wait_ns_max = s->wait_ns_max > t->wait_ns_max ? s->wait_ns_max : t->wait_ns_max;
+	t->peak_in_flight = s->peak_in_flight > t->peak_in_flight ? s->peak_in_flight
+								   : t->peak_in_flight;
+	t->in_flight += s->in_flight;
+	t->drift += s->drift;
+}
+
+static json_object *totals_json(const struct totals *t)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "binds", json_object_new_uint64(t->binds));
+	json_object_object_add(o, "ops", json_object_new_uint64(t->ops));
+	json_object_object_add(o, "errors", json_object_new_uint64(t->errors));
+	json_object_object_add(o, "pages_counted", json_object_new_uint64(t->pages_counted));
+	json_object_object_add(o, "pages_used", json_object_new_uint64(t->pages_used));
+	json_object_object_add(o, "pages_overcount",
+			       json_object_new_int64((s64)t->pages_counted - (s64)t->pages_used));
+	json_object_object_add(o, "waits", json_object_new_uint64(t->waits));
+	json_object_object_add(o, "interrupted_waits",
+			       json_object_new_uint64(t->interrupted_waits));
+	json_object_object_add(o, "wait_ns_total", json_object_new_uint64(t->wait_ns_total));
+	json_object_object_add(o, "wait_ns_max", json_object_new_uint64(t->wait_ns_max));
+	json_object_object_add(o, "peak_in_flight", json_object_new_int64(t->peak_in_flight));
+	json_object_object_add(o, "in_flight", json_object_new_int64(t->in_flight));
+	json_object_object_add(o, "drift", json_object_new_int64(t->drift));
+	return o;
+}
+
+static json_object *summary_json(const struct sim_opts *o, const struct proc_result *res,
+				 unsigned int nprocs)
+{
+	json_object *root = json_object_new_object(), *procs = json_object_new_array();
+	struct totals all = { 0 };
+
+	json_object_object_add(root, "limit", json_object_new_int64(msm_model.prealloc_limit));
+	json_object_object_add(root, "workload", json_object_new_string(workload_names[o->workload]));
+	json_object_object_add(root, "seed", json_object_new_uint64(o->seed));
+	for (unsigned int p = 0; p < nprocs; p++) {
+		json_object *po = json_object_new_object(), *vms = json_object_new_array();
+		struct totals pt = { 0 };
+
+		for (unsigned int v = 0; v < res[p].nvms; v++) {
+			const struct vm_result *r = &res[p].vm[v];
+			json_object *vo = json_object_new_object(), *model = json_object_new_object();
+			struct totals vt = { 0 };
+			char addr[32];
+
+			totals_add_vm(&vt, r);
+			totals_merge(&pt, &vt);
+			snprintf(addr, sizeof(addr), "0x%" PRIx64, r->addr);
+			json_object_object_add(vo, "id", json_object_new_int((int)v));
+			json_object_object_add(vo, "addr", json_object_new_string(addr));
+			json_object_object_add(vo, "totals", totals_json(&vt));
+			json_object_object_add(model, "wedged", json_object_new_boolean(r->wedged));
+			json_object_object_add(model, "page_tables", json_object_new_uint64(r->tables));
+			json_object_object_add(model, "max_in_flight_at_pass",
+					       json_object_new_int(r->truth.max_in_flight_at_pass));
+			json_object_object_add(vo, "model", model);
+			json_object_array_add(vms, vo);
+		}
+		totals_merge(&all, &pt);
+		json_object_object_add(po, "pid", json_object_new_int(res[p].pid));
+		json_object_object_add(po, "comm", json_object_new_string(res[p].comm));
+		json_object_object_add(po, "totals", totals_json(&pt));
+		json_object_object_add(po, "vms", vms);
+		json_object_array_add(procs, po);
+	}
+	json_object_object_add(root, "totals", totals_json(&all));
+	json_object_object_add(root, "processes", procs);
+	return root;
+}
+
+static int write_summary(const char *path, json_object *root)
+{
+	const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+								JSON_C_TO_STRING_NOSLASHESCAPE);
+	FILE *f = path ? fopen(path, "w") : stdout;
+
+	if (!f) {
+		fprintf(stderr, "msmvm-sim: cannot write summary '%s': %s\n", path, strerror(errno));
+		return 1;
+	}
+	fprintf(f, "%s\n", text);
+	if (fflush(f) || ferror(f) || (path && fclose(f))) {
+		fprintf(stderr, "msmvm-sim: writing summary '%s' failed: %s\n",
+			path ? path : "<stdout>", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- run */
+
+static void run_usage(FILE *f)
+{
+	fputs("Usage: msmvm-sim run [OPTIONS]\n"
+	      "\n"
+	      "Run workload processes against the model of the msm VM_BIND path and print a JSON\n"
+	      "ground-truth summary when they finish (or on SIGINT/SIGTERM).\n"
+	      "\n"
+	      "Workload:\n"
+	      "  -w, --workload NAME      sparse | contiguous | mixed | unmap-heavy | storm\n"
+	      "                           (default mixed)\n"
+	      "  -P, --procs N            workload processes, each with its own pid (default 1)\n"
+	      "      --vms N              VMs (device files) per process (default 1, max 16)\n"
+	      "      --queues N           VM_BIND queues per VM, one thread each (default 1)\n"
+	      "  -r, --rate N             VM_BINDs per second per process, 0 = flat out (default 0)\n"
+	      "  -d, --duration SECS      run for SECS seconds ...\n"
+	      "  -n, --binds N            ... or issue N VM_BINDs per process (default 1000)\n"
+	      "      --job-cost USEC      time the scheduler takes per job (default 50; storm 1000)\n"
+	      "      --seed N             same seed, same ops (default 1)\n"
+	      "\n"
+	      "Driver and faults:\n"
+	      "      --limit PAGES        throttle limit (the driver's 1024)\n"
+	      "      --interrupt-rate P   probability that a signal arrives during a throttle sleep\n"
+	      "                           (-ERESTARTSYS, retried: downward drift)\n"
+	      "      --alloc-fail-rate P  probability that the bulk page allocation fails after the\n"
+	      "                           count was added (upward drift)\n"
+	      "      --wedge-timeout SECS stop when a VM stays wedged this long (default 2)\n"
+	      "\n"
+	      "Output:\n"
+	      "  -o, --summary FILE       write the summary here instead of stdout\n"
+	      "      --log FILE           JSON lines, one per VM_BIND call and per freed job\n"
+	      "  -h, --help               this text\n"
+	      "\n"
+	      "Summary counters (every \"totals\" object; the toolkit prints the same names):\n"
+	      "  binds, ops, errors, pages_counted, pages_used, pages_overcount, waits,\n"
+	      "  interrupted_waits, wait_ns_total, wait_ns_max, peak_in_flight, in_flight, drift.\n"
+	      "  See docs/model.md for where in the driver each one is taken.\n"
+	      "\n"
+	      "Exit status: 0 success, 1 runtime failure, 2 bad usage.\n",
+	      f);
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "workload", required_argument, NULL, 'w' },
+		{ "procs", required_argument, NULL, 'P' },
+		{ "vms", required_argument, NULL, 'V' },
+		{ "queues", required_argument, NULL, 'Q' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "binds", required_argument, NULL, 'n' },
+		{ "job-cost", required_argument, NULL, 'J' },
+		{ "limit", required_argument, NULL, 'L' },
+		{ "seed", required_argument, NULL, 'S' },
+		{ "interrupt-rate", required_argument, NULL, 'I' },
+		{ "alloc-fail-rate", required_argument, NULL, 'A' },
+		{ "wedge-timeout", required_argument, NULL, 'W' },
+		{ "summary", required_argument, NULL, 'o' },
+		{ "log", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct sim_opts o = {
+		.workload = WL_MIXED, .procs = 1, .vms = 1, .queues = 1, .binds = 1000,
+		.job_cost_us = -1, .seed = 1, .wedge_timeout = 2,
+	};
+	bool have_binds = false;
+	struct proc_result *res;
+	pid_t pids[MAX_PROCS];
+	json_object *summary;
+	int c, status = 0;
+	u64 v;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "w:P:r:d:n:o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'w':
+			if (workload_parse(optarg, &o.workload))
+				return usage_error("run: unknown workload '%s'", optarg);
+			break;
+		case 'P':
+			if (parse_uint(optarg, 1, MAX_PROCS, &v))
+				return usage_error("run: --procs must be 1..%d, not '%s'", MAX_PROCS, optarg);
+			o.procs = (unsigned int)v;
+			break;
+		case 'V':
+			if (parse_uint(optarg, 1, MAX_VMS, &v))
+				return usage_error("run: --vms must be 1..%d, not '%s'", MAX_VMS, optarg);
+			o.vms = (unsigned int)v;
+			break;
+		case 'Q':
+			if (parse_uint(optarg, 1, MSM_MAX_QUEUES, &v))
+				return usage_error("run: --queues must be 1..%d, not '%s'", MSM_MAX_QUEUES,
+						   optarg);
+			o.queues = (unsigned int)v;
+			break;
+		case 'r':
+			if (parse_double(optarg, 0, 1e7, &o.rate))
+				return usage_error("run: bad --rate '%s'", optarg);
+			break;
+		case 'd':
+			if (parse_double(optarg, 0.001, 1e6, &o.duration))
+				return usage_error("run: bad --duration '%s'", optarg);
+			break;
+		case 'n':
+			if (parse_uint(optarg, 1, 1ULL << 40, &o.binds))
+				return usage_error("run: bad --binds '%s'", optarg);
+			have_binds = true;
+			break;
+		case 'J':
+			if (parse_uint(optarg, 0, 10000000, &v))
+				return usage_error("run: bad --job-cost '%s' (microseconds)", optarg);
+			o.job_cost_us = (int)v;
+			break;
+		case 'L':
+			if (parse_uint(optarg, 0, 1U << 30, &v))
+				return usage_error("run: bad --limit '%s' (pages)", optarg);
+			msm_model.prealloc_limit = (unsigned int)v;
+			break;
+		case 'S':
+			if (parse_uint(optarg, 0, ~0ULL, &o.seed))
+				return usage_error("run: bad --seed '%s'", optarg);
+			break;
+		case 'I':
+			if (parse_double(optarg, 0, 1, &msm_model.interrupt_rate))
+				return usage_error("run: --interrupt-rate must be in [0,1], not '%s'", optarg);
+			break;
+		case 'A':
+			if (parse_double(optarg, 0, 1, &msm_model.alloc_fail_rate))
+				return usage_error("run: --alloc-fail-rate must be in [0,1], not '%s'",
+						   optarg);
+			break;
+		case 'W':
+			if (parse_double(optarg, 0.01, 1e6, &o.wedge_timeout))
+				return usage_error("run: bad --wedge-timeout '%s'", optarg);
+			break;
+		case 'o':
+			o.summary_path = optarg;
+			break;
+		case 'l':
+			o.log_path = optarg;
+			break;
+		case 'h':
+			run_usage(stdout);
+			return 0;
+		default:
+			return usage_error("run: bad option");
+		}
+	}
+	if (optind < argc)
+		return usage_error("run: unexpected argument '%s'", argv[optind]);
+	if (o.duration && have_binds)
+		return usage_error("run: give --duration or --binds, not both");
+	if (o.duration)
+		o.binds = 0;
+	if (o.job_cost_us < 0)
+		o.job_cost_us = o.workload == WL_STORM ? 1000 : 50;
+
+	if (o.log_path) {
+		msm_model_log_fd = open(o.log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
+					0644);
+		if (msm_model_log_fd < 0) {
+			fprintf(stderr, "msmvm-sim: cannot open log '%s': %s\n", o.log_path,
+				strerror(errno));
+			return 1;
+		}
+	}
+	/* Keep job allocations off mmap: a concurrent mmap could make a uprobe hit sleep. */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+
+	res = mmap(NULL, sizeof(*res) * o.procs, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		   -1, 0);
+	if (res == MAP_FAILED) {
+		fprintf(stderr, "msmvm-sim: mmap: %s\n", strerror(errno));
+		return 1;
+	}
+	memset(res, 0, sizeof(*res) * o.procs);
+
+	{
+		struct sigaction sa = { .sa_handler = on_stop_signal };
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+	}
+	for (unsigned int p = 0; p < o.procs; p++) {
+		pids[p] = fork();
+		if (pids[p] < 0) {
+			fprintf(stderr, "msmvm-sim: fork: %s\n", strerror(errno));
+			stop_requested = 1;
+			o.procs = p;
+			break;
+		}
+		if (pids[p] == 0)
+			_exit(run_process(&o, p, &res[p]));
+	}
+	for (unsigned int p = 0; p < o.procs; p++) {
+		int st;
+
+		while (waitpid(pids[p], &st, 0) < 0) {
+			if (errno != EINTR)
+				break;
+			/* forward the stop to every workload process */
+			for (unsigned int q = 0; q < o.procs; q++)
+				kill(pids[q], SIGTERM);
+		}
+		if (!WIFEXITED(st) || WEXITSTATUS(st) || !res[p].done) {
+			fprintf(stderr, "msmvm-sim: workload process %d failed (%s %d)\n", pids[p],
+				WIFSIGNALED(st) ? "signal" : "status",
+				WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+			status = 1;
+		}
+	}
+
+	summary = summary_json(&o, res, o.procs);
+	if (write_summary(o.summary_path, summary))
+		status = 1;
+	json_object_put(summary);
+	munmap(res, sizeof(*res) * o.procs);
+	if (msm_model_log_failed) {
+		fprintf(stderr, "msmvm-sim: writing the log '%s' failed; it is incomplete\n",
+			o.log_path);
+		status = 1;
+	}
+	return status;
+}
+
+static void main_usage(FILE *f)
+{
+	fputs("Usage: msmvm-sim COMMAND [OPTIONS]\n"
+	      "\n"
+	      "A user-space model of the Linux msm driver's VM_BIND path (page-table\n"
+	      "preallocation and its throttle), for msmvm's tools and tests.\n"
+	      "\n"
+	      "Commands:\n"
+	      "  run      run workload processes and print a JSON ground-truth summary\n"
+	      "  count    print the pages the driver preallocates for one VM_BIND's ops\n"
+	      "\n"
+	      "'msmvm-sim COMMAND --help' describes each command.\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return main_usage(stderr), EXIT_USAGE;
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
+		return main_usage(stdout), 0;
+	if (!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "count"))
+		return cmd_count(argc - 1, argv + 1);
+	return usage_error("unknown command '%s'", argv[1]);
+}
