@@ -19,10 +19,15 @@ LDLIBS_SIM := -ljson-c -lpthread -lm -lrt
 SIM_SRCS   := $(wildcard tools/sim/*.c)
 SIM_HDRS   := $(wildcard tools/sim/*.h)
 
+BPF_FLAVORS := kernel_arm64 kernel_x86 model test
+BPF_OBJS   := $(patsubst %,$(BUILD)/bpf/msmvm_%.bpf.o,$(BPF_FLAVORS))
+BPF_SKELS  := $(patsubst %,$(BUILD)/bpf/msmvm_%.skel.h,$(BPF_FLAVORS))
+TOOLS      := msmvm-stat
+
 .PHONY: all deps sim run test clean help
 .DEFAULT_GOAL := all
 
-all: sim $(BUILD)/tools/btfmerge
+all: sim $(BUILD)/tools/btfmerge $(BPF_OBJS) $(BUILD)/libmsmvm.a $(patsubst %,$(BUILD)/%,$(TOOLS))
 
 help:
 	@echo "make         build the model and the toolkit into $(BUILD)/"
@@ -36,8 +41,11 @@ deps:
 # --- the model: msmvm-sim (probed by uprobes: unstripped, real symbols) ---
 sim: $(BUILD)/msmvm-sim $(BUILD)/asan/msmvm-sim
 
+# The binary carries its own BTF (pahole -J): the model flavor's CO-RE target.
 $(BUILD)/msmvm-sim: $(SIM_SRCS) $(SIM_HDRS) | $(BUILD)
-	$(CC) $(CFLAGS) -o $@ $(SIM_SRCS) $(LDLIBS_SIM)
+	$(CC) $(CFLAGS) -gdwarf-4 -o $@.tmp $(SIM_SRCS) $(LDLIBS_SIM)
+	$(PAHOLE) -J $@.tmp
+	mv $@.tmp $@
 
 $(BUILD)/asan/msmvm-sim: $(SIM_SRCS) $(SIM_HDRS) | $(BUILD)/asan
 	$(CC) $(CFLAGS) $(SANITIZE) -o $@ $(SIM_SRCS) $(LDLIBS_SIM)
@@ -46,16 +54,39 @@ $(BUILD)/asan/msmvm-sim: $(SIM_SRCS) $(SIM_HDRS) | $(BUILD)/asan
 $(BUILD)/tools/btfmerge: tools/btfmerge.c | $(BUILD)/tools
 	$(CC) $(CFLAGS) -o $@ $< -lbpf -lelf -lz
 
-# --- BPF: clang -target bpf, then bpftool gen skeleton (rules used by the toolkit) ---
-$(BUILD)/vmlinux.h: | $(BUILD)
-	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+# --- BPF: one source, flavors by macro; clang -target bpf, then bpftool gen skeleton ---
+# kernel: kprobes, built for arm64 (msm's platform) and the host; model: uprobes on
+# msmvm-sim; test: raw_tp programs driven by BPF_PROG_TEST_RUN.
+BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Iinclude -Ivmlinux -Ibpf \
+	      -idirafter /usr/include/$(shell $(CC) -print-multiarch)
+BPF_DEPS   := bpf/msmvm.bpf.c bpf/flavor.h include/msmvm/abi.h vmlinux/msmvm_types.h
 
-$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/msmvm/*.h) | $(BUILD)
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(HOST_ARCH) -Iinclude -Ivmlinux -I$(BUILD) \
-		-c $< -o $@
+$(BUILD)/bpf/msmvm_kernel_arm64.bpf.o: $(BPF_DEPS) | $(BUILD)/bpf
+	$(CLANG) $(BPF_CFLAGS) -DMSMVM_FLAVOR_KERNEL -D__TARGET_ARCH_arm64 -c $< -o $@
+$(BUILD)/bpf/msmvm_kernel_x86.bpf.o: $(BPF_DEPS) | $(BUILD)/bpf
+	$(CLANG) $(BPF_CFLAGS) -DMSMVM_FLAVOR_KERNEL -D__TARGET_ARCH_x86 -c $< -o $@
+$(BUILD)/bpf/msmvm_model.bpf.o: $(BPF_DEPS) | $(BUILD)/bpf
+	$(CLANG) $(BPF_CFLAGS) -DMSMVM_FLAVOR_MODEL -D__TARGET_ARCH_$(HOST_ARCH) -c $< -o $@
+$(BUILD)/bpf/msmvm_test.bpf.o: $(BPF_DEPS) | $(BUILD)/bpf
+	$(CLANG) $(BPF_CFLAGS) -DMSMVM_FLAVOR_TEST -D__TARGET_ARCH_$(HOST_ARCH) -c $< -o $@
 
-$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
-	$(BPFTOOL) gen skeleton $< > $@
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $* > $@
+
+# --- libmsmvm and the tools ---
+LIB_SRCS   := $(wildcard src/lib/*.c)
+LIB_OBJS   := $(patsubst src/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
+LIB_HDRS   := $(wildcard src/lib/*.h include/msmvm/*.h)
+LDLIBS_BPF := -lbpf -lelf -lz
+
+$(BUILD)/lib/%.o: src/lib/%.c $(LIB_HDRS) $(BPF_SKELS) | $(BUILD)/lib
+	$(CC) $(CFLAGS) -Isrc/lib -I$(BUILD)/bpf -c $< -o $@
+
+$(BUILD)/libmsmvm.a: $(LIB_OBJS)
+	$(AR) rcs $@ $^
+
+$(BUILD)/msmvm-%: src/msmvm-%.c $(BUILD)/libmsmvm.a $(LIB_HDRS)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmsmvm.a $(LDLIBS_BPF) -ljson-c -lm
 
 # --- tests ---
 TEST_SRCS  := $(wildcard tests/test_*.c)
@@ -73,7 +104,7 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) tools/run-demo.sh
 
-$(BUILD) $(BUILD)/asan $(BUILD)/tests $(BUILD)/tools:
+$(BUILD) $(BUILD)/asan $(BUILD)/tests $(BUILD)/tools $(BUILD)/bpf $(BUILD)/lib:
 	@mkdir -p $@
 
 clean:

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The ABI between msmvm's BPF programs and libmsmvm: map keys and values, histogram
+ * layout, ring-buffer events. Included by both sides; only fixed-size types.
+ */
+#ifndef MSMVM_ABI_H
+#define MSMVM_ABI_H
+
+#include <linux/types.h>
+
+#define MSMVM_HIST_SLOTS 40		/* log2 buckets: slot i holds values in [2^(i-1), 2^i) */
+#define MSMVM_COMM_LEN 16
+#define MSMVM_ERESTARTSYS 512
+
+/* Histograms kept per VM and per process. */
+enum msmvm_hist_id {
+	MSMVM_HIST_WAIT_NS,		/* time in the throttle, calls that slept */
+	MSMVM_HIST_IOCTL_NS,		/* msm_ioctl_vm_bind latency, every call */
+	MSMVM_HIST_PAGES_PER_BIND,	/* pages counted, successful counts */
+	MSMVM_HIST_OVERCOUNT_PAGES,	/* count - ptr at free, jobs with count > 0 */
+	MSMVM_HIST_OVERCOUNT_PCT,	/* 100 * (count - ptr) / count at free, jobs with count > 0 */
+	MSMVM_HIST_COUNT_,
+};
+
+struct msmvm_hist {
+	__u64 slots[MSMVM_HIST_SLOTS];
+};
+
+/*
+ * The counters, named as in msmvm-sim's summary. in_flight is the last value a probe
+ * read; drift is the sum over freed jobs of (pages added - pages subtracted).
+ */
+struct msmvm_counters {
+	__u64 binds;
+	__u64 ops;
+	__u64 errors;
+	__u64 pages_counted;
+	__u64 pages_used;
+	__u64 waits;
+	__u64 interrupted_waits;
+	__u64 wait_ns_total;
+	__u64 wait_ns_max;
+	__s64 peak_in_flight;
+	__s64 in_flight;
+	__s64 drift;
+	__u64 errno_counts[8];		/* by errno: EINVAL, ENOENT, ENOMEM, EPIPE, EINTR/ERESTARTSYS, other */
+};
+
+enum msmvm_errno_slot {
+	MSMVM_ERR_EINVAL, MSMVM_ERR_ENOENT, MSMVM_ERR_ENOMEM, MSMVM_ERR_EPIPE,
+	MSMVM_ERR_RESTART, MSMVM_ERR_EFAULT, MSMVM_ERR_OTHER, MSMVM_ERR_SLOTS_,
+};
+
+struct msmvm_stats {
+	struct msmvm_counters c;
+	struct msmvm_hist hist[MSMVM_HIST_COUNT_];
+	__u64 last_seen_ns;
+	__u32 owner_tgid;		/* VM stats: the process that last issued a VM_BIND on it */
+	__u32 pad;
+	char comm[MSMVM_COMM_LEN];	/* process stats: its comm */
+};
+
+/* A VM: its address, scoped by tgid where addresses are per process (the model). */
+struct msmvm_vm_key {
+	__u64 vm;
+	__u32 scope;
+	__u32 pad;
+};
+
+/* Health of the probes themselves: never silent. */
+enum msmvm_health_id {
+	MSMVM_H_THREAD_STATE_MISSING,	/* a return without its entry (LRU eviction, attach mid-call) */
+	MSMVM_H_JOB_STATE_MISSING,	/* a free of a counted job we never saw counted */
+	MSMVM_H_MAP_UPDATE_FAILED,	/* a map was full */
+	MSMVM_H_RINGBUF_DROPS,		/* events lost: ring buffer full */
+	MSMVM_H_EVENTS,			/* events emitted */
+	MSMVM_H_COUNT_,
+};
+
+/* Events, only when a consumer asks (trace, alerts). */
+enum msmvm_event_type {
+	MSMVM_EV_BIND = 1,	/* msm_ioctl_vm_bind returned */
+	MSMVM_EV_FREE = 2,	/* msm_vma_job_free ran */
+};
+
+struct msmvm_event {
+	__u32 type;
+	__u32 pid;		/* tgid */
+	__u32 tid;
+	__s32 ret;
+	__u64 ts_ns;		/* CLOCK_MONOTONIC: return (bind) or entry (free) */
+	__u64 start_ns;		/* bind: ioctl entry; free: the bind's return, 0 if unknown */
+	__u64 vm;
+	__u64 job;
+	__u64 wait_ns;		/* bind: throttle wait if it slept */
+	__s64 in_flight;
+	__u32 nr_ops;
+	__u32 queue_id;
+	__u32 count;		/* bind: pages counted; free: prealloc.count */
+	__u32 used;		/* free: prealloc.ptr */
+	__u8 slept;
+	__u8 pad[7];
+	char comm[MSMVM_COMM_LEN];
+};
+
+/* How the probes find the throttle (set by the loader before load). */
+enum msmvm_hook_plan {
+	MSMVM_PLAN_DIRECT = 0,		/* vm_bind_prealloc_count entry/return */
+	MSMVM_PLAN_FALLBACK = 1,	/* prepare_to_wait_event/finish_wait + prealloc_allocate */
+};
+
+#endif

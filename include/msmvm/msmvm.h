@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * libmsmvm: open a target (the running kernel's msm driver, or the msmvm-sim model), plan
+ * where the probes go, load and attach them, read aggregates, subscribe to events, close.
+ * Every msmvm tool is a thin main() over this.
+ */
+#ifndef MSMVM_H
+#define MSMVM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msmvm/abi.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum msmvm_target_kind {
+	MSMVM_TARGET_KERNEL,	/* the running kernel's msm.ko */
+	MSMVM_TARGET_SIM,	/* the msmvm-sim binary (uprobes, any process of it) */
+};
+
+enum msmvm_hooks_choice {
+	MSMVM_HOOKS_AUTO,	/* direct when vm_bind_prealloc_count is attachable */
+	MSMVM_HOOKS_DIRECT,
+	MSMVM_HOOKS_FALLBACK,
+};
+
+struct msmvm_opts {
+	enum msmvm_target_kind target;
+	const char *sim_path;		/* SIM: the model binary (default: next to the tool) */
+	const char *btf_path;		/* one BTF file: vmlinux + msm types (dry runs) */
+	const char *arch;		/* "arm64" or "x86"; NULL: the BTF's or the host's */
+	enum msmvm_hooks_choice hooks;
+	uint32_t filter_pid;		/* 0: every process */
+	bool events;			/* open the event stream (trace, alerts) */
+	bool dry_run;			/* load into the verifier, never attach */
+	int verbose;			/* libbpf's messages on stderr */
+};
+
+/* What went wrong, in words a user can act on; code is a negative errno. */
+enum msmvm_err_kind {
+	MSMVM_E_OK,
+	MSMVM_E_USAGE,
+	MSMVM_E_PERM,		/* not root / missing capability */
+	MSMVM_E_NO_BTF,		/* kernel or file without usable BTF */
+	MSMVM_E_NO_DRIVER,	/* msm not loaded / model binary missing */
+	MSMVM_E_NO_HOOK,	/* a function to probe is missing */
+	MSMVM_E_LOAD,		/* verifier or CO-RE failure */
+	MSMVM_E_ATTACH,
+	MSMVM_E_RUNTIME,
+};
+
+struct msmvm_err {
+	enum msmvm_err_kind kind;
+	int code;
+	char msg[1024];
+};
+
+#define MSMVM_MAX_PROBES 12
+
+struct msmvm_probe_plan {
+	const char *program;	/* BPF program name */
+	const char *function;	/* driver function */
+	bool retprobe;
+	bool attached;
+};
+
+struct msmvm_plan {
+	enum msmvm_hook_plan kind;
+	char reason[256];	/* one line: why this plan */
+	char target[256];	/* what is probed: "kernel 6.18 (msm)", "model /path" */
+	char arch[16];
+	int nprobes;
+	struct msmvm_probe_plan probes[MSMVM_MAX_PROBES];
+};
+
+/* Field offsets the loaded programs were relocated to (read back from the programs). */
+struct msmvm_layout {
+	int64_t drm_file_driver_priv;
+	int64_t msm_context_vm;
+	int64_t msm_gem_vm_prealloc_throttle;
+	int64_t msm_gem_vm_in_flight;	/* prealloc_throttle.in_flight, from the start of the VM */
+	int64_t msm_vm_bind_job_vm;
+	int64_t msm_vm_bind_job_prealloc;
+	int64_t msm_vm_bind_job_nr_ops;
+	int64_t msm_mmu_prealloc_count;
+	int64_t msm_mmu_prealloc_ptr;
+	int64_t task_struct_nvcsw;
+};
+
+struct msmvm_vm_snap {
+	uint64_t vm;
+	uint32_t scope;		/* tgid for the model (addresses are per process), else 0 */
+	uint32_t owner_tgid;
+	struct msmvm_stats s;
+};
+
+struct msmvm_proc_snap {
+	uint32_t tgid;
+	char comm[MSMVM_COMM_LEN];
+	struct msmvm_stats s;	/* in_flight, peak_in_flight: from this process's VMs */
+	int nvms;
+	int *vm_index;		/* into snapshot.vms */
+};
+
+struct msmvm_snapshot {
+	uint64_t ts_ns;
+	int nvms, nprocs;
+	struct msmvm_vm_snap *vms;
+	struct msmvm_proc_snap *procs;
+	struct msmvm_stats totals;
+	uint64_t health[MSMVM_H_COUNT_];
+};
+
+struct msmvm;
+
+int msmvm_open(const struct msmvm_opts *opts, struct msmvm **out, struct msmvm_err *err);
+int msmvm_load(struct msmvm *m, struct msmvm_err *err);	/* plan + verifier */
+int msmvm_attach(struct msmvm *m, struct msmvm_err *err);
+const struct msmvm_plan *msmvm_get_plan(const struct msmvm *m);
+int msmvm_get_layout(struct msmvm *m, struct msmvm_layout *out, struct msmvm_err *err);
+int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err *err);
+void msmvm_snapshot_free(struct msmvm_snapshot *s);
+void msmvm_close(struct msmvm *m);
+
+typedef int (*msmvm_event_fn)(void *ctx, const struct msmvm_event *e);
+int msmvm_events_subscribe(struct msmvm *m, msmvm_event_fn fn, void *ctx, struct msmvm_err *err);
+int msmvm_events_poll(struct msmvm *m, int timeout_ms);	/* events handled, or -errno */
+
+/* Helpers every tool uses. */
+void msmvm_stats_merge(struct msmvm_stats *into, const struct msmvm_stats *from);
+uint64_t msmvm_hist_percentile(const struct msmvm_hist *h, double p);	/* upper bound */
+#define MSMVM_NCOUNTERS 13
+extern const char *const msmvm_counter_names[MSMVM_NCOUNTERS];
+int64_t msmvm_counter_value(const struct msmvm_counters *c, int i);
+const char *msmvm_hist_name(int id);
+const char *msmvm_health_name(int id);
+const char *msmvm_default_sim_path(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#ifndef MSMVM_LIB_INTERNAL_H
+#define MSMVM_LIB_INTERNAL_H
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "msmvm/msmvm.h"
+
+struct msmvm {
+	struct msmvm_opts opts;
+	char sim_path[4096];
+	struct msmvm_plan plan;
+	struct btf *target_btf;		/* where hooks and types are looked up */
+	struct btf *target_btf_base;	/* vmlinux, when target_btf is split (msm) */
+	char *tmp_btf_path;		/* merged model + vmlinux BTF, removed at close */
+	struct bpf_object *obj;
+	struct bpf_link *links[MSMVM_MAX_PROBES];
+	struct ring_buffer *rb;
+	msmvm_event_fn event_fn;
+	void *event_ctx;
+	bool loaded;
+};
+
+int msmvm_fail(struct msmvm_err *err, enum msmvm_err_kind kind, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int msmvm_check_caps(struct msmvm_err *err);
+int msmvm_make_plan(struct msmvm *m, struct msmvm_err *err);
+int msmvm_probe_kernel(struct msmvm *m, struct msmvm_err *err);
+int msmvm_probe_sim(struct msmvm *m, struct msmvm_err *err);
+int msmvm_probe_btf_file(struct msmvm *m, struct msmvm_err *err);
+const char *msmvm_btf_arch(const struct btf *btf);
+const char *msmvm_host_arch(void);
+
+/* The embedded BPF objects, one per flavor (and architecture for the kernel). */
+const void *msmvm_flavor_object(enum msmvm_target_kind target, const char *arch, size_t *size,
+				const char **name);
+
+#endif

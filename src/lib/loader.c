@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Open, load, attach and close: the life of one msmvm session. */
+#define _GNU_SOURCE
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+static int verbose_level;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG && verbose_level < 2)
+		return 0;
+	if (level == LIBBPF_INFO && verbose_level < 1)
+		return 0;
+	/* warnings are kept for -v: failures reach the user through msmvm_err instead */
+	if (level == LIBBPF_WARN && verbose_level < 1)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+int msmvm_open(const struct msmvm_opts *opts, struct msmvm **out, struct msmvm_err *err)
+{
+	struct msmvm *m;
+	int ret;
+
+	*out = NULL;
+	if (err)
+		memset(err, 0, sizeof(*err));
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return msmvm_fail(err, MSMVM_E_RUNTIME, ENOMEM, "out of memory");
+	m->opts = *opts;
+	verbose_level = opts->verbose;
+	libbpf_set_print(libbpf_print);
+
+	if (opts->arch && strcmp(opts->arch, "arm64") && strcmp(opts->arch, "x86")) {
+		ret = msmvm_fail(err, MSMVM_E_USAGE, EINVAL, "unknown --arch '%s' (arm64 or x86)",
+				 opts->arch);
+		goto fail;
+	}
+	snprintf(m->plan.arch, sizeof(m->plan.arch), "%s",
+		 opts->arch ? opts->arch : msmvm_host_arch());
+
+	if (opts->target == MSMVM_TARGET_SIM) {
+		snprintf(m->sim_path, sizeof(m->sim_path), "%s",
+			 opts->sim_path ? opts->sim_path : msmvm_default_sim_path());
+		snprintf(m->plan.arch, sizeof(m->plan.arch), "%s", msmvm_host_arch());
+		ret = msmvm_probe_sim(m, err);
+	} else if (opts->btf_path) {
+		ret = msmvm_probe_btf_file(m, err);
+	} else {
+		ret = msmvm_probe_kernel(m, err);
+	}
+	if (ret)
+		goto fail;
+	/* loading needs privileges, dry runs included: say so before libbpf does */
+	ret = msmvm_check_caps(err);
+	if (ret)
+		goto fail;
+	ret = msmvm_make_plan(m, err);
+	if (ret)
+		goto fail;
+	*out = m;
+	return 0;
+fail:
+	msmvm_close(m);
+	return ret;
+}
+
+/* Set a `const volatile` global before load, found by name in .rodata's BTF. */
+static int set_rodata(struct bpf_object *obj, const char *name, const void *val, size_t sz)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	struct bpf_map *map = NULL;
+	const struct btf_var_secinfo *vs;
+	const struct btf_type *sec;
+	const void *init;
+	size_t size;
+	char *data;
+	int id, ret = -ENOENT;
+
+	bpf_object__for_each_map(map, obj)
+		if (strstr(bpf_map__name(map), ".rodata"))
+			break;
+	if (!map || !btf)
+		return -ENOENT;
+	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
+	if (id <= 0)
+		return -ENOENT;
+	sec = btf__type_by_id(btf, id);
+	init = bpf_map__initial_value(map, &size);
+	data = init ? malloc(size) : NULL;
+	if (!data)
+		return -ENOMEM;
+	memcpy(data, init, size);
+	vs = btf_var_secinfos(sec);
+	for (int i = 0; i < btf_vlen(sec); i++, vs++) {
+		const struct btf_type *var = btf__type_by_id(btf, vs->type);
+
+		if (strcmp(btf__name_by_offset(btf, var->name_off), name))
+			continue;
+		if (vs->size != sz || vs->offset + sz > size) {
+			ret = -EINVAL;
+			break;
+		}
+		memcpy(data + vs->offset, val, sz);
+		ret = bpf_map__set_initial_value(map, data, size);
+		break;
+	}
+	free(data);
+	return ret;
+}
+
+int msmvm_load(struct msmvm *m, struct msmvm_err *err)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	const char *flavor;
+	struct bpf_program *prog;
+	size_t size;
+	const void *bytes;
+	__u32 plan = m->plan.kind, pid = m->opts.filter_pid;
+	bool events = m->opts.events;
+	int ret;
+
+	bytes = msmvm_flavor_object(m->opts.target, m->plan.arch, &size, &flavor);
+	if (!bytes)
+		return msmvm_fail(err, MSMVM_E_USAGE, EINVAL, "no BPF object for arch '%s'",
+				  m->plan.arch);
+	oo.object_name = "msmvm";
+	oo.btf_custom_path = m->tmp_btf_path ? m->tmp_btf_path : m->opts.btf_path;
+	m->obj = bpf_object__open_mem(bytes, size, &oo);
+	if (!m->obj)
+		return msmvm_fail(err, MSMVM_E_LOAD, errno, "cannot open the %s BPF object: %s",
+				  flavor, strerror(errno));
+
+	if (set_rodata(m->obj, "hook_plan", &plan, sizeof(plan)) ||
+	    set_rodata(m->obj, "filter_tgid", &pid, sizeof(pid)) ||
+	    set_rodata(m->obj, "emit_events", &events, sizeof(events)))
+		return msmvm_fail(err, MSMVM_E_LOAD, EINVAL, "BPF object lacks its settings");
+	if (!events) {
+		struct bpf_map *rb = bpf_object__find_map_by_name(m->obj, "events");
+
+		if (rb)	/* the aggregating path pays nothing for the event stream */
+			bpf_map__set_max_entries(rb, 4096);
+	}
+
+	/* Load only the programs of the plan (and the layout reporter). */
+	bpf_object__for_each_program(prog, m->obj) {
+		const char *name = bpf_program__name(prog);
+		bool used = !strcmp(name, "report_layout");
+
+		for (int i = 0; i < m->plan.nprobes; i++)
+			used |= !strcmp(name, m->plan.probes[i].program);
+		bpf_program__set_autoload(prog, used);
+	}
+
+	ret = bpf_object__load(m->obj);
+	if (m->tmp_btf_path) {
+		unlink(m->tmp_btf_path);
+		free(m->tmp_btf_path);
+		m->tmp_btf_path = NULL;
+	}
+	if (ret)
+		return msmvm_fail(err, MSMVM_E_LOAD, ret,
+				  "loading the %s BPF programs failed: %s (CO-RE could not relocate "
+				  "against %s, or the verifier refused; -v shows libbpf's log)",
+				  flavor, strerror(-ret), m->plan.target);
+	m->loaded = true;
+	return 0;
+}
+
+int msmvm_attach(struct msmvm *m, struct msmvm_err *err)
+{
+	if (!m->loaded)
+		return msmvm_fail(err, MSMVM_E_USAGE, EINVAL, "attach before load");
+	for (int i = 0; i < m->plan.nprobes; i++) {
+		struct msmvm_probe_plan *pp = &m->plan.probes[i];
+		struct bpf_program *prog = bpf_object__find_program_by_name(m->obj, pp->program);
+		struct bpf_link *link;
+
+		if (!prog)
+			return msmvm_fail(err, MSMVM_E_ATTACH, ENOENT, "no BPF program %s",
+					  pp->program);
+		if (m->opts.target == MSMVM_TARGET_SIM) {
+			LIBBPF_OPTS(bpf_uprobe_opts, uo, .func_name = pp->function,
+				    .retprobe = pp->retprobe);
+
+			link = bpf_program__attach_uprobe_opts(prog, -1, m->sim_path, 0, &uo);
+		} else {
+			link = bpf_program__attach_kprobe(prog, pp->retprobe, pp->function);
+		}
+		if (!link) {
+			int e = errno;
+
+			return msmvm_fail(err, MSMVM_E_ATTACH, e, "cannot attach a %s to %s: %s%s",
+					  m->opts.target == MSMVM_TARGET_SIM
+						  ? (pp->retprobe ? "uretprobe" : "uprobe")
+						  : (pp->retprobe ? "kretprobe" : "kprobe"),
+					  pp->function, strerror(e),
+					  e == ENOENT || e == EOPNOTSUPP
+						  ? " (kernel without CONFIG_KPROBES/UPROBES?)"
+						  : "");
+		}
+		m->links[i] = link;
+		pp->attached = true;
+	}
+	return 0;
+}
+
+const struct msmvm_plan *msmvm_get_plan(const struct msmvm *m)
+{
+	return &m->plan;
+}
+
+int msmvm_get_layout(struct msmvm *m, struct msmvm_layout *out, struct msmvm_err *err)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, topts);
+	struct bpf_program *prog;
+	struct bpf_map *bss = NULL;
+	__u32 zero = 0;
+	void *data;
+	int ret;
+
+	if (!m->loaded)
+		return msmvm_fail(err, MSMVM_E_USAGE, EINVAL, "layout before load");
+	prog = bpf_object__find_program_by_name(m->obj, "report_layout");
+	bpf_object__for_each_map(bss, m->obj)
+		if (strstr(bpf_map__name(bss), ".bss"))
+			break;
+	if (!prog || !bss)
+		return msmvm_fail(err, MSMVM_E_LOAD, ENOENT, "BPF object lacks report_layout");
+	ret = bpf_prog_test_run_opts(bpf_program__fd(prog), &topts);
+	if (ret)
+		return msmvm_fail(err, MSMVM_E_RUNTIME, errno, "running report_layout: %s",
+				  strerror(errno));
+	data = calloc(1, bpf_map__value_size(bss));
+	if (!data || bpf_map__value_size(bss) < sizeof(*out) ||
+	    bpf_map_lookup_elem(bpf_map__fd(bss), &zero, data)) {
+		free(data);
+		return msmvm_fail(err, MSMVM_E_RUNTIME, EINVAL, "cannot read the layout (.bss)");
+	}
+	memcpy(out, data, sizeof(*out));	/* `layout` is .bss's only variable */
+	free(data);
+	return 0;
+}
+
+void msmvm_close(struct msmvm *m)
+{
+	if (!m)
+		return;
+	ring_buffer__free(m->rb);
+	for (int i = 0; i < MSMVM_MAX_PROBES; i++)
+		bpf_link__destroy(m->links[i]);	/* detach first: no probe outlives us */
+	bpf_object__close(m->obj);
+	if (m->tmp_btf_path) {
+		unlink(m->tmp_btf_path);
+		free(m->tmp_btf_path);
+	}
+	btf__free(m->target_btf);
+	btf__free(m->target_btf_base);
+	free(m);
+}
+
+static int ringbuf_cb(void *ctx, void *data, size_t size)
+{
+	struct msmvm *m = ctx;
+
+	if (size < sizeof(struct msmvm_event))
+		return 0;
+	return m->event_fn(m->event_ctx, data);
+}
+
+int msmvm_events_subscribe(struct msmvm *m, msmvm_event_fn fn, void *ctx, struct msmvm_err *err)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(m->obj, "events");
+
+	if (!m->opts.events || !map)
+		return msmvm_fail(err, MSMVM_E_USAGE, EINVAL, "events were not enabled at open");
+	m->event_fn = fn;
+	m->event_ctx = ctx;
+	m->rb = ring_buffer__new(bpf_map__fd(map), ringbuf_cb, m, NULL);
+	if (!m->rb)
+		return msmvm_fail(err, MSMVM_E_RUNTIME, errno, "ring buffer: %s", strerror(errno));
+	return 0;
+}
+
+int msmvm_events_poll(struct msmvm *m, int timeout_ms)
+{
+	if (!m->rb)
+		return -EINVAL;
+	return ring_buffer__poll(m->rb, timeout_ms);
+}

@@ -1,0 +1,218 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Reading the in-kernel aggregates into plain structs. Nothing per event happens in user
+ * space: a snapshot walks two hash maps.
+ */
+#define _GNU_SOURCE
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+const char *const msmvm_counter_names[MSMVM_NCOUNTERS] = {
+	"binds", "ops", "errors", "pages_counted", "pages_used", "pages_overcount", "waits",
+	"interrupted_waits", "wait_ns_total", "wait_ns_max", "peak_in_flight", "in_flight",
+	"drift",
+};
+
+int64_t msmvm_counter_value(const struct msmvm_counters *c, int i)
+{
+	switch (i) {
+	case 0: return (int64_t)c->binds;
+	case 1: return (int64_t)c->ops;
+	case 2: return (int64_t)c->errors;
+	case 3: return (int64_t)c->pages_counted;
+	case 4: return (int64_t)c->pages_used;
+	case 5: return (int64_t)c->pages_counted - (int64_t)c->pages_used;
+	case 6: return (int64_t)c->waits;
+	case 7: return (int64_t)c->interrupted_waits;
+	case 8: return (int64_t)c->wait_ns_total;
+	case 9: return (int64_t)c->wait_ns_max;
+	case 10: return c->peak_in_flight;
+	case 11: return c->in_flight;
+	case 12: return c->drift;
+	default: return 0;
+	}
+}
+
+const char *msmvm_hist_name(int id)
+{
+	static const char *const names[MSMVM_HIST_COUNT_] = {
+		[MSMVM_HIST_WAIT_NS] = "wait_ns",
+		[MSMVM_HIST_IOCTL_NS] = "ioctl_ns",
+		[MSMVM_HIST_PAGES_PER_BIND] = "pages_per_bind",
+		[MSMVM_HIST_OVERCOUNT_PAGES] = "overcount_pages",
+		[MSMVM_HIST_OVERCOUNT_PCT] = "overcount_pct",
+	};
+	return id >= 0 && id < MSMVM_HIST_COUNT_ ? names[id] : "?";
+}
+
+const char *msmvm_health_name(int id)
+{
+	static const char *const names[MSMVM_H_COUNT_] = {
+		[MSMVM_H_THREAD_STATE_MISSING] = "thread_state_missing",
+		[MSMVM_H_JOB_STATE_MISSING] = "job_state_missing",
+		[MSMVM_H_MAP_UPDATE_FAILED] = "map_update_failed",
+		[MSMVM_H_RINGBUF_DROPS] = "ringbuf_drops",
+		[MSMVM_H_EVENTS] = "events",
+	};
+	return id >= 0 && id < MSMVM_H_COUNT_ ? names[id] : "?";
+}
+
+/* Counters add up, except the maxima; in_flight and drift add up across VMs. */
+void msmvm_stats_merge(struct msmvm_stats *into, const struct msmvm_stats *from)
+{
+	struct msmvm_counters *a = &into->c;
+	const struct msmvm_counters *b = &from->c;
+
+	a->binds += b->binds;
+	a->ops += b->ops;
+	a->errors += b->errors;
+	a->pages_counted += b->pages_counted;
+	a->pages_used += b->pages_used;
+	a->waits += b->waits;
+	a->interrupted_waits += b->interrupted_waits;
+	a->wait_ns_total += b->wait_ns_total;
+	if (b->wait_ns_max > a->wait_ns_max)
+		a->wait_ns_max = b->wait_ns_max;
+	if (b->peak_in_flight > a->peak_in_flight)
+		a->peak_in_flight = b->peak_in_flight;
+	a->in_flight += b->in_flight;
+	a->drift += b->drift;
+	for (int i = 0; i < MSMVM_ERR_SLOTS_; i++)
+		a->errno_counts[i] += b->errno_counts[i];
+	for (int h = 0; h < MSMVM_HIST_COUNT_; h++)
+		for (int i = 0; i < MSMVM_HIST_SLOTS; i++)
+			into->hist[h].slots[i] += from->hist[h].slots[i];
+	if (from->last_seen_ns > into->last_seen_ns)
+		into->last_seen_ns = from->last_seen_ns;
+}
+
+/* The upper bound of the log2 bucket holding the p-th percentile (0 < p <= 1). */
+uint64_t msmvm_hist_percentile(const struct msmvm_hist *h, double p)
+{
+	uint64_t total = 0, seen = 0, want;
+
+	for (int i = 0; i < MSMVM_HIST_SLOTS; i++)
+		total += h->slots[i];
+	if (!total)
+		return 0;
+	want = (uint64_t)(p * (double)total + 0.999999);
+	if (want < 1)
+		want = 1;
+	for (int i = 0; i < MSMVM_HIST_SLOTS; i++) {
+		seen += h->slots[i];
+		if (seen >= want)
+			return i ? (1ULL << i) - 1 : 0;
+	}
+	return UINT64_MAX;
+}
+
+static int cmp_tgid(const void *a, const void *b)
+{
+	const struct msmvm_proc_snap *x = a, *y = b;
+
+	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
+}
+
+int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err *err)
+{
+	int vm_fd = bpf_object__find_map_fd_by_name(m->obj, "vm_stats");
+	int proc_fd = bpf_object__find_map_fd_by_name(m->obj, "proc_stats");
+	int health_fd = bpf_object__find_map_fd_by_name(m->obj, "health");
+	struct msmvm_vm_key vk, *prev_vk = NULL;
+	__u32 tk, *prev_tk = NULL;
+	struct timespec ts;
+	int cap;
+
+	memset(out, 0, sizeof(*out));
+	if (vm_fd < 0 || proc_fd < 0 || health_fd < 0)
+		return msmvm_fail(err, MSMVM_E_USAGE, EINVAL, "snapshot before load");
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	out->ts_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+
+	cap = 64;
+	out->vms = calloc((size_t)cap, sizeof(*out->vms));
+	while (out->vms && !bpf_map_get_next_key(vm_fd, prev_vk, &vk)) {
+		struct msmvm_vm_snap *v;
+
+		if (out->nvms == cap) {
+			void *n = realloc(out->vms, (size_t)(cap *= 2) * sizeof(*out->vms));
+
+			if (!n)
+				break;
+			out->vms = n;
+		}
+		v = &out->vms[out->nvms];
+		if (bpf_map_lookup_elem(vm_fd, &vk, &v->s) == 0) {
+			v->vm = vk.vm;
+			v->scope = vk.scope;
+			v->owner_tgid = v->s.owner_tgid;
+			out->nvms++;
+		}
+		prev_vk = &vk;
+	}
+
+	cap = 64;
+	out->procs = calloc((size_t)cap, sizeof(*out->procs));
+	while (out->procs && !bpf_map_get_next_key(proc_fd, prev_tk, &tk)) {
+		struct msmvm_proc_snap *p;
+
+		if (out->nprocs == cap) {
+			void *n = realloc(out->procs, (size_t)(cap *= 2) * sizeof(*out->procs));
+
+			if (!n)
+				break;
+			out->procs = n;
+		}
+		p = &out->procs[out->nprocs];
+		memset(p, 0, sizeof(*p));
+		if (bpf_map_lookup_elem(proc_fd, &tk, &p->s) == 0) {
+			p->tgid = tk;
+			memcpy(p->comm, p->s.comm, sizeof(p->comm));
+			p->comm[MSMVM_COMM_LEN - 1] = 0;
+			out->nprocs++;
+		}
+		prev_tk = &tk;
+	}
+	if (!out->vms || !out->procs) {
+		msmvm_snapshot_free(out);
+		return msmvm_fail(err, MSMVM_E_RUNTIME, ENOMEM, "out of memory");
+	}
+	qsort(out->procs, (size_t)out->nprocs, sizeof(*out->procs), cmp_tgid);
+
+	/* A process's gauges come from its VMs: in_flight adds up, the peak is the highest. */
+	for (int i = 0; i < out->nprocs; i++) {
+		struct msmvm_proc_snap *p = &out->procs[i];
+
+		p->s.c.in_flight = 0;
+		p->s.c.peak_in_flight = 0;
+		p->vm_index = calloc((size_t)out->nvms + 1, sizeof(int));
+		for (int j = 0; j < out->nvms && p->vm_index; j++) {
+			const struct msmvm_vm_snap *v = &out->vms[j];
+
+			if (v->owner_tgid != p->tgid)
+				continue;
+			p->vm_index[p->nvms++] = j;
+			p->s.c.in_flight += v->s.c.in_flight;
+			if (v->s.c.peak_in_flight > p->s.c.peak_in_flight)
+				p->s.c.peak_in_flight = v->s.c.peak_in_flight;
+		}
+		msmvm_stats_merge(&out->totals, &p->s);
+	}
+	for (__u32 i = 0; i < MSMVM_H_COUNT_; i++)
+		bpf_map_lookup_elem(health_fd, &i, &out->health[i]);
+	return 0;
+}
+
+void msmvm_snapshot_free(struct msmvm_snapshot *s)
+{
+	for (int i = 0; s->procs && i < s->nprocs; i++)
+		free(s->procs[i].vm_index);
+	free(s->vms);
+	free(s->procs);
+	memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,394 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Feature probing, done once at start-up: privileges, BTF, the driver (or the model
+ * binary), and which of the hooks can be attached. The attach plan follows from that.
+ */
+#define _GNU_SOURCE
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+int msmvm_fail(struct msmvm_err *err, enum msmvm_err_kind kind, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err) {
+		err->kind = kind;
+		err->code = code < 0 ? code : -code;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return code < 0 ? code : -code;
+}
+
+/* CAP_BPF + CAP_PERFMON (5.8+), or CAP_SYS_ADMIN, in the effective set. */
+int msmvm_check_caps(struct msmvm_err *err)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { 0 };
+	unsigned long long eff;
+	bool bpf, perfmon, admin;
+
+	if (syscall(SYS_capget, &hdr, data))
+		return msmvm_fail(err, MSMVM_E_PERM, errno, "cannot read capabilities: %s",
+				  strerror(errno));
+	eff = (unsigned long long)data[1].effective << 32 | data[0].effective;
+	admin = eff & (1ULL << 21);
+	perfmon = eff & (1ULL << 38);
+	bpf = eff & (1ULL << 39);
+	if (admin || (bpf && perfmon))
+		return 0;
+	return msmvm_fail(err, MSMVM_E_PERM, EPERM,
+			  "missing capability %s%s%s: msmvm loads BPF programs and probes; run it as "
+			  "root (sudo) or grant CAP_BPF and CAP_PERFMON",
+			  bpf ? "" : "CAP_BPF", !bpf && !perfmon ? " and " : "",
+			  perfmon ? "" : "CAP_PERFMON");
+}
+
+static bool path_exists(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0;
+}
+
+/* Does the BTF carry a FUNC record of this name? */
+static bool btf_has_func(const struct btf *btf, const char *name)
+{
+	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) > 0;
+}
+
+/* Is `name` a function symbol in /proc/kallsyms (in module `mod` when given)? */
+static bool kallsyms_has(const char *name, const char *mod)
+{
+	FILE *f = fopen("/proc/kallsyms", "r");
+	char line[512], sym[256], modbuf[128];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char type;
+		unsigned long long addr;
+		int n = sscanf(line, "%llx %c %255s [%127[^]]]", &addr, &type, sym, modbuf);
+
+		if (n < 3 || (type != 't' && type != 'T') || strcmp(sym, name))
+			continue;
+		if (mod && (n < 4 || strcmp(modbuf, mod)))
+			continue;
+		found = true;
+	}
+	fclose(f);
+	return found;
+}
+
+/* Function symbols of an ELF file (the model binary): is `name` there? */
+static bool elf_has_func(const char *path, const char *name)
+{
+	bool found = false;
+	Elf_Scn *scn = NULL;
+	Elf *elf;
+	int fd;
+
+	elf_version(EV_CURRENT);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	while (elf && !found && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB)
+			continue;
+		d = elf_getdata(scn, NULL);
+		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym s;
+			const char *n;
+
+			if (!gelf_getsym(d, (int)i, &s) || GELF_ST_TYPE(s.st_info) != STT_FUNC ||
+			    !s.st_value)
+				continue;
+			n = elf_strptr(elf, sh.sh_link, s.st_name);
+			if (n && !strcmp(n, name)) {
+				found = true;
+				break;
+			}
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return found;
+}
+
+/* arm64 BTF has struct user_pt_regs; x86 has pt_regs with a `di` member. */
+const char *msmvm_btf_arch(const struct btf *btf)
+{
+	if (btf__find_by_name_kind(btf, "user_pt_regs", BTF_KIND_STRUCT) > 0)
+		return "arm64";
+	if (btf__find_by_name_kind(btf, "pt_regs", BTF_KIND_STRUCT) > 0)
+		return "x86";
+	return NULL;
+}
+
+const char *msmvm_host_arch(void)
+{
+#if defined(__x86_64__)
+	return "x86";
+#elif defined(__aarch64__)
+	return "arm64";
+#else
+	return "unknown";
+#endif
+}
+
+const char *msmvm_default_sim_path(void)
+{
+	static char path[PATH_MAX + 16];
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n > 0) {
+		char *slash;
+
+		self[n] = 0;
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = 0;
+			snprintf(path, sizeof(path), "%s/msmvm-sim", self);
+			if (path_exists(path))
+				return path;
+		}
+	}
+	return "msmvm-sim";
+}
+
+/* Hooks and the functions they go on, per plan. */
+static const struct msmvm_probe_plan direct_probes[] = {
+	{ "ioctl_vm_bind_entry", "msm_ioctl_vm_bind", false, false },
+	{ "ioctl_vm_bind_return", "msm_ioctl_vm_bind", true, false },
+	{ "prealloc_count_entry", "vm_bind_prealloc_count", false, false },
+	{ "prealloc_count_return", "vm_bind_prealloc_count", true, false },
+	{ "job_free_entry", "msm_vma_job_free", false, false },
+	{ "job_free_return", "msm_vma_job_free", true, false },
+};
+
+static const struct msmvm_probe_plan fallback_probes[] = {
+	{ "ioctl_vm_bind_entry", "msm_ioctl_vm_bind", false, false },
+	{ "ioctl_vm_bind_return", "msm_ioctl_vm_bind", true, false },
+	{ "prepare_to_wait_event_entry", "prepare_to_wait_event", false, false },
+	{ "prepare_to_wait_event_return", "prepare_to_wait_event", true, false },
+	{ "finish_wait_entry", "finish_wait", false, false },
+	{ "prealloc_allocate_entry", "msm_iommu_pagetable_prealloc_allocate", false, false },
+	{ "job_free_entry", "msm_vma_job_free", false, false },
+	{ "job_free_return", "msm_vma_job_free", true, false },
+};
+
+/*
+ * Where a function can be probed: the model binary's symbols; the running kernel's
+ * kallsyms plus a BTF FUNC record; a BTF file alone (dry run for another kernel).
+ */
+static bool hook_available(struct msmvm *m, const char *func, const char **why)
+{
+	bool in_msm = strncmp(func, "prepare_to_wait", 15) && strcmp(func, "finish_wait");
+
+	if (m->opts.target == MSMVM_TARGET_SIM) {
+		*why = "symbol in the model binary";
+		return elf_has_func(m->sim_path, func);
+	}
+	if (m->opts.btf_path || m->opts.dry_run) {
+		*why = "BTF FUNC record";
+		return btf_has_func(m->target_btf, func);
+	}
+	*why = "kallsyms and BTF";
+	return kallsyms_has(func, in_msm ? "msm" : NULL) &&
+	       (btf_has_func(m->target_btf, func) || !in_msm);
+}
+
+int msmvm_make_plan(struct msmvm *m, struct msmvm_err *err)
+{
+	struct msmvm_plan *p = &m->plan;
+	const struct msmvm_probe_plan *probes;
+	const char *why = "";
+	bool direct_ok;
+	int n;
+
+	direct_ok = hook_available(m, "vm_bind_prealloc_count", &why);
+	switch (m->opts.hooks) {
+	case MSMVM_HOOKS_DIRECT:
+		if (!direct_ok)
+			return msmvm_fail(err, MSMVM_E_NO_HOOK, ENOENT,
+					  "vm_bind_prealloc_count cannot be probed on this target "
+					  "(no %s): it was inlined; use --hooks=fallback or auto", why);
+		p->kind = MSMVM_PLAN_DIRECT;
+		snprintf(p->reason, sizeof(p->reason), "direct hooks (forced)");
+		break;
+	case MSMVM_HOOKS_FALLBACK:
+		p->kind = MSMVM_PLAN_FALLBACK;
+		snprintf(p->reason, sizeof(p->reason),
+			 "fallback hooks (forced): wait from prepare_to_wait_event/finish_wait, "
+			 "count from msm_iommu_pagetable_prealloc_allocate");
+		break;
+	default:
+		p->kind = direct_ok ? MSMVM_PLAN_DIRECT : MSMVM_PLAN_FALLBACK;
+		snprintf(p->reason, sizeof(p->reason),
+			 direct_ok ? "direct hooks: vm_bind_prealloc_count found (%s)"
+				   : "fallback hooks: vm_bind_prealloc_count not found (%s), probably "
+				     "inlined",
+			 why);
+		break;
+	}
+
+	probes = p->kind == MSMVM_PLAN_DIRECT ? direct_probes : fallback_probes;
+	n = p->kind == MSMVM_PLAN_DIRECT ? (int)(sizeof(direct_probes) / sizeof(direct_probes[0]))
+					 : (int)(sizeof(fallback_probes) / sizeof(fallback_probes[0]));
+	p->nprobes = n;
+	for (int i = 0; i < n; i++) {
+		p->probes[i] = probes[i];
+		if (!hook_available(m, probes[i].function, &why))
+			return msmvm_fail(err, MSMVM_E_NO_HOOK, ENOENT,
+					  "%s cannot be probed on this target (no %s)%s",
+					  probes[i].function, why,
+					  m->opts.target == MSMVM_TARGET_SIM
+						  ? ": is this an msmvm-sim binary?"
+						  : "");
+	}
+	return 0;
+}
+
+/* The running kernel: BTF, msm loaded with its BTF. */
+int msmvm_probe_kernel(struct msmvm *m, struct msmvm_err *err)
+{
+	struct utsname u;
+
+	if (!path_exists("/sys/kernel/btf/vmlinux"))
+		return msmvm_fail(err, MSMVM_E_NO_BTF, ENOENT,
+				  "this kernel has no BTF (/sys/kernel/btf/vmlinux missing): msmvm "
+				  "needs CONFIG_DEBUG_INFO_BTF=y (or a BTF file with --btf for a dry run)");
+	if (!path_exists("/sys/module/msm"))
+		return msmvm_fail(err, MSMVM_E_NO_DRIVER, ENODEV,
+				  "the msm driver is not loaded (no /sys/module/msm): this machine has "
+				  "no Adreno GPU driver; to try msmvm anyway, use --sim to probe the "
+				  "msmvm-sim model");
+	if (!path_exists("/sys/kernel/btf/msm"))
+		return msmvm_fail(err, MSMVM_E_NO_BTF, ENOENT,
+				  "msm is loaded but has no BTF (/sys/kernel/btf/msm missing): msmvm "
+				  "needs CONFIG_DEBUG_INFO_BTF_MODULES=y");
+	m->target_btf_base = btf__load_vmlinux_btf();
+	if (!m->target_btf_base)
+		return msmvm_fail(err, MSMVM_E_NO_BTF, errno, "cannot read the kernel's BTF: %s",
+				  strerror(errno));
+	m->target_btf = btf__parse_split("/sys/kernel/btf/msm", m->target_btf_base);
+	if (!m->target_btf)
+		return msmvm_fail(err, MSMVM_E_NO_BTF, errno, "cannot read msm's BTF: %s",
+				  strerror(errno));
+	uname(&u);
+	snprintf(m->plan.target, sizeof(m->plan.target), "kernel %s (msm)", u.release);
+	return 0;
+}
+
+/*
+ * The model: its binary carries its own BTF (pahole -J at build time). CO-RE needs one
+ * file holding both the model's types and the host kernel's (pt_regs, task_struct), so
+ * the two are merged into a temporary file.
+ */
+int msmvm_probe_sim(struct msmvm *m, struct msmvm_err *err)
+{
+	struct btf *vmlinux = NULL, *model = NULL, *merged = NULL;
+	char tmpl[] = "/tmp/msmvm-btf-XXXXXX";
+	const void *raw;
+	__u32 size;
+	int fd, ret = 0;
+
+	if (!path_exists(m->sim_path))
+		return msmvm_fail(err, MSMVM_E_NO_DRIVER, ENOENT,
+				  "model binary '%s' not found (build it with make, or give "
+				  "--sim=PATH)", m->sim_path);
+	if (!path_exists("/sys/kernel/btf/vmlinux"))
+		return msmvm_fail(err, MSMVM_E_NO_BTF, ENOENT,
+				  "this kernel has no BTF (/sys/kernel/btf/vmlinux missing): the model "
+				  "flavor reads pt_regs and task_struct through CO-RE");
+	model = btf__parse_elf(m->sim_path, NULL);
+	if (!model)
+		return msmvm_fail(err, MSMVM_E_NO_BTF, errno,
+				  "'%s' carries no BTF (.BTF section): is it an msmvm-sim built by "
+				  "make (pahole -J)?", m->sim_path);
+	if (btf__find_by_name_kind(model, "msm_gem_vm", BTF_KIND_STRUCT) <= 0) {
+		ret = msmvm_fail(err, MSMVM_E_NO_DRIVER, EINVAL,
+				 "'%s' is not an msmvm-sim binary (no struct msm_gem_vm in its BTF)",
+				 m->sim_path);
+		goto out;
+	}
+	vmlinux = btf__load_vmlinux_btf();
+	merged = btf__new_empty();
+	if (!vmlinux || !merged || btf__add_btf(merged, vmlinux) < 0 ||
+	    btf__add_btf(merged, model) < 0) {
+		ret = msmvm_fail(err, MSMVM_E_NO_BTF, errno ? errno : EINVAL,
+				 "cannot merge the model's BTF with the kernel's: %s", strerror(errno));
+		goto out;
+	}
+	raw = btf__raw_data(merged, &size);
+	fd = mkstemp(tmpl);
+	if (fd < 0 || !raw || write(fd, raw, size) != (ssize_t)size) {
+		ret = msmvm_fail(err, MSMVM_E_RUNTIME, errno ? errno : EIO,
+				 "cannot write the merged BTF to %s: %s", tmpl, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmpl);
+		}
+		goto out;
+	}
+	close(fd);
+	m->tmp_btf_path = strdup(tmpl);
+	m->target_btf = model;
+	model = NULL;
+	snprintf(m->plan.target, sizeof(m->plan.target), "model %.200s", m->sim_path);
+out:
+	btf__free(model);
+	btf__free(vmlinux);
+	btf__free(merged);
+	return ret;
+}
+
+/* A BTF file given with --btf: one file holding vmlinux and msm types. */
+int msmvm_probe_btf_file(struct msmvm *m, struct msmvm_err *err)
+{
+	const char *arch;
+
+	m->target_btf = btf__parse(m->opts.btf_path, NULL);
+	if (!m->target_btf)
+		return msmvm_fail(err, MSMVM_E_NO_BTF, errno,
+				  "cannot read BTF from '%s': %s (expected raw BTF or an ELF with a "
+				  ".BTF section, vmlinux and msm merged: see tools/make-btf-fixtures.sh)",
+				  m->opts.btf_path, strerror(errno));
+	if (btf__find_by_name_kind(m->target_btf, "msm_gem_vm", BTF_KIND_STRUCT) <= 0)
+		return msmvm_fail(err, MSMVM_E_NO_BTF, ENOENT,
+				  "'%s' has no msm types (struct msm_gem_vm): merge msm.ko's BTF into "
+				  "it (tools/btfmerge)", m->opts.btf_path);
+	arch = msmvm_btf_arch(m->target_btf);
+	if (!arch)
+		return msmvm_fail(err, MSMVM_E_NO_BTF, ENOENT,
+				  "'%s' has no pt_regs: it holds module types only; merge it with "
+				  "the kernel's vmlinux BTF", m->opts.btf_path);
+	if (!m->opts.arch)
+		snprintf(m->plan.arch, sizeof(m->plan.arch), "%s", arch);
+	snprintf(m->plan.target, sizeof(m->plan.target), "BTF %s", m->opts.btf_path);
+	return 0;
+}

@@ -1,0 +1,495 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * msmvm-stat: counters and log2 histograms of the msm VM_BIND page-table preallocation
+ * and its throttle, per interval and in total.
+ */
+#define _GNU_SOURCE
+#include <argp.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "msmvm/msmvm.h"
+#include "msmvm/report.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+
+static struct env {
+	struct msmvm_opts o;
+	bool per_process;
+	bool json;
+	double duration;	/* seconds, 0: until Ctrl-C (or count intervals) */
+	double interval;	/* seconds, 0: only the final report */
+	long count;		/* intervals, 0: unlimited */
+} env = { .o = { .target = MSMVM_TARGET_KERNEL } };
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+const char *argp_program_version = "msmvm-stat 0.1";
+const char *argp_program_bug_address = "the msmvm issue tracker";
+static const char doc[] =
+	"Summarize the msm driver's VM_BIND page-table preallocation and its throttle.\n"
+	"\n"
+	"Counts VM_BINDs, pages preallocated (counted) and really used, throttle waits and\n"
+	"their latency, interrupted waits and accounting drift, per VM and per process,\n"
+	"aggregated in the kernel. Prints per INTERVAL seconds (COUNT times) and a total at\n"
+	"the end (also on Ctrl-C or SIGTERM).\n"
+	"\n"
+	"USAGE: msmvm-stat [OPTION...] [INTERVAL [COUNT]]\n"
+	"\n"
+	"EXAMPLES:\n"
+	"    sudo msmvm-stat                 # until Ctrl-C, then totals and histograms\n"
+	"    sudo msmvm-stat 1 10            # every second, ten times\n"
+	"    sudo msmvm-stat -P -p 1234      # one process, per-process table\n"
+	"    sudo msmvm-stat --sim -d 5 --json   # the msmvm-sim model, 5 s, JSON\n"
+	"    msmvm-stat --dry-run --btf tests/fixtures/btf/debian-7.2.13-arm64.btf\n"
+	"                                    # verify the probes against another kernel\n"
+	"\n"
+	"Counters (named as in msmvm-sim's summary): binds, ops, errors, pages_counted,\n"
+	"pages_used, pages_overcount, waits, interrupted_waits, wait_ns_total, wait_ns_max,\n"
+	"peak_in_flight, in_flight, drift. Percentiles come from log2 histograms: a p99 of\n"
+	"'<= 2^k' means the bucket's upper bound.\n"
+	"\n"
+	"Exit status: 0 success; 1 runtime error (no driver, no BTF, missing capability,\n"
+	"load or attach failure); 2 bad usage.\n"
+	"\n"
+	"OPTIONS:";
+
+enum {
+	OPT_SIM = 0x100, OPT_DRY_RUN, OPT_BTF, OPT_ARCH, OPT_HOOKS,
+};
+
+static const struct argp_option opts[] = {
+	{ "sim", OPT_SIM, "PATH", OPTION_ARG_OPTIONAL,
+	  "Probe the msmvm-sim model (default: the msmvm-sim next to this tool)", 0 },
+	{ "pid", 'p', "PID", 0, "Only this process", 0 },
+	{ "per-process", 'P', NULL, 0, "A table per process (and VM) each interval", 0 },
+	{ "json", 'j', NULL, 0, "JSON objects, one per line: per interval and final", 0 },
+	{ "duration", 'd', "SECS", 0, "Stop after SECS seconds", 0 },
+	{ "hooks", OPT_HOOKS, "auto|direct|fallback", 0,
+	  "Where the throttle is probed (default auto: direct unless inlined)", 0 },
+	{ "dry-run", OPT_DRY_RUN, NULL, 0,
+	  "Resolve CO-RE and load every program into the verifier, print the plan and the "
+	  "relocated offsets, do not attach", 0 },
+	{ "btf", OPT_BTF, "FILE", 0,
+	  "With --dry-run: one BTF file (vmlinux and msm types merged) of another kernel", 0 },
+	{ "arch", OPT_ARCH, "arm64|x86", 0,
+	  "With --dry-run: the kernel's architecture (default: the BTF's own)", 0 },
+	{ "verbose", 'v', NULL, 0, "libbpf's messages (twice: debug)", 0 },
+	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
+	{},
+};
+
+static int parse_secs(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0) || v > 1e7)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	static int pos;
+	char *end;
+	long v;
+
+	switch (key) {
+	case 'h':
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+		break;
+	case OPT_SIM:
+		env.o.target = MSMVM_TARGET_SIM;
+		env.o.sim_path = arg;
+		break;
+	case 'p':
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (errno || *end || v <= 0 || v > INT_MAX)
+			argp_error(state, "invalid PID '%s'", arg);
+		env.o.filter_pid = (uint32_t)v;
+		break;
+	case 'P':
+		env.per_process = true;
+		break;
+	case 'j':
+		env.json = true;
+		break;
+	case 'd':
+		if (parse_secs(arg, &env.duration))
+			argp_error(state, "invalid duration '%s' (seconds > 0)", arg);
+		break;
+	case OPT_HOOKS:
+		if (!strcmp(arg, "auto"))
+			env.o.hooks = MSMVM_HOOKS_AUTO;
+		else if (!strcmp(arg, "direct"))
+			env.o.hooks = MSMVM_HOOKS_DIRECT;
+		else if (!strcmp(arg, "fallback"))
+			env.o.hooks = MSMVM_HOOKS_FALLBACK;
+		else
+			argp_error(state, "invalid --hooks '%s' (auto, direct or fallback)", arg);
+		break;
+	case OPT_DRY_RUN:
+		env.o.dry_run = true;
+		break;
+	case OPT_BTF:
+		env.o.btf_path = arg;
+		break;
+	case OPT_ARCH:
+		if (strcmp(arg, "arm64") && strcmp(arg, "x86"))
+			argp_error(state, "invalid --arch '%s' (arm64 or x86)", arg);
+		env.o.arch = arg;
+		break;
+	case 'v':
+		env.o.verbose++;
+		break;
+	case ARGP_KEY_ARG:
+		if (pos == 0) {
+			if (parse_secs(arg, &env.interval))
+				argp_error(state, "invalid interval '%s' (seconds > 0)", arg);
+		} else if (pos == 1) {
+			errno = 0;
+			v = strtol(arg, &end, 10);
+			if (errno || *end || v <= 0)
+				argp_error(state, "invalid count '%s'", arg);
+			env.count = v;
+		} else {
+			argp_error(state, "unexpected argument '%s'", arg);
+		}
+		pos++;
+		break;
+	case ARGP_KEY_END:
+		if (env.o.btf_path && !env.o.dry_run)
+			argp_error(state, "--btf only goes with --dry-run (the running kernel's BTF "
+					  "is used otherwise)");
+		if (env.o.arch && !env.o.dry_run)
+			argp_error(state, "--arch only goes with --dry-run");
+		if (env.o.btf_path && env.o.target == MSMVM_TARGET_SIM)
+			argp_error(state, "--btf and --sim do not go together");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void print_json(json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(stdout);
+	json_object_put(o);
+}
+
+static void print_plan_text(const struct msmvm_plan *p, FILE *f)
+{
+	fprintf(f, "target: %s (%s)\nplan:   %s\n", p->target, p->arch, p->reason);
+	for (int i = 0; i < p->nprobes; i++)
+		fprintf(f, "  %-30s %s%s\n", p->probes[i].program, p->probes[i].function,
+			p->probes[i].retprobe ? " (return)" : "");
+}
+
+static json_object *plan_json(const struct msmvm_plan *p)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+	json_object_object_add(o, "target", json_object_new_string(p->target));
+	json_object_object_add(o, "arch", json_object_new_string(p->arch));
+	json_object_object_add(o, "kind", json_object_new_string(p->kind == MSMVM_PLAN_DIRECT
+									 ? "direct" : "fallback"));
+	json_object_object_add(o, "reason", json_object_new_string(p->reason));
+	for (int i = 0; i < p->nprobes; i++) {
+		json_object *h = json_object_new_object();
+
+		json_object_object_add(h, "program", json_object_new_string(p->probes[i].program));
+		json_object_object_add(h, "function", json_object_new_string(p->probes[i].function));
+		json_object_object_add(h, "return", json_object_new_boolean(p->probes[i].retprobe));
+		json_object_array_add(a, h);
+	}
+	json_object_object_add(o, "probes", a);
+	return o;
+}
+
+static int dry_run(struct msmvm *m)
+{
+	struct msmvm_layout l;
+	struct msmvm_err err;
+	const struct msmvm_plan *p = msmvm_get_plan(m);
+
+	if (msmvm_get_layout(m, &l, &err)) {
+		fprintf(stderr, "msmvm-stat: %s\n", err.msg);
+		return EXIT_RUNTIME;
+	}
+	if (env.json) {
+		json_object *o = json_object_new_object(), *lo = json_object_new_object();
+
+#define LAYOUT(f) json_object_object_add(lo, #f, json_object_new_int64(l.f))
+		LAYOUT(drm_file_driver_priv);
+		LAYOUT(msm_context_vm);
+		LAYOUT(msm_gem_vm_prealloc_throttle);
+		LAYOUT(msm_gem_vm_in_flight);
+		LAYOUT(msm_vm_bind_job_vm);
+		LAYOUT(msm_vm_bind_job_prealloc);
+		LAYOUT(msm_vm_bind_job_nr_ops);
+		LAYOUT(msm_mmu_prealloc_count);
+		LAYOUT(msm_mmu_prealloc_ptr);
+		LAYOUT(task_struct_nvcsw);
+#undef LAYOUT
+		json_object_object_add(o, "type", json_object_new_string("dry-run"));
+		json_object_object_add(o, "verified", json_object_new_boolean(1));
+		json_object_object_add(o, "plan", plan_json(p));
+		json_object_object_add(o, "layout", lo);
+		print_json(o);
+	} else {
+		print_plan_text(p, stdout);
+		printf("verified: all %d programs loaded into the verifier\n", p->nprobes);
+		printf("relocated offsets (bytes):\n"
+		       "  drm_file.driver_priv                       %" PRId64 "\n"
+		       "  msm_context.vm                             %" PRId64 "\n"
+		       "  msm_gem_vm.prealloc_throttle               %" PRId64 "\n"
+		       "  msm_gem_vm.prealloc_throttle.in_flight     %" PRId64 "\n"
+		       "  msm_vm_bind_job.vm / .prealloc / .nr_ops   %" PRId64 " / %" PRId64 " / %" PRId64 "\n"
+		       "  msm_mmu_prealloc.count / .ptr              %" PRId64 " / %" PRId64 "\n"
+		       "  task_struct.nvcsw                          %" PRId64 "\n",
+		       l.drm_file_driver_priv, l.msm_context_vm, l.msm_gem_vm_prealloc_throttle,
+		       l.msm_gem_vm_in_flight, l.msm_vm_bind_job_vm, l.msm_vm_bind_job_prealloc,
+		       l.msm_vm_bind_job_nr_ops, l.msm_mmu_prealloc_count, l.msm_mmu_prealloc_ptr,
+		       l.task_struct_nvcsw);
+	}
+	return 0;
+}
+
+static void counters_delta(struct msmvm_counters *d, const struct msmvm_counters *now,
+			   const struct msmvm_counters *prev)
+{
+	*d = *now;
+	d->binds -= prev->binds;
+	d->ops -= prev->ops;
+	d->errors -= prev->errors;
+	d->pages_counted -= prev->pages_counted;
+	d->pages_used -= prev->pages_used;
+	d->waits -= prev->waits;
+	d->interrupted_waits -= prev->interrupted_waits;
+	d->wait_ns_total -= prev->wait_ns_total;
+	d->drift -= prev->drift;
+	/* wait_ns_max, peak_in_flight and in_flight are gauges: shown as they are */
+}
+
+static void print_interval_text(const struct msmvm_snapshot *s, const struct msmvm_counters *d,
+				double secs)
+{
+	char tbuf[16];
+	time_t t = time(NULL);
+
+	strftime(tbuf, sizeof(tbuf), "%H:%M:%S", localtime(&t));
+	printf("%-8s binds/s %8.0f  ops/s %9.0f  pages/s %9.0f  used/s %7.0f  waits/s %6.0f  "
+	       "wait %7.2f ms/s  in_flight %6" PRId64 "  peak %6" PRId64 "  drift %+" PRId64 "\n",
+	       tbuf, (double)d->binds / secs, (double)d->ops / secs,
+	       (double)d->pages_counted / secs, (double)d->pages_used / secs,
+	       (double)d->waits / secs, (double)d->wait_ns_total / 1e6 / secs, (int64_t)s->totals.c.in_flight,
+	       (int64_t)s->totals.c.peak_in_flight, (int64_t)s->totals.c.drift);
+	if (env.per_process) {
+		printf("  %-8s %-16s %8s %9s %8s %7s %6s %10s %6s\n", "PID", "COMM", "BINDS",
+		       "PAGES", "USED", "WAITS", "INTR", "WAIT_P99", "DRIFT");
+		for (int i = 0; i < s->nprocs; i++) {
+			const struct msmvm_proc_snap *p = &s->procs[i];
+
+			printf("  %-8u %-16s %8" PRIu64 " %9" PRIu64 " %8" PRIu64 " %7" PRIu64
+			       " %6" PRIu64 " %8.2fms %+6" PRId64 "\n",
+			       p->tgid, p->comm, (uint64_t)p->s.c.binds, (uint64_t)p->s.c.pages_counted,
+			       (uint64_t)p->s.c.pages_used, (uint64_t)p->s.c.waits,
+			       (uint64_t)p->s.c.interrupted_waits,
+			       msmvm_hist_percentile(&p->s.hist[MSMVM_HIST_WAIT_NS], 0.99) / 1e6,
+			       (int64_t)p->s.c.drift);
+		}
+	}
+	fflush(stdout);
+}
+
+static json_object *final_json(const struct msmvm_snapshot *s, const struct msmvm_plan *plan,
+			       double secs)
+{
+	json_object *o = json_object_new_object(), *procs = json_object_new_array();
+	json_object *h = json_object_new_object();
+
+	json_object_object_add(o, "type", json_object_new_string("final"));
+	json_object_object_add(o, "duration_s", json_object_new_double(secs));
+	json_object_object_add(o, "plan", plan_json(plan));
+	json_object_object_add(o, "totals", msmvm_counters_json(&s->totals.c));
+	for (int i = 0; i < MSMVM_HIST_COUNT_; i++)
+		json_object_object_add(h, msmvm_hist_name(i), msmvm_hist_json(&s->totals.hist[i]));
+	json_object_object_add(o, "histograms", h);
+	for (int i = 0; i < s->nprocs; i++) {
+		const struct msmvm_proc_snap *p = &s->procs[i];
+		json_object *po = json_object_new_object(), *vms = json_object_new_array();
+
+		json_object_object_add(po, "pid", json_object_new_int64(p->tgid));
+		json_object_object_add(po, "comm", json_object_new_string(p->comm));
+		json_object_object_add(po, "totals", msmvm_counters_json(&p->s.c));
+		for (int j = 0; j < p->nvms; j++) {
+			const struct msmvm_vm_snap *v = &s->vms[p->vm_index[j]];
+			json_object *vo = msmvm_stats_json(&v->s);
+			char addr[32];
+
+			snprintf(addr, sizeof(addr), "0x%" PRIx64, v->vm);
+			json_object_object_add(vo, "addr", json_object_new_string(addr));
+			json_object_array_add(vms, vo);
+		}
+		json_object_object_add(po, "vms", vms);
+		json_object_array_add(procs, po);
+	}
+	json_object_object_add(o, "processes", procs);
+	json_object_object_add(o, "health", msmvm_health_json(s->health));
+	return o;
+}
+
+static void print_final_text(const struct msmvm_snapshot *s, double secs)
+{
+	static const char *const units[MSMVM_HIST_COUNT_] = {
+		"nsecs", "nsecs", "pages", "pages", "percent",
+	};
+
+	printf("\nTotals over %.1f s:\n", secs);
+	for (int i = 0; i < MSMVM_NCOUNTERS; i++)
+		printf("  %-18s %" PRId64 "\n", msmvm_counter_names[i],
+		       msmvm_counter_value(&s->totals.c, i));
+	for (int h = 0; h < MSMVM_HIST_COUNT_; h++) {
+		printf("\n%s:\n", msmvm_hist_name(h));
+		msmvm_print_hist(stdout, &s->totals.hist[h], units[h]);
+	}
+	if (s->health[MSMVM_H_THREAD_STATE_MISSING] || s->health[MSMVM_H_JOB_STATE_MISSING] ||
+	    s->health[MSMVM_H_MAP_UPDATE_FAILED] || s->health[MSMVM_H_RINGBUF_DROPS]) {
+		printf("\nprobe health (non-zero means some events were not counted):\n");
+		for (int i = 0; i < MSMVM_H_COUNT_; i++)
+			printf("  %-22s %" PRIu64 "\n", msmvm_health_name(i), s->health[i]);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
+	struct msmvm_counters prev = { 0 };
+	struct msmvm_snapshot snap;
+	struct msmvm *m = NULL;
+	struct msmvm_err err;
+	struct sigaction sa = { .sa_handler = on_signal };
+	uint64_t t_open, t_start, t_next, t_end = 0;
+	long intervals = 0;
+	int ret;
+
+	ret = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	if (ret)
+		return EXIT_USAGE;
+
+	t_open = now_ns();
+	if (msmvm_open(&env.o, &m, &err) || msmvm_load(m, &err)) {
+		fprintf(stderr, "msmvm-stat: %s\n", err.msg);
+		msmvm_close(m);
+		return err.kind == MSMVM_E_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	if (env.o.dry_run) {
+		ret = dry_run(m);
+		msmvm_close(m);
+		return ret;
+	}
+	if (msmvm_attach(m, &err)) {
+		fprintf(stderr, "msmvm-stat: %s\n", err.msg);
+		msmvm_close(m);
+		return EXIT_RUNTIME;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	t_start = now_ns();
+	fprintf(stderr, "msmvm-stat: attached %d probes to %s (%s) in %.1f ms; Ctrl-C to end.\n",
+		msmvm_get_plan(m)->nprobes, msmvm_get_plan(m)->target,
+		msmvm_get_plan(m)->kind == MSMVM_PLAN_DIRECT ? "direct" : "fallback",
+		(double)(t_start - t_open) / 1e6);
+	if (env.duration)
+		t_end = t_start + (uint64_t)(env.duration * 1e9);
+	t_next = env.interval ? t_start + (uint64_t)(env.interval * 1e9) : 0;
+
+	while (!exiting) {
+		uint64_t now = now_ns();
+		struct timespec nap = { 0, 50 * 1000000 };
+
+		if (t_end && now >= t_end)
+			break;
+		if (t_next && now >= t_next) {
+			struct msmvm_counters d;
+			double secs = env.interval;
+
+			if (msmvm_snapshot(m, &snap, &err)) {
+				fprintf(stderr, "msmvm-stat: %s\n", err.msg);
+				break;
+			}
+			counters_delta(&d, &snap.totals.c, &prev);
+			prev = snap.totals.c;
+			if (env.json) {
+				json_object *o = json_object_new_object();
+
+				json_object_object_add(o, "type", json_object_new_string("interval"));
+				json_object_object_add(o, "interval_s", json_object_new_double(secs));
+				json_object_object_add(o, "totals", msmvm_counters_json(&d));
+				print_json(o);
+			} else {
+				print_interval_text(&snap, &d, secs);
+			}
+			msmvm_snapshot_free(&snap);
+			t_next += (uint64_t)(env.interval * 1e9);
+			if (env.count && ++intervals >= env.count)
+				break;
+		}
+		nanosleep(&nap, NULL);
+	}
+
+	/* Final report: Ctrl-C, SIGTERM, duration or count all end here. */
+	ret = 0;
+	if (msmvm_snapshot(m, &snap, &err)) {
+		fprintf(stderr, "msmvm-stat: %s\n", err.msg);
+		ret = EXIT_RUNTIME;
+	} else {
+		double secs = (double)(now_ns() - t_start) / 1e9;
+
+		if (env.json)
+			print_json(final_json(&snap, msmvm_get_plan(m), secs));
+		else
+			print_final_text(&snap, secs);
+		if (snap.health[MSMVM_H_MAP_UPDATE_FAILED] || snap.health[MSMVM_H_RINGBUF_DROPS])
+			fprintf(stderr, "msmvm-stat: warning: %" PRIu64 " map updates failed, %" PRIu64
+					" events dropped: counts are incomplete\n",
+				snap.health[MSMVM_H_MAP_UPDATE_FAILED],
+				snap.health[MSMVM_H_RINGBUF_DROPS]);
+		msmvm_snapshot_free(&snap);
+	}
+	msmvm_close(m);
+	return ret;
+}
