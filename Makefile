@@ -96,6 +96,13 @@ $(BUILD)/tests/test_%: tests/test_%.c tests/harness.h $(SIM_SRCS) $(SIM_HDRS) | 
 	$(CC) $(CFLAGS) $(SANITIZE) -Itools/sim -Itests -o $@ $< \
 		$(filter-out tools/sim/sim_main.c,$(SIM_SRCS)) $(LDLIBS_SIM)
 
+# Tier 1 of the probes: the test flavor under BPF_PROG_TEST_RUN, on model structs.
+$(BUILD)/tests/test_probes: tests/test_probes.c tests/harness.h $(SIM_SRCS) $(SIM_HDRS) \
+		$(BUILD)/libmsmvm.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(SANITIZE) -Itools/sim -Itests -o $@ $< \
+		$(filter-out tools/sim/sim_main.c,$(SIM_SRCS)) $(BUILD)/libmsmvm.a \
+		$(LDLIBS_BPF) $(LDLIBS_SIM)
+
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BINS)
 	@BUILD=$(BUILD) tests/run-tests.sh

@@ -45,6 +45,9 @@ struct thread_state {
 	__u8 slept;
 	__u8 waiting;		/* fallback: between first prepare_to_wait_event and the end */
 	__u8 prepare_ours;	/* fallback: the prepare_to_wait_event in progress is on our wq */
+	__u8 intr_pending;	/* fallback: prepare_to_wait_event saw a signal */
+	__u64 intr_ts;		/* fallback: when, and the nvcsw then */
+	__u64 intr_nvcsw;
 };
 
 /* Per job: what it added to in_flight, for drift; when its bind returned, for lifetime. */
@@ -233,14 +236,17 @@ static __always_inline __u32 errno_slot(int ret)
 		if ((_s = (ps))) { stmt; }              \
 	} while (0)
 
-/* A wait has ended (direct: the count returned; fallback: finish_wait or a signal). */
+/*
+ * A wait has ended at `now`, with the task's nvcsw then (direct: the count returned;
+ * fallback: finish_wait, or the ioctl returned after a signal).
+ */
 static __always_inline void account_wait(struct thread_state *st, __u32 tgid, __u64 now,
-					 int interrupted)
+					 __u64 nvcsw, int interrupted)
 {
 	__u64 wait_ns = now - st->count_ts;
 	struct msmvm_stats *vs = vm_stats_get(st->vm, tgid), *ps = proc_stats_get(tgid);
 
-	st->slept = current_nvcsw() != st->nvcsw;
+	st->slept = nvcsw != st->nvcsw;
 	if (st->slept) {
 		st->wait_ns = wait_ns;
 		FOR_BOTH(vs, ps, {
@@ -285,6 +291,7 @@ HOOK_ENTRY(ioctl_vm_bind_entry, void *dev, void *data, struct drm_file *file)
 	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
 	struct msmvm_uapi_vm_bind args = {};
 	struct thread_state st = {};
+	struct msmvm_stats *vs;
 	struct msm_context *mctx;
 	struct msm_gem_vm *vm;
 
@@ -304,6 +311,10 @@ HOOK_ENTRY(ioctl_vm_bind_entry, void *dev, void *data, struct drm_file *file)
 	st.queue_id = args.queue_id;
 	if (bpf_map_update_elem(&threads, &tid, &st, BPF_ANY))
 		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
+	/* the VM's owner, known before anything of this call can be freed */
+	vs = vm_stats_get(st.vm, tgid);
+	if (vs)
+		vs->owner_tgid = tgid;
 	return 0;
 }
 
@@ -320,6 +331,11 @@ HOOK_RETURN(ioctl_vm_bind_return, int ret)
 			health_inc(MSMVM_H_THREAD_STATE_MISSING);
 		return 0;
 	}
+	if (st->waiting && st->intr_pending) {
+		/* fallback: the signal ended the wait (no finish_wait came): interrupted */
+		account_wait(st, tgid, st->intr_ts, st->intr_nvcsw, 1);
+		st->waiting = 0;
+	}
 	vs = vm_stats_get(st->vm, tgid);
 	ps = proc_stats_get(tgid);
 	FOR_BOTH(vs, ps, {
@@ -335,10 +351,8 @@ HOOK_RETURN(ioctl_vm_bind_return, int ret)
 		hist_add(_s, MSMVM_HIST_IOCTL_NS, now - st->ioctl_ts);
 		_s->last_seen_ns = now;
 	});
-	if (vs) {
-		vs->owner_tgid = tgid;
+	if (vs)
 		vs->c.in_flight = read_in_flight(st->vm);
-	}
 	if (ps)
 		bpf_get_current_comm(ps->comm, sizeof(ps->comm));
 
@@ -385,11 +399,17 @@ HOOK_RETURN(ioctl_vm_bind_return, int ret)
 
 HOOK_ENTRY(prealloc_count_entry, struct msm_vm_bind_job *job)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
 	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
+	struct job_key jk = { .job = (__u64)job, .scope = VM_SCOPE(tgid) };
+	struct job_state js = { .tgid = tgid };
 
 	if (!st)
 		return 0;	/* filtered out, or the ioctl began before we attached */
+	/* known from here on: a free without an add (interrupted wait) is not "missing" */
+	if (bpf_map_update_elem(&jobs, &jk, &js, BPF_ANY))
+		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
 	st->job = (__u64)job;
 	st->count_ts = bpf_ktime_get_ns();
 	st->nvcsw = current_nvcsw();
@@ -405,7 +425,7 @@ HOOK_RETURN(prealloc_count_return, int ret)
 
 	if (!st || !st->job)
 		return 0;
-	account_wait(st, tgid, bpf_ktime_get_ns(), ret == -MSMVM_ERESTARTSYS);
+	account_wait(st, tgid, bpf_ktime_get_ns(), current_nvcsw(), ret == -MSMVM_ERESTARTSYS);
 	if (ret == 0) {
 		job = (void *)st->job;
 		account_counted(st, tgid, st->job, DRV_READ(job, prealloc.count));
@@ -433,14 +453,18 @@ HOOK_ENTRY(prepare_to_wait_event_entry, struct wait_queue_head *wq_head)
 
 HOOK_RETURN(prepare_to_wait_event_return, long ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
 
-	/* -ERESTARTSYS: the entry was dequeued, finish_wait() will not run */
+	/*
+	 * -ERESTARTSYS: a signal is pending and the entry was dequeued. The wait is interrupted
+	 * only if the condition does not hold now; if it does, finish_wait() still runs. So
+	 * note the time here and decide at finish_wait() or at the ioctl's return.
+	 */
 	if (st && st->prepare_ours && st->waiting && ret == -MSMVM_ERESTARTSYS) {
-		account_wait(st, tgid, bpf_ktime_get_ns(), 1);
-		st->waiting = 0;
+		st->intr_pending = 1;
+		st->intr_ts = bpf_ktime_get_ns();
+		st->intr_nvcsw = current_nvcsw();
 	}
 	return 0;
 }
@@ -452,8 +476,9 @@ HOOK_ENTRY(finish_wait_entry, struct wait_queue_head *wq_head)
 	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
 
 	if (st && st->waiting && (__u64)wq_head == st->wq) {
-		account_wait(st, tgid, bpf_ktime_get_ns(), 0);
+		account_wait(st, tgid, bpf_ktime_get_ns(), current_nvcsw(), 0);
 		st->waiting = 0;
+		st->intr_pending = 0;
 	}
 	return 0;
 }

@@ -37,6 +37,7 @@ struct msmvm_opts {
 	uint32_t filter_pid;		/* 0: every process */
 	bool events;			/* open the event stream (trace, alerts) */
 	bool dry_run;			/* load into the verifier, never attach */
+	bool test_flavor;		/* SIM types, raw_tp programs for BPF_PROG_TEST_RUN (tests) */
 	int verbose;			/* libbpf's messages on stderr */
 };
 
@@ -125,6 +126,7 @@ int msmvm_get_layout(struct msmvm *m, struct msmvm_layout *out, struct msmvm_err
 int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err *err);
 void msmvm_snapshot_free(struct msmvm_snapshot *s);
 void msmvm_close(struct msmvm *m);
+int msmvm_program_fd(struct msmvm *m, const char *name);	/* tests drive programs */
 
 typedef int (*msmvm_event_fn)(void *ctx, const struct msmvm_event *e);
 int msmvm_events_subscribe(struct msmvm *m, msmvm_event_fn fn, void *ctx, struct msmvm_err *err);

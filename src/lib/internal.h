@@ -33,7 +33,7 @@ const char *msmvm_btf_arch(const struct btf *btf);
 const char *msmvm_host_arch(void);
 
 /* The embedded BPF objects, one per flavor (and architecture for the kernel). */
-const void *msmvm_flavor_object(enum msmvm_target_kind target, const char *arch, size_t *size,
-				const char **name);
+const void *msmvm_flavor_object(enum msmvm_target_kind target, const char *arch, bool test,
+				size_t *size, const char **name);
 
 #endif

@@ -129,7 +129,8 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 	bool events = m->opts.events;
 	int ret;
 
-	bytes = msmvm_flavor_object(m->opts.target, m->plan.arch, &size, &flavor);
+	bytes = msmvm_flavor_object(m->opts.target, m->plan.arch, m->opts.test_flavor, &size,
+				    &flavor);
 	if (!bytes)
 		return msmvm_fail(err, MSMVM_E_USAGE, EINVAL, "no BPF object for arch '%s'",
 				  m->plan.arch);
@@ -154,7 +155,7 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 	/* Load only the programs of the plan (and the layout reporter). */
 	bpf_object__for_each_program(prog, m->obj) {
 		const char *name = bpf_program__name(prog);
-		bool used = !strcmp(name, "report_layout");
+		bool used = !strcmp(name, "report_layout") || m->opts.test_flavor;
 
 		for (int i = 0; i < m->plan.nprobes; i++)
 			used |= !strcmp(name, m->plan.probes[i].program);
@@ -178,8 +179,9 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 
 int msmvm_attach(struct msmvm *m, struct msmvm_err *err)
 {
-	if (!m->loaded)
-		return msmvm_fail(err, MSMVM_E_USAGE, EINVAL, "attach before load");
+	if (!m->loaded || m->opts.test_flavor)
+		return msmvm_fail(err, MSMVM_E_USAGE, EINVAL,
+				  m->loaded ? "the test flavor is never attached" : "attach before load");
 	for (int i = 0; i < m->plan.nprobes; i++) {
 		struct msmvm_probe_plan *pp = &m->plan.probes[i];
 		struct bpf_program *prog = bpf_object__find_program_by_name(m->obj, pp->program);
@@ -212,6 +214,13 @@ int msmvm_attach(struct msmvm *m, struct msmvm_err *err)
 		pp->attached = true;
 	}
 	return 0;
+}
+
+int msmvm_program_fd(struct msmvm *m, const char *name)
+{
+	struct bpf_program *p = m->obj ? bpf_object__find_program_by_name(m->obj, name) : NULL;
+
+	return p ? bpf_program__fd(p) : -ENOENT;
 }
 
 const struct msmvm_plan *msmvm_get_plan(const struct msmvm *m)

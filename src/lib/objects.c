@@ -6,10 +6,15 @@
 #include "msmvm_kernel_arm64.skel.h"
 #include "msmvm_kernel_x86.skel.h"
 #include "msmvm_model.skel.h"
+#include "msmvm_test.skel.h"
 
-const void *msmvm_flavor_object(enum msmvm_target_kind target, const char *arch, size_t *size,
-				const char **name)
+const void *msmvm_flavor_object(enum msmvm_target_kind target, const char *arch, bool test,
+				size_t *size, const char **name)
 {
+	if (test) {
+		*name = "test";
+		return msmvm_test__elf_bytes(size);
+	}
 	if (target == MSMVM_TARGET_SIM) {
 		*name = "model";
 		return msmvm_model__elf_bytes(size);

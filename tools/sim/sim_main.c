@@ -68,11 +68,19 @@ struct proc_result {
 };
 
 static volatile sig_atomic_t stop_requested;
+/* Set in the parent once every workload process exists: the handler forwards the stop. */
+static pid_t stop_forward_pids[MAX_PROCS];
+static volatile sig_atomic_t stop_forward_n;
 
 static void on_stop_signal(int sig)
 {
+	int saved_errno = errno;	/* waitpid()'s EINTR must survive kill() */
+
 	(void)sig;
 	stop_requested = 1;
+	for (int i = 0; i < stop_forward_n; i++)
+		kill(stop_forward_pids[i], SIGTERM);
+	errno = saved_errno;
 }
 
 static u64 mono_ns(void)
@@ -411,6 +419,12 @@ static int run_process(const struct sim_opts *o, unsigned int index, struct proc
 
 	snprintf(res->comm, sizeof(res->comm), "%s-%u", workload_names[o->workload], index);
 	prctl(PR_SET_NAME, res->comm, 0, 0, 0);
+	/*
+	 * A stop sends SIGUSR1 to the queue threads, possibly before they ran signal_init_thread():
+	 * install the handler now, or SIGUSR1's default action kills the process.
+	 */
+	signal_init_thread();
+	signal_fini_thread();
 	res->pid = getpid();
 	res->nvms = o->vms;
 
@@ -726,12 +740,14 @@ static int cmd_run(int argc, char **argv)
 	bool have_binds = false;
 	struct proc_result *res;
 	pid_t pids[MAX_PROCS];
+	sigset_t stop_set, old_set;
 	json_object *summary;
 	int c, status = 0;
 	u64 v;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "w:P:r:d:n:o:h", longopts, NULL)) != -1) {
+	opterr = 0;	/* one error line, ours, naming the argument */
+	while ((c = getopt_long(argc, argv, ":w:P:r:d:n:o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'w':
 			if (workload_parse(optarg, &o.workload))
@@ -802,8 +818,14 @@ static int cmd_run(int argc, char **argv)
 		case 'h':
 			run_usage(stdout);
 			return 0;
+		case ':':
+			return usage_error("run: option '%s' needs an argument", argv[optind - 1]);
+		case '?':
+			if (optopt && strncmp(argv[optind - 1], "--", 2))
+				return usage_error("run: unknown option '-%c'", optopt);
+			return usage_error("run: unknown option '%s'", argv[optind - 1]);
 		default:
-			return usage_error("run: bad option");
+			return usage_error("run: bad option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -824,8 +846,14 @@ static int cmd_run(int argc, char **argv)
 			return 1;
 		}
 	}
-	/* Keep job allocations off mmap: a concurrent mmap could make a uprobe hit sleep. */
+	/*
+	 * Keep mmap_lock writers (mmap, brk, heap trimming) out of the steady state: a uprobe
+	 * trap that meets one sleeps on mmap_lock, and a voluntary switch inside
+	 * vm_bind_prealloc_count that is not the throttle would blur "slept" for the probes.
+	 */
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TOP_PAD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 512 << 20);
 
 	res = mmap(NULL, sizeof(*res) * o.procs, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 		   -1, 0);
@@ -842,6 +870,11 @@ static int cmd_run(int argc, char **argv)
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 	}
+	/* A stop while forking waits until every process is known, then is forwarded to all. */
+	sigemptyset(&stop_set);
+	sigaddset(&stop_set, SIGINT);
+	sigaddset(&stop_set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &stop_set, &old_set);
 	for (unsigned int p = 0; p < o.procs; p++) {
 		pids[p] = fork();
 		if (pids[p] < 0) {
@@ -850,9 +883,17 @@ static int cmd_run(int argc, char **argv)
 			o.procs = p;
 			break;
 		}
-		if (pids[p] == 0)
+		if (pids[p] == 0) {
+			sigprocmask(SIG_SETMASK, &old_set, NULL);
 			_exit(run_process(&o, p, &res[p]));
+		}
 	}
+	memcpy(stop_forward_pids, pids, sizeof(pids[0]) * o.procs);
+	stop_forward_n = (sig_atomic_t)o.procs;
+	sigprocmask(SIG_SETMASK, &old_set, NULL);	/* a pending stop is delivered here */
+	if (stop_requested)	/* fork failed: stop the processes already started */
+		for (unsigned int q = 0; q < o.procs; q++)
+			kill(pids[q], SIGTERM);
 	for (unsigned int p = 0; p < o.procs; p++) {
 		int st;
 
@@ -902,7 +943,7 @@ static void main_usage(FILE *f)
 int main(int argc, char **argv)
 {
 	if (argc < 2)
-		return main_usage(stderr), EXIT_USAGE;
+		return usage_error("no command given: expected run or count");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
 		return main_usage(stdout), 0;
 	if (!strcmp(argv[1], "run"))

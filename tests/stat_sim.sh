@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Tier 2: msmvm-stat --sim attached (uprobes) while msmvm-sim runs fixed seeds. Every counter
+# except the nanosecond ones must equal the model's own summary exactly: in total, per
+# process (matched by pid) and per VM (matched by address). Wait times within a tolerance:
+# the probes time vm_bind_prealloc_count from outside (uprobe entry to uretprobe, about
+# 2 x 4 us more per call) or, with the fallback hooks, from the first prepare_to_wait_event
+# to finish_wait (a little less): |probe - model| <= 2% + 100 us per wait.
+set -u
+cd "$(dirname "$0")/.."
+B=${BUILD:-build}
+STAT=$B/msmvm-stat
+SIM=$B/msmvm-sim
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "skip stat_sim # needs root to attach uprobes"
+  exit 0
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# A private copy of the model: uprobes bind to the file's inode, so no other msmvm-sim
+# running on this machine (another test, a demo) can add to what these runs count.
+cp "$SIM" "$tmp/msmvm-sim"
+SIM=$tmp/msmvm-sim
+
+# The comparison, in jq: prints one line per mismatch, nothing when all agree.
+read -r -d '' COMPARE <<'JQ'
+def exact: ["binds","ops","errors","pages_counted","pages_used","pages_overcount","waits",
+            "interrupted_waits","peak_in_flight","in_flight","drift"];
+def cmp($where; $a; $b):
+  (exact[] as $k | select($a[$k] != $b[$k]) | "\($where) \($k): probes \($a[$k]), model \($b[$k])"),
+  (["wait_ns_total","wait_ns_max"][] as $k
+     | select((($a[$k] - $b[$k]) | fabs) > ($b[$k] * 0.02 + 100000 * ([$b.waits, 1] | max)))
+     | "\($where) \($k): probes \($a[$k]), model \($b[$k]) (beyond tolerance)");
+$stat[0] as $s | $sum[0] as $m |
+cmp("totals"; $s.totals; $m.totals),
+($m.processes[] as $mp |
+  ([$s.processes[] | select(.pid == $mp.pid)] | first) as $sp |
+  if $sp == null then "process \($mp.pid) (\($mp.comm)) missing from msmvm-stat"
+  else
+    (if $sp.comm != $mp.comm then "process \($mp.pid): comm \($sp.comm) != \($mp.comm)" else empty end),
+    cmp("process \($mp.pid)"; $sp.totals; $mp.totals),
+    ($mp.vms[] as $mv |
+      ([$sp.vms[] | select(.addr == $mv.addr)] | first) as $sv |
+      if $sv == null then "process \($mp.pid) vm \($mv.addr) missing"
+      else cmp("process \($mp.pid) vm \($mv.addr)"; $sv.totals; $mv.totals) end)
+  end)
+JQ
+
+# case NAME HOOKS CHECK -- SIM_ARGS...   (CHECK: a jq condition on the model's totals)
+case_run() {
+  local name=$1 hooks=$2 check=$3; shift 4
+  local stat_pid i diffs
+  "$STAT" --sim="$SIM" --json --hooks "$hooks" -d 120 >"$tmp/stat.json" 2>"$tmp/stat.err" &
+  stat_pid=$!
+  for i in $(seq 100); do grep -q attached "$tmp/stat.err" && break; sleep 0.05; done
+  if ! grep -q attached "$tmp/stat.err"; then
+    echo "not ok $name"; echo "#   msmvm-stat did not attach:"; sed 's/^/#   /' "$tmp/stat.err"
+    kill "$stat_pid" 2>/dev/null; wait "$stat_pid" 2>/dev/null; return
+  fi
+  startup=$(sed -n 's/.* in \([0-9.]*\) ms.*/\1/p' "$tmp/stat.err")
+  "$SIM" run "$@" -o "$tmp/sum.json" 2>"$tmp/sim.err"
+  kill -INT "$stat_pid"
+  if ! wait "$stat_pid"; then
+    echo "not ok $name"; echo "#   msmvm-stat failed:"; sed 's/^/#   /' "$tmp/stat.err"; return
+  fi
+  diffs=$(jq -rn --slurpfile stat <(tail -n 1 "$tmp/stat.json") --slurpfile sum "$tmp/sum.json" \
+          "$COMPARE" 2>&1)
+  if ! jq -e ".totals | $check" "$tmp/sum.json" >/dev/null; then
+    diffs="$diffs
+the model run does not show what this case is about: $check"
+  fi
+  if [ -n "$diffs" ]; then
+    echo "not ok $name"
+    printf '%s\n' "$diffs" | head -20 | sed 's/^/#   /'
+    echo "#   model: $(jq -c .totals "$tmp/sum.json")"
+  else
+    echo "ok $name # startup ${startup} ms, binds $(jq .totals.binds "$tmp/sum.json")"
+  fi
+}
+
+for hooks in direct fallback; do
+  case_run "sparse_3_procs_$hooks" $hooks '.binds == 900' -- \
+    -w sparse -P 3 -n 300 --seed 11
+  case_run "storm_waits_$hooks" $hooks '.waits > 0 and .peak_in_flight > 1024' -- \
+    -w storm -P 2 --queues 2 -n 100 --seed 12
+  case_run "storm_interrupted_$hooks" $hooks '.interrupted_waits > 0 and .drift < 0' -- \
+    -w storm -P 2 -n 150 --interrupt-rate 0.3 --seed 13
+  case_run "alloc_fail_drift_$hooks" $hooks '.drift > 0' -- \
+    -w sparse -P 2 -n 1500 --alloc-fail-rate 0.01 --wedge-timeout 0.3 --seed 14
+  case_run "mixed_vms_queues_$hooks" $hooks '.binds == 800' -- \
+    -w mixed -P 2 --vms 2 --queues 2 -n 400 --seed 15
+done
+
+# No probe outlives the tool: the kernel lists none of our programs now.
+left=$(bpftool prog show 2>/dev/null | grep -c 'name \(ioctl_vm_bind\|prealloc_count\|job_free\)' || true)
+if [ "$left" -eq 0 ]; then
+  echo "ok no_probe_left_attached"
+else
+  echo "not ok no_probe_left_attached"; echo "#   $left msmvm programs still loaded"
+fi

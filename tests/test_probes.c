@@ -1,0 +1,376 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Tier 1: the probes' logic, without attaching anything. The test flavor of the BPF
+ * programs (raw_tp) is loaded with CO-RE against the model's BTF and driven with
+ * BPF_PROG_TEST_RUN, hook by hook, with the arguments a real call would pass, on model
+ * structs built here. Expected values come from the scenario the test builds.
+ */
+#define _GNU_SOURCE
+#include <bpf/bpf.h>
+#include <stdarg.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "model_util.h"
+#include "msmvm/msmvm.h"
+
+static char sim_path[4096];
+
+struct scene {
+	struct msmvm *m;
+	struct drm_device dev;
+	struct drm_file file;
+	struct msm_context ctx;
+	struct drm_gpuvm *gpuvm;
+	struct msm_gem_vm *vm;
+	struct msm_vm_bind_job *job;
+	struct drm_msm_vm_bind args;
+	struct drm_msm_vm_bind_op ops[8];
+};
+
+/* Run one program with these arguments, as the hook would receive them. */
+static int run(struct scene *s, const char *prog, int nargs, ...)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+	__u64 args[4] = { 0 };
+	va_list ap;
+	int fd = msmvm_program_fd(s->m, prog);
+
+	va_start(ap, nargs);
+	for (int i = 0; i < nargs; i++)
+		args[i] = va_arg(ap, __u64);
+	va_end(ap);
+	o.ctx_in = args;
+	o.ctx_size_in = sizeof(__u64) * (nargs ? nargs : 1);
+	if (fd < 0 || bpf_prog_test_run_opts(fd, &o)) {
+		FAILF("running %s failed (fd %d, errno %d)", prog, fd, errno);
+		return -1;
+	}
+	return 0;
+}
+
+#define P(x) ((__u64)(uintptr_t)(x))
+#define R(x) ((__u64)(__s64)(x))
+
+/* A VM with one 3-op job (sparse 4 KiB maps in distinct 2 MiB blocks: count 9). */
+static int scene_init(struct scene *s, enum msmvm_hooks_choice hooks)
+{
+	struct msmvm_opts o = { .target = MSMVM_TARGET_SIM, .sim_path = sim_path,
+				.test_flavor = true, .hooks = hooks };
+	struct msmvm_err err;
+	int e;
+
+	memset(s, 0, sizeof(*s));
+	if (msmvm_open(&o, &s->m, &err) || msmvm_load(s->m, &err)) {
+		FAILF("cannot load the test flavor: %s", err.msg);
+		return -1;
+	}
+	s->gpuvm = test_vm();
+	s->vm = to_msm_vm(s->gpuvm);
+	s->ctx.vm = s->gpuvm;
+	s->ctx.userspace_managed_vm = true;
+	s->file.driver_priv = &s->ctx;
+	for (int i = 0; i < 3; i++)
+		s->ops[i] = mkop(MSM_VM_BIND_OP_MAP, (4ULL << 30) + (u64)i * 4 * SZ_2M, SZ_4K);
+	s->args.nr_ops = 3;
+	s->args.queue_id = 7;
+	s->args.ops = P(s->ops);
+	s->job = test_job(s->gpuvm, s->ops, 3, &e);
+	vm_bind_count_ops(s->job, NULL, NULL);
+	CHECK_EQ(s->job->prealloc.count, 9);
+	return 0;
+}
+
+static void scene_fini(struct scene *s)
+{
+	free(s->job);
+	if (s->gpuvm)
+		msm_gem_vm_destroy(s->gpuvm);
+	msmvm_close(s->m);
+}
+
+static int snap_vm(struct scene *s, struct msmvm_snapshot *snap, struct msmvm_vm_snap **v,
+		   struct msmvm_proc_snap **p)
+{
+	struct msmvm_err err;
+
+	*v = NULL;
+	*p = NULL;
+	if (msmvm_snapshot(s->m, snap, &err)) {
+		FAILF("snapshot: %s", err.msg);
+		return -1;
+	}
+	for (int i = 0; i < snap->nvms; i++)
+		if (snap->vms[i].vm == P(s->vm))
+			*v = &snap->vms[i];
+	for (int i = 0; i < snap->nprocs; i++)
+		if (snap->procs[i].tgid == (uint32_t)getpid())
+			*p = &snap->procs[i];
+	if (!*v || !*p) {
+		FAILF("no stats for the VM (%p) or this process", (void *)s->vm);
+		msmvm_snapshot_free(snap);
+		return -1;
+	}
+	return 0;
+}
+
+/* The whole life of one job that slept in the throttle, with the direct hooks. */
+TEST(direct_bind_that_sleeps_then_is_freed)
+{
+	struct msmvm_snapshot snap;
+	struct msmvm_vm_snap *v;
+	struct msmvm_proc_snap *p;
+	struct scene s;
+
+	if (scene_init(&s, MSMVM_HOOKS_DIRECT))
+		goto out;
+	run(&s, "ioctl_vm_bind_entry", 3, P(&s.dev), P(&s.args), P(&s.file));
+	run(&s, "prealloc_count_entry", 1, P(s.job));
+	usleep(3000);	/* a voluntary context switch: "slept in the throttle" */
+	atomic_add(100, &s.vm->prealloc_throttle.in_flight);	/* another job's pages */
+	atomic_add((int)s.job->prealloc.count, &s.vm->prealloc_throttle.in_flight);
+	run(&s, "prealloc_count_return", 1, R(0));
+	run(&s, "ioctl_vm_bind_return", 1, R(0));
+
+	if (snap_vm(&s, &snap, &v, &p) == 0) {
+		CHECK_EQ(v->s.c.binds, 1);
+		CHECK_EQ(v->s.c.ops, 3);
+		CHECK_EQ(v->s.c.errors, 0);
+		CHECK_EQ(v->s.c.pages_counted, 9);
+		CHECK_EQ(v->s.c.waits, 1);
+		CHECK(v->s.c.wait_ns_total >= 3000000);
+		CHECK_EQ(v->s.c.wait_ns_max, v->s.c.wait_ns_total);
+		CHECK_EQ(v->s.c.in_flight, 109);
+		CHECK_EQ(v->s.c.peak_in_flight, 109);
+		CHECK_EQ(v->owner_tgid, getpid());
+		CHECK_EQ(p->s.c.binds, 1);
+		CHECK_EQ(p->s.c.pages_counted, 9);
+		CHECK_EQ(p->s.hist[MSMVM_HIST_PAGES_PER_BIND].slots[4], 1);	/* 9 in [8,16) */
+		CHECK(p->s.hist[MSMVM_HIST_WAIT_NS].slots[22] +
+		      p->s.hist[MSMVM_HIST_WAIT_NS].slots[23] == 1);	/* 3 ms: 2^21..2^23 ns */
+		{
+			char comm[16] = { 0 };
+
+			prctl(PR_GET_NAME, comm, 0, 0, 0);
+			CHECK(!strcmp(p->comm, comm));
+		}
+		msmvm_snapshot_free(&snap);
+	}
+
+	/* the scheduler frees it: 4 of 9 pages used, the count comes off in_flight */
+	s.job->prealloc.ptr = 4;
+	run(&s, "job_free_entry", 1, P(s.job));
+	atomic_sub((int)s.job->prealloc.count, &s.vm->prealloc_throttle.in_flight);
+	run(&s, "job_free_return", 0);
+	if (snap_vm(&s, &snap, &v, &p) == 0) {
+		CHECK_EQ(v->s.c.pages_used, 4);
+		CHECK_EQ(v->s.c.drift, 0);
+		CHECK_EQ(v->s.c.in_flight, 100);
+		CHECK_EQ(p->s.c.pages_used, 4);
+		CHECK_EQ(v->s.hist[MSMVM_HIST_OVERCOUNT_PAGES].slots[3], 1);	/* 5 in [4,8) */
+		CHECK_EQ(v->s.hist[MSMVM_HIST_OVERCOUNT_PCT].slots[6], 1);	/* 55% in [32,64) */
+		CHECK_EQ(snap.health[MSMVM_H_JOB_STATE_MISSING], 0);
+		CHECK_EQ(snap.health[MSMVM_H_THREAD_STATE_MISSING], 0);
+		msmvm_snapshot_free(&snap);
+	}
+out:
+	scene_fini(&s);
+}
+
+TEST(direct_bind_without_sleep_is_no_wait)
+{
+	struct msmvm_snapshot snap;
+	struct msmvm_vm_snap *v;
+	struct msmvm_proc_snap *p;
+	struct scene s;
+
+	if (scene_init(&s, MSMVM_HOOKS_DIRECT))
+		goto out;
+	run(&s, "ioctl_vm_bind_entry", 3, P(&s.dev), P(&s.args), P(&s.file));
+	run(&s, "prealloc_count_entry", 1, P(s.job));
+	run(&s, "prealloc_count_return", 1, R(0));
+	run(&s, "ioctl_vm_bind_return", 1, R(0));
+	if (snap_vm(&s, &snap, &v, &p) == 0) {
+		CHECK_EQ(v->s.c.waits, 0);
+		CHECK_EQ(v->s.c.wait_ns_total, 0);
+		CHECK_EQ(v->s.c.pages_counted, 9);
+		msmvm_snapshot_free(&snap);
+	}
+out:
+	scene_fini(&s);
+}
+
+/* -ERESTARTSYS: nothing was added, the free subtracts the count anyway (downward drift). */
+TEST(direct_interrupted_wait_gives_negative_drift)
+{
+	struct msmvm_snapshot snap;
+	struct msmvm_vm_snap *v;
+	struct msmvm_proc_snap *p;
+	struct scene s;
+
+	if (scene_init(&s, MSMVM_HOOKS_DIRECT))
+		goto out;
+	run(&s, "ioctl_vm_bind_entry", 3, P(&s.dev), P(&s.args), P(&s.file));
+	run(&s, "prealloc_count_entry", 1, P(s.job));
+	run(&s, "prealloc_count_return", 1, R(-512));
+	run(&s, "job_free_entry", 1, P(s.job));	/* the ioctl's error path */
+	atomic_sub((int)s.job->prealloc.count, &s.vm->prealloc_throttle.in_flight);
+	run(&s, "job_free_return", 0);
+	run(&s, "ioctl_vm_bind_return", 1, R(-512));
+	if (snap_vm(&s, &snap, &v, &p) == 0) {
+		CHECK_EQ(v->s.c.interrupted_waits, 1);
+		CHECK_EQ(v->s.c.errors, 1);
+		CHECK_EQ(v->s.c.errno_counts[MSMVM_ERR_RESTART], 1);
+		CHECK_EQ(v->s.c.pages_counted, 0);
+		CHECK_EQ(v->s.c.drift, -9);
+		CHECK_EQ(v->s.c.in_flight, -9);
+		CHECK_EQ(p->s.c.drift, -9);
+		CHECK_EQ(snap.health[MSMVM_H_JOB_STATE_MISSING], 0);
+		msmvm_snapshot_free(&snap);
+	}
+out:
+	scene_fini(&s);
+}
+
+/* The bulk allocation fails after the add: count becomes 0, the pages stay (upward drift). */
+TEST(direct_failed_allocation_gives_positive_drift)
+{
+	struct msmvm_snapshot snap;
+	struct msmvm_vm_snap *v;
+	struct msmvm_proc_snap *p;
+	struct scene s;
+
+	if (scene_init(&s, MSMVM_HOOKS_DIRECT))
+		goto out;
+	run(&s, "ioctl_vm_bind_entry", 3, P(&s.dev), P(&s.args), P(&s.file));
+	run(&s, "prealloc_count_entry", 1, P(s.job));
+	atomic_add((int)s.job->prealloc.count, &s.vm->prealloc_throttle.in_flight);
+	run(&s, "prealloc_count_return", 1, R(0));
+	s.job->prealloc.count = 0;
+	run(&s, "job_free_entry", 1, P(s.job));
+	run(&s, "job_free_return", 0);
+	run(&s, "ioctl_vm_bind_return", 1, R(-12));
+	if (snap_vm(&s, &snap, &v, &p) == 0) {
+		CHECK_EQ(v->s.c.pages_counted, 9);
+		CHECK_EQ(v->s.c.drift, 9);
+		CHECK_EQ(v->s.c.in_flight, 9);
+		CHECK_EQ(v->s.c.errno_counts[MSMVM_ERR_ENOMEM], 1);
+		msmvm_snapshot_free(&snap);
+	}
+out:
+	scene_fini(&s);
+}
+
+TEST(return_without_entry_is_counted_in_health)
+{
+	struct msmvm_snapshot snap;
+	struct msmvm_err err;
+	struct scene s;
+
+	if (scene_init(&s, MSMVM_HOOKS_DIRECT))
+		goto out;
+	run(&s, "ioctl_vm_bind_return", 1, R(0));
+	if (msmvm_snapshot(s.m, &snap, &err) == 0) {
+		CHECK_EQ(snap.health[MSMVM_H_THREAD_STATE_MISSING], 1);
+		CHECK_EQ(snap.nvms, 0);
+		msmvm_snapshot_free(&snap);
+	}
+out:
+	scene_fini(&s);
+}
+
+/* Fallback: the wait from prepare_to_wait_event/finish_wait, the count from allocate. */
+TEST(fallback_wait_and_count)
+{
+	struct msmvm_snapshot snap;
+	struct msmvm_vm_snap *v;
+	struct msmvm_proc_snap *p;
+	struct wait_queue_head other;
+	struct scene s;
+	struct wait_queue_head *wq;
+
+	if (scene_init(&s, MSMVM_HOOKS_FALLBACK))
+		goto out;
+	wq = &s.vm->prealloc_throttle.wait;
+	run(&s, "ioctl_vm_bind_entry", 3, P(&s.dev), P(&s.args), P(&s.file));
+	/* a wait on some other queue inside the ioctl is not the throttle */
+	run(&s, "prepare_to_wait_event_entry", 1, P(&other));
+	run(&s, "prepare_to_wait_event_return", 1, R(0));
+	run(&s, "finish_wait_entry", 1, P(&other));
+	/* the throttle: two rounds of prepare/sleep, then the condition holds */
+	run(&s, "prepare_to_wait_event_entry", 1, P(wq));
+	run(&s, "prepare_to_wait_event_return", 1, R(0));
+	usleep(2000);
+	run(&s, "prepare_to_wait_event_entry", 1, P(wq));
+	run(&s, "prepare_to_wait_event_return", 1, R(0));
+	run(&s, "finish_wait_entry", 1, P(wq));
+	atomic_add((int)s.job->prealloc.count, &s.vm->prealloc_throttle.in_flight);
+	run(&s, "prealloc_allocate_entry", 2, P(s.vm->mmu), P(&s.job->prealloc));
+	run(&s, "ioctl_vm_bind_return", 1, R(0));
+	if (snap_vm(&s, &snap, &v, &p) == 0) {
+		CHECK_EQ(v->s.c.waits, 1);
+		CHECK(v->s.c.wait_ns_total >= 2000000);
+		CHECK_EQ(v->s.c.pages_counted, 9);
+		CHECK_EQ(v->s.c.in_flight, 9);
+		CHECK_EQ(v->s.c.interrupted_waits, 0);
+		msmvm_snapshot_free(&snap);
+	}
+	/* freed with 2 used: its added count is known from allocate, so no drift */
+	s.job->prealloc.ptr = 2;
+	run(&s, "job_free_entry", 1, P(s.job));
+	run(&s, "job_free_return", 0);
+	if (snap_vm(&s, &snap, &v, &p) == 0) {
+		CHECK_EQ(v->s.c.drift, 0);
+		CHECK_EQ(v->s.c.pages_used, 2);
+		msmvm_snapshot_free(&snap);
+	}
+out:
+	scene_fini(&s);
+}
+
+TEST(fallback_signal_interrupts_only_if_the_condition_still_fails)
+{
+	struct msmvm_snapshot snap;
+	struct msmvm_vm_snap *v;
+	struct msmvm_proc_snap *p;
+	struct scene s;
+	struct wait_queue_head *wq;
+
+	if (scene_init(&s, MSMVM_HOOKS_FALLBACK))
+		goto out;
+	wq = &s.vm->prealloc_throttle.wait;
+	/* call 1: signal pending, condition false: -ERESTARTSYS, no finish_wait */
+	run(&s, "ioctl_vm_bind_entry", 3, P(&s.dev), P(&s.args), P(&s.file));
+	run(&s, "prepare_to_wait_event_entry", 1, P(wq));
+	run(&s, "prepare_to_wait_event_return", 1, R(-512));
+	run(&s, "ioctl_vm_bind_return", 1, R(-512));
+	/* call 2: signal pending but the condition holds: finish_wait, not interrupted */
+	run(&s, "ioctl_vm_bind_entry", 3, P(&s.dev), P(&s.args), P(&s.file));
+	run(&s, "prepare_to_wait_event_entry", 1, P(wq));
+	run(&s, "prepare_to_wait_event_return", 1, R(-512));
+	run(&s, "finish_wait_entry", 1, P(wq));
+	run(&s, "prealloc_allocate_entry", 2, P(s.vm->mmu), P(&s.job->prealloc));
+	run(&s, "ioctl_vm_bind_return", 1, R(0));
+	if (snap_vm(&s, &snap, &v, &p) == 0) {
+		CHECK_EQ(v->s.c.binds, 2);
+		CHECK_EQ(v->s.c.interrupted_waits, 1);
+		CHECK_EQ(v->s.c.errors, 1);
+		CHECK_EQ(v->s.c.pages_counted, 9);
+		msmvm_snapshot_free(&snap);
+	}
+out:
+	scene_fini(&s);
+}
+
+int main(void)
+{
+	const char *b = getenv("BUILD");
+
+	snprintf(sim_path, sizeof(sim_path), "%s/msmvm-sim", b ? b : "build");
+	if (geteuid() != 0) {
+		printf("skip probes # needs root (CAP_BPF) to load BPF programs\n");
+		return 0;
+	}
+	return harness_main();
+}
