@@ -404,6 +404,7 @@ int main(int argc, char **argv)
 	long intervals = 0;
 	int ret;
 
+	argp_err_exit_status = EXIT_USAGE;
 	ret = argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	if (ret)
 		return EXIT_USAGE;

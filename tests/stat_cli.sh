@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# msmvm-stat's command line, its errors, and its dry runs against real distribution BTF
+# (Debian's arm64 6.17.13 and 7.2.13, committed as fixtures in tests/fixtures/btf/).
+set -u
+cd "$(dirname "$0")/.."
+B=${BUILD:-build}
+STAT=$B/msmvm-stat
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+pass() { echo "ok $1${2:+ # $2}"; }
+fail() { echo "not ok $1"; shift; for l in "$@"; do echo "#   $l"; done; }
+
+# expect NAME STATUS PATTERN -- COMMAND...: exit status, and PATTERN in stderr+stdout
+expect() {
+  local name=$1 want=$2 pat=$3; shift 4
+  "$@" >"$tmp/out" 2>"$tmp/err"
+  local rc=$?
+  if [ "$rc" -ne "$want" ]; then
+    fail "$name" "exit $rc, expected $want" "$(head -c 400 "$tmp/err")"
+  elif ! cat "$tmp/out" "$tmp/err" | grep -q -- "$pat"; then
+    fail "$name" "output lacks '$pat'" "$(head -c 400 "$tmp/err")"
+  else
+    pass "$name"
+  fi
+}
+
+expect stat_help 0 'USAGE: msmvm-stat' -- "$STAT" --help
+expect stat_bad_flag 2 'unrecognized option' -- "$STAT" --bogus
+expect stat_bad_interval 2 "invalid interval 'x'" -- "$STAT" x
+expect stat_bad_count 2 "invalid count '0'" -- "$STAT" 1 0
+expect stat_bad_hooks 2 "invalid --hooks 'sideways'" -- "$STAT" --hooks sideways
+expect stat_bad_arch 2 "invalid --arch 'mips'" -- "$STAT" --dry-run --arch mips
+expect stat_btf_needs_dry_run 2 '--btf only goes with --dry-run' -- "$STAT" --btf /dev/null
+expect stat_bad_pid 2 "invalid PID" -- "$STAT" -p -3
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "skip stat_errors_as_root # needs root"
+  exit 0
+fi
+
+# This machine has no Adreno GPU: a clear error that points at --sim.
+if [ ! -e /sys/module/msm ]; then
+  expect stat_no_msm_driver 1 'use --sim' -- "$STAT"
+else
+  echo "skip stat_no_msm_driver # msm is loaded here"
+fi
+expect stat_sim_missing 1 "not found" -- "$STAT" --sim=/nonexistent/msmvm-sim -d 1
+expect stat_sim_not_a_model 1 "carries no BTF" -- "$STAT" --sim=/bin/true -d 1
+head -c 100000 /dev/urandom >"$tmp/corrupt.btf"
+expect stat_corrupt_btf 1 "cannot read BTF from" -- "$STAT" --dry-run --btf "$tmp/corrupt.btf"
+expect stat_btf_without_msm 1 "no msm types" -- "$STAT" --dry-run --btf /sys/kernel/btf/vmlinux
+
+# Not root: the missing capability is named. A copy others may run, as nobody.
+install -m 0755 "$STAT" "$tmp/msmvm-stat"
+chmod 0755 "$tmp"
+expect stat_not_root 1 'missing capability CAP_BPF' -- \
+  setpriv --reuid=65534 --regid=65534 --clear-groups "$tmp/msmvm-stat" --sim="$B/msmvm-sim" -d 1
+
+# --- dry runs against real distribution kernels ---
+# The offset of prealloc_throttle.in_flight in struct msm_gem_vm, read from the BTF itself
+# (bpftool's JSON dump), independently of libbpf's CO-RE resolution.
+btf_in_flight_offset() {
+  bpftool -j btf dump file "$1" | jq '
+    .types as $t
+    | ($t[] | select(.kind == "STRUCT" and .name == "msm_gem_vm")) as $vm
+    | ($vm.members[] | select(.name == "prealloc_throttle")) as $pt
+    | ($t[] | select(.id == $pt.type_id)) as $anon
+    | ($anon.members[] | select(.name == "in_flight")) as $inf
+    | ($pt.bits_offset + $inf.bits_offset) / 8'
+}
+
+offsets=()
+for fx in tests/fixtures/btf/*.btf.xz; do
+  ver=$(basename "$fx" .btf.xz)
+  xz -dc "$fx" >"$tmp/$ver.btf"
+  if ! "$STAT" --dry-run --json --btf "$tmp/$ver.btf" >"$tmp/dry.json" 2>"$tmp/err"; then
+    fail "dry_run_$ver" "$(head -c 600 "$tmp/err")"
+    continue
+  fi
+  want=$(btf_in_flight_offset "$tmp/$ver.btf")
+  got=$(jq .layout.msm_gem_vm_in_flight "$tmp/dry.json")
+  offsets+=("$got")
+  problems=()
+  jq -e '.verified' "$tmp/dry.json" >/dev/null || problems+=("not verified")
+  jq -e '.plan.arch == "arm64"' "$tmp/dry.json" >/dev/null || problems+=("arch is not the BTF's arm64")
+  jq -e '.plan.kind == "direct"' "$tmp/dry.json" >/dev/null || problems+=("plan is not direct")
+  for f in msm_ioctl_vm_bind vm_bind_prealloc_count msm_vma_job_free; do
+    jq -e --arg f "$f" '[.plan.probes[] | select(.function == $f)] | length == 2' \
+      "$tmp/dry.json" >/dev/null || problems+=("no entry+return probe on $f")
+  done
+  [ "$got" = "$want" ] || problems+=("in_flight relocated to $got, BTF says $want")
+  if [ ${#problems[@]} -eq 0 ]; then
+    pass "dry_run_$ver" "in_flight at +$got, as in the BTF"
+  else
+    fail "dry_run_$ver" "${problems[@]}"
+  fi
+  expect "dry_run_fallback_$ver" 0 'verified: all 8 programs' -- \
+    "$STAT" --dry-run --hooks fallback --btf "$tmp/$ver.btf"
+done
+if [ ${#offsets[@]} -eq 2 ] && [ "${offsets[0]}" != "${offsets[1]}" ]; then
+  pass in_flight_offset_differs_between_kernels "${offsets[*]}"
+else
+  fail in_flight_offset_differs_between_kernels "offsets: ${offsets[*]:-none}"
+fi
+
+# The host-architecture kernel flavor through the verifier too: there is no msm.ko for
+# this host, so its types come from the model's BTF, merged with the host's vmlinux.
+if "$B/tools/btfmerge" -o "$tmp/host+model.btf" /sys/kernel/btf/vmlinux "$B/msmvm-sim" 2>"$tmp/err"; then
+  arch=$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+  expect "dry_run_kernel_flavor_$arch" 0 'verified: all 6 programs' -- \
+    "$STAT" --dry-run --btf "$tmp/host+model.btf" --arch "$arch"
+else
+  fail "dry_run_kernel_flavor_host" "btfmerge: $(cat "$tmp/err")"
+fi
