@@ -339,10 +339,14 @@ static int vm_bind_job_lookup_ops(struct msm_vm_bind_job *job, struct drm_msm_vm
 			continue;
 		}
 		obj = handle < MSM_MAX_HANDLES ? file->objects[handle] : NULL;
-		if (!obj)
-			return -EINVAL;	/* invalid handle */
-		if (op->obj_offset > obj->size || op->range > obj->size - op->obj_offset)
-			return -EINVAL;	/* range beyond the BO */
+		if (!obj || op->obj_offset > obj->size || op->range > obj->size - op->obj_offset) {
+			/* invalid handle, or a range beyond the BO: drop the references taken */
+			for (unsigned int j = 0; j < i; j++)
+				if (job->ops[j].op == MSM_VM_BIND_OP_MAP && job->ops[j].obj)
+					__atomic_fetch_sub(&job->ops[j].obj->refcount, 1,
+							   __ATOMIC_RELAXED);
+			return -EINVAL;
+		}
 		__atomic_fetch_add(&obj->refcount, 1, __ATOMIC_RELAXED);
 		op->obj = obj;
 	}

@@ -650,16 +650,12 @@ static json_object *summary_json(const struct sim_opts *o, const struct proc_res
 	return root;
 }
 
-static int write_summary(const char *path, json_object *root)
+/* f was opened before the run, so that a bad path fails before any work is done. */
+static int write_summary(FILE *f, const char *path, json_object *root)
 {
 	const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 								JSON_C_TO_STRING_NOSLASHESCAPE);
-	FILE *f = path ? fopen(path, "w") : stdout;
 
-	if (!f) {
-		fprintf(stderr, "msmvm-sim: cannot write summary '%s': %s\n", path, strerror(errno));
-		return 1;
-	}
 	fprintf(f, "%s\n", text);
 	if (fflush(f) || ferror(f) || (path && fclose(f))) {
 		fprintf(stderr, "msmvm-sim: writing summary '%s' failed: %s\n",
@@ -742,6 +738,7 @@ static int cmd_run(int argc, char **argv)
 	pid_t pids[MAX_PROCS];
 	sigset_t stop_set, old_set;
 	json_object *summary;
+	FILE *summary_f;
 	int c, status = 0;
 	u64 v;
 
@@ -837,6 +834,12 @@ static int cmd_run(int argc, char **argv)
 	if (o.job_cost_us < 0)
 		o.job_cost_us = o.workload == WL_STORM ? 1000 : 50;
 
+	summary_f = o.summary_path ? fopen(o.summary_path, "w") : stdout;
+	if (!summary_f) {
+		fprintf(stderr, "msmvm-sim: cannot write summary '%s': %s\n", o.summary_path,
+			strerror(errno));
+		return 1;
+	}
 	if (o.log_path) {
 		msm_model_log_fd = open(o.log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
 					0644);
@@ -913,7 +916,7 @@ static int cmd_run(int argc, char **argv)
 	}
 
 	summary = summary_json(&o, res, o.procs);
-	if (write_summary(o.summary_path, summary))
+	if (write_summary(summary_f, o.summary_path, summary))
 		status = 1;
 	json_object_put(summary);
 	munmap(res, sizeof(*res) * o.procs);
