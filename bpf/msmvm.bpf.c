@@ -228,6 +228,28 @@ static __always_inline __u32 errno_slot(int ret)
 	}
 }
 
+/* An event to fill, or NULL (counted as a drop) when the ring buffer is full. */
+static __always_inline struct msmvm_event *event_reserve(__u32 type)
+{
+	struct msmvm_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		health_inc(MSMVM_H_RINGBUF_DROPS);
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = type;
+	return e;
+}
+
+/* Batched wakeups: the reader is woken only once wakeup_bytes are pending. */
+static __always_inline void event_submit(struct msmvm_event *e)
+{
+	health_inc(MSMVM_H_EVENTS);
+	bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
+				      ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
 /* Both the VM's and the process's stats get the same update. */
 #define FOR_BOTH(vs, ps, stmt)                          \
 	do {                                            \
@@ -365,13 +387,9 @@ HOOK_RETURN(ioctl_vm_bind_return, int ret)
 	}
 
 	if (emit_events) {
-		struct msmvm_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		struct msmvm_event *e = event_reserve(MSMVM_EV_BIND);
 
-		if (!e) {
-			health_inc(MSMVM_H_RINGBUF_DROPS);
-		} else {
-			__builtin_memset(e, 0, sizeof(*e));
-			e->type = MSMVM_EV_BIND;
+		if (e) {
 			e->pid = tgid;
 			e->tid = tid;
 			e->ret = ret;
@@ -386,9 +404,7 @@ HOOK_RETURN(ioctl_vm_bind_return, int ret)
 			e->count = st->count;
 			e->slept = st->slept;
 			bpf_get_current_comm(e->comm, sizeof(e->comm));
-			health_inc(MSMVM_H_EVENTS);
-			bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >=
-						      wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+			event_submit(e);
 		}
 	}
 	bpf_map_delete_elem(&threads, &tid);
@@ -541,13 +557,9 @@ HOOK_ENTRY(job_free_entry, struct msm_vm_bind_job *job)
 		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
 
 	if (emit_events) {
-		struct msmvm_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		struct msmvm_event *e = event_reserve(MSMVM_EV_FREE);
 
-		if (!e) {
-			health_inc(MSMVM_H_RINGBUF_DROPS);
-		} else {
-			__builtin_memset(e, 0, sizeof(*e));
-			e->type = MSMVM_EV_FREE;
+		if (e) {
 			e->pid = owner;
 			e->tid = tid;
 			e->ts_ns = now;
@@ -558,9 +570,7 @@ HOOK_ENTRY(job_free_entry, struct msm_vm_bind_job *job)
 			e->count = count;
 			e->used = used;
 			e->ret = (__s32)drift;
-			health_inc(MSMVM_H_EVENTS);
-			bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >=
-						      wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+			event_submit(e);
 		}
 	}
 	return 0;

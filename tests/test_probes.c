@@ -54,10 +54,10 @@ static int run(struct scene *s, const char *prog, int nargs, ...)
 #define R(x) ((__u64)(__s64)(x))
 
 /* A VM with one 3-op job (sparse 4 KiB maps in distinct 2 MiB blocks: count 9). */
-static int scene_init(struct scene *s, enum msmvm_hooks_choice hooks)
+static int scene_init_opts(struct scene *s, enum msmvm_hooks_choice hooks, bool events)
 {
 	struct msmvm_opts o = { .target = MSMVM_TARGET_SIM, .sim_path = sim_path,
-				.test_flavor = true, .hooks = hooks };
+				.test_flavor = true, .hooks = hooks, .events = events };
 	struct msmvm_err err;
 	int e;
 
@@ -80,6 +80,11 @@ static int scene_init(struct scene *s, enum msmvm_hooks_choice hooks)
 	vm_bind_count_ops(s->job, NULL, NULL);
 	CHECK_EQ(s->job->prealloc.count, 9);
 	return 0;
+}
+
+static int scene_init(struct scene *s, enum msmvm_hooks_choice hooks)
+{
+	return scene_init_opts(s, hooks, false);
 }
 
 static void scene_fini(struct scene *s)
@@ -358,6 +363,68 @@ TEST(fallback_signal_interrupts_only_if_the_condition_still_fails)
 		CHECK_EQ(v->s.c.errors, 1);
 		CHECK_EQ(v->s.c.pages_counted, 9);
 		msmvm_snapshot_free(&snap);
+	}
+out:
+	scene_fini(&s);
+}
+
+struct seen_events {
+	int n;
+	struct msmvm_event ev[8];
+};
+
+static int collect(void *ctx, const struct msmvm_event *e)
+{
+	struct seen_events *seen = ctx;
+
+	if (seen->n < 8)
+		seen->ev[seen->n] = *e;
+	seen->n++;
+	return 0;
+}
+
+/* The event stream, for consumers that ask: one event per bind and per free. */
+TEST(events_describe_the_bind_and_the_free)
+{
+	struct seen_events seen = { 0 };
+	struct msmvm_err err;
+	struct scene s;
+
+	if (scene_init_opts(&s, MSMVM_HOOKS_DIRECT, true))
+		goto out;
+	if (msmvm_events_subscribe(s.m, collect, &seen, &err)) {
+		FAILF("subscribe: %s", err.msg);
+		goto out;
+	}
+	run(&s, "ioctl_vm_bind_entry", 3, P(&s.dev), P(&s.args), P(&s.file));
+	run(&s, "prealloc_count_entry", 1, P(s.job));
+	atomic_add((int)s.job->prealloc.count, &s.vm->prealloc_throttle.in_flight);
+	run(&s, "prealloc_count_return", 1, R(0));
+	run(&s, "ioctl_vm_bind_return", 1, R(0));
+	s.job->prealloc.ptr = 3;
+	run(&s, "job_free_entry", 1, P(s.job));
+	run(&s, "job_free_return", 0);
+	/* no wakeup was forced (batched): a poll with a short timeout still drains them */
+	msmvm_events_poll(s.m, 100);
+	CHECK_EQ(seen.n, 2);
+	if (seen.n >= 2) {
+		struct msmvm_event *b = &seen.ev[0], *f = &seen.ev[1];
+
+		CHECK_EQ(b->type, MSMVM_EV_BIND);
+		CHECK_EQ(b->pid, getpid());
+		CHECK_EQ(b->ret, 0);
+		CHECK_EQ(b->nr_ops, 3);
+		CHECK_EQ(b->queue_id, 7);
+		CHECK_EQ(b->count, 9);
+		CHECK_EQ(b->vm, P(s.vm));
+		CHECK_EQ(b->job, P(s.job));
+		CHECK_EQ(b->in_flight, 9);
+		CHECK(b->ts_ns >= b->start_ns && b->start_ns > 0);
+		CHECK_EQ(f->type, MSMVM_EV_FREE);
+		CHECK_EQ(f->count, 9);
+		CHECK_EQ(f->used, 3);
+		CHECK_EQ(f->start_ns, b->ts_ns);	/* the job's lifetime starts at the bind's return */
+		CHECK_EQ(f->pid, getpid());
 	}
 out:
 	scene_fini(&s);

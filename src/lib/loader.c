@@ -302,7 +302,20 @@ int msmvm_events_subscribe(struct msmvm *m, msmvm_event_fn fn, void *ctx, struct
 
 int msmvm_events_poll(struct msmvm *m, int timeout_ms)
 {
+	int n, c;
+
 	if (!m->rb)
 		return -EINVAL;
-	return ring_buffer__poll(m->rb, timeout_ms);
+	/*
+	 * The programs submit without a wakeup until wakeup_bytes are pending (batching), so
+	 * epoll alone would leave a quiet stream unread: wait for a wakeup or the timeout,
+	 * then drain whatever is there.
+	 */
+	n = ring_buffer__poll(m->rb, timeout_ms);
+	if (n < 0 && n != -EINTR)
+		return n;
+	c = ring_buffer__consume(m->rb);
+	if (c < 0)
+		return c;
+	return (n > 0 ? n : 0) + c;
 }
