@@ -22,7 +22,7 @@ SIM_HDRS   := $(wildcard tools/sim/*.h)
 BPF_FLAVORS := kernel_arm64 kernel_x86 model test
 BPF_OBJS   := $(patsubst %,$(BUILD)/bpf/msmvm_%.bpf.o,$(BPF_FLAVORS))
 BPF_SKELS  := $(patsubst %,$(BUILD)/bpf/msmvm_%.skel.h,$(BPF_FLAVORS))
-TOOLS      := msmvm-stat
+TOOLS      := $(patsubst src/%.c,%,$(wildcard src/msmvm*.c))
 
 .PHONY: all deps sim run test clean help
 .DEFAULT_GOAL := all

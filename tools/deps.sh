@@ -11,6 +11,8 @@ packages=(
   dwarves                                 # pahole: the model's BTF
   libjson-c-dev                           # JSON summaries and their parsing in tests
   jq xz-utils procps                      # test scripts, compressed BTF fixtures
+  libncurses-dev tmux                     # msmvmtop, and driving it in tests
+  protobuf-compiler                       # tests decode msmvm-trace's files with protoc
 )
 
 missing=()
