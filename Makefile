@@ -85,8 +85,11 @@ $(BUILD)/lib/%.o: src/lib/%.c $(LIB_HDRS) $(BPF_SKELS) | $(BUILD)/lib
 $(BUILD)/libmsmvm.a: $(LIB_OBJS)
 	$(AR) rcs $@ $^
 
-$(BUILD)/msmvm-%: src/msmvm-%.c $(BUILD)/libmsmvm.a $(LIB_HDRS)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmsmvm.a $(LDLIBS_BPF) -ljson-c -lm
+LDLIBS_TOOL := $(LDLIBS_BPF) -ljson-c -lm
+$(BUILD)/msmvmtop: LDLIBS_TOOL += -lncursesw
+
+$(BUILD)/msmvm%: src/msmvm%.c $(BUILD)/libmsmvm.a $(LIB_HDRS)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmsmvm.a $(LDLIBS_TOOL)
 
 # --- tests ---
 TEST_SRCS  := $(wildcard tests/test_*.c)

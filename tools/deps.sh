@@ -30,6 +30,12 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "msmvm: installing missing Debian packages: ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-# shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends "${missing[@]}"
+log=$(mktemp)
+if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+    >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "msmvm: installing ${missing[*]} failed (log above)" >&2
+  rm -f "$log"
+  exit 1
+fi
+rm -f "$log"
