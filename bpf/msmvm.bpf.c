@@ -27,6 +27,7 @@ const volatile __u32 hook_plan = MSMVM_PLAN_DIRECT;
 const volatile __u32 filter_tgid;		/* 0: every process */
 const volatile bool emit_events;		/* only trace/alert consumers pay for events */
 const volatile __u64 wakeup_bytes = 64 * 1024;	/* batch ring-buffer wakeups */
+const volatile __s64 throttle_limit = 1024;	/* the driver's literal; the model's --limit */
 
 /* Per thread: what the current VM_BIND call has done so far. */
 struct thread_state {
@@ -46,6 +47,7 @@ struct thread_state {
 	__u8 waiting;		/* fallback: between first prepare_to_wait_event and the end */
 	__u8 prepare_ours;	/* fallback: the prepare_to_wait_event in progress is on our wq */
 	__u8 intr_pending;	/* fallback: prepare_to_wait_event saw a signal */
+	__u8 is_waiter;		/* counted in the VM's waiters gauge */
 	__u64 intr_ts;		/* fallback: when, and the nvcsw then */
 	__u64 intr_nvcsw;
 };
@@ -250,6 +252,34 @@ static __always_inline void event_submit(struct msmvm_event *e)
 				      ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
+/* The waiters gauge and, from its 0 -> 1 and 1 -> 0 edges, the VM's stall time. */
+static __always_inline void waiter_enter(struct thread_state *st, __u32 tgid, __u64 now)
+{
+	struct msmvm_stats *vs = vm_stats_get(st->vm, tgid);
+
+	if (!vs || st->is_waiter)
+		return;
+	st->is_waiter = 1;
+	if (__sync_fetch_and_add(&vs->waiters, 1) == 0)
+		vs->stall_start_ns = now;
+}
+
+static __always_inline void waiter_exit(struct thread_state *st, __u32 tgid, __u64 now)
+{
+	struct msmvm_stats *vs;
+	__u64 start;
+
+	if (!st->is_waiter)
+		return;
+	st->is_waiter = 0;
+	vs = vm_stats_get(st->vm, tgid);
+	if (!vs)
+		return;
+	start = vs->stall_start_ns;
+	if (__sync_fetch_and_add(&vs->waiters, -1) == 1 && start && now > start)
+		__sync_fetch_and_add(&vs->stall_ns_total, now - start);
+}
+
 /* Both the VM's and the process's stats get the same update. */
 #define FOR_BOTH(vs, ps, stmt)                          \
 	do {                                            \
@@ -358,6 +388,7 @@ HOOK_RETURN(ioctl_vm_bind_return, int ret)
 		account_wait(st, tgid, st->intr_ts, st->intr_nvcsw, 1);
 		st->waiting = 0;
 	}
+	waiter_exit(st, tgid, now);	/* the call is over: it waits no more */
 	vs = vm_stats_get(st->vm, tgid);
 	ps = proc_stats_get(tgid);
 	FOR_BOTH(vs, ps, {
@@ -429,6 +460,9 @@ HOOK_ENTRY(prealloc_count_entry, struct msm_vm_bind_job *job)
 	st->job = (__u64)job;
 	st->count_ts = bpf_ktime_get_ns();
 	st->nvcsw = current_nvcsw();
+	/* over the limit now: this call is headed for the throttle's sleep */
+	if (read_in_flight(st->vm) > throttle_limit)
+		waiter_enter(st, tgid, st->count_ts);
 	return 0;
 }
 
@@ -441,6 +475,7 @@ HOOK_RETURN(prealloc_count_return, int ret)
 
 	if (!st || !st->job)
 		return 0;
+	waiter_exit(st, tgid, bpf_ktime_get_ns());
 	account_wait(st, tgid, bpf_ktime_get_ns(), current_nvcsw(), ret == -MSMVM_ERESTARTSYS);
 	if (ret == 0) {
 		job = (void *)st->job;
@@ -453,7 +488,8 @@ HOOK_RETURN(prealloc_count_return, int ret)
 
 HOOK_ENTRY(prepare_to_wait_event_entry, struct wait_queue_head *wq_head)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
 	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
 
 	if (!st)
@@ -463,6 +499,7 @@ HOOK_ENTRY(prepare_to_wait_event_entry, struct wait_queue_head *wq_head)
 		st->waiting = 1;
 		st->count_ts = bpf_ktime_get_ns();
 		st->nvcsw = current_nvcsw();
+		waiter_enter(st, tgid, st->count_ts);
 	}
 	return 0;
 }
@@ -492,6 +529,7 @@ HOOK_ENTRY(finish_wait_entry, struct wait_queue_head *wq_head)
 	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
 
 	if (st && st->waiting && (__u64)wq_head == st->wq) {
+		waiter_exit(st, tgid, bpf_ktime_get_ns());
 		account_wait(st, tgid, bpf_ktime_get_ns(), current_nvcsw(), 0);
 		st->waiting = 0;
 		st->intr_pending = 0;

@@ -54,6 +54,15 @@ enum msmvm_errno_slot {
 struct msmvm_stats {
 	struct msmvm_counters c;
 	struct msmvm_hist hist[MSMVM_HIST_COUNT_];
+	/*
+	 * VM stats only: threads in the throttle now, and the time with at least one there
+	 * (PSI's "some"). Direct hooks: a thread counts from vm_bind_prealloc_count's entry if
+	 * in_flight was above throttle_limit then, to its return; fallback: from the first
+	 * prepare_to_wait_event on the VM's queue to the end of the wait.
+	 */
+	__s64 waiters;
+	__u64 stall_ns_total;		/* closed stall periods */
+	__u64 stall_start_ns;		/* start of the open one, when waiters > 0 */
 	__u64 last_seen_ns;
 	__u32 owner_tgid;		/* VM stats: the process that last issued a VM_BIND on it */
 	__u32 pad;

@@ -35,6 +35,7 @@ struct msmvm_opts {
 	const char *arch;		/* "arm64" or "x86"; NULL: the BTF's or the host's */
 	enum msmvm_hooks_choice hooks;
 	uint32_t filter_pid;		/* 0: every process */
+	int64_t throttle_limit;		/* pages; 0: the driver's 1024 (the model's --limit) */
 	bool events;			/* open the event stream (trace, alerts) */
 	bool dry_run;			/* load into the verifier, never attach */
 	bool test_flavor;		/* SIM types, raw_tp programs for BPF_PROG_TEST_RUN (tests) */
@@ -96,6 +97,7 @@ struct msmvm_vm_snap {
 	uint64_t vm;
 	uint32_t scope;		/* tgid for the model (addresses are per process), else 0 */
 	uint32_t owner_tgid;
+	uint64_t stall_ns;	/* time with a thread in the throttle, the open period included */
 	struct msmvm_stats s;
 };
 

@@ -126,6 +126,7 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 	size_t size;
 	const void *bytes;
 	__u32 plan = m->plan.kind, pid = m->opts.filter_pid;
+	__s64 limit = m->opts.throttle_limit > 0 ? m->opts.throttle_limit : 1024;
 	bool events = m->opts.events;
 	int ret;
 
@@ -143,7 +144,8 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 
 	if (set_rodata(m->obj, "hook_plan", &plan, sizeof(plan)) ||
 	    set_rodata(m->obj, "filter_tgid", &pid, sizeof(pid)) ||
-	    set_rodata(m->obj, "emit_events", &events, sizeof(events)))
+	    set_rodata(m->obj, "emit_events", &events, sizeof(events)) ||
+	    set_rodata(m->obj, "throttle_limit", &limit, sizeof(limit)))
 		return msmvm_fail(err, MSMVM_E_LOAD, EINVAL, "BPF object lacks its settings");
 	if (!events) {
 		struct bpf_map *rb = bpf_object__find_map_by_name(m->obj, "events");

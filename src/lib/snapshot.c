@@ -151,6 +151,9 @@ int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err
 			v->vm = vk.vm;
 			v->scope = vk.scope;
 			v->owner_tgid = v->s.owner_tgid;
+			v->stall_ns = v->s.stall_ns_total;
+			if (v->s.waiters > 0 && v->s.stall_start_ns && v->s.stall_start_ns < out->ts_ns)
+				v->stall_ns += out->ts_ns - v->s.stall_start_ns;
 			out->nvms++;
 		}
 		prev_vk = &vk;
