@@ -577,8 +577,17 @@ HOOK_ENTRY(job_free_entry, struct msm_vm_bind_job *job)
 		return 0;	/* a VM no traced process has used (or filtered out) */
 	owner = vs->owner_tgid;
 	ps = proc_stats_get(owner);
-	if (!js && count && hook_plan == MSMVM_PLAN_DIRECT)
-		health_inc(MSMVM_H_JOB_STATE_MISSING);	/* counted before we attached, or evicted */
+	/*
+	 * A job we never saw: freed on the scheduler's thread with no record means it was
+	 * counted before we attached (or its record was evicted): its drift is unknown, so
+	 * none is booked. Freed inside a traced ioctl, it is that call's job (an interrupted
+	 * or failed one, which the fallback hooks cannot name earlier): nothing was added.
+	 */
+	if (!js && !bpf_map_lookup_elem(&threads, &tid)) {
+		if (count)
+			health_inc(MSMVM_H_JOB_STATE_MISSING);
+		drift = 0;
+	}
 	FOR_BOTH(vs, ps, {
 		__sync_fetch_and_add(&_s->c.pages_used, used);
 		if (drift)

@@ -1,42 +1,48 @@
 #!/usr/bin/env bash
-# `make run`: the toolkit's main job. On a machine with the msm driver it watches the real
-# driver; elsewhere it runs the msmvm-sim model with a multi-process workload and watches
-# that, then prints the model's own ground-truth summary for comparison.
+# `make run`: the toolkit's main job. With the msm driver loaded it opens msmvmtop on it.
+# Elsewhere it starts the msmvm-sim model with a demo workload (several processes, mixed
+# binds with a storm every few seconds, so the throttle visibly stalls) and opens
+# `msmvmtop --sim` on it; `q` stops both. Without a terminal it prints a few batch frames
+# and the model's own summary instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=${BUILD:-build}
-DURATION=${DURATION:-5}
+FRAMES=${FRAMES:-5}
+tty=0
+[ -t 0 ] && [ -t 1 ] && tty=1
 
 if [ -e /sys/module/msm ]; then
-  echo "msm driver found: msmvm-stat on the running kernel, ${DURATION} s (Ctrl-C ends it)" >&2
-  exec "$B/msmvm-stat" -P -d "$DURATION" 1
+  if [ "$tty" = 1 ]; then exec "$B/msmvmtop"; fi
+  exec "$B/msmvmtop" -b -n "$FRAMES"
 fi
 
-echo "No msm driver here: running the msmvm-sim model (3 processes, mixed workload, ${DURATION} s)." >&2
 tmp=$(mktemp -d)
-stat_pid=
+model=
 cleanup() {
-  [ -n "$stat_pid" ] && kill -INT "$stat_pid" 2>/dev/null && wait "$stat_pid" 2>/dev/null
+  if [ -n "$model" ]; then kill -TERM "$model" 2>/dev/null; wait "$model" 2>/dev/null || true; fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ "$(id -u)" -eq 0 ]; then
-  "$B/msmvm-stat" --sim="$B/msmvm-sim" -P 1 2>"$tmp/stat.err" &
-  stat_pid=$!
-  for _ in $(seq 100); do grep -q attached "$tmp/stat.err" 2>/dev/null && break; sleep 0.05; done
-  cat "$tmp/stat.err" >&2
+echo "No msm driver here: running the msmvm-sim model (4 processes, mixed binds, a storm every 8 s)." >&2
+"$B/msmvm-sim" run -w mixed -P 4 --rate 150 --job-cost 200 --op-cost 20 --burst-every 8 --burst-len 3 \
+  -d 3600 -o "$tmp/summary.json" 2>"$tmp/sim.err" &
+model=$!
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "msmvmtop needs CAP_BPF and CAP_PERFMON: run 'make run' as root. Showing the model alone." >&2
+  sleep "$FRAMES"
+elif [ "$tty" = 1 ]; then
+  "$B/msmvmtop" --sim="$B/msmvm-sim" || true
 else
-  echo "(not root: msmvm-stat needs CAP_BPF and CAP_PERFMON; showing the model alone)" >&2
+  echo "(no terminal: $FRAMES batch frames instead of the dashboard)" >&2
+  "$B/msmvmtop" --sim="$B/msmvm-sim" -b -n "$FRAMES" -d 1
 fi
 
-"$B/msmvm-sim" run -w mixed -P 3 --queues 2 --rate 1500 --job-cost 800 -d "$DURATION" -o "$tmp/summary.json"
-if [ -n "$stat_pid" ]; then
-  kill -INT "$stat_pid"
-  wait "$stat_pid" || true
-  stat_pid=
-fi
+kill -TERM "$model"
+wait "$model" || true
+model=
 echo
-echo "The model's own summary (ground truth; msmvm-stat's totals above must match it):"
-cat "$tmp/summary.json"
+echo "The model's own summary (ground truth) for this run:"
+jq -c '{limit, workload, totals}' "$tmp/summary.json"

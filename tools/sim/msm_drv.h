@@ -191,6 +191,7 @@ struct msm_model_params {
 	double interrupt_rate;		/* P(a signal arrives while a thread sleeps in the throttle) */
 	double alloc_fail_rate;		/* P(kmem_cache_alloc_bulk fails) */
 	unsigned int interrupt_delay_us;
+	unsigned int op_cost_us;	/* scheduler time per op, on top of the job's cost */
 };
 extern struct msm_model_params msm_model;
 

@@ -202,11 +202,14 @@ __probed void *msm_vma_job_run(struct drm_sched_job *_job)
 {
 	struct msm_vm_bind_job *job = to_msm_vm_bind_job(_job);
 	struct msm_gem_vm *vm = to_msm_vm(job->vm);
+	u64 cost_us;
 	int ret = 0;
 
-	if (vm->sched.job_cost_us) {	/* model: time the hardware takes to apply the job */
-		struct timespec ts = { vm->sched.job_cost_us / 1000000,
-				       (long)(vm->sched.job_cost_us % 1000000) * 1000 };
+	/* model: time the hardware takes to apply the job, fixed plus per op */
+	cost_us = vm->sched.job_cost_us + (u64)msm_model.op_cost_us * job->nr_ops;
+	if (cost_us) {
+		struct timespec ts = { (time_t)(cost_us / 1000000), (long)(cost_us % 1000000) * 1000 };
+
 		nanosleep(&ts, NULL);
 	}
 

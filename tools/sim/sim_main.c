@@ -48,6 +48,8 @@ struct sim_opts {
 	const char *summary_path;
 	const char *log_path;
 	double wedge_timeout;
+	double burst_every;	/* seconds between storm bursts, 0 = none */
+	double burst_len;	/* seconds each burst lasts */
 };
 
 /* Filled by each workload process in shared memory, read by the parent. */
@@ -294,6 +296,7 @@ struct queue_thread {
 	u64 seed;
 	double interval_ns;	/* pacing, 0 = as fast as possible */
 	u64 deadline_ns;	/* 0 without --duration */
+	u64 start_ns;
 	volatile bool running;
 	u64 issued;
 };
@@ -372,6 +375,13 @@ static void *queue_thread_main(void *arg)
 				break;
 		}
 
+		/* periodic storm bursts on top of the workload (the demo's stalls) */
+		if (qt->opts->burst_every > 0) {
+			double t = (double)(mono_ns() - qt->start_ns) / 1e9;
+
+			wl.kind = fmod(t, qt->opts->burst_every) >= qt->opts->burst_every - qt->opts->burst_len
+					  ? WL_STORM : qt->opts->workload;
+		}
 		n = workload_next(&wl, ops);
 		args.nr_ops = n;
 		args.queue_id = qt->queue->id;
@@ -478,6 +488,7 @@ static int run_process(const struct sim_opts *o, unsigned int index, struct proc
 		else
 			qt->deadline_ns = start + (u64)(o->duration * 1e9);
 		qt->interval_ns = o->rate > 0 ? 1e9 * nthreads / o->rate : 0;
+		qt->start_ns = start;
 		qt->running = true;
 		if (pthread_create(&qt->thread, NULL, queue_thread_main, qt)) {
 			fprintf(stderr, "msmvm-sim: cannot start thread\n");
@@ -684,7 +695,10 @@ static void run_usage(FILE *f)
 	      "  -d, --duration SECS      run for SECS seconds ...\n"
 	      "  -n, --binds N            ... or issue N VM_BINDs per process (default 1000)\n"
 	      "      --job-cost USEC      time the scheduler takes per job (default 50; storm 1000)\n"
+	      "      --op-cost USEC       and per op of the job (default 0)\n"
 	      "      --seed N             same seed, same ops (default 1)\n"
+	      "      --burst-every SECS   storm binds for the last --burst-len SECS (default 2)\n"
+	      "                           of every SECS seconds: periodic stalls\n"
 	      "\n"
 	      "Driver and faults:\n"
 	      "      --limit PAGES        throttle limit (the driver's 1024)\n"
@@ -724,6 +738,9 @@ static int cmd_run(int argc, char **argv)
 		{ "interrupt-rate", required_argument, NULL, 'I' },
 		{ "alloc-fail-rate", required_argument, NULL, 'A' },
 		{ "wedge-timeout", required_argument, NULL, 'W' },
+		{ "burst-every", required_argument, NULL, 'B' },
+		{ "op-cost", required_argument, NULL, 'O' },
+		{ "burst-len", required_argument, NULL, 'b' },
 		{ "summary", required_argument, NULL, 'o' },
 		{ "log", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
@@ -731,7 +748,7 @@ static int cmd_run(int argc, char **argv)
 	};
 	struct sim_opts o = {
 		.workload = WL_MIXED, .procs = 1, .vms = 1, .queues = 1, .binds = 1000,
-		.job_cost_us = -1, .seed = 1, .wedge_timeout = 2,
+		.job_cost_us = -1, .seed = 1, .wedge_timeout = 2, .burst_len = 2,
 	};
 	bool have_binds = false;
 	struct proc_result *res;
@@ -801,6 +818,19 @@ static int cmd_run(int argc, char **argv)
 			if (parse_double(optarg, 0, 1, &msm_model.alloc_fail_rate))
 				return usage_error("run: --alloc-fail-rate must be in [0,1], not '%s'",
 						   optarg);
+			break;
+		case 'O':
+			if (parse_uint(optarg, 0, 1000000, &v))
+				return usage_error("run: bad --op-cost '%s' (microseconds)", optarg);
+			msm_model.op_cost_us = (unsigned int)v;
+			break;
+		case 'B':
+			if (parse_double(optarg, 0.1, 1e6, &o.burst_every))
+				return usage_error("run: bad --burst-every '%s' (seconds)", optarg);
+			break;
+		case 'b':
+			if (parse_double(optarg, 0.01, 1e6, &o.burst_len))
+				return usage_error("run: bad --burst-len '%s' (seconds)", optarg);
 			break;
 		case 'W':
 			if (parse_double(optarg, 0.01, 1e6, &o.wedge_timeout))
