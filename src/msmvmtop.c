@@ -531,7 +531,7 @@ static void draw(const struct msmvm_frame *f, const struct msmvm_plan *plan)
 	struct msmvm_proc_row *rows = calloc((size_t)f->nprocs + 1, sizeof(*rows));
 	struct msmvm_vm_row *vms = calloc((size_t)f->nvms + 1, sizeof(*vms));
 	char line[1024];
-	int y = 0, n, vm_lines, vms_shown, two_line, table_rows_avail, detail_h = 0;
+	int y = 0, n, vms_shown, two_line, table_rows_avail, detail_h = 0;
 
 	erase();
 	if (!rows || !vms)
@@ -557,25 +557,26 @@ static void draw(const struct msmvm_frame *f, const struct msmvm_plan *plan)
 	ui_attr_off(PAIR_HEAD, A_BOLD);
 
 	/*
-	 * Space: title, status, table header and the process rows come first; then the VM
-	 * gauges (one line each, two with the sparkline); the detail view last.
+	 * Space: title, status, table header and every process row come first; then the
+	 * detail view when asked for (at least 8 lines); then the VM gauges, two lines each
+	 * (with the sparkline) where they fit, else one line each, else a count.
 	 */
-	table_rows_avail = LINES - 3;
 	memcpy(vms, f->vms, sizeof(*vms) * (size_t)f->nvms);
 	qsort(vms, (size_t)f->nvms, sizeof(*vms), cmp_vm_busy);
 	{
 		int spare = LINES - 3 - (n ? n : 1);
 		int want = f->nvms;
 
-		two_line = spare >= 2 * want + 1;
-		vms_shown = two_line ? want : (spare - 1 > 0 ? spare - 1 : 0);
-		if (vms_shown > want)
-			vms_shown = want;
-		if (vms_shown > 4 && !two_line)
-			vms_shown = 4;
-		vm_lines = vms_shown * (two_line ? 2 : 1) + (vms_shown < want ? 1 : 0);
-		if (vms_shown == 0 && want)
-			vm_lines = spare > 0 ? 1 : 0;
+		if (ui.detail && spare >= 8) {
+			detail_h = spare - 2 * want - 1 >= 12 ? spare - 2 * want - 1 : 8;
+			if (detail_h > 16)
+				detail_h = 16;
+			spare -= detail_h;
+		}
+		two_line = spare >= 2 * want;
+		vms_shown = two_line ? want : spare >= want ? want : spare - 1;
+		if (vms_shown < 0)
+			vms_shown = 0;
 	}
 	for (int i = 0; i < vms_shown; i++) {
 		int fill, barw;
@@ -614,7 +615,7 @@ static void draw(const struct msmvm_frame *f, const struct msmvm_plan *plan)
 			y++;
 		}
 	}
-	if (vms_shown < f->nvms && vm_lines > vms_shown * (two_line ? 2 : 1))
+	if (vms_shown < f->nvms && y < LINES - 3)
 		mvprintw(y++, 0, "... and %d more VMs", f->nvms - vms_shown);
 
 	/* process table */
@@ -622,14 +623,7 @@ static void draw(const struct msmvm_frame *f, const struct msmvm_plan *plan)
 	ui_attr_on(PAIR_HEAD, 0);
 	mvprintw(y++, 0, "%-*.*s", COLS, COLS, line);
 	ui_attr_off(PAIR_HEAD, 0);
-	table_rows_avail = LINES - 1 - y;
-	if (ui.detail && table_rows_avail - (n < 4 ? n : 4) >= 8) {
-		/* room for a detail view below at least a few rows */
-		int keep = n < table_rows_avail / 2 ? n : table_rows_avail / 2;
-
-		detail_h = table_rows_avail - keep;
-		table_rows_avail = keep;
-	}
+	table_rows_avail = LINES - 1 - y - detail_h;
 	{
 		int first = ui.selected >= table_rows_avail ? ui.selected - table_rows_avail + 1 : 0;
 

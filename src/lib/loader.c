@@ -184,7 +184,12 @@ int msmvm_attach(struct msmvm *m, struct msmvm_err *err)
 	if (!m->loaded || m->opts.test_flavor)
 		return msmvm_fail(err, MSMVM_E_USAGE, EINVAL,
 				  m->loaded ? "the test flavor is never attached" : "attach before load");
-	for (int i = 0; i < m->plan.nprobes; i++) {
+	/*
+	 * Attach in reverse order of a call's life (free, ..., ioctl entry last): a call whose
+	 * ioctl entry is seen then has every later hook in place, so attaching while a workload
+	 * runs never sees half a call. close() detaches in plan order, ioctl entry first.
+	 */
+	for (int i = m->plan.nprobes - 1; i >= 0; i--) {
 		struct msmvm_probe_plan *pp = &m->plan.probes[i];
 		struct bpf_program *prog = bpf_object__find_program_by_name(m->obj, pp->program);
 		struct bpf_link *link;
