@@ -192,6 +192,7 @@ struct msm_model_params {
 	double alloc_fail_rate;		/* P(kmem_cache_alloc_bulk fails) */
 	unsigned int interrupt_delay_us;
 	unsigned int op_cost_us;	/* scheduler time per op, on top of the job's cost */
+	u64 sched_hang_at_ns;		/* schedulers stop running jobs from then (0: never) */
 };
 extern struct msm_model_params msm_model;
 
@@ -223,6 +224,8 @@ void vm_bind_count_ops(struct msm_vm_bind_job *job, msm_count_run_cb cb, void *a
 int msm_vm_bind_lookup_op(struct msm_vm_bind_job *job, const struct drm_msm_vm_bind_op *op);
 struct msm_vm_bind_job *vm_bind_job_create(struct drm_device *dev, struct drm_file *file,
 					   struct msm_gpu_submitqueue *queue, u32 nr_ops);
+
+u64 msm_model_now_ns(void);	/* CLOCK_MONOTONIC, the clock the probes use */
 
 /* model: JSON-lines event log (--log) */
 extern int msm_model_log_fd;

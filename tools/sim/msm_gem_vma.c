@@ -13,6 +13,7 @@
  * driver state a probe would, at the same points, and never sleep.
  */
 #define _GNU_SOURCE
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,7 @@ struct msm_model_params msm_model = {
 };
 __thread struct msm_call_record msm_current_call;
 
-static u64 now_ns(void)
+u64 msm_model_now_ns(void)
 {
 	struct timespec ts;
 
@@ -129,7 +130,7 @@ __probed int vm_bind_prealloc_count(struct msm_vm_bind_job *job)
 	struct msm_gem_vm *vm = to_msm_vm(job->vm);
 	struct msm_vm_truth *truth = &vm->truth;
 	long nvcsw_in = thread_nvcsw();		/* model */
-	u64 t_in = now_ns();			/* model */
+	u64 t_in = msm_model_now_ns();			/* model */
 	int limit = (int)msm_model.prealloc_limit;
 	int seen, after = 0;
 	int ret = 0;
@@ -173,7 +174,7 @@ __probed int vm_bind_prealloc_count(struct msm_vm_bind_job *job)
 out:
 	/* model: ground truth, at the points a probe on entry/return sees */
 	{
-		u64 wait_ns = now_ns() - t_in;
+		u64 wait_ns = msm_model_now_ns() - t_in;
 		bool slept = thread_nvcsw() != nvcsw_in;
 
 		msm_current_call.count = job->prealloc.count;
@@ -244,10 +245,10 @@ __probed void msm_vma_job_free(struct drm_sched_job *_job)
 	truth_add(vm->truth.pages_used, job->prealloc.ptr);
 	if (pushed)
 		truth_add(vm->truth.outstanding_pages, -(s64)job->prealloc.count);
-	msm_model_log("{\"ev\":\"free\",\"pid\":%d,\"tid\":%ld,\"vm\":%d,\"count\":%u,"
-		      "\"ptr\":%u,\"pushed\":%d}",
-		      getpid(), syscall(SYS_gettid), vm->id, job->prealloc.count,
-		      job->prealloc.ptr, pushed);
+	msm_model_log("{\"ev\":\"free\",\"ts\":%" PRIu64 ",\"pid\":%d,\"tid\":%ld,\"vm\":%d,"
+		      "\"count\":%u,\"ptr\":%u,\"pushed\":%d}",
+		      msm_model_now_ns(), getpid(), syscall(SYS_gettid), vm->id,
+		      job->prealloc.count, job->prealloc.ptr, pushed);
 
 	vm->mmu->funcs->prealloc_cleanup(vm->mmu, &job->prealloc);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
+#include <time.h>
 
 #include "msm_drv.h"
 
@@ -22,6 +23,19 @@ static void *drm_sched_main(void *arg)
 
 		while (list_empty(&sched->pending_list) && !sched->stopping)
 			pthread_cond_wait(&sched->job_scheduled, &sched->job_list_lock);
+		/* model fault: a hung scheduler (a GPU that stopped) until the VM is torn down */
+		while (msm_model.sched_hang_at_ns && !sched->stopping &&
+		       msm_model_now_ns() >= msm_model.sched_hang_at_ns) {
+			struct timespec ts;
+
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 10 * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&sched->job_scheduled, &sched->job_list_lock, &ts);
+		}
 		if (list_empty(&sched->pending_list))
 			break;	/* stopping, and drained */
 		job = container_of(sched->pending_list.next, struct drm_sched_job, list);

@@ -50,6 +50,8 @@ struct sim_opts {
 	double wedge_timeout;
 	double burst_every;	/* seconds between storm bursts, 0 = none */
 	double burst_len;	/* seconds each burst lasts */
+	const char *comm;	/* process name prefix (default: the workload's) */
+	double sched_hang_after;	/* seconds, 0 = never */
 };
 
 /* Filled by each workload process in shared memory, read by the parent. */
@@ -326,11 +328,13 @@ static int drm_ioctl_vm_bind(struct drm_device *dev, struct drm_msm_vm_bind *arg
 		__atomic_fetch_add(&vm->truth.ops, args->nr_ops, __ATOMIC_RELAXED);
 		if (ret < 0)
 			__atomic_fetch_add(&vm->truth.errors, 1, __ATOMIC_RELAXED);
-		msm_model_log("{\"ev\":\"bind\",\"pid\":%d,\"tid\":%ld,\"vm\":%d,\"queue\":%u,"
+		msm_model_log("{\"ev\":\"bind\",\"ts\":%" PRIu64 ",\"pid\":%d,\"tid\":%ld,"
+			      "\"vm\":%d,\"queue\":%u,"
 			      "\"nr_ops\":%u,\"ret\":%d,\"count\":%u,\"counted\":%d,\"slept\":%d,"
 			      "\"wait_ns\":%" PRIu64 ",\"in_flight_at_pass\":%d,"
 			      "\"in_flight_after_add\":%d}",
-			      getpid(), syscall(SYS_gettid), vm->id, args->queue_id, args->nr_ops,
+			      msm_model_now_ns(), getpid(), syscall(SYS_gettid), vm->id,
+			      args->queue_id, args->nr_ops,
 			      ret, msm_current_call.count, msm_current_call.counted,
 			      msm_current_call.slept, msm_current_call.wait_ns,
 			      msm_current_call.in_flight_at_pass,
@@ -427,7 +431,8 @@ static int run_process(const struct sim_opts *o, unsigned int index, struct proc
 	u64 start = mono_ns();
 	unsigned int t = 0;
 
-	snprintf(res->comm, sizeof(res->comm), "%s-%u", workload_names[o->workload], index);
+	snprintf(res->comm, sizeof(res->comm), "%s-%u", o->comm ? o->comm : workload_names[o->workload],
+		 index);
 	prctl(PR_SET_NAME, res->comm, 0, 0, 0);
 	/*
 	 * A stop sends SIGUSR1 to the queue threads, possibly before they ran signal_init_thread():
@@ -505,6 +510,9 @@ static int run_process(const struct sim_opts *o, unsigned int index, struct proc
 			any |= qts[t].running;
 		if (!any)
 			break;
+		/* the time is up: whoever still sleeps in the throttle is interrupted, as at exit */
+		if (o->duration && now >= start + (u64)(o->duration * 1e9) + 100000000ULL)
+			stop_requested = 1;
 		for (unsigned int v = 0; v < o->vms && !stop_requested; v++) {
 			if (!vm_looks_wedged(to_msm_vm(ctxs[v].vm))) {
 				wedged_since[v] = 0;
@@ -707,9 +715,12 @@ static void run_usage(FILE *f)
 	      "      --alloc-fail-rate P  probability that the bulk page allocation fails after the\n"
 	      "                           count was added (upward drift)\n"
 	      "      --wedge-timeout SECS stop when a VM stays wedged this long (default 2)\n"
+	      "      --hang-scheduler-after SECS  schedulers stop running jobs after SECS (a hung\n"
+	      "                           GPU): in_flight stays up, binds wait; drained at the end\n"
 	      "\n"
 	      "Output:\n"
 	      "  -o, --summary FILE       write the summary here instead of stdout\n"
+	      "      --comm NAME          name the processes NAME-0, NAME-1, ... (15 bytes at most)\n"
 	      "      --log FILE           JSON lines, one per VM_BIND call and per freed job\n"
 	      "  -h, --help               this text\n"
 	      "\n"
@@ -740,6 +751,8 @@ static int cmd_run(int argc, char **argv)
 		{ "wedge-timeout", required_argument, NULL, 'W' },
 		{ "burst-every", required_argument, NULL, 'B' },
 		{ "op-cost", required_argument, NULL, 'O' },
+		{ "comm", required_argument, NULL, 'c' },
+		{ "hang-scheduler-after", required_argument, NULL, 'H' },
 		{ "burst-len", required_argument, NULL, 'b' },
 		{ "summary", required_argument, NULL, 'o' },
 		{ "log", required_argument, NULL, 'l' },
@@ -817,6 +830,14 @@ static int cmd_run(int argc, char **argv)
 		case 'A':
 			if (parse_double(optarg, 0, 1, &msm_model.alloc_fail_rate))
 				return usage_error("run: --alloc-fail-rate must be in [0,1], not '%s'",
+						   optarg);
+			break;
+		case 'c':
+			o.comm = optarg;
+			break;
+		case 'H':
+			if (parse_double(optarg, 0.001, 1e6, &o.sched_hang_after))
+				return usage_error("run: bad --hang-scheduler-after '%s' (seconds)",
 						   optarg);
 			break;
 		case 'O':
@@ -903,6 +924,8 @@ static int cmd_run(int argc, char **argv)
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 	}
+	if (o.sched_hang_after > 0)
+		msm_model.sched_hang_at_ns = msm_model_now_ns() + (u64)(o.sched_hang_after * 1e9);
 	/* A stop while forking waits until every process is known, then is forwarded to all. */
 	sigemptyset(&stop_set);
 	sigaddset(&stop_set, SIGINT);
