@@ -87,6 +87,7 @@ $(BUILD)/libmsmvm.a: $(LIB_OBJS)
 
 LDLIBS_TOOL := $(LDLIBS_BPF) -ljson-c -lm
 $(BUILD)/msmvmtop: LDLIBS_TOOL += -lncursesw
+$(BUILD)/msmvm-alert: LDLIBS_TOOL += -lmicrohttpd -lcap-ng -lpthread
 
 $(BUILD)/msmvm%: src/msmvm%.c $(BUILD)/libmsmvm.a $(LIB_HDRS)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmsmvm.a $(LDLIBS_TOOL)
@@ -105,6 +106,13 @@ $(BUILD)/tests/test_probes: tests/test_probes.c tests/harness.h $(SIM_SRCS) $(SI
 	$(CC) $(CFLAGS) $(SANITIZE) -Itools/sim -Itests -o $@ $< \
 		$(filter-out tools/sim/sim_main.c,$(SIM_SRCS)) $(BUILD)/libmsmvm.a \
 		$(LDLIBS_BPF) $(LDLIBS_SIM)
+
+# msmvm-trace's files: encoder, writer, reader and the trace_processor-style checker,
+# on event streams the test builds (also the checker the end-to-end trace scripts call).
+$(BUILD)/tests/test_trace: tests/test_trace.c tests/trace_check.h tests/harness.h \
+		$(BUILD)/libmsmvm.a $(LIB_HDRS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(SANITIZE) -Isrc/lib -Itests -o $@ $< $(BUILD)/libmsmvm.a \
+		$(LDLIBS_BPF) -ljson-c -lm
 
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BINS)

@@ -50,6 +50,12 @@ struct thread_state {
 	__u8 is_waiter;		/* counted in the VM's waiters gauge */
 	__u64 intr_ts;		/* fallback: when, and the nvcsw then */
 	__u64 intr_nvcsw;
+	/* for the event only */
+	__u64 wait_end_ts;
+	__u64 add_ts;
+	__s32 waiting_in;	/* the waiters gauge after this thread joined / left it */
+	__s32 waiting_out;
+	__u8 interrupted;
 };
 
 /* Per job: what it added to in_flight, for drift; when its bind returned, for lifetime. */
@@ -116,7 +122,23 @@ struct {
 	__uint(max_entries, 4 << 20);
 } events SEC(".maps");
 
+/* A free's event between its entry and its return (events only: shrunk otherwise). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct msmvm_event);
+} pending_frees SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct msmvm_waiter);
+} waiting SEC(".maps");
+
 static const struct msmvm_stats zero_stats;
+static const struct msmvm_event zero_event;
 
 static __always_inline void health_inc(__u32 id)
 {
@@ -244,40 +266,71 @@ static __always_inline struct msmvm_event *event_reserve(__u32 type)
 	return e;
 }
 
+static __always_inline __u64 wakeup_flag(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
+		       ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
 /* Batched wakeups: the reader is woken only once wakeup_bytes are pending. */
 static __always_inline void event_submit(struct msmvm_event *e)
 {
 	health_inc(MSMVM_H_EVENTS);
-	bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
-				      ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	bpf_ringbuf_submit(e, wakeup_flag());
+}
+
+/* An event built in a map value (a free's, completed at its return). */
+static __always_inline void event_output(struct msmvm_event *e)
+{
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), wakeup_flag())) {
+		health_inc(MSMVM_H_RINGBUF_DROPS);
+		return;
+	}
+	health_inc(MSMVM_H_EVENTS);
 }
 
 /* The waiters gauge and, from its 0 -> 1 and 1 -> 0 edges, the VM's stall time. */
 static __always_inline void waiter_enter(struct thread_state *st, __u32 tgid, __u64 now)
 {
 	struct msmvm_stats *vs = vm_stats_get(st->vm, tgid);
+	struct msmvm_waiter wt = { .vm = st->vm, .start_ns = now, .tgid = tgid,
+				   .scope = VM_SCOPE(tgid) };
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__s64 w;
 
 	if (!vs || st->is_waiter)
 		return;
 	st->is_waiter = 1;
-	if (__sync_fetch_and_add(&vs->waiters, 1) == 0)
+	w = __sync_fetch_and_add(&vs->waiters, 1);
+	if (w == 0)
 		vs->stall_start_ns = now;
+	/* waits in progress, for alerts on a wait that is still going on */
+	if (bpf_map_update_elem(&waiting, &tid, &wt, BPF_ANY))
+		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
+	if (emit_events)
+		st->waiting_in = (__s32)w + 1;
 }
 
 static __always_inline void waiter_exit(struct thread_state *st, __u32 tgid, __u64 now)
 {
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct msmvm_stats *vs;
 	__u64 start;
+	__s64 w;
 
 	if (!st->is_waiter)
 		return;
 	st->is_waiter = 0;
+	bpf_map_delete_elem(&waiting, &tid);
 	vs = vm_stats_get(st->vm, tgid);
 	if (!vs)
 		return;
 	start = vs->stall_start_ns;
-	if (__sync_fetch_and_add(&vs->waiters, -1) == 1 && start && now > start)
+	w = __sync_fetch_and_add(&vs->waiters, -1);
+	if (w == 1 && start && now > start)
 		__sync_fetch_and_add(&vs->stall_ns_total, now - start);
+	if (emit_events)
+		st->waiting_out = (__s32)w - 1;
 }
 
 /* Both the VM's and the process's stats get the same update. */
@@ -299,6 +352,10 @@ static __always_inline void account_wait(struct thread_state *st, __u32 tgid, __
 	struct msmvm_stats *vs = vm_stats_get(st->vm, tgid), *ps = proc_stats_get(tgid);
 
 	st->slept = nvcsw != st->nvcsw;
+	if (emit_events) {
+		st->wait_end_ts = now;
+		st->interrupted = interrupted;
+	}
 	if (st->slept) {
 		st->wait_ns = wait_ns;
 		FOR_BOTH(vs, ps, {
@@ -325,6 +382,8 @@ static __always_inline void account_counted(struct thread_state *st, __u32 tgid,
 	st->count = count;
 	st->job = job;
 	st->in_flight = in_flight;
+	if (emit_events)
+		st->add_ts = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&jobs, &jk, &js, BPF_ANY))
 		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
 	FOR_BOTH(vs, ps, {
@@ -434,6 +493,13 @@ HOOK_RETURN(ioctl_vm_bind_return, int ret)
 			e->queue_id = st->queue_id;
 			e->count = st->count;
 			e->slept = st->slept;
+			e->counted = st->counted;
+			e->interrupted = st->interrupted;
+			e->wait_start_ns = st->count_ts;
+			e->wait_end_ns = st->wait_end_ts;
+			e->add_ns = st->add_ts;
+			e->waiting_in = st->waiting_in;
+			e->waiting_out = st->waiting_out;
 			bpf_get_current_comm(e->comm, sizeof(e->comm));
 			event_submit(e);
 		}
@@ -598,15 +664,18 @@ HOOK_ENTRY(job_free_entry, struct msm_vm_bind_job *job)
 		}
 	});
 	max_s64(&vs->c.peak_in_flight, in_flight);	/* the value before this job's sub */
+	vs->last_free_ns = now;
 	if (js)
 		bpf_map_delete_elem(&jobs, &jk);
 	if (bpf_map_update_elem(&frees, &tid, &fs, BPF_ANY))
 		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
 
-	if (emit_events) {
-		struct msmvm_event *e = event_reserve(MSMVM_EV_FREE);
+	/* the event leaves at the return, once in_flight after the sub is known */
+	if (emit_events && !bpf_map_update_elem(&pending_frees, &tid, &zero_event, BPF_ANY)) {
+		struct msmvm_event *e = bpf_map_lookup_elem(&pending_frees, &tid);
 
 		if (e) {
+			e->type = MSMVM_EV_FREE;
 			e->pid = owner;
 			e->tid = tid;
 			e->ts_ns = now;
@@ -617,7 +686,8 @@ HOOK_ENTRY(job_free_entry, struct msm_vm_bind_job *job)
 			e->count = count;
 			e->used = used;
 			e->ret = (__s32)drift;
-			event_submit(e);
+			e->drift = drift;
+			e->in_ioctl = bpf_map_lookup_elem(&threads, &tid) ? 1 : 0;
 		}
 	}
 	return 0;
@@ -628,13 +698,25 @@ HOOK_RETURN(job_free_return)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct free_state *fs = bpf_map_lookup_elem(&frees, &tid);
 	struct msmvm_stats *vs;
+	__s64 in_flight;
 
 	if (!fs)
 		return 0;
 	vs = bpf_map_lookup_elem(&vm_stats, &fs->vm);
+	in_flight = read_in_flight(fs->vm.vm);	/* after the sub */
 	if (vs)
-		vs->c.in_flight = read_in_flight(fs->vm.vm);	/* after the sub */
+		vs->c.in_flight = in_flight;
 	bpf_map_delete_elem(&frees, &tid);
+	if (emit_events) {
+		struct msmvm_event *e = bpf_map_lookup_elem(&pending_frees, &tid);
+
+		if (e) {
+			e->end_ns = bpf_ktime_get_ns();
+			e->in_flight_after = in_flight;
+			event_output(e);
+			bpf_map_delete_elem(&pending_frees, &tid);
+		}
+	}
 	return 0;
 }
 

@@ -18,6 +18,7 @@
 
 #include "msmvm/msmvm.h"
 #include "msmvm/report.h"
+#include "msmvm/trace.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -29,6 +30,7 @@ static struct env {
 	double duration;	/* seconds, 0: until Ctrl-C (or count intervals) */
 	double interval;	/* seconds, 0: only the final report */
 	long count;		/* intervals, 0: unlimited */
+	const char *replay;	/* a trace to recount instead of probing */
 } env = { .o = { .target = MSMVM_TARGET_KERNEL } };
 
 static volatile sig_atomic_t exiting;
@@ -58,6 +60,8 @@ static const char doc[] =
 	"    sudo msmvm-stat --sim -d 5 --json   # the msmvm-sim model, 5 s, JSON\n"
 	"    msmvm-stat --dry-run --btf tests/fixtures/btf/debian-7.2.13-arm64.btf\n"
 	"                                    # verify the probes against another kernel\n"
+	"    msmvm-stat --replay vmbind.perfetto-trace --json\n"
+	"                                    # the same report from an msmvm-trace file\n"
 	"\n"
 	"Counters (named as in msmvm-sim's summary): binds, ops, errors, pages_counted,\n"
 	"pages_used, pages_overcount, waits, interrupted_waits, wait_ns_total, wait_ns_max,\n"
@@ -70,7 +74,7 @@ static const char doc[] =
 	"OPTIONS:";
 
 enum {
-	OPT_SIM = 0x100, OPT_DRY_RUN, OPT_BTF, OPT_ARCH, OPT_HOOKS,
+	OPT_SIM = 0x100, OPT_DRY_RUN, OPT_BTF, OPT_ARCH, OPT_HOOKS, OPT_REPLAY,
 };
 
 static const struct argp_option opts[] = {
@@ -89,6 +93,9 @@ static const struct argp_option opts[] = {
 	  "With --dry-run: one BTF file (vmlinux and msm types merged) of another kernel", 0 },
 	{ "arch", OPT_ARCH, "arm64|x86", 0,
 	  "With --dry-run: the kernel's architecture (default: the BTF's own)", 0 },
+	{ "replay", OPT_REPLAY, "FILE", 0,
+	  "Print the final report (text, --json, -P, -p) from a trace msmvm-trace wrote, "
+	  "counted as the probes count live; needs no privileges", 0 },
 	{ "verbose", 'v', NULL, 0, "libbpf's messages (twice: debug)", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
@@ -162,6 +169,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'v':
 		env.o.verbose++;
 		break;
+	case OPT_REPLAY:
+		env.replay = arg;
+		break;
 	case ARGP_KEY_ARG:
 		if (pos == 0) {
 			if (parse_secs(arg, &env.interval))
@@ -185,6 +195,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "--arch only goes with --dry-run");
 		if (env.o.btf_path && env.o.target == MSMVM_TARGET_SIM)
 			argp_error(state, "--btf and --sim do not go together");
+		if (env.replay && (env.o.target == MSMVM_TARGET_SIM || env.o.dry_run ||
+				   env.o.hooks != MSMVM_HOOKS_AUTO || env.duration || env.interval))
+			argp_error(state, "--replay reads a trace: no --sim, --dry-run, --hooks, "
+					  "-d or INTERVAL with it");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -302,6 +316,23 @@ static void counters_delta(struct msmvm_counters *d, const struct msmvm_counters
 	/* wait_ns_max, peak_in_flight and in_flight are gauges: shown as they are */
 }
 
+static void print_proc_table(const struct msmvm_snapshot *s)
+{
+	printf("  %-8s %-16s %8s %9s %8s %7s %6s %10s %6s\n", "PID", "COMM", "BINDS",
+	       "PAGES", "USED", "WAITS", "INTR", "WAIT_P99", "DRIFT");
+	for (int i = 0; i < s->nprocs; i++) {
+		const struct msmvm_proc_snap *p = &s->procs[i];
+
+		printf("  %-8u %-16s %8" PRIu64 " %9" PRIu64 " %8" PRIu64 " %7" PRIu64
+		       " %6" PRIu64 " %8.2fms %+6" PRId64 "\n",
+		       p->tgid, p->comm, (uint64_t)p->s.c.binds, (uint64_t)p->s.c.pages_counted,
+		       (uint64_t)p->s.c.pages_used, (uint64_t)p->s.c.waits,
+		       (uint64_t)p->s.c.interrupted_waits,
+		       msmvm_hist_percentile(&p->s.hist[MSMVM_HIST_WAIT_NS], 0.99) / 1e6,
+		       (int64_t)p->s.c.drift);
+	}
+}
+
 static void print_interval_text(const struct msmvm_snapshot *s, const struct msmvm_counters *d,
 				double secs)
 {
@@ -315,21 +346,8 @@ static void print_interval_text(const struct msmvm_snapshot *s, const struct msm
 	       (double)d->pages_counted / secs, (double)d->pages_used / secs,
 	       (double)d->waits / secs, (double)d->wait_ns_total / 1e6 / secs, (int64_t)s->totals.c.in_flight,
 	       (int64_t)s->totals.c.peak_in_flight, (int64_t)s->totals.c.drift);
-	if (env.per_process) {
-		printf("  %-8s %-16s %8s %9s %8s %7s %6s %10s %6s\n", "PID", "COMM", "BINDS",
-		       "PAGES", "USED", "WAITS", "INTR", "WAIT_P99", "DRIFT");
-		for (int i = 0; i < s->nprocs; i++) {
-			const struct msmvm_proc_snap *p = &s->procs[i];
-
-			printf("  %-8u %-16s %8" PRIu64 " %9" PRIu64 " %8" PRIu64 " %7" PRIu64
-			       " %6" PRIu64 " %8.2fms %+6" PRId64 "\n",
-			       p->tgid, p->comm, (uint64_t)p->s.c.binds, (uint64_t)p->s.c.pages_counted,
-			       (uint64_t)p->s.c.pages_used, (uint64_t)p->s.c.waits,
-			       (uint64_t)p->s.c.interrupted_waits,
-			       msmvm_hist_percentile(&p->s.hist[MSMVM_HIST_WAIT_NS], 0.99) / 1e6,
-			       (int64_t)p->s.c.drift);
-		}
-	}
+	if (env.per_process)
+		print_proc_table(s);
 	fflush(stdout);
 }
 
@@ -392,6 +410,39 @@ static void print_final_text(const struct msmvm_snapshot *s, double secs)
 	}
 }
 
+/* The final report, from a trace instead of the probes. */
+static int replay(void)
+{
+	struct msmvm_trace_info info;
+	struct msmvm_snapshot snap;
+	struct msmvm_err err;
+
+	if (msmvm_trace_replay(env.replay, env.o.filter_pid, &snap, &info, &err)) {
+		fprintf(stderr, "msmvm-stat: %s\n", err.msg);
+		return EXIT_RUNTIME;
+	}
+	if (info.truncated)
+		fprintf(stderr, "msmvm-stat: %s ends inside a packet (its recorder was stopped "
+				"hard): read up to its last whole packet\n", env.replay);
+	else if (!info.finished)
+		fprintf(stderr, "msmvm-stat: %s has no final stats: its recorder did not close "
+				"it\n", env.replay);
+	if (info.dropped)
+		fprintf(stderr, "msmvm-stat: warning: %" PRIu64 " events were lost while "
+				"recording: counts are incomplete\n", info.dropped);
+	if (env.json) {
+		print_json(final_json(&snap, &info.plan, info.duration_s));
+	} else {
+		if (env.per_process) {
+			printf("From %s (%s):\n", env.replay, info.plan.target);
+			print_proc_table(&snap);
+		}
+		print_final_text(&snap, info.duration_s);
+	}
+	msmvm_snapshot_free(&snap);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
@@ -408,6 +459,8 @@ int main(int argc, char **argv)
 	ret = argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	if (ret)
 		return EXIT_USAGE;
+	if (env.replay)
+		return replay();
 
 	t_open = now_ns();
 	if (msmvm_open(&env.o, &m, &err) || msmvm_load(m, &err)) {

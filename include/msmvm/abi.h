@@ -63,10 +63,19 @@ struct msmvm_stats {
 	__s64 waiters;
 	__u64 stall_ns_total;		/* closed stall periods */
 	__u64 stall_start_ns;		/* start of the open one, when waiters > 0 */
+	__u64 last_free_ns;		/* VM stats: the last msm_vma_job_free (wedge detection) */
 	__u64 last_seen_ns;
 	__u32 owner_tgid;		/* VM stats: the process that last issued a VM_BIND on it */
 	__u32 pad;
 	char comm[MSMVM_COMM_LEN];	/* process stats: its comm */
+};
+
+/* A thread in the throttle now (map "waiting", keyed by tid): waits in progress. */
+struct msmvm_waiter {
+	__u64 vm;
+	__u64 start_ns;
+	__u32 tgid;
+	__u32 scope;
 };
 
 /* A VM: its address, scoped by tgid where addresses are per process (the model). */
@@ -92,24 +101,41 @@ enum msmvm_event_type {
 	MSMVM_EV_FREE = 2,	/* msm_vma_job_free ran */
 };
 
+/*
+ * One event per msm_ioctl_vm_bind return and per msm_vma_job_free. It carries everything a
+ * trace needs to draw the call and to recount msmvm-stat's counters and histograms from it.
+ */
 struct msmvm_event {
 	__u32 type;
-	__u32 pid;		/* tgid */
+	__u32 pid;		/* tgid (free: the VM's owner) */
 	__u32 tid;
-	__s32 ret;
+	__s32 ret;		/* bind: return value; free: drift, as below */
 	__u64 ts_ns;		/* CLOCK_MONOTONIC: return (bind) or entry (free) */
 	__u64 start_ns;		/* bind: ioctl entry; free: the bind's return, 0 if unknown */
 	__u64 vm;
 	__u64 job;
 	__u64 wait_ns;		/* bind: throttle wait if it slept */
-	__s64 in_flight;
+	__s64 in_flight;	/* bind: after the add; free: before the sub */
 	__u32 nr_ops;
 	__u32 queue_id;
 	__u32 count;		/* bind: pages counted; free: prealloc.count */
 	__u32 used;		/* free: prealloc.ptr */
 	__u8 slept;
-	__u8 pad[7];
+	__u8 counted;		/* bind: the count was added to in_flight */
+	__u8 interrupted;	/* bind: the throttle returned -ERESTARTSYS */
+	__u8 in_ioctl;		/* free: ran inside a VM_BIND call (its error path) */
+	__u8 pad[4];
 	char comm[MSMVM_COMM_LEN];
+	/* bind: the throttle (direct: vm_bind_prealloc_count; fallback: first
+	 * prepare_to_wait_event to finish_wait), 0 if never reached; wait_ns is end - start */
+	__u64 wait_start_ns;
+	__u64 wait_end_ns;
+	__u64 add_ns;		/* bind: when in_flight was read after the add */
+	__s32 waiting_in;	/* bind: threads in the VM's throttle once this one entered */
+	__s32 waiting_out;	/* ... and once it left */
+	__u64 end_ns;		/* free: msm_vma_job_free's return */
+	__s64 in_flight_after;	/* free: read at that return, after the sub */
+	__s64 drift;		/* free: pages this job added - pages its free subtracts */
 };
 
 /* How the probes find the throttle (set by the loader before load). */

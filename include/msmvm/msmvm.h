@@ -37,6 +37,8 @@ struct msmvm_opts {
 	uint32_t filter_pid;		/* 0: every process */
 	int64_t throttle_limit;		/* pages; 0: the driver's 1024 (the model's --limit) */
 	bool events;			/* open the event stream (trace, alerts) */
+	uint32_t ringbuf_bytes;		/* events: ring buffer size, a power of two >= a page;
+					   0: 4 MiB */
 	bool dry_run;			/* load into the verifier, never attach */
 	bool test_flavor;		/* SIM types, raw_tp programs for BPF_PROG_TEST_RUN (tests) */
 	int verbose;			/* libbpf's messages on stderr */
@@ -116,6 +118,9 @@ struct msmvm_snapshot {
 	struct msmvm_proc_snap *procs;
 	struct msmvm_stats totals;
 	uint64_t health[MSMVM_H_COUNT_];
+	int nwaiters;			/* threads in the throttle at ts_ns */
+	struct msmvm_waiter *waiters;
+	uint32_t *waiter_tids;
 };
 
 struct msmvm;

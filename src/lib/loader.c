@@ -130,6 +130,14 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 	bool events = m->opts.events;
 	int ret;
 
+	if (m->opts.ringbuf_bytes) {
+		uint32_t sz = m->opts.ringbuf_bytes;
+
+		if (sz < (uint32_t)getpagesize() || (sz & (sz - 1)))
+			return msmvm_fail(err, MSMVM_E_USAGE, EINVAL,
+					  "ring buffer size %u: a power of two, at least %d bytes", sz,
+					  getpagesize());
+	}
 	bytes = msmvm_flavor_object(m->opts.target, m->plan.arch, m->opts.test_flavor, &size,
 				    &flavor);
 	if (!bytes)
@@ -149,9 +157,20 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 		return msmvm_fail(err, MSMVM_E_LOAD, EINVAL, "BPF object lacks its settings");
 	if (!events) {
 		struct bpf_map *rb = bpf_object__find_map_by_name(m->obj, "events");
+		struct bpf_map *pf = bpf_object__find_map_by_name(m->obj, "pending_frees");
 
 		if (rb)	/* the aggregating path pays nothing for the event stream */
 			bpf_map__set_max_entries(rb, 4096);
+		if (pf)
+			bpf_map__set_max_entries(pf, 1);
+	} else if (m->opts.ringbuf_bytes) {
+		struct bpf_map *rb = bpf_object__find_map_by_name(m->obj, "events");
+		__u64 sz = m->opts.ringbuf_bytes, wake = sz / 4 < 65536 ? sz / 4 : 65536;
+
+		/* a small buffer still wakes its reader before it is full */
+		if (!rb || bpf_map__set_max_entries(rb, (__u32)sz) ||
+		    set_rodata(m->obj, "wakeup_bytes", &wake, sizeof(wake)))
+			return msmvm_fail(err, MSMVM_E_LOAD, EINVAL, "cannot size the ring buffer");
 	}
 
 	/* Load only the programs of the plan (and the layout reporter). */

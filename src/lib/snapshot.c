@@ -118,6 +118,41 @@ static int cmp_tgid(const void *a, const void *b)
 	return x->tgid < y->tgid ? -1 : x->tgid > y->tgid;
 }
 
+/* Waits in progress: the small "waiting" map, one entry per thread in the throttle. */
+static int snapshot_waiters(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err *err)
+{
+	int fd = bpf_object__find_map_fd_by_name(m->obj, "waiting");
+	__u32 key, *prev = NULL;
+	int cap = 16;
+
+	if (fd < 0)
+		return 0;
+	out->waiters = calloc((size_t)cap, sizeof(*out->waiters));
+	out->waiter_tids = calloc((size_t)cap, sizeof(*out->waiter_tids));
+	while (out->waiters && out->waiter_tids && !bpf_map_get_next_key(fd, prev, &key)) {
+		if (out->nwaiters == cap) {
+			void *a = realloc(out->waiters, (size_t)cap * 2 * sizeof(*out->waiters));
+			void *b = a ? realloc(out->waiter_tids,
+					      (size_t)cap * 2 * sizeof(*out->waiter_tids)) : NULL;
+
+			if (a)
+				out->waiters = a;
+			if (!a || !b)
+				break;
+			out->waiter_tids = b;
+			cap *= 2;
+		}
+		if (!bpf_map_lookup_elem(fd, &key, &out->waiters[out->nwaiters]))
+			out->waiter_tids[out->nwaiters++] = key;
+		prev = &key;
+	}
+	if (!out->waiters || !out->waiter_tids) {
+		msmvm_snapshot_free(out);
+		return msmvm_fail(err, MSMVM_E_RUNTIME, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
 int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err *err)
 {
 	int vm_fd = bpf_object__find_map_fd_by_name(m->obj, "vm_stats");
@@ -208,7 +243,7 @@ int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err
 	}
 	for (__u32 i = 0; i < MSMVM_H_COUNT_; i++)
 		bpf_map_lookup_elem(health_fd, &i, &out->health[i]);
-	return 0;
+	return snapshot_waiters(m, out, err);
 }
 
 void msmvm_snapshot_free(struct msmvm_snapshot *s)
@@ -217,5 +252,7 @@ void msmvm_snapshot_free(struct msmvm_snapshot *s)
 		free(s->procs[i].vm_index);
 	free(s->vms);
 	free(s->procs);
+	free(s->waiters);
+	free(s->waiter_tids);
 	memset(s, 0, sizeof(*s));
 }

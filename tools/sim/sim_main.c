@@ -908,6 +908,7 @@ static int cmd_run(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	mallopt(M_TOP_PAD, 64 << 20);
 	mallopt(M_TRIM_THRESHOLD, 512 << 20);
+	mallopt(M_ARENA_MAX, 1);	/* per-thread arenas grow with mprotect(), a writer too */
 
 	res = mmap(NULL, sizeof(*res) * o.procs, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 		   -1, 0);

@@ -1,0 +1,601 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * From probe events to trace events. Each probe event becomes one self-contained group:
+ *
+ *   VM_BIND return  on the calling thread's track: the "VM_BIND" slice (vm, nr_ops,
+ *                   queue_id, pages_counted, ret) with the "throttle wait" slice nested if
+ *                   it slept and a "wait interrupted" instant; on its VM: threads-waiting
+ *                   and in_flight counter values; a flow to the job it queued.
+ *   job free        on its VM: in_flight before and after the sub, the "job" slice (bind
+ *                   return to free, with counted/used/unused) ending the flow, a "drift"
+ *                   instant when the job leaves in_flight off.
+ *
+ * A VM's jobs overlap, so they go on lanes: sibling tracks of one name under the process,
+ * which the Perfetto UI shows as one track. A job is written whole at its free, on the
+ * first lane free over its lifetime: every track's slices nest, whatever the order of the
+ * writes, and each group is whole on its own (a file cut anywhere between groups is valid;
+ * the flight recorder can start a trace at any event).
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "trace_internal.h"
+
+static const char *const name_strs[TN_COUNT_] = {
+	[TN_VM_BIND] = "VM_BIND",
+	[TN_WAIT] = "throttle wait",
+	[TN_WAIT_INTR] = "wait interrupted",
+	[TN_JOB] = "job",
+	[TN_JOB_FREED_IOCTL] = "job freed in VM_BIND",
+	[TN_JOB_FREED] = "job freed",
+	[TN_DRIFT] = "drift",
+	[TN_RECORDING] = "msmvm-trace recording",
+	[TN_LOST] = "events lost",
+	[TN_STATS] = "msmvm-trace stats",
+};
+
+static const char *const key_strs[TK_HEALTH_] = {
+	[TK_VM] = "vm", [TK_NR_OPS] = "nr_ops", [TK_QUEUE_ID] = "queue_id",
+	[TK_PAGES_COUNTED] = "pages_counted", [TK_RET] = "ret", [TK_COUNTED] = "counted",
+	[TK_USED] = "used", [TK_UNUSED] = "unused", [TK_DRIFT] = "drift",
+	[TK_VM_DRIFT] = "vm_drift", [TK_TARGET] = "target", [TK_PLAN] = "plan",
+	[TK_REASON] = "reason", [TK_ARCH] = "arch", [TK_VERSION] = "version",
+	[TK_DROPPED] = "dropped", [TK_DROPPED_TOTAL] = "dropped_total",
+	[TK_EVENTS] = "events_recorded",
+};
+
+const char *tr_name_str(int name)
+{
+	return name > TN_NONE && name < TN_COUNT_ ? name_strs[name] : "?";
+}
+
+const char *tr_key_str(int key)
+{
+	if (key > TK_NONE && key < TK_HEALTH_)
+		return key_strs[key];
+	if (key >= TK_HEALTH_ && key < TK_COUNT_)
+		return msmvm_health_name(key - TK_HEALTH_);
+	return "?";
+}
+
+int tr_name_lookup(const char *s)
+{
+	for (int i = TN_NONE + 1; i < TN_COUNT_; i++)
+		if (!strcmp(s, name_strs[i]))
+			return i;
+	return TN_NONE;
+}
+
+int tr_key_lookup(const char *s)
+{
+	for (int i = TK_NONE + 1; i < TK_COUNT_; i++)
+		if (!strcmp(s, tr_key_str(i)))
+			return i;
+	return TK_NONE;
+}
+
+struct tb_proc {
+	uint64_t uuid;
+	char comm[MSMVM_COMM_LEN];
+};
+
+struct tb_thread {
+	uint64_t uuid;
+	char comm[MSMVM_COMM_LEN];
+};
+
+struct tb_lane {
+	uint64_t uuid, last_end;
+	bool open;		/* holds a job still in flight at the end (no end written) */
+};
+
+struct tb_vm {
+	uint32_t pid;
+	uint64_t addr, proc_uuid;
+	uint64_t inflight_uuid, waiting_uuid;
+	struct tb_lane *lanes;
+	int nlanes;
+	int64_t drift;
+	char label[40];		/* "VM 0x…": the reader finds the VM's address here */
+};
+
+/* A queued job whose free is still to come. */
+struct tb_job {
+	uint64_t flow, start, vm;
+	uint32_t count;
+};
+
+struct tr_build {
+	struct tr_backend *ops;
+	void *be;
+	uint64_t t0, next_uuid, flow_seq, recorder, last_clock;
+	struct tr_map procs, threads, vms, jobs;
+	struct tr_map early;	/* frees seen before their bind returned: held for the flow */
+};
+
+#define EARLY_MAX 4096
+
+struct tr_build *tr_build_new(struct tr_backend *ops, void *be, uint64_t t0_ns)
+{
+	struct tr_build *tb = calloc(1, sizeof(*tb));
+
+	if (!tb)
+		return NULL;
+	tb->ops = ops;
+	tb->be = be;
+	tb->t0 = t0_ns;
+	tb->next_uuid = 1;
+	return tb;
+}
+
+static void free_vm(void *p)
+{
+	struct tb_vm *vm = p;
+
+	free(vm->lanes);
+	free(vm);
+}
+
+void tr_build_free(struct tr_build *tb)
+{
+	if (!tb)
+		return;
+	tr_map_free(&tb->procs, free);
+	tr_map_free(&tb->threads, free);
+	tr_map_free(&tb->vms, free_vm);
+	tr_map_free(&tb->jobs, free);
+	tr_map_free(&tb->early, free);
+	free(tb);
+}
+
+/* ---- trace events ---- */
+
+static void ev_init(struct tr_ev *x, enum tr_ev_type type, uint64_t track, uint64_t ts, int name)
+{
+	x->type = type;
+	x->track = track;
+	x->ts = ts;
+	x->name = name;
+	x->value = 0;
+	x->flow_out = x->flow_in = 0;
+	x->nargs = 0;
+}
+
+static void arg_u(struct tr_ev *x, int key, uint64_t v)
+{
+	x->args[x->nargs++] = (struct tr_arg){ .key = (uint16_t)key, .type = TA_UINT, .u = v };
+}
+
+static void arg_i(struct tr_ev *x, int key, int64_t v)
+{
+	x->args[x->nargs++] = (struct tr_arg){ .key = (uint16_t)key, .type = TA_INT, .i = v };
+}
+
+static void arg_p(struct tr_ev *x, int key, uint64_t v)
+{
+	x->args[x->nargs++] = (struct tr_arg){ .key = (uint16_t)key, .type = TA_PTR, .u = v };
+}
+
+static void arg_s(struct tr_ev *x, int key, const char *s)
+{
+	x->args[x->nargs++] = (struct tr_arg){ .key = (uint16_t)key, .type = TA_STR, .s = s };
+}
+
+static void emit(struct tr_build *tb, struct tr_buf *b, const struct tr_ev *x)
+{
+	tb->ops->event(tb->be, b, x);
+}
+
+static void simple(struct tr_build *tb, struct tr_buf *b, enum tr_ev_type type, uint64_t track,
+		   uint64_t ts, int name)
+{
+	struct tr_ev x;
+
+	ev_init(&x, type, track, ts, name);
+	emit(tb, b, &x);
+}
+
+static void counter(struct tr_build *tb, struct tr_buf *b, uint64_t track, uint64_t ts,
+		    int64_t value)
+{
+	struct tr_ev x;
+
+	ev_init(&x, TE_COUNTER, track, ts, TN_NONE);
+	x.value = value;
+	emit(tb, b, &x);
+}
+
+/* ---- tracks, each described before its first use ---- */
+
+static uint64_t new_track(struct tr_build *tb, struct tr_buf *b, enum tr_track_kind kind,
+			  uint64_t parent, uint32_t pid, uint32_t tid, const char *name)
+{
+	struct tr_track t = { .uuid = tb->next_uuid++, .parent = parent, .kind = kind,
+			      .pid = pid, .tid = tid };
+
+	snprintf(t.name, sizeof(t.name), "%s", name ? name : "");
+	tb->ops->track(tb->be, b, &t);
+	return t.uuid;
+}
+
+static void comm_copy(char *dst, const char *comm)
+{
+	memset(dst, 0, MSMVM_COMM_LEN);
+	if (comm)
+		memcpy(dst, comm, MSMVM_COMM_LEN - 1);
+}
+
+static struct tb_proc *get_proc(struct tr_build *tb, struct tr_buf *b, uint32_t pid,
+				const char *comm)
+{
+	struct tb_proc *p = tr_map_get(&tb->procs, pid, 0);
+	struct tr_track t = { .kind = TT_PROCESS, .pid = pid };
+
+	if (p && (p->comm[0] || !comm || !comm[0]))
+		return p;
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (!p || tr_map_put(&tb->procs, pid, 0, p)) {
+			free(p);
+			return NULL;
+		}
+		p->uuid = tb->next_uuid++;
+	}
+	comm_copy(p->comm, comm);	/* named now (again, when first seen without a name) */
+	t.uuid = p->uuid;
+	memcpy(t.name, p->comm, MSMVM_COMM_LEN);
+	tb->ops->track(tb->be, b, &t);
+	return p;
+}
+
+static struct tb_thread *get_thread(struct tr_build *tb, struct tr_buf *b, struct tb_proc *p,
+				    uint32_t pid, uint32_t tid, const char *comm)
+{
+	struct tb_thread *t = tr_map_get(&tb->threads, pid, tid);
+	char name[MSMVM_COMM_LEN];
+
+	comm_copy(name, comm);
+	if (t && !memcmp(t->comm, name, sizeof(name)))
+		return t;
+	if (!t) {
+		t = calloc(1, sizeof(*t));
+		if (!t || tr_map_put(&tb->threads, pid, tid, t)) {
+			free(t);
+			return NULL;
+		}
+		t->uuid = tb->next_uuid++;
+	}
+	memcpy(t->comm, name, sizeof(name));	/* renamed threads are described again */
+	{
+		struct tr_track d = { .uuid = t->uuid, .parent = p->uuid, .kind = TT_THREAD,
+				      .pid = pid, .tid = tid };
+
+		memcpy(d.name, name, sizeof(name));
+		tb->ops->track(tb->be, b, &d);
+	}
+	return t;
+}
+
+static struct tb_vm *get_vm(struct tr_build *tb, struct tb_proc *p, uint32_t pid, uint64_t addr)
+{
+	struct tb_vm *vm = tr_map_get(&tb->vms, pid, addr);
+
+	if (vm)
+		return vm;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm || tr_map_put(&tb->vms, pid, addr, vm)) {
+		free(vm);
+		return NULL;
+	}
+	vm->pid = pid;
+	vm->addr = addr;
+	vm->proc_uuid = p->uuid;
+	snprintf(vm->label, sizeof(vm->label), "VM 0x%" PRIx64, addr);
+	return vm;
+}
+
+static uint64_t vm_counter(struct tr_build *tb, struct tr_buf *b, struct tb_vm *vm,
+			   uint64_t *uuid, const char *what)
+{
+	char name[80];
+
+	if (!*uuid) {
+		snprintf(name, sizeof(name), "%s %s", vm->label, what);
+		*uuid = new_track(tb, b, TT_COUNTER, vm->proc_uuid, vm->pid, 0, name);
+	}
+	return *uuid;
+}
+
+static struct tb_lane *add_lane(struct tr_build *tb, struct tr_buf *b, struct tb_vm *vm)
+{
+	struct tb_lane *l = realloc(vm->lanes, (size_t)(vm->nlanes + 1) * sizeof(*l));
+	char name[80];
+
+	if (!l)
+		return NULL;
+	vm->lanes = l;
+	l = &vm->lanes[vm->nlanes++];
+	snprintf(name, sizeof(name), "%s jobs", vm->label);
+	*l = (struct tb_lane){ .uuid = new_track(tb, b, TT_LANE, vm->proc_uuid, vm->pid, 0, name) };
+	return l;
+}
+
+/* The VM's first lane: its instants go there. */
+static uint64_t lane0(struct tr_build *tb, struct tr_buf *b, struct tb_vm *vm)
+{
+	if (!vm->nlanes && !add_lane(tb, b, vm))
+		return 0;
+	return vm->lanes[0].uuid;
+}
+
+/* A lane with nothing on it after `start`: every earlier job there ended by then. */
+static uint64_t lane_for(struct tr_build *tb, struct tr_buf *b, struct tb_vm *vm,
+			 uint64_t start, uint64_t end, bool open)
+{
+	struct tb_lane *l = NULL;
+
+	for (int i = 0; i < vm->nlanes && !l; i++)
+		if (!vm->lanes[i].open && vm->lanes[i].last_end <= start)
+			l = &vm->lanes[i];
+	if (!l && !(l = add_lane(tb, b, vm)))
+		return 0;
+	if (end > l->last_end)
+		l->last_end = end;
+	l->open = open;
+	return l->uuid;
+}
+
+static void free_args(struct tr_ev *x, const struct msmvm_event *e)
+{
+	arg_u(x, TK_COUNTED, e->count);
+	arg_u(x, TK_USED, e->used);
+	arg_i(x, TK_UNUSED, (int64_t)e->count - (int64_t)e->used);
+}
+
+/* A free with no lifetime to draw: an instant on the VM (flow: from its VM_BIND, if known). */
+static void job_freed(struct tr_build *tb, struct tr_buf *b, const struct msmvm_event *e,
+		      uint64_t flow)
+{
+	struct tb_proc *p = get_proc(tb, b, e->pid, NULL);
+	struct tb_vm *vm = p ? get_vm(tb, p, e->pid, e->vm) : NULL;
+	struct tr_ev x;
+
+	if (!vm)
+		return;
+	ev_init(&x, TE_INSTANT, lane0(tb, b, vm), e->ts_ns,
+		e->in_ioctl ? TN_JOB_FREED_IOCTL : TN_JOB_FREED);
+	free_args(&x, e);
+	x.flow_in = flow;
+	emit(tb, b, &x);
+}
+
+static void flush_early(struct tr_build *tb, struct tr_buf *b)
+{
+	for (size_t i = 0; i < tb->early.cap; i++)
+		if (tb->early.e[i].used)
+			job_freed(tb, b, tb->early.e[i].v, 0);
+	tr_map_free(&tb->early, free);
+}
+
+static uint64_t clamp(uint64_t v, uint64_t lo, uint64_t hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+static void bind_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm_event *e)
+{
+	struct tb_proc *p = get_proc(tb, b, e->pid, e->comm);
+	struct tb_thread *t = p ? get_thread(tb, b, p, e->pid, e->tid, e->comm) : NULL;
+	struct tb_vm *vm = p ? get_vm(tb, p, e->pid, e->vm) : NULL;
+	struct msmvm_event *early = NULL;
+	uint64_t flow = 0, start = e->start_ns <= e->ts_ns ? e->start_ns : e->ts_ns;
+	uint64_t ws = clamp(e->wait_start_ns, start, e->ts_ns);
+	uint64_t we = clamp(e->wait_end_ns, ws, e->ts_ns);
+	struct tr_ev x;
+
+	if (!t || !vm)
+		return;
+	if (e->ret == 0 && e->counted && e->job) {	/* it queued a job: a flow to it */
+		flow = ++tb->flow_seq;
+		early = tr_map_del(&tb->early, e->pid, e->job);
+		if (!early) {
+			struct tb_job *j = malloc(sizeof(*j));
+
+			if (j) {
+				*j = (struct tb_job){ flow, e->ts_ns, e->vm, e->count };
+				free(tr_map_del(&tb->jobs, e->pid, e->job));
+				if (tr_map_put(&tb->jobs, e->pid, e->job, j))
+					free(j);
+			}
+		}
+	}
+	ev_init(&x, TE_BEGIN, t->uuid, start, TN_VM_BIND);
+	arg_p(&x, TK_VM, e->vm);
+	arg_u(&x, TK_NR_OPS, e->nr_ops);
+	arg_u(&x, TK_QUEUE_ID, e->queue_id);
+	if (e->counted)
+		arg_u(&x, TK_PAGES_COUNTED, e->count);
+	arg_i(&x, TK_RET, e->ret);
+	x.flow_out = flow;
+	emit(tb, b, &x);
+	if (e->slept) {
+		simple(tb, b, TE_BEGIN, t->uuid, ws, TN_WAIT);
+		simple(tb, b, TE_END, t->uuid, we, TN_NONE);
+	}
+	if (e->interrupted)
+		simple(tb, b, TE_INSTANT, t->uuid, we, TN_WAIT_INTR);
+	simple(tb, b, TE_END, t->uuid, e->ts_ns, TN_NONE);
+
+	if (e->waiting_in > 0) {	/* it joined the VM's waiters, then left */
+		uint64_t w = vm_counter(tb, b, vm, &vm->waiting_uuid, "threads waiting");
+
+		counter(tb, b, w, ws, e->waiting_in);
+		counter(tb, b, w, we, e->waiting_out);
+	}
+	if (e->counted)
+		counter(tb, b, vm_counter(tb, b, vm, &vm->inflight_uuid, "in_flight pages"),
+			e->add_ns ? clamp(e->add_ns, start, e->ts_ns) : we, e->in_flight);
+	if (early) {
+		job_freed(tb, b, early, flow);
+		free(early);
+	}
+}
+
+static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm_event *e)
+{
+	struct tb_proc *p = get_proc(tb, b, e->pid, NULL);
+	struct tb_vm *vm = p ? get_vm(tb, p, e->pid, e->vm) : NULL;
+	struct tb_job *job;
+	uint64_t inflight, end = e->end_ns > e->ts_ns ? e->end_ns : e->ts_ns;
+	struct tr_ev x;
+
+	if (!vm)
+		return;
+	inflight = vm_counter(tb, b, vm, &vm->inflight_uuid, "in_flight pages");
+	counter(tb, b, inflight, e->ts_ns, e->in_flight);	/* before the sub */
+	job = tr_map_del(&tb->jobs, e->pid, e->job);
+	if (e->start_ns && e->start_ns <= e->ts_ns) {
+		uint64_t lane = lane_for(tb, b, vm, e->start_ns, e->ts_ns, false);
+
+		ev_init(&x, TE_BEGIN, lane, e->start_ns, TN_JOB);
+		x.flow_in = job ? job->flow : 0;
+		emit(tb, b, &x);
+		ev_init(&x, TE_END, lane, e->ts_ns, TN_NONE);
+		free_args(&x, e);	/* merged with the begin's by readers */
+		emit(tb, b, &x);
+	} else if (e->in_ioctl) {
+		job_freed(tb, b, e, 0);
+	} else {
+		/* freed before its VM_BIND returned (or bound before we started): the bind,
+		 * if it comes, draws it with the flow */
+		struct msmvm_event *copy = malloc(sizeof(*copy));
+
+		if (tb->early.n >= EARLY_MAX)
+			flush_early(tb, b);
+		if (copy) {
+			*copy = *e;
+			free(tr_map_del(&tb->early, e->pid, e->job));
+			if (tr_map_put(&tb->early, e->pid, e->job, copy)) {
+				job_freed(tb, b, e, 0);
+				free(copy);
+			}
+		} else {
+			job_freed(tb, b, e, 0);
+		}
+	}
+	if (e->drift) {
+		vm->drift += e->drift;
+		ev_init(&x, TE_INSTANT, lane0(tb, b, vm), e->ts_ns, TN_DRIFT);
+		arg_i(&x, TK_DRIFT, e->drift);
+		arg_i(&x, TK_VM_DRIFT, vm->drift);
+		emit(tb, b, &x);
+	}
+	counter(tb, b, inflight, end, e->in_flight_after);
+	free(job);
+}
+
+static void now_clocks(uint64_t *mono, uint64_t *boot)
+{
+	struct timespec a, c, d;
+
+	/* boottime between two monotonic readings: the pair agrees to their gap */
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	clock_gettime(CLOCK_BOOTTIME, &c);
+	clock_gettime(CLOCK_MONOTONIC, &d);
+	*mono = ((uint64_t)a.tv_sec * 1000000000ULL + (uint64_t)a.tv_nsec +
+		 (uint64_t)d.tv_sec * 1000000000ULL + (uint64_t)d.tv_nsec) / 2;
+	*boot = (uint64_t)c.tv_sec * 1000000000ULL + (uint64_t)c.tv_nsec;
+}
+
+void tr_build_begin(struct tr_build *tb, struct tr_buf *b, const struct msmvm_plan *plan)
+{
+	struct tr_header h = { .t0_ns = tb->t0, .plan = plan };
+	struct tr_ev x;
+
+	now_clocks(&h.mono_ns, &h.boot_ns);
+	tb->last_clock = h.mono_ns;
+	tb->ops->header(tb->be, b, &h);
+	tb->recorder = new_track(tb, b, TT_GLOBAL, 0, 0, 0, "msmvm-trace");
+	ev_init(&x, TE_INSTANT, tb->recorder, tb->t0, TN_RECORDING);
+	arg_s(&x, TK_VERSION, "msmvm-trace 0.1");
+	if (plan) {
+		arg_s(&x, TK_TARGET, plan->target);
+		arg_s(&x, TK_PLAN, plan->kind == MSMVM_PLAN_DIRECT ? "direct" : "fallback");
+		arg_s(&x, TK_REASON, plan->reason);
+		arg_s(&x, TK_ARCH, plan->arch);
+	}
+	emit(tb, b, &x);
+}
+
+void tr_build_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm_event *e)
+{
+	/* a fresh clock pair now and then: a suspend moves BOOTTIME against MONOTONIC */
+	if (e->ts_ns > tb->last_clock + 10000000000ULL) {
+		uint64_t mono, boot;
+
+		now_clocks(&mono, &boot);
+		tb->ops->clock(tb->be, b, mono, boot);
+		tb->last_clock = e->ts_ns > mono ? e->ts_ns : mono;
+	}
+	if (e->type == MSMVM_EV_BIND)
+		bind_event(tb, b, e);
+	else if (e->type == MSMVM_EV_FREE)
+		free_event(tb, b, e);
+	else if (e->type == TR_EV_LOST)
+		tr_build_lost(tb, b, e->ts_ns, e->job, e->vm);
+}
+
+void tr_build_lost(struct tr_build *tb, struct tr_buf *b, uint64_t ts, uint64_t lost,
+		   uint64_t total)
+{
+	struct tr_ev x;
+
+	tb->ops->restart(tb->be, true);
+	ev_init(&x, TE_INSTANT, tb->recorder, ts, TN_LOST);
+	arg_u(&x, TK_DROPPED, lost);
+	arg_u(&x, TK_DROPPED_TOTAL, total);
+	emit(tb, b, &x);
+}
+
+void tr_build_finish_jobs(struct tr_build *tb, struct tr_buf *b)
+{
+	struct tr_ev x;
+
+	flush_early(tb, b);
+	/* jobs still in flight: begun, never ended (what a stall waits for) */
+	for (size_t i = 0; i < tb->jobs.cap; i++) {
+		struct tr_map_ent *me = &tb->jobs.e[i];
+		struct tb_job *j = me->v;
+		struct tb_proc *p;
+		struct tb_vm *vm;
+
+		if (!me->used)
+			continue;
+		p = get_proc(tb, b, (uint32_t)me->k1, NULL);
+		vm = p ? get_vm(tb, p, (uint32_t)me->k1, j->vm) : NULL;
+		if (!vm)
+			continue;
+		ev_init(&x, TE_BEGIN, lane_for(tb, b, vm, j->start, j->start, true), j->start, TN_JOB);
+		arg_u(&x, TK_COUNTED, j->count);
+		x.flow_in = j->flow;
+		emit(tb, b, &x);
+	}
+}
+
+void tr_build_stats(struct tr_build *tb, struct tr_buf *b, uint64_t ts, uint64_t events,
+		    uint64_t dropped, const uint64_t *health)
+{
+	struct tr_ev x;
+
+	ev_init(&x, TE_INSTANT, tb->recorder, ts, TN_STATS);
+	arg_u(&x, TK_EVENTS, events);
+	arg_u(&x, TK_DROPPED_TOTAL, dropped);
+	for (int i = 0; health && i < MSMVM_H_COUNT_; i++)
+		arg_u(&x, TK_HEALTH_ + i, health[i]);
+	emit(tb, b, &x);
+	tb->ops->trailer(tb->be, b);
+}

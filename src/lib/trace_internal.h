@@ -1,0 +1,219 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Internals of msmvm's traces. A trace is built in three layers:
+ *
+ *   trace_build.c   msmvm events -> tracks, slices, instants, counters, flows (one
+ *                   "group" of trace events per probe event)
+ *   trace_pb.c      the Perfetto protobuf encoding of those (trace_json.c: Chrome JSON)
+ *   trace_out.c     the file: whole groups per write(), size limit, cut back on errors
+ *
+ * and read back by trace_read.c (protobuf -> the same trace events) and trace_replay.c
+ * (trace events -> msmvm-stat's counters and histograms).
+ */
+#ifndef MSMVM_LIB_TRACE_INTERNAL_H
+#define MSMVM_LIB_TRACE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msmvm/trace.h"
+
+/* ---- the vocabulary: event names and annotation keys (their interning ids) ---- */
+
+enum tr_name {
+	TN_NONE,
+	TN_VM_BIND,		/* the ioctl, on the calling thread */
+	TN_WAIT,		/* the throttle's sleep, nested in it */
+	TN_WAIT_INTR,		/* the throttle returned -ERESTARTSYS */
+	TN_JOB,			/* a job's lifetime: bind return to free, on its VM */
+	TN_JOB_FREED_IOCTL,	/* a job freed on the ioctl's error path (never queued) */
+	TN_JOB_FREED,		/* a job freed with no known start (before its bind returned) */
+	TN_DRIFT,		/* a free that left in_flight off by this job's drift */
+	TN_RECORDING,		/* the header: what was probed */
+	TN_LOST,		/* events lost in the ring buffer since the last mark */
+	TN_STATS,		/* the trailer: counts, drops, probe health */
+	TN_COUNT_,
+};
+
+enum tr_key {
+	TK_NONE,
+	TK_VM, TK_NR_OPS, TK_QUEUE_ID, TK_PAGES_COUNTED, TK_RET,
+	TK_COUNTED, TK_USED, TK_UNUSED, TK_DRIFT, TK_VM_DRIFT,
+	TK_TARGET, TK_PLAN, TK_REASON, TK_ARCH, TK_VERSION,
+	TK_DROPPED, TK_DROPPED_TOTAL, TK_EVENTS,
+	TK_HEALTH_,		/* then one per msmvm_health_id, named as msmvm_health_name() */
+	TK_COUNT_ = TK_HEALTH_ + MSMVM_H_COUNT_,
+};
+
+const char *tr_name_str(int name);
+const char *tr_key_str(int key);
+int tr_name_lookup(const char *s);	/* TN_NONE if unknown */
+int tr_key_lookup(const char *s);
+
+/* ---- trace events, between the layers ---- */
+
+enum tr_track_kind { TT_GLOBAL, TT_PROCESS, TT_THREAD, TT_LANE, TT_COUNTER };
+
+struct tr_track {
+	uint64_t uuid, parent;
+	enum tr_track_kind kind;
+	uint32_t pid, tid;
+	char name[80];		/* process/thread: comm; lane and counter: "VM 0x… …" */
+};
+
+enum tr_arg_type { TA_INT, TA_UINT, TA_PTR, TA_STR };
+
+struct tr_arg {
+	uint16_t key;		/* enum tr_key */
+	uint8_t type;		/* enum tr_arg_type */
+	union {
+		int64_t i;
+		uint64_t u;
+		const char *s;
+	};
+};
+
+enum tr_ev_type { TE_BEGIN = 1, TE_END = 2, TE_INSTANT = 3, TE_COUNTER = 4 };
+
+#define TR_MAX_ARGS (TK_COUNT_)
+
+struct tr_ev {
+	enum tr_ev_type type;
+	uint64_t track;
+	uint64_t ts;		/* CLOCK_MONOTONIC ns */
+	int name;		/* enum tr_name (BEGIN, INSTANT) */
+	int64_t value;		/* COUNTER */
+	uint64_t flow_out;	/* a flow starts (or passes) here, 0: none */
+	uint64_t flow_in;	/* a flow ends here, 0: none */
+	int nargs;
+	struct tr_arg args[TR_MAX_ARGS];
+};
+
+/* ---- the output file ---- */
+
+struct tr_buf {
+	uint8_t *p;
+	size_t len, cap;
+	bool oom;
+};
+
+void tr_buf_put(struct tr_buf *b, const void *p, size_t n);
+void tr_buf_printf(struct tr_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+struct tr_out {
+	int fd;
+	char *path;
+	struct tr_buf buf;	/* committed groups not yet written, then the open group */
+	size_t committed;	/* bytes of buf that are whole groups */
+	size_t *bounds;		/* group ends within buf, to cut back a short write */
+	size_t nbounds, capbounds;
+	uint64_t written;	/* bytes in the file */
+	uint64_t limit;		/* 0: none */
+	int err;		/* the first write error (-errno), then nothing is written */
+	bool full;		/* the size limit was reached */
+};
+
+int tr_out_open(struct tr_out *o, const char *path, uint64_t limit, struct msmvm_err *err);
+/* End the open group; 1 if it would pass the limit (it is dropped: the file stays whole). */
+int tr_out_commit(struct tr_out *o, bool ignore_limit);
+void tr_out_abort(struct tr_out *o);	/* drop the open group */
+int tr_out_flush(struct tr_out *o);	/* 0 or -errno (the file keeps its whole groups) */
+int tr_out_close(struct tr_out *o);
+
+/* ---- backends: encode trace events into the open group ---- */
+
+struct tr_header {
+	uint64_t t0_ns;		/* MONOTONIC origin of the trace's clock */
+	uint64_t mono_ns, boot_ns;	/* a pair of readings taken together */
+	const struct msmvm_plan *plan;
+};
+
+struct tr_backend {
+	void (*header)(void *be, struct tr_buf *b, const struct tr_header *h);
+	void (*track)(void *be, struct tr_buf *b, const struct tr_track *t);
+	void (*event)(void *be, struct tr_buf *b, const struct tr_ev *e);
+	/* the next packet restarts interning; dropped: it also says packets were lost */
+	void (*restart)(void *be, bool dropped);
+	void (*clock)(void *be, struct tr_buf *b, uint64_t mono_ns, uint64_t boot_ns);
+	void (*trailer)(void *be, struct tr_buf *b);
+	void (*destroy)(void *be);
+	uint64_t nevents;	/* trace events encoded */
+};
+
+void *tr_pb_new(struct tr_backend *ops);
+void *tr_json_new(struct tr_backend *ops);
+
+/* ---- protobuf primitives (the encoder and the reader share the wire format) ---- */
+
+enum { PB_VARINT = 0, PB_I64 = 1, PB_LEN = 2, PB_I32 = 5 };
+
+void pb_varint(struct tr_buf *b, uint64_t v);
+void pb_tag(struct tr_buf *b, uint32_t field, int wire);
+size_t pb_begin(struct tr_buf *b, uint32_t field);	/* a length-delimited field */
+void pb_end(struct tr_buf *b, size_t mark);
+/* Read a varint at *p (< end): the value, or -1 when it does not fit (truncated or bad). */
+int pb_read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v);
+
+/* ---- a small hash map, two 64-bit words of key ---- */
+
+struct tr_map_ent {
+	uint64_t k1, k2;
+	void *v;
+	bool used;
+};
+
+struct tr_map {
+	struct tr_map_ent *e;
+	size_t cap, n;
+};
+
+void *tr_map_get(const struct tr_map *m, uint64_t k1, uint64_t k2);
+int tr_map_put(struct tr_map *m, uint64_t k1, uint64_t k2, void *v);	/* 0 or -ENOMEM */
+void *tr_map_del(struct tr_map *m, uint64_t k1, uint64_t k2);
+void tr_map_free(struct tr_map *m, void (*fn)(void *));
+
+/* ---- the builder: one probe event in, one group of trace events out ---- */
+
+struct tr_build;
+
+struct tr_build *tr_build_new(struct tr_backend *ops, void *be, uint64_t t0_ns);
+void tr_build_free(struct tr_build *tb);
+/* The header: clocks, the recorder's track, what was probed. */
+void tr_build_begin(struct tr_build *tb, struct tr_buf *b, const struct msmvm_plan *plan);
+/* Encode the trace events of one probe event into b (the caller commits the group). */
+void tr_build_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm_event *e);
+void tr_build_lost(struct tr_build *tb, struct tr_buf *b, uint64_t ts, uint64_t lost,
+		   uint64_t total);
+/* Deferred frees, and jobs still in flight (begun, never ended). */
+void tr_build_finish_jobs(struct tr_build *tb, struct tr_buf *b);
+/* The final stats instant (events, drops, probe health), then the format's trailer. */
+void tr_build_stats(struct tr_build *tb, struct tr_buf *b, uint64_t ts, uint64_t events,
+		    uint64_t dropped, const uint64_t *health);
+
+/* Internal event type in the flight recorder's memory: ring-buffer drops reported then. */
+#define TR_EV_LOST 0x100
+
+/* ---- reading ---- */
+
+struct tr_reader_cb {
+	void *ctx;
+	void (*track)(void *ctx, const struct tr_track *t);
+	/* interned names resolved to this vocabulary (others: TN_NONE, arguments left out);
+	 * ts in CLOCK_MONOTONIC ns; strings live until the callback returns */
+	void (*event)(void *ctx, const struct tr_ev *e);
+	void (*dropped)(void *ctx);	/* a packet with previous_packet_dropped */
+};
+
+struct tr_read_info {
+	uint64_t packets, bytes;
+	bool truncated;		/* the file ends inside a packet (cut short) */
+};
+
+int tr_read_file(const char *path, const struct tr_reader_cb *cb, struct tr_read_info *info,
+		 struct msmvm_err *err);
+
+int msmvm_fail(struct msmvm_err *err, enum msmvm_err_kind kind, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+#endif

@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * A trace file that is valid at every moment: bytes reach it only as whole groups (one
+ * probe event's packets), each write() of whole groups; a short write (disk full) is cut
+ * back to the last whole group, and nothing is written after an error. A recorder killed
+ * with SIGKILL therefore leaves whole packets, and at worst one partial write.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "trace_internal.h"
+
+static bool buf_reserve(struct tr_buf *b, size_t n)
+{
+	size_t cap;
+	uint8_t *p;
+
+	if (b->oom)
+		return false;
+	if (b->len + n <= b->cap)
+		return true;
+	cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + n)
+		cap *= 2;
+	p = realloc(b->p, cap);
+	if (!p) {
+		b->oom = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+void tr_buf_put(struct tr_buf *b, const void *p, size_t n)
+{
+	if (!buf_reserve(b, n))
+		return;
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+}
+
+void tr_buf_printf(struct tr_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (int tries = 0; tries < 2; tries++) {
+		size_t room = b->cap - b->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(b->cap ? (char *)b->p + b->len : NULL, b->cap ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		if (!buf_reserve(b, (size_t)n + 1))
+			return;
+	}
+}
+
+int tr_out_open(struct tr_out *o, const char *path, uint64_t limit, struct msmvm_err *err)
+{
+	memset(o, 0, sizeof(*o));
+	o->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (o->fd < 0)
+		return msmvm_fail(err, MSMVM_E_RUNTIME, errno, "cannot create %s: %s", path,
+				  strerror(errno));
+	o->path = strdup(path);
+	o->limit = limit;
+	return 0;
+}
+
+int tr_out_commit(struct tr_out *o, bool ignore_limit)
+{
+	size_t group = o->buf.len - o->committed;
+
+	if (o->err || o->full || o->buf.oom) {
+		tr_out_abort(o);
+		if (o->buf.oom && !o->err)
+			o->err = -ENOMEM;
+		return o->err ? o->err : 1;
+	}
+	if (!group)
+		return 0;
+	if (!ignore_limit && o->limit && o->written + o->committed + group > o->limit) {
+		o->full = true;
+		tr_out_abort(o);
+		return 1;
+	}
+	if (o->nbounds == o->capbounds) {
+		size_t cap = o->capbounds ? o->capbounds * 2 : 256;
+		size_t *p = realloc(o->bounds, cap * sizeof(*p));
+
+		if (!p) {
+			tr_out_abort(o);
+			o->err = -ENOMEM;
+			return o->err;
+		}
+		o->bounds = p;
+		o->capbounds = cap;
+	}
+	o->committed = o->buf.len;
+	o->bounds[o->nbounds++] = o->committed;
+	if (o->committed >= 64 * 1024)
+		return tr_out_flush(o);
+	return 0;
+}
+
+void tr_out_abort(struct tr_out *o)
+{
+	o->buf.len = o->committed;
+}
+
+/* After a short write of n bytes: keep whole groups only, in the file and in the buffer. */
+static void cut_back(struct tr_out *o, size_t n)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < o->nbounds && o->bounds[i] <= n; i++)
+		keep = o->bounds[i];
+	if (keep < n && ftruncate(o->fd, (off_t)(o->written + keep)) == 0)
+		lseek(o->fd, (off_t)(o->written + keep), SEEK_SET);
+	else if (keep < n)
+		keep = n;	/* cannot cut: the reader stops at the partial packet */
+	o->written += keep;
+}
+
+int tr_out_flush(struct tr_out *o)
+{
+	size_t off = 0, open_len = o->buf.len - o->committed;
+
+	if (o->err)
+		return o->err;
+	while (off < o->committed) {
+		ssize_t n = write(o->fd, o->buf.p + off, o->committed - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			o->err = n < 0 ? -errno : -ENOSPC;
+			cut_back(o, off);
+			o->buf.len = o->committed = 0;
+			o->nbounds = 0;
+			return o->err;
+		}
+		off += (size_t)n;
+	}
+	o->written += o->committed;
+	memmove(o->buf.p, o->buf.p + o->committed, open_len);
+	o->buf.len = open_len;
+	o->committed = 0;
+	o->nbounds = 0;
+	return 0;
+}
+
+int tr_out_close(struct tr_out *o)
+{
+	int ret = tr_out_flush(o);
+
+	if (o->fd >= 0) {
+		if (!ret && fsync(o->fd) && errno != EINVAL && errno != EROFS)
+			ret = o->err = -errno;
+		if (close(o->fd) && !ret)
+			ret = o->err = -errno;
+		o->fd = -1;
+	}
+	free(o->buf.p);
+	free(o->bounds);
+	free(o->path);
+	o->buf.p = NULL;
+	o->bounds = NULL;
+	o->path = NULL;
+	return ret;
+}

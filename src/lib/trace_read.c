@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Reading a Perfetto protobuf trace packet by packet: the fields msmvm-trace writes, with
+ * the sequence's interning and clock, everything else skipped. A file that ends inside a
+ * packet (a recorder killed mid-write) is read up to its last whole packet.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trace_internal.h"
+
+enum { SEQ_CLEARED = 1 };
+enum { CLOCK_MONOTONIC_ID = 3, CLOCK_TRACE_ID = 64 };
+
+struct span {
+	const uint8_t *p;
+	size_t n;
+};
+
+struct field {
+	uint32_t id;
+	int wire;
+	uint64_t v;		/* varint, fixed64 */
+	struct span s;		/* length-delimited */
+};
+
+struct rd {
+	const struct tr_reader_cb *cb;
+	struct tr_map names, keys;	/* interned iid -> string, this sequence's */
+	int64_t mono_minus_trace;	/* from the ClockSnapshot: trace clock -> MONOTONIC */
+	char strings[TR_MAX_ARGS][256];	/* string annotations of the event at hand */
+};
+
+/* One field of a message at *p, or -1 when it runs past end or has a wire type not used. */
+static int next_field(const uint8_t **p, const uint8_t *end, struct field *f)
+{
+	uint64_t tag, len;
+
+	if (pb_read_varint(p, end, &tag))
+		return -1;
+	f->id = (uint32_t)(tag >> 3);
+	f->wire = (int)(tag & 7);
+	switch (f->wire) {
+	case PB_VARINT:
+		return pb_read_varint(p, end, &f->v);
+	case PB_I64:
+		if (end - *p < 8)
+			return -1;
+		f->v = 0;
+		for (int i = 0; i < 8; i++)
+			f->v |= (uint64_t)(*p)[i] << (8 * i);
+		*p += 8;
+		return 0;
+	case PB_LEN:
+		if (pb_read_varint(p, end, &len) || len > (uint64_t)(end - *p))
+			return -1;
+		f->s = (struct span){ *p, (size_t)len };
+		*p += len;
+		return 0;
+	case PB_I32:
+		if (end - *p < 4)
+			return -1;
+		f->v = (uint64_t)(*p)[0] | (uint64_t)(*p)[1] << 8 | (uint64_t)(*p)[2] << 16 |
+		       (uint64_t)(*p)[3] << 24;
+		*p += 4;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* The fields of a message, one by one; `bad` once one does not parse. */
+struct fields {
+	const uint8_t *p, *end;
+	bool bad;
+};
+
+static struct fields fields_of(struct span s)
+{
+	return (struct fields){ s.p, s.p + s.n, false };
+}
+
+static bool next(struct fields *it, struct field *f)
+{
+	if (it->bad || it->p >= it->end)
+		return false;
+	if (next_field(&it->p, it->end, f)) {
+		it->bad = true;
+		return false;
+	}
+	return true;
+}
+
+static void copy_str(char *dst, size_t cap, struct span s)
+{
+	size_t n = s.n < cap - 1 ? s.n : cap - 1;
+
+	memcpy(dst, s.p, n);
+	dst[n] = 0;
+}
+
+static void intern(struct tr_map *m, struct span entry)
+{
+	struct field f;
+	uint64_t iid = 0;
+	struct span name = { 0 };
+	struct fields it;
+	bool has_name = false;
+	char *s;
+
+	for (it = fields_of(entry); next(&it, &f);) {
+		if (f.id == 1 && f.wire == PB_VARINT)
+			iid = f.v;
+		else if (f.id == 2 && f.wire == PB_LEN)
+			name = f.s, has_name = true;
+	}
+	if (!iid || !has_name || !(s = malloc(name.n + 1)))
+		return;
+	copy_str(s, name.n + 1, name);
+	free(tr_map_del(m, iid, 0));
+	if (tr_map_put(m, iid, 0, s))
+		free(s);
+}
+
+static int read_interned(struct rd *r, struct span s)
+{
+	struct field f;
+	struct fields it;
+
+	for (it = fields_of(s); next(&it, &f);) {
+		if (f.wire != PB_LEN)
+			continue;
+		if (f.id == 2)
+			intern(&r->names, f.s);
+		else if (f.id == 3)
+			intern(&r->keys, f.s);
+	}
+	return it.bad ? -1 : 0;
+}
+
+static void read_clock(struct rd *r, struct span s)
+{
+	struct field f, c;
+	struct fields it, it2;
+	int64_t trace = -1, mono = -1;
+
+	for (it = fields_of(s); next(&it, &f);) {
+		uint64_t id = 0, ts = 0;
+
+		if (f.id != 1 || f.wire != PB_LEN)
+			continue;
+		for (it2 = fields_of(f.s); next(&it2, &c);) {
+			if (c.id == 1)
+				id = c.v;
+			else if (c.id == 2)
+				ts = c.v;
+		}
+		if (id == CLOCK_TRACE_ID)
+			trace = (int64_t)ts;
+		else if (id == CLOCK_MONOTONIC_ID)
+			mono = (int64_t)ts;
+	}
+	if (trace >= 0 && mono >= 0)
+		r->mono_minus_trace = mono - trace;
+}
+
+static int read_track(struct rd *r, struct span s)
+{
+	struct tr_track t = { .kind = TT_GLOBAL };
+	struct field f, g;
+	struct fields it, it2;
+
+	for (it = fields_of(s); next(&it, &f);) {
+		switch (f.id) {
+		case 1: t.uuid = f.v; break;
+		case 5: t.parent = f.v; break;
+		case 2:
+			if (f.wire == PB_LEN)
+				copy_str(t.name, sizeof(t.name), f.s);
+			if (t.kind == TT_GLOBAL && t.parent)
+				t.kind = TT_LANE;
+			break;
+		case 3:
+		case 4:
+			if (f.wire != PB_LEN)
+				break;
+			t.kind = f.id == 3 ? TT_PROCESS : TT_THREAD;
+			for (it2 = fields_of(f.s); next(&it2, &g);) {
+				if (g.id == 1)
+					t.pid = (uint32_t)g.v;
+				else if (g.id == 2 && t.kind == TT_THREAD)
+					t.tid = (uint32_t)g.v;
+				else if (g.wire == PB_LEN && ((t.kind == TT_PROCESS && g.id == 6) ||
+							      (t.kind == TT_THREAD && g.id == 5)))
+					copy_str(t.name, sizeof(t.name), g.s);
+			}
+			break;
+		case 8:
+			t.kind = TT_COUNTER;
+			break;
+		}
+	}
+	if (t.kind == TT_GLOBAL && t.parent)
+		t.kind = TT_LANE;	/* a named child track */
+	if (it.bad)
+		return -1;
+	if (r->cb->track)
+		r->cb->track(r->cb->ctx, &t);
+	return 0;
+}
+
+static int read_annotation(struct rd *r, struct span s, struct tr_ev *e)
+{
+	struct field f;
+	struct fields it;
+	struct tr_arg a = { 0 };
+	const char *key = NULL;
+	char keybuf[128];
+	int k;
+
+	for (it = fields_of(s); next(&it, &f);) {
+		switch (f.id) {
+		case 1: key = tr_map_get(&r->keys, f.v, 0); break;
+		case 10:
+			if (f.wire == PB_LEN) {
+				copy_str(keybuf, sizeof(keybuf), f.s);
+				key = keybuf;
+			}
+			break;
+		case 2:
+		case 3: a.type = TA_UINT; a.u = f.v; break;
+		case 4: a.type = TA_INT; a.i = (int64_t)f.v; break;
+		case 7: a.type = TA_PTR; a.u = f.v; break;
+		case 6:
+			if (f.wire == PB_LEN && e->nargs < TR_MAX_ARGS) {
+				copy_str(r->strings[e->nargs], sizeof(r->strings[0]), f.s);
+				a.type = TA_STR;
+				a.s = r->strings[e->nargs];
+			}
+			break;
+		}
+	}
+	if (it.bad)
+		return -1;
+	if (key && (k = tr_key_lookup(key)) != TK_NONE && e->nargs < TR_MAX_ARGS) {
+		a.key = (uint16_t)k;
+		e->args[e->nargs++] = a;
+	}
+	return 0;
+}
+
+static int read_event(struct rd *r, struct span s, uint64_t ts)
+{
+	struct tr_ev e = { .ts = ts };
+	struct field f;
+	struct fields it;
+	char name[128];
+
+	for (it = fields_of(s); next(&it, &f);) {
+		switch (f.id) {
+		case 9: e.type = (enum tr_ev_type)f.v; break;
+		case 11: e.track = f.v; break;
+		case 10: {
+			const char *n = tr_map_get(&r->names, f.v, 0);
+
+			e.name = n ? tr_name_lookup(n) : TN_NONE;
+			break;
+		}
+		case 23:
+			if (f.wire == PB_LEN) {
+				copy_str(name, sizeof(name), f.s);
+				e.name = tr_name_lookup(name);
+			}
+			break;
+		case 30: e.value = (int64_t)f.v; break;
+		case 36:
+		case 47: e.flow_out = f.v; break;
+		case 42:
+		case 48: e.flow_in = f.v; break;
+		case 4:
+			if (f.wire == PB_LEN && read_annotation(r, f.s, &e))
+				return -1;
+			break;
+		}
+	}
+	if (it.bad)
+		return -1;
+	if (r->cb->event)
+		r->cb->event(r->cb->ctx, &e);
+	return 0;
+}
+
+static int read_packet(struct rd *r, struct span pkt)
+{
+	struct field f;
+	struct span te = { 0 }, interned = { 0 }, td = { 0 };
+	uint64_t ts = 0, flags = 0;
+	struct fields it;
+	bool dropped = false;
+
+	for (it = fields_of(pkt); next(&it, &f);) {
+		switch (f.id) {
+		case 8: ts = f.v; break;
+		case 13: flags = f.v; break;
+		case 42: dropped = f.v != 0; break;
+		case 11: te = f.s; break;
+		case 12: interned = f.s; break;
+		case 60: td = f.s; break;
+		case 6:
+			if (f.wire == PB_LEN)
+				read_clock(r, f.s);
+			break;
+		}
+	}
+	if (it.bad)
+		return -1;
+	/* in the order trace_processor applies them: clear, interned data, then the event */
+	if (flags & SEQ_CLEARED) {
+		tr_map_free(&r->names, free);
+		tr_map_free(&r->keys, free);
+	}
+	if (dropped && r->cb->dropped)
+		r->cb->dropped(r->cb->ctx);
+	if (interned.p && read_interned(r, interned))
+		return -1;
+	if (td.p && read_track(r, td))
+		return -1;
+	if (te.p && read_event(r, te, ts + (uint64_t)r->mono_minus_trace))
+		return -1;
+	return 0;
+}
+
+/* A varint from the stream: 0, 1 at a clean end of file, -1 at a cut or bad one. */
+static int stream_varint(FILE *f, uint64_t *v, bool *any)
+{
+	uint64_t r = 0;
+
+	*any = false;
+	for (int shift = 0; shift < 64; shift += 7) {
+		int c = getc(f);
+
+		if (c == EOF)
+			return *any ? -1 : 1;
+		*any = true;
+		r |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80)) {
+			*v = r;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int tr_read_file(const char *path, const struct tr_reader_cb *cb, struct tr_read_info *info,
+		 struct msmvm_err *err)
+{
+	struct rd r = { .cb = cb };
+	FILE *f = fopen(path, "rbe");
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	uint64_t off = 0;
+	int ret = 0;
+
+	memset(info, 0, sizeof(*info));
+	if (!f)
+		return msmvm_fail(err, MSMVM_E_RUNTIME, errno, "cannot open %s: %s", path,
+				  strerror(errno));
+	for (;;) {
+		uint64_t tag, len;
+		bool any;
+		int s = stream_varint(f, &tag, &any);
+
+		if (s == 1)
+			break;	/* a clean end */
+		if (s < 0) {
+			info->truncated = true;
+			break;
+		}
+		if (tag != (1 << 3 | PB_LEN)) {
+			if (info->packets)
+				ret = msmvm_fail(err, MSMVM_E_RUNTIME, EINVAL,
+						 "%s: corrupt at byte %llu (not a trace packet)", path,
+						 (unsigned long long)off);
+			else
+				ret = msmvm_fail(err, MSMVM_E_RUNTIME, EINVAL,
+						 "%s is not a Perfetto protobuf trace (a JSON trace "
+						 "cannot be replayed)", path);
+			break;
+		}
+		s = stream_varint(f, &len, &any);
+		if (s) {
+			info->truncated = true;
+			break;
+		}
+		if (len > (64u << 20)) {
+			ret = msmvm_fail(err, MSMVM_E_RUNTIME, EINVAL,
+					 "%s: corrupt at byte %llu (a packet of %llu bytes)", path,
+					 (unsigned long long)off, (unsigned long long)len);
+			break;
+		}
+		if (len > cap) {
+			uint8_t *nb = realloc(buf, (size_t)len);
+
+			if (!nb) {
+				ret = msmvm_fail(err, MSMVM_E_RUNTIME, ENOMEM, "out of memory");
+				break;
+			}
+			buf = nb;
+			cap = (size_t)len;
+		}
+		if (fread(buf, 1, (size_t)len, f) != len) {
+			info->truncated = true;
+			break;
+		}
+		if (read_packet(&r, (struct span){ buf, (size_t)len })) {
+			ret = msmvm_fail(err, MSMVM_E_RUNTIME, EINVAL,
+					 "%s: corrupt packet at byte %llu", path,
+					 (unsigned long long)off);
+			break;
+		}
+		info->packets++;
+		off = (uint64_t)ftell(f);
+	}
+	info->bytes = off;
+	if (!ret && ferror(f))
+		ret = msmvm_fail(err, MSMVM_E_RUNTIME, EIO, "reading %s: %s", path, strerror(EIO));
+	fclose(f);
+	free(buf);
+	tr_map_free(&r.names, free);
+	tr_map_free(&r.keys, free);
+	return ret;
+}

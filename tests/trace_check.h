@@ -1,0 +1,690 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Checking a trace the way trace_processor will read it, from `protoc --decode`'s text of
+ * the file (tests/trace.proto), not from msmvm's own reader:
+ *
+ *   - every packet is on a sequence (trusted_packet_sequence_id), the first one clears its
+ *     incremental state, and a packet marked previous_packet_dropped clears it again;
+ *   - timestamps have a clock: the packet defaults set after the last clear name one that
+ *     a ClockSnapshot on the sequence relates to BOOTTIME;
+ *   - every interned id a packet uses (event names, annotation names) was sent since the
+ *     last clear, in that packet or before, never with another string; such packets are
+ *     marked SEQ_NEEDS_INCREMENTAL_STATE;
+ *   - every track_uuid was described by a TrackDescriptor earlier in the file; thread
+ *     tracks sit under their process's track; counter values only on counter tracks, and
+ *     only counter values there;
+ *   - in timestamp order (ties in file order, as trace_processor sorts), slices nest per
+ *     track: no end without a begin, none left open (unless allowed: a recorder killed
+ *     mid-way, jobs in flight at the end of a flight-recorder window);
+ *   - each flow starts once, ends at most once, and not before it starts.
+ *
+ * It also counts what the tests compare with the model: slices and instants by name,
+ * counter values, loss marks, the final stats' arguments.
+ */
+#ifndef MSMVM_TEST_TRACE_CHECK_H
+#define MSMVM_TEST_TRACE_CHECK_H
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- protoc's text format, as a tree ---- */
+
+struct tnode {
+	char *name;
+	char *value;		/* scalars (strings unescaped); NULL for messages */
+	struct tnode **kids;
+	int nkids;
+};
+
+struct tparse {
+	const char *p;
+	char err[256];
+};
+
+static void tnode_free(struct tnode *n)
+{
+	if (!n)
+		return;
+	for (int i = 0; i < n->nkids; i++)
+		tnode_free(n->kids[i]);
+	free(n->kids);
+	free(n->name);
+	free(n->value);
+	free(n);
+}
+
+static void tp_ws(struct tparse *tp)
+{
+	while (isspace((unsigned char)*tp->p))
+		tp->p++;
+}
+
+static char *tp_word(struct tparse *tp)
+{
+	const char *s = tp->p;
+
+	while (isalnum((unsigned char)*tp->p) || *tp->p == '_' || *tp->p == '-' || *tp->p == '.' ||
+	       *tp->p == '+')
+		tp->p++;
+	return s == tp->p ? NULL : strndup(s, (size_t)(tp->p - s));
+}
+
+static char *tp_string(struct tparse *tp)
+{
+	size_t cap = 64, n = 0;
+	char *out = malloc(cap);
+
+	tp->p++;	/* the quote */
+	while (*tp->p && *tp->p != '"') {
+		char c = *tp->p++;
+
+		if (c == '\\') {
+			c = *tp->p++;
+			if (c >= '0' && c <= '7') {
+				int v = c - '0';
+
+				for (int i = 0; i < 2 && *tp->p >= '0' && *tp->p <= '7'; i++)
+					v = v * 8 + (*tp->p++ - '0');
+				c = (char)v;
+			} else if (c == 'n') {
+				c = '\n';
+			} else if (c == 't') {
+				c = '\t';
+			} else if (c == 'r') {
+				c = '\r';
+			}
+		}
+		if (n + 2 > cap)
+			out = realloc(out, cap *= 2);
+		out[n++] = c;
+	}
+	out[n] = 0;
+	if (*tp->p == '"')
+		tp->p++;
+	return out;
+}
+
+/* The fields of one message, up to its closing brace (or the end, for the top level). */
+static bool tp_fields(struct tparse *tp, struct tnode *parent, bool top)
+{
+	for (;;) {
+		struct tnode *n;
+
+		tp_ws(tp);
+		if (!*tp->p)
+			return top || (snprintf(tp->err, sizeof(tp->err), "unclosed message"), false);
+		if (*tp->p == '}') {
+			tp->p++;
+			return !top || (snprintf(tp->err, sizeof(tp->err), "stray }"), false);
+		}
+		n = calloc(1, sizeof(*n));
+		n->name = tp_word(tp);
+		if (!n->name) {
+			snprintf(tp->err, sizeof(tp->err), "a field name expected near '%.20s'", tp->p);
+			free(n);
+			return false;
+		}
+		parent->kids = realloc(parent->kids, (size_t)(parent->nkids + 1) * sizeof(n));
+		parent->kids[parent->nkids++] = n;
+		tp_ws(tp);
+		if (*tp->p == ':') {
+			tp->p++;
+			tp_ws(tp);
+		}
+		if (*tp->p == '{') {
+			tp->p++;
+			if (!tp_fields(tp, n, false))
+				return false;
+		} else if (*tp->p == '"') {
+			n->value = tp_string(tp);
+		} else if (!(n->value = tp_word(tp))) {
+			snprintf(tp->err, sizeof(tp->err), "a value expected for %s", n->name);
+			return false;
+		}
+	}
+}
+
+static struct tnode *tnode_parse(const char *text, char *err, size_t errsz)
+{
+	struct tparse tp = { .p = text };
+	struct tnode *root = calloc(1, sizeof(*root));
+
+	if (!tp_fields(&tp, root, true)) {
+		snprintf(err, errsz, "%s", tp.err);
+		tnode_free(root);
+		return NULL;
+	}
+	return root;
+}
+
+static struct tnode *tkid(const struct tnode *n, const char *name)
+{
+	for (int i = 0; n && i < n->nkids; i++)
+		if (!strcmp(n->kids[i]->name, name))
+			return n->kids[i];
+	return NULL;
+}
+
+static bool tnum(const struct tnode *n, const char *name, long long *v)
+{
+	struct tnode *k = tkid(n, name);
+
+	if (!k || !k->value)
+		return false;
+	*v = strtoll(k->value, NULL, 10);
+	return true;
+}
+
+static unsigned long long tunum(const struct tnode *n, const char *name)
+{
+	struct tnode *k = tkid(n, name);
+
+	return k && k->value ? strtoull(k->value, NULL, 10) : 0;
+}
+
+/* ---- the checks ---- */
+
+#define TC_MAX_ERRORS 20
+#define TC_NAMES 64
+
+struct tc_count {
+	char name[64];
+	long long n;
+};
+
+struct tc_result {
+	int errors;
+	char msgs[TC_MAX_ERRORS][200];
+	long long packets, track_events, descriptors, counters, loss_marks, flows, open_slices;
+	long long ts_min, ts_max;
+	struct tc_count slices[TC_NAMES], instants[TC_NAMES];
+	int nslices, ninstants;
+	struct tc_count stats[TC_NAMES];	/* the final stats instant's arguments */
+	int nstats;
+	bool has_stats;
+};
+
+static void tc_error(struct tc_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void tc_error(struct tc_result *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->errors < TC_MAX_ERRORS) {
+		va_start(ap, fmt);
+		vsnprintf(r->msgs[r->errors], sizeof(r->msgs[0]), fmt, ap);
+		va_end(ap);
+	}
+	r->errors++;
+}
+
+static void tc_bump(struct tc_count *c, int *n, const char *name, long long by)
+{
+	for (int i = 0; i < *n; i++)
+		if (!strcmp(c[i].name, name)) {
+			c[i].n += by;
+			return;
+		}
+	if (*n < TC_NAMES) {
+		snprintf(c[*n].name, sizeof(c[0].name), "%s", name);
+		c[(*n)++].n = by;
+	}
+}
+
+static long long tc_get(const struct tc_count *c, int n, const char *name)
+{
+	for (int i = 0; i < n; i++)
+		if (!strcmp(c[i].name, name))
+			return c[i].n;
+	return 0;
+}
+
+enum { TC_KIND_NONE, TC_KIND_PROCESS, TC_KIND_THREAD, TC_KIND_COUNTER, TC_KIND_OTHER };
+
+struct tc_track {
+	unsigned long long uuid, parent;
+	int kind;
+	long long pid;
+};
+
+struct tc_ev {
+	long long ts;
+	long idx;
+	int type;		/* 1 begin, 2 end, 3 instant, 4 counter */
+	unsigned long long track;
+	char name[64];
+	unsigned long long flows[4], ends[4];
+	int nflows, nends;
+};
+
+static int tc_ev_cmp(const void *a, const void *b)
+{
+	const struct tc_ev *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+struct tc_intern {
+	unsigned long long iid;
+	char name[64];
+	long long since;	/* the packet that sent it */
+};
+
+static int type_of(const char *v)
+{
+	if (!v)
+		return 0;
+	if (!strcmp(v, "TYPE_SLICE_BEGIN") || !strcmp(v, "1"))
+		return 1;
+	if (!strcmp(v, "TYPE_SLICE_END") || !strcmp(v, "2"))
+		return 2;
+	if (!strcmp(v, "TYPE_INSTANT") || !strcmp(v, "3"))
+		return 3;
+	if (!strcmp(v, "TYPE_COUNTER") || !strcmp(v, "4"))
+		return 4;
+	return 0;
+}
+
+/* Look an interned id up: sent since the last clear, at or before this packet. */
+static const char *tc_interned(struct tc_result *r, struct tc_intern *tab, int n,
+			       unsigned long long iid, long long last_clear, long long pkt,
+			       const char *what)
+{
+	for (int i = 0; i < n; i++)
+		if (tab[i].iid == iid) {
+			if (tab[i].since < last_clear || tab[i].since > pkt) {
+				tc_error(r, "packet %lld: %s iid %llu not sent since the last clear "
+					 "(packet %lld)", pkt, what, iid, last_clear);
+				return NULL;
+			}
+			return tab[i].name;
+		}
+	tc_error(r, "packet %lld: %s iid %llu never sent", pkt, what, iid);
+	return NULL;
+}
+
+static void tc_intern_add(struct tc_result *r, struct tc_intern *tab, int *n,
+			  const struct tnode *entry, long long pkt, const char *what)
+{
+	unsigned long long iid = tunum(entry, "iid");
+	struct tnode *name = tkid(entry, "name");
+
+	if (!iid || !name || !name->value) {
+		tc_error(r, "packet %lld: a %s entry without iid or name", pkt, what);
+		return;
+	}
+	for (int i = 0; i < *n; i++)
+		if (tab[i].iid == iid) {
+			if (strcmp(tab[i].name, name->value))
+				tc_error(r, "packet %lld: %s iid %llu redefined ('%s', was '%s')", pkt,
+					 what, iid, name->value, tab[i].name);
+			tab[i].since = pkt;
+			return;
+		}
+	if (*n < 256) {
+		tab[*n].iid = iid;
+		snprintf(tab[*n].name, sizeof(tab[0].name), "%s", name->value);
+		tab[(*n)++].since = pkt;
+	}
+}
+
+static void tc_check(const struct tnode *root, bool allow_open, struct tc_result *r)
+{
+	struct tc_track *tracks = NULL;
+	struct tc_ev *evs = NULL;
+	struct tc_intern names[256], keys[256];
+	int ntracks = 0, nnames = 0, nkeys = 0;
+	long nevs = 0, capevs = 0;
+	long long last_clear = -1, clock_ok_since = -1;
+	bool seq_clock_known = false;
+
+	memset(r, 0, sizeof(*r));
+	r->ts_min = -1;
+	for (int pi = 0; pi < root->nkids; pi++) {
+		const struct tnode *p = root->kids[pi];
+		long long pkt = pi, seq = 0, flags = 0, dropped = 0, ts = 0;
+		bool has_ts = tnum(p, "timestamp", &ts), uses_interning = false;
+		struct tnode *x;
+
+		if (strcmp(p->name, "packet")) {
+			tc_error(r, "top-level field '%s' is not a packet", p->name);
+			continue;
+		}
+		r->packets++;
+		if (!tnum(p, "trusted_packet_sequence_id", &seq) || seq == 0)
+			tc_error(r, "packet %lld: no trusted_packet_sequence_id", pkt);
+		tnum(p, "sequence_flags", &flags);
+		tnum(p, "previous_packet_dropped", &dropped);
+		if (dropped) {
+			r->loss_marks++;
+			if (!(flags & 1))
+				tc_error(r, "packet %lld: previous_packet_dropped without clearing the "
+					 "incremental state: what follows would be skipped", pkt);
+		}
+		if (pi == 0 && !(flags & 1))
+			tc_error(r, "the first packet does not clear the incremental state");
+		if (flags & 1) {
+			last_clear = pkt;
+			clock_ok_since = -1;
+		}
+		if ((x = tkid(p, "trace_packet_defaults"))) {
+			long long id;
+
+			if (!(flags & 1) && last_clear < 0)
+				tc_error(r, "packet %lld: packet defaults before any clear", pkt);
+			if (tnum(x, "timestamp_clock_id", &id))
+				clock_ok_since = pkt;
+			if (id >= 64 && !seq_clock_known && !tkid(p, "clock_snapshot"))
+				tc_error(r, "packet %lld: clock %lld before its ClockSnapshot", pkt, id);
+		}
+		if ((x = tkid(p, "clock_snapshot"))) {
+			bool boot = false, seqc = false;
+
+			for (int i = 0; i < x->nkids; i++) {
+				long long id = 0;
+
+				if (!strcmp(x->kids[i]->name, "clocks") && tnum(x->kids[i], "clock_id", &id)) {
+					boot |= id == 6;
+					seqc |= id == 64;
+				}
+			}
+			if (!boot)
+				tc_error(r, "packet %lld: a ClockSnapshot without BOOTTIME", pkt);
+			seq_clock_known |= seqc;
+		}
+		if ((x = tkid(p, "interned_data"))) {
+			if (last_clear < 0)
+				tc_error(r, "packet %lld: interned data before any clear", pkt);
+			for (int i = 0; i < x->nkids; i++) {
+				if (!strcmp(x->kids[i]->name, "event_names"))
+					tc_intern_add(r, names, &nnames, x->kids[i], pkt, "event name");
+				else if (!strcmp(x->kids[i]->name, "debug_annotation_names"))
+					tc_intern_add(r, keys, &nkeys, x->kids[i], pkt, "annotation name");
+			}
+		}
+		if ((x = tkid(p, "track_descriptor"))) {
+			struct tc_track t = { .uuid = tunum(x, "uuid"), .parent = tunum(x, "parent_uuid"),
+					      .kind = TC_KIND_OTHER };
+			struct tnode *sub;
+			int found = -1;
+
+			r->descriptors++;
+			if ((sub = tkid(x, "process"))) {
+				t.kind = TC_KIND_PROCESS;
+				tnum(sub, "pid", &t.pid);
+			} else if ((sub = tkid(x, "thread"))) {
+				t.kind = TC_KIND_THREAD;
+				tnum(sub, "pid", &t.pid);
+			} else if (tkid(x, "counter")) {
+				t.kind = TC_KIND_COUNTER;
+			}
+			if (!t.uuid)
+				tc_error(r, "packet %lld: a track descriptor without uuid", pkt);
+			for (int i = 0; i < ntracks; i++)
+				if (tracks[i].uuid == t.uuid)
+					found = i;
+			if (found >= 0 && tracks[found].kind != t.kind)
+				tc_error(r, "packet %lld: track %llu described again as another kind", pkt,
+					 t.uuid);
+			if (t.kind == TC_KIND_THREAD) {
+				bool ok = false;
+
+				for (int i = 0; i < ntracks; i++)
+					ok |= tracks[i].uuid == t.parent && tracks[i].kind == TC_KIND_PROCESS &&
+					      tracks[i].pid == t.pid;
+				if (!ok)
+					tc_error(r, "packet %lld: thread track %llu not under its process's "
+						 "track", pkt, t.uuid);
+			} else if (t.parent) {
+				bool ok = false;
+
+				for (int i = 0; i < ntracks; i++)
+					ok |= tracks[i].uuid == t.parent;
+				if (!ok)
+					tc_error(r, "packet %lld: track %llu's parent %llu not described "
+						 "before", pkt, t.uuid, t.parent);
+			}
+			if (found < 0) {
+				tracks = realloc(tracks, (size_t)(ntracks + 1) * sizeof(*tracks));
+				tracks[ntracks++] = t;
+			} else {
+				tracks[found] = t;
+			}
+		}
+		if ((x = tkid(p, "track_event"))) {
+			struct tc_ev e = { .ts = ts, .idx = pi };
+			const struct tc_track *t = NULL;
+			long long iid;
+			struct tnode *tn = tkid(x, "type");
+
+			r->track_events++;
+			e.type = type_of(tn ? tn->value : NULL);
+			e.track = tunum(x, "track_uuid");
+			if (!has_ts)
+				tc_error(r, "packet %lld: a track event without timestamp", pkt);
+			if (!tkid(p, "timestamp_clock_id") && clock_ok_since < 0)
+				tc_error(r, "packet %lld: no clock for the timestamp (no packet defaults "
+					 "since the last clear)", pkt);
+			if (!e.type)
+				tc_error(r, "packet %lld: a track event without type", pkt);
+			for (int i = 0; i < ntracks; i++)
+				if (tracks[i].uuid == e.track)
+					t = &tracks[i];
+			if (!t)
+				tc_error(r, "packet %lld: track_uuid %llu not described before", pkt,
+					 e.track);
+			else if ((e.type == 4) != (t->kind == TC_KIND_COUNTER))
+				tc_error(r, "packet %lld: %s on %s track %llu", pkt,
+					 e.type == 4 ? "a counter value" : "a slice or instant",
+					 t->kind == TC_KIND_COUNTER ? "a counter" : "a non-counter",
+					 e.track);
+			if (e.type == 4 && !tkid(x, "counter_value"))
+				tc_error(r, "packet %lld: a counter event without value", pkt);
+			if (tnum(x, "name_iid", &iid)) {
+				const char *n = tc_interned(r, names, nnames, (unsigned long long)iid,
+							    last_clear, pkt, "event name");
+
+				uses_interning = true;
+				snprintf(e.name, sizeof(e.name), "%s", n ? n : "?");
+			} else if ((tn = tkid(x, "name")) && tn->value) {
+				snprintf(e.name, sizeof(e.name), "%s", tn->value);
+			}
+			for (int i = 0; i < x->nkids; i++) {
+				const struct tnode *k = x->kids[i];
+
+				if (!strcmp(k->name, "flow_ids") && k->value && e.nflows < 4)
+					e.flows[e.nflows++] = strtoull(k->value, NULL, 10);
+				else if (!strcmp(k->name, "terminating_flow_ids") && k->value && e.nends < 4)
+					e.ends[e.nends++] = strtoull(k->value, NULL, 10);
+				else if (!strcmp(k->name, "debug_annotations")) {
+					const char *kn = NULL;
+
+					if (tnum(k, "name_iid", &iid)) {
+						kn = tc_interned(r, keys, nkeys, (unsigned long long)iid,
+								 last_clear, pkt, "annotation name");
+						uses_interning = true;
+					}
+					if (kn && e.type == 3 && !strcmp(e.name, "msmvm-trace stats")) {
+						long long v = 0;
+
+						if (tnum(k, "uint_value", &v) || tnum(k, "int_value", &v))
+							tc_bump(r->stats, &r->nstats, kn, v);
+					}
+				}
+			}
+			if (uses_interning && !(flags & 2))
+				tc_error(r, "packet %lld: uses interned data without "
+					 "SEQ_NEEDS_INCREMENTAL_STATE", pkt);
+			if (e.type == 4)
+				r->counters++;
+			if (!strcmp(e.name, "msmvm-trace stats"))
+				r->has_stats = true;
+			if (nevs == capevs)
+				evs = realloc(evs, (size_t)(capevs = capevs ? capevs * 2 : 1024) *
+							   sizeof(*evs));
+			evs[nevs++] = e;
+			if (r->ts_min < 0 || ts < r->ts_min)
+				r->ts_min = ts;
+			if (ts > r->ts_max)
+				r->ts_max = ts;
+		}
+	}
+
+	/*
+	 * Slices and flows, in trace_processor's order. First, which begin each end closes
+	 * in the order the file has them: sorted by time, each end must close the same one
+	 * (slices that overlap without nesting on one track would pair up differently).
+	 */
+	long *file_pair = calloc((size_t)r->packets + 1, sizeof(long));
+	{
+		struct fstack {
+			unsigned long long track;
+			int depth;
+			long idx[16];
+		} *fs = calloc((size_t)ntracks + 1, sizeof(*fs));
+
+		for (int i = 0; i < ntracks; i++)
+			fs[i].track = tracks[i].uuid;
+		for (long i = 0; i < nevs; i++) {
+			struct fstack *s = NULL;
+
+			for (int j = 0; j < ntracks; j++)
+				if (fs[j].track == evs[i].track)
+					s = &fs[j];
+			if (!s)
+				continue;
+			if (evs[i].type == 1 && s->depth < 16)
+				s->idx[s->depth++] = evs[i].idx;
+			else if (evs[i].type == 2 && s->depth)
+				file_pair[evs[i].idx] = s->idx[--s->depth] + 1;
+		}
+		free(fs);
+	}
+	if (nevs)
+		qsort(evs, (size_t)nevs, sizeof(*evs), tc_ev_cmp);
+	{
+		struct stack {
+			unsigned long long track;
+			int depth;
+			char names[16][64];
+			long idx[16];
+			long long ts[16];
+		} *st = calloc((size_t)ntracks + 1, sizeof(*st));
+		struct flow {
+			unsigned long long id;
+			long long start;
+			bool ended;
+		} *flows = calloc((size_t)nevs + 1, sizeof(*flows));
+		long nfl = 0;
+
+		for (int i = 0; i < ntracks; i++)
+			st[i].track = tracks[i].uuid;
+		for (long i = 0; i < nevs; i++) {
+			struct tc_ev *e = &evs[i];
+			struct stack *s = NULL;
+
+			for (int j = 0; j < ntracks; j++)
+				if (st[j].track == e->track)
+					s = &st[j];
+			if (!s)
+				continue;
+			if (e->type == 1) {
+				if (s->depth < 16) {
+					snprintf(s->names[s->depth], 64, "%s", e->name);
+					s->idx[s->depth] = e->idx;
+					s->ts[s->depth] = e->ts;
+				}
+				s->depth++;
+			} else if (e->type == 2) {
+				if (!s->depth) {
+					tc_error(r, "track %llu: a slice ends at %lld with none open",
+						 e->track, e->ts);
+					continue;
+				}
+				s->depth--;
+				if (s->depth < 16) {
+					tc_bump(r->slices, &r->nslices, s->names[s->depth], 1);
+					if (file_pair[e->idx] != s->idx[s->depth] + 1)
+						tc_error(r, "track %llu: slices overlap: the end at %lld "
+							 "closes '%s' begun at %lld, not the slice it was "
+							 "written for", e->track, e->ts, s->names[s->depth],
+							 s->ts[s->depth]);
+				}
+			} else if (e->type == 3) {
+				tc_bump(r->instants, &r->ninstants, e->name, 1);
+			}
+			for (int f = 0; f < e->nflows; f++) {
+				bool dup = false;
+
+				for (long j = 0; j < nfl; j++)
+					dup |= flows[j].id == e->flows[f];
+				if (dup)
+					tc_error(r, "flow %llu starts twice", e->flows[f]);
+				else
+					flows[nfl++] = (struct flow){ e->flows[f], e->ts, false };
+			}
+			for (int f = 0; f < e->nends; f++) {
+				struct flow *fl = NULL;
+
+				for (long j = 0; j < nfl; j++)
+					if (flows[j].id == e->ends[f])
+						fl = &flows[j];
+				if (!fl)
+					tc_error(r, "flow %llu ends at %lld without a start", e->ends[f],
+						 e->ts);
+				else if (fl->ended)
+					tc_error(r, "flow %llu ends twice", e->ends[f]);
+				else
+					fl->ended = true;
+			}
+		}
+		r->flows = nfl;
+		for (int j = 0; j < ntracks; j++) {
+			r->open_slices += st[j].depth;
+			if (st[j].depth && !allow_open)
+				tc_error(r, "track %llu: %d slice(s) never end ('%s')", st[j].track,
+					 st[j].depth, st[j].names[0]);
+		}
+		free(st);
+		free(flows);
+	}
+	free(file_pair);
+	free(evs);
+	free(tracks);
+}
+
+/* The length of the whole packets at the start of a file (what a cut file keeps). */
+static long long tc_complete_prefix(const unsigned char *d, long long n)
+{
+	long long off = 0;
+
+	while (off < n) {
+		unsigned long long len = 0;
+		long long p = off + 1;
+		int shift = 0;
+
+		if (d[off] != 0x0a)
+			break;
+		while (p < n && (d[p] & 0x80) && shift < 63) {
+			len |= (unsigned long long)(d[p] & 0x7f) << shift;
+			shift += 7;
+			p++;
+		}
+		if (p >= n)
+			break;
+		len |= (unsigned long long)(d[p] & 0x7f) << shift;
+		p++;
+		if ((unsigned long long)(n - p) < len)
+			break;
+		off = p + (long long)len;
+	}
+	return off;
+}
+
+#endif

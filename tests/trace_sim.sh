@@ -1,0 +1,315 @@
+#!/usr/bin/env bash
+# msmvm-trace --sim end to end: msmvm-sim runs fixed seeds while msmvm-trace records them.
+# Every file is decoded by protoc against tests/trace.proto and checked the way
+# trace_processor reads it (build/tests/test_trace check: track and interning rules,
+# slices nesting per track, counters on counter tracks, flows); then compared with the
+# model's own ground truth (its summary and its --log lines): VM_BIND slices = binds, wait
+# slices = waits, frees = freed jobs, and msmvm-stat --replay's totals and histograms =
+# the model's. Also: SIGKILL mid-recording, a tiny ring buffer overloaded, a full disk,
+# the size limit, the flight recorder, the JSON format.
+set -u
+cd "$(dirname "$0")/.."
+B=${BUILD:-build}
+TRACE=$B/msmvm-trace
+STAT=$B/msmvm-stat
+CHECK=$B/tests/test_trace
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "skip trace_sim # needs root to attach uprobes"
+  exit 0
+fi
+if ! command -v protoc >/dev/null; then
+  echo "skip trace_sim # protoc is not installed (tools/deps.sh installs protobuf-compiler)"
+  exit 0
+fi
+tmp=$(mktemp -d)
+rec_pid=
+cleanup() {
+  [ -n "$rec_pid" ] && kill -9 "$rec_pid" 2>/dev/null
+  mountpoint -q "$tmp/full" 2>/dev/null && umount "$tmp/full"
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+# A private copy of the model: uprobes bind to the file's inode (see stat_sim.sh).
+cp "$B/msmvm-sim" "$tmp/msmvm-sim"
+SIM=$tmp/msmvm-sim
+
+pass() { echo "ok $1${2:+ # $2}"; }
+fail() { echo "not ok $1"; shift; for l in "$@"; do printf '%s\n' "$l" | head -20 | sed 's/^/#   /'; done; }
+
+# start_rec ARGS...: msmvm-trace in the background, once attached (rec_pid, $tmp/rec.err)
+start_rec() {
+  "$TRACE" --sim="$SIM" "$@" 2>"$tmp/rec.err" &
+  rec_pid=$!
+  for _ in $(seq 200); do
+    grep -q attached "$tmp/rec.err" && return 0
+    kill -0 "$rec_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  return 1
+}
+
+# stop_rec [SIGNAL]: stop it, its exit status in rec_rc
+stop_rec() {
+  kill -"${1:-INT}" "$rec_pid" 2>/dev/null
+  { wait "$rec_pid"; } 2>/dev/null
+  rec_rc=$?
+  rec_pid=
+}
+
+# decode FILE [--allow-open]: protoc's text in FILE.txt, the checker's JSON line in FILE.chk;
+# prints protoc's or the checker's complaints and fails when there are any
+decode() {
+  local f=$1; shift
+  if ! protoc --decode=perfetto.protos.Trace -I tests tests/trace.proto <"$f" >"$f.txt" 2>"$f.perr"; then
+    echo "protoc cannot decode $f: $(head -c 300 "$f.perr")"
+    return 1
+  fi
+  if ! "$CHECK" check "$@" "$f.txt" >"$f.chk" 2>"$f.cerr"; then
+    echo "trace_processor's rules broken in $f:"
+    cat "$f.cerr"
+    return 1
+  fi
+}
+
+# The model's totals against msmvm-stat --replay's JSON (as stat_sim.sh compares live).
+read -r -d '' COMPARE <<'JQ'
+def exact: ["binds","ops","errors","pages_counted","pages_used","pages_overcount","waits",
+            "interrupted_waits","peak_in_flight","in_flight","drift"];
+def cmp($where; $a; $b):
+  (exact[] as $k | select($a[$k] != $b[$k]) | "\($where) \($k): replay \($a[$k]), model \($b[$k])"),
+  (["wait_ns_total","wait_ns_max"][] as $k
+     | select((($a[$k] - $b[$k]) | fabs) > ($b[$k] * 0.02 + 100000 * ([$b.waits, 1] | max)))
+     | "\($where) \($k): replay \($a[$k]), model \($b[$k]) (beyond tolerance)");
+$stat[0] as $s | $sum[0] as $m |
+cmp("totals"; $s.totals; $m.totals),
+($m.processes[] as $mp |
+  ([$s.processes[] | select(.pid == $mp.pid)] | first) as $sp |
+  if $sp == null then "process \($mp.pid) (\($mp.comm)) missing from the replay"
+  else
+    (if $sp.comm != $mp.comm then "process \($mp.pid): comm \($sp.comm) != \($mp.comm)" else empty end),
+    cmp("process \($mp.pid)"; $sp.totals; $mp.totals),
+    ($mp.vms[] as $mv |
+      ([$sp.vms[] | select(.addr == $mv.addr)] | first) as $sv |
+      if $sv == null then "process \($mp.pid) vm \($mv.addr) missing"
+      else cmp("process \($mp.pid) vm \($mv.addr)"; $sv.totals; $mv.totals) end)
+  end)
+JQ
+
+# The histograms the log implies (log2 buckets as msmvm-stat's), against the replay's.
+read -r -d '' HISTS <<'JQ'
+def slot: if . <= 0 then 0 else [limit(64; recurse(if . > 1 then (. / 2 | floor) else empty end))] | length end;
+def hist(vals): reduce vals as $v ([]; .[[$v | slot, 39] | min] += 1) | map(. // 0);
+[$log[] | select(.ev == "bind" and .counted == 1) | .count] as $counts |
+[$log[] | select(.ev == "free" and .count > 0)] as $frees |
+{pages_per_bind: hist($counts[]),
+ overcount_pages: hist($frees[] | .count - .ptr),
+ overcount_pct: hist($frees[] | ((.count - .ptr) * 100 / .count | floor))} as $want |
+$stat[0].histograms as $got |
+(["pages_per_bind","overcount_pages","overcount_pct"][] as $h
+   | select($got[$h] != $want[$h]) | "histogram \($h): replay \($got[$h]), log \($want[$h])"),
+(if ($got.wait_ns | add // 0) != $stat[0].totals.waits then "histogram wait_ns: not one per wait" else empty end)
+JQ
+
+# truth NAME HOOKS CHECK -- SIM_ARGS...: record a run, hold the file against the model
+truth() {
+  local name=$1 hooks=$2 check=$3; shift 4
+  local f=$tmp/$name.perfetto-trace diffs binds frees size ntev
+  if ! start_rec -o "$f" --hooks "$hooks"; then
+    fail "$name" "msmvm-trace did not attach:" "$(cat "$tmp/rec.err")"; stop_rec KILL; return
+  fi
+  "$SIM" run "$@" -o "$tmp/sum.json" --log "$tmp/log.jsonl" 2>"$tmp/sim.err"
+  stop_rec INT
+  if [ "$rec_rc" -ne 0 ]; then
+    fail "$name" "msmvm-trace exited $rec_rc:" "$(cat "$tmp/rec.err")"; return
+  fi
+  if ! diffs=$(decode "$f"); then fail "$name" "$diffs"; return; fi
+  frees=$(grep -c '"ev":"free"' "$tmp/log.jsonl")
+  binds=$(jq .totals.binds "$tmp/sum.json")
+  "$STAT" --replay "$f" --json >"$tmp/replay.json" 2>"$tmp/replay.err" ||
+    { fail "$name" "msmvm-stat --replay failed:" "$(cat "$tmp/replay.err")"; return; }
+  diffs=$(
+    jq -r --slurpfile sum "$tmp/sum.json" --argjson frees "$frees" '
+      $sum[0].totals as $m | . as $c |
+      (if $c.slices.VM_BIND != $m.binds then "VM_BIND slices \($c.slices.VM_BIND), model binds \($m.binds)" else empty end),
+      (if ($c.slices["throttle wait"] // 0) != $m.waits then "wait slices \($c.slices["throttle wait"] // 0), model waits \($m.waits)" else empty end),
+      (if ($c.instants["wait interrupted"] // 0) != $m.interrupted_waits then "interrupted instants \($c.instants["wait interrupted"] // 0), model \($m.interrupted_waits)" else empty end),
+      (($c.slices.job // 0) + ($c.instants["job freed"] // 0) + ($c.instants["job freed in VM_BIND"] // 0)) as $f |
+      (if $f != $frees then "frees in the trace \($f), in the log \($frees)" else empty end),
+      (if $c.stats.events_recorded != $m.binds + $frees then "recorded \($c.stats.events_recorded), produced \($m.binds + $frees)" else empty end),
+      (if $c.stats.dropped_total != 0 or $c.loss_marks != 0 then "drops: \($c.stats.dropped_total), marks \($c.loss_marks)" else empty end)
+    ' "$f.chk"
+    jq -rn --slurpfile stat "$tmp/replay.json" --slurpfile sum "$tmp/sum.json" "$COMPARE"
+    jq -rn --slurpfile stat "$tmp/replay.json" --slurpfile log "$tmp/log.jsonl" "$HISTS"
+    jq -e ".totals | $check" "$tmp/sum.json" >/dev/null || echo "the model run does not show what this case is about: $check"
+  )
+  if [ -n "$diffs" ]; then
+    fail "$name" "$diffs" "model: $(jq -c .totals "$tmp/sum.json")"
+    return
+  fi
+  size=$(stat -c %s "$f")
+  ntev=$(jq .track_events "$f.chk")
+  pass "$name" "binds $binds, frees $frees; $size bytes: $(( size / (binds + frees) )) per probe event, $(awk "BEGIN{printf \"%.1f\", $size/$ntev}") per trace event ($ntev)"
+}
+
+truth storm_direct direct '.waits > 0 and .peak_in_flight > 1024' -- \
+  -w storm -P 2 --queues 2 -n 100 --seed 12
+truth interrupted_fallback fallback '.interrupted_waits > 0 and .drift < 0' -- \
+  -w storm -P 2 -n 150 --interrupt-rate 0.3 --seed 13
+truth alloc_fail_direct direct '.drift > 0' -- \
+  -w sparse -P 2 -n 1500 --alloc-fail-rate 0.01 --wedge-timeout 0.3 --seed 14
+
+# --- Chrome JSON: valid JSON, a B per call, every B and b ended ---
+f=$tmp/t.json
+if start_rec -o "$f" --format json; then
+  "$SIM" run -w storm -P 2 --queues 2 -n 100 --seed 12 -o "$tmp/sum.json" 2>/dev/null
+  stop_rec INT
+  # [VM_BIND begins, all begins - all ends, async job begins - ends]: binds, 0, 0
+  got=$(jq -c '[([.[] | select(.ph == "B" and .name == "VM_BIND")] | length),
+               ([.[] | select(.ph == "B")] | length) - ([.[] | select(.ph == "E")] | length),
+               ([.[] | select(.ph == "b")] | length) - ([.[] | select(.ph == "e")] | length)]' "$f" 2>&1)
+  want=$(jq -c '[.totals.binds, 0, 0]' "$tmp/sum.json")
+  if [ "$rec_rc" -eq 0 ] && [ "$got" = "$want" ]; then
+    pass json_format "$(stat -c %s "$f") bytes"
+  else
+    fail json_format "exit $rec_rc; [VM_BIND, B - E, b - e]: $got, want $want" "$(cat "$tmp/rec.err")"
+  fi
+else
+  fail json_format "did not attach" "$(cat "$tmp/rec.err")"; stop_rec KILL
+fi
+
+# --- SIGKILL while recording: the whole packets decode and keep the rules ---
+f=$tmp/killed.perfetto-trace
+if start_rec -o "$f"; then
+  "$SIM" run -w storm -P 2 --queues 2 -n 600 --seed 16 -o "$tmp/sum.json" 2>/dev/null &
+  sim_pid=$!
+  sleep 0.7
+  stop_rec KILL
+  wait "$sim_pid"
+  whole=$("$CHECK" complete "$f")
+  head -c "$whole" "$f" >"$f.cut"
+  if ! diffs=$(decode "$f.cut" --allow-open); then
+    fail sigkill_leaves_whole_packets "$diffs"
+  elif [ "$(jq '.slices.VM_BIND // 0' "$f.cut.chk")" -eq 0 ]; then
+    fail sigkill_leaves_whole_packets "no VM_BIND recorded before the kill"
+  elif ! "$STAT" --replay "$f" >/dev/null 2>"$tmp/replay.err"; then
+    fail sigkill_leaves_whole_packets "replay of the killed file failed:" "$(cat "$tmp/replay.err")"
+  else
+    pass sigkill_leaves_whole_packets "$(stat -c %s "$f") bytes, $whole in whole packets, $(jq .slices.VM_BIND "$f.cut.chk") VM_BINDs"
+  fi
+else
+  fail sigkill_leaves_whole_packets "did not attach" "$(cat "$tmp/rec.err")"; stop_rec KILL
+fi
+
+# --- overload: a one-page ring buffer, a stalled reader: drops, counted to the event ---
+f=$tmp/overload.perfetto-trace
+if start_rec -o "$f" --buffer-size $(( $(getconf PAGESIZE) / 1024 )); then
+  "$SIM" run -w sparse -P 2 -n 3000 --seed 20 -o "$tmp/sum.json" --log "$tmp/log.jsonl" 2>/dev/null &
+  sim_pid=$!
+  sleep 0.1
+  kill -STOP "$rec_pid"; sleep 0.5; kill -CONT "$rec_pid"
+  wait "$sim_pid"
+  stop_rec INT
+  produced=$(( $(jq .totals.binds "$tmp/sum.json") + $(grep -c '"ev":"free"' "$tmp/log.jsonl") ))
+  if ! diffs=$(decode "$f" --allow-open); then
+    fail overload_counts_add_up "$diffs"
+  else
+    rec=$(jq '.stats.events_recorded' "$f.chk"); drop=$(jq '.stats.dropped_total' "$f.chk")
+    in_file=$(jq '.slices.VM_BIND + (.slices.job // 0) + (.instants["job freed"] // 0) + (.instants["job freed in VM_BIND"] // 0)' "$f.chk")
+    marks=$(jq .loss_marks "$f.chk")
+    if [ "$rec_rc" -ne 0 ] || [ "$drop" -eq 0 ] || [ $((rec + drop)) -ne "$produced" ] ||
+       [ "$in_file" -ne "$rec" ] || [ "$marks" -eq 0 ] || ! grep -q 'events were lost' "$tmp/rec.err"; then
+      fail overload_counts_add_up "exit $rec_rc; recorded $rec + dropped $drop vs produced $produced;" \
+        "in the file $in_file; loss marks $marks" "$(cat "$tmp/rec.err")"
+    else
+      pass overload_counts_add_up "recorded $rec + dropped $drop = produced $produced, $marks loss marks"
+    fi
+  fi
+else
+  fail overload_counts_add_up "did not attach" "$(cat "$tmp/rec.err")"; stop_rec KILL
+fi
+
+# --- a full disk: a clear error, exit 1, and the file is whole up to where it stopped ---
+mkdir -p "$tmp/full"
+if mount -t tmpfs -o size=64k tmpfs "$tmp/full" 2>/dev/null; then
+  f=$tmp/full/t.perfetto-trace
+  if start_rec -o "$f"; then
+    "$SIM" run -w storm -P 2 --queues 2 -n 400 --seed 17 -o "$tmp/sum.json" 2>/dev/null
+    stop_rec INT
+    cp "$f" "$tmp/full.perfetto-trace"	# decoded outside the full disk
+    f=$tmp/full.perfetto-trace
+    if [ "$rec_rc" -ne 1 ] || ! grep -q 'No space left on device' "$tmp/rec.err"; then
+      fail disk_full_keeps_the_file_valid "exit $rec_rc (expected 1) or no clear error:" "$(cat "$tmp/rec.err")"
+    elif ! diffs=$(decode "$f"); then
+      fail disk_full_keeps_the_file_valid "$diffs"
+    elif ! "$STAT" --replay "$f" --json >"$tmp/replay.json" 2>"$tmp/replay.err"; then
+      fail disk_full_keeps_the_file_valid "replay failed:" "$(cat "$tmp/replay.err")"
+    elif [ "$(jq .totals.binds "$tmp/replay.json")" -ne "$(jq '.slices.VM_BIND' "$f.chk")" ]; then
+      fail disk_full_keeps_the_file_valid "replay and protoc disagree on the binds"
+    else
+      pass disk_full_keeps_the_file_valid "$(stat -c %s "$f") bytes kept, $(jq .slices.VM_BIND "$f.chk") VM_BINDs; $(grep -o 'No space[^;]*' "$tmp/rec.err" | head -1)"
+    fi
+  else
+    fail disk_full_keeps_the_file_valid "did not attach" "$(cat "$tmp/rec.err")"; stop_rec KILL
+  fi
+  umount "$tmp/full"
+else
+  echo "skip disk_full_keeps_the_file_valid # cannot mount a tmpfs here"
+fi
+
+# --- the size limit: recording stops, the file is whole and has its final stats ---
+f=$tmp/limited.perfetto-trace
+if start_rec -o "$f" --max-size 0.02; then
+  "$SIM" run -w storm -P 2 --queues 2 -n 100 --seed 12 -o "$tmp/sum.json" 2>/dev/null
+  stop_rec INT
+  size=$(stat -c %s "$f")
+  if [ "$rec_rc" -ne 0 ] || ! grep -q 'reached --max-size' "$tmp/rec.err"; then
+    fail size_limit "exit $rec_rc, or not said:" "$(cat "$tmp/rec.err")"
+  elif [ "$size" -gt $(( 20971 + 1024 )) ]; then
+    fail size_limit "$size bytes for a limit of 20971"
+  elif ! diffs=$(decode "$f"); then
+    fail size_limit "$diffs"
+  elif [ "$(jq '.stats.events_recorded // -1' "$f.chk")" -le 0 ]; then
+    fail size_limit "no final stats in the file"
+  else
+    pass size_limit "$size bytes, $(jq .stats.events_recorded "$f.chk") events"
+  fi
+else
+  fail size_limit "did not attach" "$(cat "$tmp/rec.err")"; stop_rec KILL
+fi
+
+# --- the flight recorder: SIGUSR1 writes the last seconds, the end writes FILE ---
+f=$tmp/ring.perfetto-trace
+if start_rec -o "$f" --ring 0.3; then
+  "$SIM" run -w storm -P 2 --queues 2 -n 400 --seed 18 -o "$tmp/sum.json" 2>/dev/null &
+  sim_pid=$!
+  sleep 1
+  kill -USR1 "$rec_pid"
+  for _ in $(seq 100); do grep -q 'ring-1.perfetto-trace' "$tmp/rec.err" && break; sleep 0.05; done
+  wait "$sim_pid"
+  stop_rec INT
+  binds=$(jq .totals.binds "$tmp/sum.json")
+  if [ "$rec_rc" -ne 0 ] || [ ! -s "$tmp/ring-1.perfetto-trace" ]; then
+    fail flight_recorder "exit $rec_rc; no ring-1.perfetto-trace:" "$(cat "$tmp/rec.err")"
+  elif ! diffs=$(decode "$tmp/ring-1.perfetto-trace" --allow-open) || ! diffs=$(decode "$f" --allow-open); then
+    fail flight_recorder "$diffs"
+  else
+    n1=$(jq '.slices.VM_BIND // 0' "$tmp/ring-1.perfetto-trace.chk")
+    if [ "$n1" -le 0 ] || [ "$n1" -ge "$binds" ]; then
+      fail flight_recorder "the dump holds $n1 of $binds VM_BINDs: not a window"
+    else
+      pass flight_recorder "dump: $n1 of $binds VM_BINDs; at exit: $(jq '.slices.VM_BIND // 0' "$f.chk")"
+    fi
+  fi
+else
+  fail flight_recorder "did not attach" "$(cat "$tmp/rec.err")"; stop_rec KILL
+fi
+
+# No recorder outlives its case, killed ones included: the probes go with their process
+# (programs of other tools running on this machine may be loaded meanwhile).
+left=$(pgrep -f -- "--sim=$SIM" | wc -l)
+if [ "$left" -eq 0 ]; then
+  echo "ok trace_no_recorder_left"
+else
+  echo "not ok trace_no_recorder_left"; echo "#   $left msmvm-trace processes still hold probes"
+fi
