@@ -13,6 +13,8 @@ packages=(
   jq xz-utils procps                      # test scripts, compressed BTF fixtures
   libncurses-dev tmux                     # msmvmtop, and driving it in tests
   protobuf-compiler                       # tests decode msmvm-trace's files with protoc
+  libmicrohttpd-dev libcap-ng-dev         # msmvm-alert: /metrics over HTTP, dropping capabilities
+  prometheus curl                         # tests: promtool check metrics, fetching /metrics
 )
 
 missing=()

@@ -1,0 +1,216 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Prometheus text exposition (format 0.0.4) of a snapshot: per-VM counters, gauges and
+ * histograms, labelled vm, pid and comm; stall totals and averages; alert counts. Written
+ * by hand: the format is a few lines of text, and Debian has no C client library for it.
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "msmvm/alert.h"
+
+struct buf {
+	FILE *f;
+	char *data;
+	size_t len;
+};
+
+/* A label value with \, " and newline escaped, as the format requires. */
+static void escaped(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			fputs("\\\\", f);
+		else if (*s == '"')
+			fputs("\\\"", f);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
+	}
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+struct vm_labels {
+	uint64_t vm;
+	uint32_t pid;
+	const char *comm;
+};
+
+static void labels(FILE *f, const struct vm_labels *l, const char *extra_k, const char *extra_v)
+{
+	fprintf(f, "{vm=\"0x%" PRIx64 "\",pid=\"%u\",comm=\"", l->vm, l->pid);
+	escaped(f, l->comm);
+	fputc('"', f);
+	if (extra_k)
+		fprintf(f, ",%s=\"%s\"", extra_k, extra_v);
+	fputc('}', f);
+}
+
+static const char *comm_of(const struct msmvm_snapshot *s, uint32_t tgid)
+{
+	for (int i = 0; i < s->nprocs; i++)
+		if (s->procs[i].tgid == tgid)
+			return s->procs[i].comm;
+	return "";
+}
+
+/* Cumulative buckets from log2 slots: slot i holds [2^(i-1), 2^i), so le = 2^i - 1. */
+static void histogram(FILE *f, const char *name, const struct vm_labels *l,
+		      const struct msmvm_hist *h, int lo, int hi, double scale, double sum)
+{
+	uint64_t cum = 0, total = 0;
+	char le[32];
+
+	for (int i = 0; i < MSMVM_HIST_SLOTS; i++)
+		total += h->slots[i];
+	for (int i = 0; i < MSMVM_HIST_SLOTS; i++) {
+		cum += h->slots[i];
+		if (i < lo || i > hi)
+			continue;
+		snprintf(le, sizeof(le), "%.9g", (double)((1ULL << i) - 1) * scale);
+		fprintf(f, "%s_bucket", name);
+		labels(f, l, "le", le);
+		fprintf(f, " %" PRIu64 "\n", cum);
+	}
+	fprintf(f, "%s_bucket", name);
+	labels(f, l, "le", "+Inf");
+	fprintf(f, " %" PRIu64 "\n%s_sum", total, name);
+	labels(f, l, NULL, NULL);
+	fprintf(f, " %.9g\n%s_count", sum, name);
+	labels(f, l, NULL, NULL);
+	fprintf(f, " %" PRIu64 "\n", total);
+}
+
+char *msmvm_prometheus_text(const struct msmvm_snapshot *s, const struct msmvm_alert_engine *e,
+			    size_t *len)
+{
+	static const struct {
+		const char *name, *help;
+		int counter;	/* index in msmvm_counter_names */
+	} counters[] = {
+		{ "msmvm_binds_total", "DRM_IOCTL_MSM_VM_BIND calls.", 0 },
+		{ "msmvm_ops_total", "VM_BIND ops submitted.", 1 },
+		{ "msmvm_errors_total", "VM_BIND calls that failed (interrupted ones included).", 2 },
+		{ "msmvm_pages_counted_total", "Page-table pages preallocated (added to in_flight).", 3 },
+		{ "msmvm_pages_used_total", "Preallocated pages really used by jobs.", 4 },
+		{ "msmvm_waits_total", "VM_BINDs that slept in the throttle.", 6 },
+		{ "msmvm_interrupted_waits_total", "Throttle waits ended by a signal.", 7 },
+	};
+	static const struct {
+		const char *name, *help;
+		int counter;
+	} gauges[] = {
+		{ "msmvm_in_flight_pages", "Preallocated pages in flight (the throttle's counter).", 11 },
+		{ "msmvm_peak_in_flight_pages", "Highest in_flight seen after an add.", 10 },
+		{ "msmvm_drift_pages", "Accounting drift: pages added minus pages subtracted.", 12 },
+	};
+	struct msmvm_stall_info *info = NULL;
+	int ninfo = e ? msmvm_alert_engine_stall(e, &info) : 0;
+	char *data = NULL;
+	size_t size = 0;
+	FILE *f = open_memstream(&data, &size);
+
+	if (!f)
+		return NULL;
+	for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
+		family(f, counters[c].name, "counter", counters[c].help);
+		for (int i = 0; i < s->nvms; i++) {
+			const struct msmvm_vm_snap *v = &s->vms[i];
+			struct vm_labels l = { v->vm, v->owner_tgid, comm_of(s, v->owner_tgid) };
+
+			fputs(counters[c].name, f);
+			labels(f, &l, NULL, NULL);
+			fprintf(f, " %" PRId64 "\n", msmvm_counter_value(&v->s.c, counters[c].counter));
+		}
+	}
+	for (size_t g = 0; g < sizeof(gauges) / sizeof(gauges[0]); g++) {
+		family(f, gauges[g].name, "gauge", gauges[g].help);
+		for (int i = 0; i < s->nvms; i++) {
+			const struct msmvm_vm_snap *v = &s->vms[i];
+			struct vm_labels l = { v->vm, v->owner_tgid, comm_of(s, v->owner_tgid) };
+
+			fputs(gauges[g].name, f);
+			labels(f, &l, NULL, NULL);
+			fprintf(f, " %" PRId64 "\n", msmvm_counter_value(&v->s.c, gauges[g].counter));
+		}
+	}
+	family(f, "msmvm_waiters", "gauge", "Threads in the throttle now.");
+	for (int i = 0; i < s->nvms; i++) {
+		const struct msmvm_vm_snap *v = &s->vms[i];
+		struct vm_labels l = { v->vm, v->owner_tgid, comm_of(s, v->owner_tgid) };
+
+		fputs("msmvm_waiters", f);
+		labels(f, &l, NULL, NULL);
+		fprintf(f, " %" PRId64 "\n", (int64_t)v->s.waiters);
+	}
+	family(f, "msmvm_stall_seconds_total", "counter",
+	       "Time with at least one thread of the VM in the throttle (PSI 'some').");
+	for (int i = 0; i < s->nvms; i++) {
+		const struct msmvm_vm_snap *v = &s->vms[i];
+		struct vm_labels l = { v->vm, v->owner_tgid, comm_of(s, v->owner_tgid) };
+
+		fputs("msmvm_stall_seconds_total", f);
+		labels(f, &l, NULL, NULL);
+		fprintf(f, " %.9g\n", (double)v->stall_ns / 1e9);
+	}
+	family(f, "msmvm_stall_avg_ratio", "gauge",
+	       "Share of time stalled, running average over the window (like PSI avg10/60/300).");
+	for (int i = 0; i < ninfo; i++) {
+		struct vm_labels l = { info[i].vm, info[i].owner_tgid, comm_of(s, info[i].owner_tgid) };
+		const double avg[3] = { info[i].avg10, info[i].avg60, info[i].avg300 };
+		static const char *const win[3] = { "10s", "60s", "300s" };
+
+		for (int w = 0; w < 3; w++) {
+			fputs("msmvm_stall_avg_ratio", f);
+			labels(f, &l, "window", win[w]);
+			fprintf(f, " %.6f\n", avg[w] / 100);
+		}
+	}
+	family(f, "msmvm_wait_seconds", "histogram",
+	       "Time VM_BINDs slept in the throttle (log2 buckets).");
+	for (int i = 0; i < s->nvms; i++) {
+		const struct msmvm_vm_snap *v = &s->vms[i];
+		struct vm_labels l = { v->vm, v->owner_tgid, comm_of(s, v->owner_tgid) };
+
+		histogram(f, "msmvm_wait_seconds", &l, &v->s.hist[MSMVM_HIST_WAIT_NS], 10, 36, 1e-9,
+			  (double)v->s.c.wait_ns_total / 1e9);
+	}
+	family(f, "msmvm_bind_pages", "histogram",
+	       "Page-table pages preallocated per VM_BIND (log2 buckets).");
+	for (int i = 0; i < s->nvms; i++) {
+		const struct msmvm_vm_snap *v = &s->vms[i];
+		struct vm_labels l = { v->vm, v->owner_tgid, comm_of(s, v->owner_tgid) };
+
+		histogram(f, "msmvm_bind_pages", &l, &v->s.hist[MSMVM_HIST_PAGES_PER_BIND], 0, 20, 1,
+			  (double)v->s.c.pages_counted);
+	}
+	if (e) {
+		static const char *const trig[] = { "stall", "wait-max", "wedge", "drift", "waste" };
+
+		family(f, "msmvm_alerts_total", "counter", "Alerts fired, by trigger.");
+		for (int t = 0; t < 5; t++)
+			fprintf(f, "msmvm_alerts_total{trigger=\"%s\"} %" PRIu64 "\n", trig[t],
+				msmvm_alert_engine_fired(e, trig[t]));
+	}
+	family(f, "msmvm_probe_health_total", "counter",
+	       "The probes' own misses: non-zero means some events were not counted.");
+	for (int h = 0; h < MSMVM_H_COUNT_; h++)
+		fprintf(f, "msmvm_probe_health_total{counter=\"%s\"} %" PRIu64 "\n",
+			msmvm_health_name(h), s->health[h]);
+	if (fclose(f)) {
+		free(data);
+		return NULL;
+	}
+	*len = size;
+	return data;
+}

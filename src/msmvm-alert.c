@@ -1,0 +1,704 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * msmvm-alert: a daemon that notices when the VM_BIND throttle stalls (which PSI and the
+ * hung-task detector cannot see: the sleep is interruptible) and says so: on stdout, in
+ * syslog, through a command, and as Prometheus metrics.
+ */
+#define _GNU_SOURCE
+#include <argp.h>
+#include <arpa/inet.h>
+#include <cap-ng.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <json-c/json.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "msmvm/alert.h"
+#include "msmvm/msmvm.h"
+#include "msmvm/trace.h"
+
+#define EXIT_RUNTIME 1
+#define EXIT_USAGE 2
+#define MAX_CHILDREN 16
+
+extern char **environ;
+
+static struct env {
+	struct msmvm_opts o;
+	struct msmvm_alert_cfg cfg;
+	const char *config_path;
+	bool keep_caps;
+} env = { .o = { .target = MSMVM_TARGET_KERNEL } };
+
+static volatile sig_atomic_t exiting, reload;
+
+/* Settings given as options, replayed over the config file at start and on SIGHUP. */
+static struct {
+	char key[64];
+	const char *value;
+} cli_sets[64];
+static int ncli_sets;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		reload = 1;
+	else
+		exiting = 1;
+}
+
+const char *argp_program_version = "msmvm-alert 0.1";
+const char *argp_program_bug_address = "the msmvm issue tracker";
+static const char doc[] =
+	"Alert when the msm driver's VM_BIND throttle stalls, and export Prometheus metrics.\n"
+	"\n"
+	"USAGE: msmvm-alert [OPTION...]\n"
+	"\n"
+	"Triggers, each firing at most once per window (per VM) and re-arming after it:\n"
+	"  --stall STALL_MS/WINDOW_MS  time with a thread in the throttle within the window\n"
+	"  --wait-max MS               one wait longer than MS, while it is still going on\n"
+	"  --wedge SECS                in_flight above the limit, threads waiting, no job freed\n"
+	"                              for SECS\n"
+	"  --drift PAGES               accounting drift beyond PAGES, or in_flight below zero\n"
+	"  --waste MIB/WINDOW          preallocated-but-unused page tables above MIB within\n"
+	"                              WINDOW seconds\n"
+	"Settings can also come from --config FILE: one 'key = value' per line, keys named as\n"
+	"the long options (stall = 100/1000, syslog = yes, ...), '#' comments. SIGHUP\n"
+	"re-reads it (triggers and alert outputs; listen and textfile need a restart).\n"
+	"\n"
+	"Each alert is one line on stdout (text, or JSON with --json); --syslog also logs it;\n"
+	"--exec runs a program per alert with execve (never a shell), its arguments split on\n"
+	"blanks, the facts in MSMVM_TRIGGER, MSMVM_VM, MSMVM_PID, MSMVM_TID, MSMVM_COMM,\n"
+	"MSMVM_VALUE, MSMVM_THRESHOLD, MSMVM_UNIT, MSMVM_IN_FLIGHT, MSMVM_WAITERS,\n"
+	"MSMVM_DRIFT, MSMVM_MESSAGE; it is killed after --exec-timeout seconds.\n"
+	"\n"
+	"--flight-recorder DIR keeps the last --ring SECS of probe events in memory and\n"
+	"writes them on each alert as DIR/msmvm-alert-TIME-TRIGGER-PID.perfetto-trace.\n"
+	"\n"
+	"After attaching, every capability is dropped (the maps are read through open file\n"
+	"descriptors); --listen binds its socket before that.\n"
+	"\n"
+	"EXAMPLES:\n"
+	"    sudo msmvm-alert --stall 100/1000 --wedge 5 --drift 1024 --syslog\n"
+	"    sudo msmvm-alert --config /etc/msmvm-alert.conf --listen 127.0.0.1:9464\n"
+	"\n"
+	"Exit status: 0 after SIGTERM or SIGINT; 1 runtime error (no driver, no BTF,\n"
+	"missing capability, attach failure, metrics endpoint); 2 bad usage or config.\n"
+	"\n"
+	"OPTIONS:";
+
+enum {
+	OPT_SIM = 0x100, OPT_CONFIG, OPT_KEEP_CAPS, OPT_HOOKS, OPT_SET,
+};
+
+static const struct argp_option opts[] = {
+	{ "sim", OPT_SIM, "PATH", OPTION_ARG_OPTIONAL, "Watch the msmvm-sim model", 0 },
+	{ "pid", 'p', "PID", 0, "Only this process", 0 },
+	{ "config", OPT_CONFIG, "FILE", 0, "Read settings from FILE (before the options)", 0 },
+	{ "stall", OPT_SET, "STALL_MS/WINDOW_MS", 0, "Stall trigger", 1 },
+	{ "wait-max", OPT_SET, "MS", 0, "Long-wait trigger", 1 },
+	{ "wedge", OPT_SET, "SECS", 0, "Wedge trigger", 1 },
+	{ "drift", OPT_SET, "PAGES", 0, "Drift trigger", 1 },
+	{ "waste", OPT_SET, "MIB/WINDOW", 0, "Waste trigger", 1 },
+	{ "limit", OPT_SET, "PAGES", 0, "The throttle's limit (default 1024; the model's --limit)",
+	  2 },
+	{ "interval", OPT_SET, "SECS", 0, "Sampling period (default 0.1)", 2 },
+	{ "json", OPT_SET, NULL, OPTION_ARG_OPTIONAL, "Alerts as JSON lines", 3 },
+	{ "syslog", OPT_SET, NULL, OPTION_ARG_OPTIONAL, "Also log alerts to syslog", 3 },
+	{ "exec", OPT_SET, "CMD", 0, "Run CMD per alert (execve, no shell)", 3 },
+	{ "exec-timeout", OPT_SET, "SECS", 0, "Kill --exec after SECS (default 10)", 3 },
+	{ "textfile", OPT_SET, "PATH", 0, "Write metrics to PATH (node_exporter textfile)", 4 },
+	{ "listen", OPT_SET, "ADDR:PORT", 0, "Serve metrics at http://ADDR:PORT/metrics", 4 },
+	{ "flight-recorder", OPT_SET, "DIR", 0,
+	  "Keep the last --ring SECS of events and write them to DIR as a Perfetto trace on "
+	  "each alert (the 16 newest files are kept)", 4 },
+	{ "ring", OPT_SET, "SECS", 0, "Flight recorder window (default 30)", 4 },
+	{ "hooks", OPT_HOOKS, "auto|direct|fallback", 0, "Where the throttle is probed", 5 },
+	{ "keep-caps", OPT_KEEP_CAPS, NULL, 0, "Do not drop capabilities after attaching", 5 },
+	{ "verbose", 'v', NULL, 0, "libbpf's messages", 5 },
+	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
+	{},
+};
+
+/* The option name argp saw: OPT_SET is shared, so find it in argv. */
+static const char *current_option(struct argp_state *state)
+{
+	const char *a = state->argv[state->next - 1];
+
+	if (!strncmp(a, "--", 2))
+		a += 2;
+	else if (state->next >= 2)
+		a = state->argv[state->next - 2] + 2;
+	return a;
+}
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	char msg[512], name[64];
+	char *end;
+	long v;
+
+	switch (key) {
+	case 'h':
+		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
+		break;
+	case OPT_SIM:
+		env.o.target = MSMVM_TARGET_SIM;
+		env.o.sim_path = arg;
+		break;
+	case 'p':
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (errno || *end || v <= 0)
+			argp_error(state, "invalid PID '%s'", arg);
+		env.o.filter_pid = (uint32_t)v;
+		break;
+	case OPT_CONFIG:
+		env.config_path = arg;
+		break;
+	case OPT_SET: {
+		const char *opt = current_option(state);
+		size_t n = strcspn(opt, "=");
+
+		snprintf(name, sizeof(name), "%.*s", (int)(n < sizeof(name) ? n : sizeof(name) - 1),
+			 opt);
+		if (msmvm_alert_cfg_set(&env.cfg, name, arg ? arg : "yes", msg, sizeof(msg)))
+			argp_error(state, "%s", msg);
+		if (ncli_sets < 64) {
+			snprintf(cli_sets[ncli_sets].key, sizeof(cli_sets[0].key), "%s", name);
+			cli_sets[ncli_sets++].value = arg ? arg : "yes";
+		}
+		break;
+	}
+	case OPT_HOOKS:
+		if (!strcmp(arg, "auto"))
+			env.o.hooks = MSMVM_HOOKS_AUTO;
+		else if (!strcmp(arg, "direct"))
+			env.o.hooks = MSMVM_HOOKS_DIRECT;
+		else if (!strcmp(arg, "fallback"))
+			env.o.hooks = MSMVM_HOOKS_FALLBACK;
+		else
+			argp_error(state, "invalid --hooks '%s'", arg);
+		break;
+	case OPT_KEEP_CAPS:
+		env.keep_caps = true;
+		break;
+	case 'v':
+		env.o.verbose++;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ --exec */
+
+static struct child {
+	pid_t pid;
+	uint64_t deadline;
+} children[MAX_CHILDREN];
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void log_problem(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_problem(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "msmvm-alert: %s\n", msg);
+	if (env.cfg.syslog)
+		syslog(LOG_ERR, "%s", msg);
+}
+
+/* Reap finished commands, kill the ones over their time, and log failures. */
+static void reap_children(bool all)
+{
+	uint64_t now = now_ns();
+
+	for (int i = 0; i < MAX_CHILDREN; i++) {
+		int st;
+		pid_t r;
+
+		if (!children[i].pid)
+			continue;
+		if (all || now > children[i].deadline) {
+			if (kill(children[i].pid, SIGKILL) == 0 && !all)
+				log_problem("--exec command (pid %d) killed after %.1f s",
+					    children[i].pid, env.cfg.exec_timeout_s);
+			waitpid(children[i].pid, &st, 0);
+			children[i].pid = 0;
+			continue;
+		}
+		r = waitpid(children[i].pid, &st, WNOHANG);
+		if (r == 0)
+			continue;
+		if (r > 0 && (!WIFEXITED(st) || WEXITSTATUS(st)))
+			log_problem("--exec command (pid %d) failed: %s %d", children[i].pid,
+				    WIFEXITED(st) ? "exit status" : "signal",
+				    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+		children[i].pid = 0;
+	}
+}
+
+static void run_exec(const struct msmvm_alert *a)
+{
+	char *argv[64], cmd[sizeof(env.cfg.exec)], *tok, *save = NULL;
+	char vars[12][600];
+	char **envp;
+	int n = 0, nenv = 0, slot = -1;
+	pid_t pid;
+
+	for (int i = 0; i < MAX_CHILDREN; i++)
+		if (!children[i].pid)
+			slot = i;
+	if (slot < 0) {
+		log_problem("--exec: %d commands still running, alert '%s' not passed on",
+			    MAX_CHILDREN, a->trigger);
+		return;
+	}
+	snprintf(cmd, sizeof(cmd), "%s", env.cfg.exec);
+	for (tok = strtok_r(cmd, " \t", &save); tok && n < 63; tok = strtok_r(NULL, " \t", &save))
+		argv[n++] = tok;
+	argv[n] = NULL;
+	if (!n)
+		return;
+	snprintf(vars[0], sizeof(vars[0]), "MSMVM_TRIGGER=%s", a->trigger);
+	snprintf(vars[1], sizeof(vars[1]), "MSMVM_VM=0x%" PRIx64, a->vm);
+	snprintf(vars[2], sizeof(vars[2]), "MSMVM_PID=%u", a->pid);
+	snprintf(vars[3], sizeof(vars[3]), "MSMVM_TID=%u", a->tid);
+	snprintf(vars[4], sizeof(vars[4]), "MSMVM_COMM=%s", a->comm);
+	snprintf(vars[5], sizeof(vars[5]), "MSMVM_VALUE=%.6g", a->value);
+	snprintf(vars[6], sizeof(vars[6]), "MSMVM_THRESHOLD=%.6g", a->threshold);
+	snprintf(vars[7], sizeof(vars[7]), "MSMVM_UNIT=%s", a->unit);
+	snprintf(vars[8], sizeof(vars[8]), "MSMVM_IN_FLIGHT=%" PRId64, a->in_flight);
+	snprintf(vars[9], sizeof(vars[9]), "MSMVM_WAITERS=%" PRId64, a->waiters);
+	snprintf(vars[10], sizeof(vars[10]), "MSMVM_DRIFT=%" PRId64, a->drift);
+	snprintf(vars[11], sizeof(vars[11]), "MSMVM_MESSAGE=%s", a->text);
+	for (char **e = environ; *e; e++)
+		nenv++;
+	envp = calloc((size_t)nenv + 13, sizeof(*envp));
+	if (!envp)
+		return;
+	nenv = 0;
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, "MSMVM_", 6))
+			envp[nenv++] = *e;
+	for (int i = 0; i < 12; i++)
+		envp[nenv++] = vars[i];
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+
+		if (devnull >= 0)
+			dup2(devnull, STDIN_FILENO);
+		dup2(STDERR_FILENO, STDOUT_FILENO);	/* our stdout carries the alerts */
+		execve(argv[0], argv, envp);
+		fprintf(stderr, "msmvm-alert: --exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	free(envp);
+	if (pid < 0) {
+		log_problem("--exec: fork: %s", strerror(errno));
+		return;
+	}
+	children[slot].pid = pid;
+	children[slot].deadline = now_ns() + (uint64_t)(env.cfg.exec_timeout_s * 1e9);
+}
+
+/* ------------------------------------------------------------------ flight recorder */
+
+static struct msmvm *session;
+static struct msmvm_trace_ring *ring;
+static uint64_t ring_drops;
+
+static int ring_event(void *ctx, const struct msmvm_event *e)
+{
+	(void)ctx;
+	return msmvm_trace_ring_add(ring, e) < 0 ? -1 : 0;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+	return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int ours(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return !strncmp(d->d_name, "msmvm-alert-", 12) && n > 15 &&
+	       !strcmp(d->d_name + n - 15, ".perfetto-trace");
+}
+
+/* Write the recorder's window for this alert; keep only the newest files. */
+static void flight_dump(const struct msmvm_alert *a)
+{
+	struct msmvm_trace_opts to = { .format = MSMVM_TRACE_PERFETTO,
+				       .plan = msmvm_get_plan(session) };
+	struct msmvm_trace_stats st;
+	struct msmvm_err err;
+	struct timespec wall;
+	struct dirent **names;
+	char path[1400], t[32];
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &wall);
+	strftime(t, sizeof(t), "%Y%m%dT%H%M%S", gmtime(&wall.tv_sec));
+	snprintf(path, sizeof(path), "%s/msmvm-alert-%s.%03ld-%s-%u.perfetto-trace",
+		 env.cfg.flight_dir, t, wall.tv_nsec / 1000000, a->trigger, a->pid);
+	msmvm_trace_ring_dropped(ring, ring_drops, a->ts_ns);
+	if (msmvm_trace_ring_dump(ring, a->ts_ns, path, &to, NULL, &st, &err)) {
+		log_problem("flight recorder: %s", err.msg);
+		return;
+	}
+	n = scandir(env.cfg.flight_dir, &names, ours, by_name);
+	for (int i = 0; i < n; i++) {
+		if (i < n - env.cfg.max_flight_files) {
+			char old[1400];
+
+			snprintf(old, sizeof(old), "%s/%s", env.cfg.flight_dir, names[i]->d_name);
+			unlink(old);
+		}
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
+}
+
+/* ------------------------------------------------------------------ alerts */
+
+static void on_alert(void *ctx, const struct msmvm_alert *a)
+{
+	struct timespec wall;
+	char tbuf[64];
+
+	(void)ctx;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", gmtime(&wall.tv_sec));
+	if (env.cfg.json) {
+		json_object *o = json_object_new_object();
+		char vm[32], t[80];
+
+		snprintf(vm, sizeof(vm), "0x%" PRIx64, a->vm);
+		snprintf(t, sizeof(t), "%s.%03ldZ", tbuf, wall.tv_nsec / 1000000);
+		json_object_object_add(o, "time", json_object_new_string(t));
+		json_object_object_add(o, "ts_ns", json_object_new_uint64(a->ts_ns));
+		json_object_object_add(o, "trigger", json_object_new_string(a->trigger));
+		json_object_object_add(o, "vm", json_object_new_string(vm));
+		json_object_object_add(o, "pid", json_object_new_int64(a->pid));
+		if (a->tid)
+			json_object_object_add(o, "tid", json_object_new_int64(a->tid));
+		json_object_object_add(o, "comm", json_object_new_string(a->comm));
+		json_object_object_add(o, "value", json_object_new_double(a->value));
+		json_object_object_add(o, "threshold", json_object_new_double(a->threshold));
+		json_object_object_add(o, "unit", json_object_new_string(a->unit));
+		json_object_object_add(o, "window_s", json_object_new_double(a->window_s));
+		json_object_object_add(o, "in_flight", json_object_new_int64(a->in_flight));
+		json_object_object_add(o, "waiters", json_object_new_int64(a->waiters));
+		json_object_object_add(o, "drift", json_object_new_int64(a->drift));
+		json_object_object_add(o, "message", json_object_new_string(a->text));
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								       JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else {
+		printf("%s.%03ldZ %s vm=0x%" PRIx64 " pid=%u comm=%s: %s\n", tbuf,
+		       wall.tv_nsec / 1000000, a->trigger, a->vm, a->pid, a->comm, a->text);
+	}
+	fflush(stdout);
+	if (env.cfg.syslog)
+		syslog(LOG_WARNING, "%s vm=0x%" PRIx64 " pid=%u comm=%s: %s", a->trigger, a->vm,
+		       a->pid, a->comm, a->text);
+	if (env.cfg.exec[0])
+		run_exec(a);
+	if (ring)
+		flight_dump(a);
+}
+
+/* ------------------------------------------------------------------ metrics */
+
+static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *metrics_text;
+static size_t metrics_len;
+
+static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char *url,
+			     const char *method, const char *version, const char *upload,
+			     size_t *upload_size, void **con_cls)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	bool ok = !strcmp(url, "/metrics");
+	char *copy = NULL;
+	size_t len = 0;
+
+	(void)cls, (void)version, (void)upload, (void)upload_size, (void)con_cls;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return MHD_NO;
+	if (ok) {
+		pthread_mutex_lock(&metrics_lock);
+		len = metrics_len;
+		copy = malloc(len + 1);
+		if (copy && metrics_text)
+			memcpy(copy, metrics_text, len);
+		pthread_mutex_unlock(&metrics_lock);
+		if (!copy)
+			return MHD_NO;
+		r = MHD_create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
+		MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
+	} else {
+		static char nf[] = "not found: metrics are at /metrics\n";
+
+		r = MHD_create_response_from_buffer(strlen(nf), nf, MHD_RESPMEM_PERSISTENT);
+	}
+	ret = MHD_queue_response(conn, ok ? MHD_HTTP_OK : MHD_HTTP_NOT_FOUND, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static struct MHD_Daemon *start_http(const char *listen_at)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	char host[128];
+	const char *colon = strrchr(listen_at, ':');
+	long port;
+	char *end;
+
+	if (!colon || (size_t)(colon - listen_at) >= sizeof(host))
+		return NULL;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - listen_at), listen_at);
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port <= 0 || port > 65535 || inet_pton(AF_INET, host[0] ? host : "127.0.0.1",
+							   &sa.sin_addr) != 1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	sa.sin_port = htons((uint16_t)port);
+	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
+				(uint16_t)port, NULL, NULL, serve, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+				MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+}
+
+/* node_exporter's textfile collector: write aside, then rename, so it never reads half. */
+static int write_textfile(const char *path, const char *text, size_t len)
+{
+	char tmp[1100];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	if (fwrite(text, 1, len, f) != len || fflush(f) || fsync(fileno(f))) {
+		int e = errno;
+
+		fclose(f);
+		unlink(tmp);
+		return -e;
+	}
+	if (fclose(f) || rename(tmp, path)) {
+		int e = errno;
+
+		unlink(tmp);
+		return -e;
+	}
+	return 0;
+}
+
+/* Defaults, then the config file, then the options (which win). */
+static int load_config(struct msmvm_alert_cfg *c, char *err, size_t errlen)
+{
+	msmvm_alert_cfg_defaults(c);
+	if (env.config_path && msmvm_alert_cfg_load(c, env.config_path, err, errlen))
+		return -1;
+	for (int i = 0; i < ncli_sets; i++)
+		if (msmvm_alert_cfg_set(c, cli_sets[i].key, cli_sets[i].value, err, errlen))
+			return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct msmvm_alert_engine *engine = NULL;
+	struct MHD_Daemon *http = NULL;
+	struct msmvm *m = NULL;
+	struct msmvm_err err;
+	char msg[1024];
+	int ret = 0;
+	bool textfile_failed = false;
+
+	argp_err_exit_status = EXIT_USAGE;
+	msmvm_alert_cfg_defaults(&env.cfg);
+	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+		return EXIT_USAGE;
+	if (load_config(&env.cfg, msg, sizeof(msg))) {
+		fprintf(stderr, "msmvm-alert: %s\n", msg);
+		return EXIT_USAGE;
+	}
+	if (!msmvm_alert_cfg_any_trigger(&env.cfg) && !env.cfg.textfile[0] && !env.cfg.listen[0]) {
+		fprintf(stderr, "msmvm-alert: nothing to do: give a trigger (--stall, --wait-max, "
+				"--wedge, --drift, --waste) or a metrics output (--textfile, --listen)\n");
+		return EXIT_USAGE;
+	}
+	if (env.cfg.syslog)
+		openlog("msmvm-alert", LOG_PID, LOG_DAEMON);
+
+	env.o.throttle_limit = env.cfg.limit;
+	if (env.cfg.flight_dir[0]) {
+		struct stat sb;
+
+		if (stat(env.cfg.flight_dir, &sb) || !S_ISDIR(sb.st_mode) ||
+		    access(env.cfg.flight_dir, W_OK)) {
+			fprintf(stderr, "msmvm-alert: --flight-recorder %s: not a writable directory\n",
+				env.cfg.flight_dir);
+			return EXIT_USAGE;
+		}
+		env.o.events = true;	/* only the recorder needs individual events */
+		ring = msmvm_trace_ring_new((uint64_t)(env.cfg.ring_s * 1e9), 0);
+		if (!ring) {
+			fprintf(stderr, "msmvm-alert: out of memory\n");
+			return EXIT_RUNTIME;
+		}
+	}
+	if (msmvm_open(&env.o, &m, &err) || msmvm_load(m, &err) ||
+	    (ring && msmvm_events_subscribe(m, ring_event, NULL, &err)) || msmvm_attach(m, &err)) {
+		fprintf(stderr, "msmvm-alert: %s\n", err.msg);
+		msmvm_close(m);
+		msmvm_trace_ring_free(ring);
+		return err.kind == MSMVM_E_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	session = m;
+	if (env.cfg.listen[0]) {
+		http = start_http(env.cfg.listen);
+		if (!http) {
+			fprintf(stderr, "msmvm-alert: cannot serve metrics at %s (ADDR:PORT, IPv4)\n",
+				env.cfg.listen);
+			msmvm_close(m);
+			return EXIT_RUNTIME;
+		}
+	}
+	/* everything privileged is done: keep nothing (maps are read through our fds) */
+	if (!env.keep_caps) {
+		capng_clear(CAPNG_SELECT_BOTH);
+		if (capng_apply(CAPNG_SELECT_BOTH)) {
+			fprintf(stderr, "msmvm-alert: cannot drop capabilities\n");
+			ret = EXIT_RUNTIME;
+			goto out;
+		}
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	engine = msmvm_alert_engine_new(&env.cfg);
+	if (!engine) {
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	fprintf(stderr, "msmvm-alert: watching %s (%s hooks)%s\n", msmvm_get_plan(m)->target,
+		msmvm_get_plan(m)->kind == MSMVM_PLAN_DIRECT ? "direct" : "fallback",
+		env.keep_caps ? "" : ", capabilities dropped");
+
+	while (!exiting) {
+		struct msmvm_snapshot snap;
+		struct timespec nap;
+		double secs;
+
+		if (reload) {
+			struct msmvm_alert_cfg c;
+
+			reload = 0;
+			if (load_config(&c, msg, sizeof(msg))) {
+				log_problem("SIGHUP: %s; keeping the old settings", msg);
+			} else {
+				/* outputs fixed at start stay as they were */
+				memcpy(c.listen, env.cfg.listen, sizeof(c.listen));
+				memcpy(c.textfile, env.cfg.textfile, sizeof(c.textfile));
+				c.limit = env.cfg.limit;
+				env.cfg = c;
+				msmvm_alert_engine_set_cfg(engine, &env.cfg);
+				log_problem("SIGHUP: settings re-read from %s",
+					    env.config_path ? env.config_path : "(no --config)");
+			}
+		}
+		/* the recorder's events first, so an alert's dump holds what led to it */
+		for (int i = 0; ring && i < 256 && msmvm_events_poll(m, 0) > 0; i++)
+			;
+		if (msmvm_snapshot(m, &snap, &err)) {
+			log_problem("%s", err.msg);
+			ret = EXIT_RUNTIME;
+			break;
+		}
+		ring_drops = snap.health[MSMVM_H_RINGBUF_DROPS];
+		msmvm_alert_engine_tick(engine, &snap, on_alert, NULL);
+		if (env.cfg.textfile[0] || http) {
+			size_t len;
+			char *text = msmvm_prometheus_text(&snap, engine, &len);
+
+			if (text && env.cfg.textfile[0]) {
+				int r = write_textfile(env.cfg.textfile, text, len);
+
+				if (r && !textfile_failed)
+					log_problem("cannot write %s: %s", env.cfg.textfile, strerror(-r));
+				textfile_failed = r != 0;
+			}
+			if (text && http) {
+				pthread_mutex_lock(&metrics_lock);
+				free(metrics_text);
+				metrics_text = text;
+				metrics_len = len;
+				text = NULL;
+				pthread_mutex_unlock(&metrics_lock);
+			}
+			free(text);
+		}
+		msmvm_snapshot_free(&snap);
+		reap_children(false);
+		secs = env.cfg.interval_s;
+		nap.tv_sec = (time_t)secs;
+		nap.tv_nsec = (long)((secs - (double)nap.tv_sec) * 1e9);
+		nanosleep(&nap, NULL);
+	}
+out:
+	reap_children(true);
+	if (http)
+		MHD_stop_daemon(http);
+	msmvm_alert_engine_free(engine);
+	msmvm_close(m);
+	msmvm_trace_ring_free(ring);
+	free(metrics_text);
+	if (env.cfg.syslog)
+		closelog();
+	return ret;
+}
