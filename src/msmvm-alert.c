@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 
 #include "msmvm/alert.h"
+#include "msmvm/cli.h"
 #include "msmvm/msmvm.h"
 #include "msmvm/trace.h"
 
@@ -107,8 +108,6 @@ enum {
 };
 
 static const struct argp_option opts[] = {
-	{ "sim", OPT_SIM, "PATH", OPTION_ARG_OPTIONAL, "Watch the msmvm-sim model", 0 },
-	{ "pid", 'p', "PID", 0, "Only this process", 0 },
 	{ "config", OPT_CONFIG, "FILE", 0, "Read settings from FILE (before the options)", 0 },
 	{ "stall", OPT_SET, "STALL_MS/WINDOW_MS", 0, "Stall trigger", 1 },
 	{ "wait-max", OPT_SET, "MS", 0, "Long-wait trigger", 1 },
@@ -128,9 +127,7 @@ static const struct argp_option opts[] = {
 	  "Keep the last --ring SECS of events and write them to DIR as a Perfetto trace on "
 	  "each alert (the 16 newest files are kept)", 4 },
 	{ "ring", OPT_SET, "SECS", 0, "Flight recorder window (default 30)", 4 },
-	{ "hooks", OPT_HOOKS, "auto|direct|fallback", 0, "Where the throttle is probed", 5 },
 	{ "keep-caps", OPT_KEEP_CAPS, NULL, 0, "Do not drop capabilities after attaching", 5 },
-	{ "verbose", 'v', NULL, 0, "libbpf's messages", 5 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
 };
@@ -150,23 +147,10 @@ static const char *current_option(struct argp_state *state)
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	char msg[512], name[64];
-	char *end;
-	long v;
 
 	switch (key) {
 	case 'h':
 		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
-		break;
-	case OPT_SIM:
-		env.o.target = MSMVM_TARGET_SIM;
-		env.o.sim_path = arg;
-		break;
-	case 'p':
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno || *end || v <= 0)
-			argp_error(state, "invalid PID '%s'", arg);
-		env.o.filter_pid = (uint32_t)v;
 		break;
 	case OPT_CONFIG:
 		env.config_path = arg;
@@ -185,21 +169,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		}
 		break;
 	}
-	case OPT_HOOKS:
-		if (!strcmp(arg, "auto"))
-			env.o.hooks = MSMVM_HOOKS_AUTO;
-		else if (!strcmp(arg, "direct"))
-			env.o.hooks = MSMVM_HOOKS_DIRECT;
-		else if (!strcmp(arg, "fallback"))
-			env.o.hooks = MSMVM_HOOKS_FALLBACK;
-		else
-			argp_error(state, "invalid --hooks '%s'", arg);
-		break;
 	case OPT_KEEP_CAPS:
 		env.keep_caps = true;
-		break;
-	case 'v':
-		env.o.verbose++;
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
@@ -216,14 +187,6 @@ static struct child {
 	pid_t pid;
 	uint64_t deadline;
 } children[MAX_CHILDREN];
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void log_problem(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void log_problem(const char *fmt, ...)
@@ -242,7 +205,7 @@ static void log_problem(const char *fmt, ...)
 /* Reap finished commands, kill the ones over their time, and log failures. */
 static void reap_children(bool all)
 {
-	uint64_t now = now_ns();
+	uint64_t now = msmvm_now_ns();
 
 	for (int i = 0; i < MAX_CHILDREN; i++) {
 		int st;
@@ -331,7 +294,7 @@ static void run_exec(const struct msmvm_alert *a)
 		return;
 	}
 	children[slot].pid = pid;
-	children[slot].deadline = now_ns() + (uint64_t)(env.cfg.exec_timeout_s * 1e9);
+	children[slot].deadline = msmvm_now_ns() + (uint64_t)(env.cfg.exec_timeout_s * 1e9);
 }
 
 /* ------------------------------------------------------------------ flight recorder */
@@ -544,9 +507,15 @@ static int load_config(struct msmvm_alert_cfg *c, char *err, size_t errlen)
 	return 0;
 }
 
+static const struct argp_child argp_children[] = {
+	{ &msmvm_target_argp, 0, "Target:", 1 },
+	{},
+};
+
 int main(int argc, char **argv)
 {
-	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
+	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc,
+					    .children = argp_children };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct msmvm_alert_engine *engine = NULL;
 	struct MHD_Daemon *http = NULL;
@@ -558,6 +527,7 @@ int main(int argc, char **argv)
 
 	argp_err_exit_status = EXIT_USAGE;
 	msmvm_alert_cfg_defaults(&env.cfg);
+	msmvm_cli_bind(&env.o);
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_USAGE;
 	if (load_config(&env.cfg, msg, sizeof(msg))) {

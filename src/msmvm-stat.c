@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "msmvm/cli.h"
 #include "msmvm/msmvm.h"
 #include "msmvm/report.h"
 #include "msmvm/trace.h"
@@ -78,14 +79,9 @@ enum {
 };
 
 static const struct argp_option opts[] = {
-	{ "sim", OPT_SIM, "PATH", OPTION_ARG_OPTIONAL,
-	  "Probe the msmvm-sim model (default: the msmvm-sim next to this tool)", 0 },
-	{ "pid", 'p', "PID", 0, "Only this process", 0 },
 	{ "per-process", 'P', NULL, 0, "A table per process (and VM) each interval", 0 },
 	{ "json", 'j', NULL, 0, "JSON objects, one per line: per interval and final", 0 },
 	{ "duration", 'd', "SECS", 0, "Stop after SECS seconds", 0 },
-	{ "hooks", OPT_HOOKS, "auto|direct|fallback", 0,
-	  "Where the throttle is probed (default auto: direct unless inlined)", 0 },
 	{ "dry-run", OPT_DRY_RUN, NULL, 0,
 	  "Resolve CO-RE and load every program into the verifier, print the plan and the "
 	  "relocated offsets, do not attach", 0 },
@@ -96,7 +92,6 @@ static const struct argp_option opts[] = {
 	{ "replay", OPT_REPLAY, "FILE", 0,
 	  "Print the final report (text, --json, -P, -p) from a trace msmvm-trace wrote, "
 	  "counted as the probes count live; needs no privileges", 0 },
-	{ "verbose", 'v', NULL, 0, "libbpf's messages (twice: debug)", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
 };
@@ -124,17 +119,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'h':
 		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
 		break;
-	case OPT_SIM:
-		env.o.target = MSMVM_TARGET_SIM;
-		env.o.sim_path = arg;
-		break;
-	case 'p':
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno || *end || v <= 0 || v > INT_MAX)
-			argp_error(state, "invalid PID '%s'", arg);
-		env.o.filter_pid = (uint32_t)v;
-		break;
 	case 'P':
 		env.per_process = true;
 		break;
@@ -144,16 +128,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'd':
 		if (parse_secs(arg, &env.duration))
 			argp_error(state, "invalid duration '%s' (seconds > 0)", arg);
-		break;
-	case OPT_HOOKS:
-		if (!strcmp(arg, "auto"))
-			env.o.hooks = MSMVM_HOOKS_AUTO;
-		else if (!strcmp(arg, "direct"))
-			env.o.hooks = MSMVM_HOOKS_DIRECT;
-		else if (!strcmp(arg, "fallback"))
-			env.o.hooks = MSMVM_HOOKS_FALLBACK;
-		else
-			argp_error(state, "invalid --hooks '%s' (auto, direct or fallback)", arg);
 		break;
 	case OPT_DRY_RUN:
 		env.o.dry_run = true;
@@ -165,9 +139,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (strcmp(arg, "arm64") && strcmp(arg, "x86"))
 			argp_error(state, "invalid --arch '%s' (arm64 or x86)", arg);
 		env.o.arch = arg;
-		break;
-	case 'v':
-		env.o.verbose++;
 		break;
 	case OPT_REPLAY:
 		env.replay = arg;
@@ -204,14 +175,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 static void print_json(json_object *o)
@@ -443,9 +406,15 @@ static int replay(void)
 	return 0;
 }
 
+static const struct argp_child argp_children[] = {
+	{ &msmvm_target_argp, 0, "Target:", 1 },
+	{},
+};
+
 int main(int argc, char **argv)
 {
-	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
+	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc,
+					    .children = argp_children };
 	struct msmvm_counters prev = { 0 };
 	struct msmvm_snapshot snap;
 	struct msmvm *m = NULL;
@@ -456,13 +425,14 @@ int main(int argc, char **argv)
 	int ret;
 
 	argp_err_exit_status = EXIT_USAGE;
+	msmvm_cli_bind(&env.o);
 	ret = argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	if (ret)
 		return EXIT_USAGE;
 	if (env.replay)
 		return replay();
 
-	t_open = now_ns();
+	t_open = msmvm_now_ns();
 	if (msmvm_open(&env.o, &m, &err) || msmvm_load(m, &err)) {
 		fprintf(stderr, "msmvm-stat: %s\n", err.msg);
 		msmvm_close(m);
@@ -482,7 +452,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	t_start = now_ns();
+	t_start = msmvm_now_ns();
 	fprintf(stderr, "msmvm-stat: attached %d probes to %s (%s) in %.1f ms; Ctrl-C to end.\n",
 		msmvm_get_plan(m)->nprobes, msmvm_get_plan(m)->target,
 		msmvm_get_plan(m)->kind == MSMVM_PLAN_DIRECT ? "direct" : "fallback",
@@ -492,7 +462,7 @@ int main(int argc, char **argv)
 	t_next = env.interval ? t_start + (uint64_t)(env.interval * 1e9) : 0;
 
 	while (!exiting) {
-		uint64_t now = now_ns();
+		uint64_t now = msmvm_now_ns();
 		struct timespec nap = { 0, 50 * 1000000 };
 
 		if (t_end && now >= t_end)
@@ -531,7 +501,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "msmvm-stat: %s\n", err.msg);
 		ret = EXIT_RUNTIME;
 	} else {
-		double secs = (double)(now_ns() - t_start) / 1e9;
+		double secs = (double)(msmvm_now_ns() - t_start) / 1e9;
 
 		if (env.json)
 			print_json(final_json(&snap, msmvm_get_plan(m), secs));

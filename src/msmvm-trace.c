@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "msmvm/cli.h"
 #include "msmvm/msmvm.h"
 #include "msmvm/trace.h"
 
@@ -94,7 +95,6 @@ static const struct argp_option opts[] = {
 	{ "max-size", OPT_MAX_SIZE, "MB", 0,
 	  "Stop when FILE would grow past MB MiB (fractions allowed); with --ring, also the "
 	  "memory the window may use (default 256)", 0 },
-	{ "pid", 'p', "PID", 0, "Only this process's calls and jobs", 0 },
 	{ "ring", OPT_RING, "SECS", 0,
 	  "Flight recorder: keep the last SECS seconds in memory; write them on SIGUSR1 and "
 	  "at the end", 0 },
@@ -103,11 +103,6 @@ static const struct argp_option opts[] = {
 	{ "buffer-size", 'b', "KB", 0,
 	  "The kernel ring buffer for events: a power of two, at least the page size "
 	  "(default 4096 KB)", 0 },
-	{ "sim", OPT_SIM, "PATH", OPTION_ARG_OPTIONAL,
-	  "Probe the msmvm-sim model (default: the msmvm-sim next to this tool)", 0 },
-	{ "hooks", OPT_HOOKS, "auto|direct|fallback", 0,
-	  "Where the throttle is probed (default auto: direct unless inlined)", 0 },
-	{ "verbose", 'v', NULL, 0, "libbpf's messages (twice: debug)", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
 };
@@ -149,13 +144,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid --max-size '%s' (MiB, at least 0.004)", arg);
 		env.max_bytes = (uint64_t)(v * 1048576.0);
 		break;
-	case 'p':
-		errno = 0;
-		l = strtol(arg, &end, 10);
-		if (errno || *end || l <= 0 || l > INT_MAX)
-			argp_error(state, "invalid PID '%s'", arg);
-		env.o.filter_pid = (uint32_t)l;
-		break;
 	case OPT_RING:
 		if (parse_pos(arg, 86400, &env.ring))
 			argp_error(state, "invalid --ring '%s' (seconds > 0, at most a day)", arg);
@@ -176,23 +164,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 					  "to 2097152)", arg, getpagesize() / 1024);
 		env.o.ringbuf_bytes = (uint32_t)(l * 1024);
 		break;
-	case OPT_SIM:
-		env.o.target = MSMVM_TARGET_SIM;
-		env.o.sim_path = arg;
-		break;
-	case OPT_HOOKS:
-		if (!strcmp(arg, "auto"))
-			env.o.hooks = MSMVM_HOOKS_AUTO;
-		else if (!strcmp(arg, "direct"))
-			env.o.hooks = MSMVM_HOOKS_DIRECT;
-		else if (!strcmp(arg, "fallback"))
-			env.o.hooks = MSMVM_HOOKS_FALLBACK;
-		else
-			argp_error(state, "invalid --hooks '%s' (auto, direct or fallback)", arg);
-		break;
-	case 'v':
-		env.o.verbose++;
-		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
@@ -204,14 +175,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /* What the event callback feeds, and what stopped it. */
@@ -281,8 +244,8 @@ static int ring_dump(struct msmvm *m, const char *path, const struct msmvm_trace
 
 	if (health_now(m, health))
 		return -1;
-	msmvm_trace_ring_dropped(rec.ring, health[MSMVM_H_RINGBUF_DROPS], now_ns());
-	if (msmvm_trace_ring_dump(rec.ring, now_ns(), path, to, health, &st, &err)) {
+	msmvm_trace_ring_dropped(rec.ring, health[MSMVM_H_RINGBUF_DROPS], msmvm_now_ns());
+	if (msmvm_trace_ring_dump(rec.ring, msmvm_now_ns(), path, to, health, &st, &err)) {
 		fprintf(stderr, "msmvm-trace: %s\n", err.msg);
 		return -1;
 	}
@@ -290,9 +253,15 @@ static int ring_dump(struct msmvm *m, const char *path, const struct msmvm_trace
 	return 0;
 }
 
+static const struct argp_child argp_children[] = {
+	{ &msmvm_target_argp, 0, "Target:", 1 },
+	{},
+};
+
 int main(int argc, char **argv)
 {
-	struct argp argp = { .options = opts, .parser = parse_arg };
+	struct argp argp = { .options = opts, .parser = parse_arg,
+					    .children = argp_children };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct msmvm_trace_opts to = { 0 };
 	struct msmvm_trace_stats st = { 0 };
@@ -308,12 +277,13 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	argp.doc = full_doc;	/* argp prints what follows \v after the options */
 	argp_err_exit_status = EXIT_USAGE;
+	msmvm_cli_bind(&env.o);
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_USAGE;
 
 	to.format = env.format;
 	to.max_bytes = env.max_bytes;
-	to.t0_ns = now_ns();	/* before attaching: no event is older */
+	to.t0_ns = msmvm_now_ns();	/* before attaching: no event is older */
 	if (msmvm_open(&env.o, &m, &err) || msmvm_load(m, &err)) {
 		fprintf(stderr, "msmvm-trace: %s\n", err.msg);
 		msmvm_close(m);
@@ -356,7 +326,7 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
 
-	t_start = now_ns();
+	t_start = msmvm_now_ns();
 	fprintf(stderr, "msmvm-trace: attached %d probes to %s (%s); recording to %s%s; "
 		"Ctrl-C to end.\n", msmvm_get_plan(m)->nprobes, msmvm_get_plan(m)->target,
 		msmvm_get_plan(m)->kind == MSMVM_PLAN_DIRECT ? "direct" : "fallback", env.output,
@@ -366,7 +336,7 @@ int main(int argc, char **argv)
 
 	while (!exiting && !rec.stop) {
 		int n = msmvm_events_poll(m, 100);
-		uint64_t now = now_ns();
+		uint64_t now = msmvm_now_ns();
 
 		if (n < 0 && n != -EINTR) {
 			fprintf(stderr, "msmvm-trace: reading events: %s\n", strerror(-n));
@@ -395,7 +365,7 @@ int main(int argc, char **argv)
 
 			dump_requested = 0;
 			dump_path(path, sizeof(path), env.output, ++dumps);
-			if (ring_dump(m, path, &to, (double)(now_ns() - t_start) / 1e9))
+			if (ring_dump(m, path, &to, (double)(msmvm_now_ns() - t_start) / 1e9))
 				ret = EXIT_RUNTIME;
 		}
 		dump_requested = 0;
@@ -409,10 +379,10 @@ int main(int argc, char **argv)
 		ret = EXIT_RUNTIME;
 
 	if (rec.ring) {
-		msmvm_trace_ring_dropped(rec.ring, health[MSMVM_H_RINGBUF_DROPS], now_ns());
+		msmvm_trace_ring_dropped(rec.ring, health[MSMVM_H_RINGBUF_DROPS], msmvm_now_ns());
 		if (rec.stop == -ENOMEM)
 			fprintf(stderr, "msmvm-trace: out of memory: the window stopped growing\n");
-		if (ring_dump(m, env.output, &to, (double)(now_ns() - t_start) / 1e9))
+		if (ring_dump(m, env.output, &to, (double)(msmvm_now_ns() - t_start) / 1e9))
 			ret = EXIT_RUNTIME;
 		msmvm_trace_ring_free(rec.ring);
 	} else {
@@ -424,7 +394,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "msmvm-trace: %s\n", err.msg);
 			ret = EXIT_RUNTIME;
 		} else {
-			summary(env.output, &st, (double)(now_ns() - t_start) / 1e9);
+			summary(env.output, &st, (double)(msmvm_now_ns() - t_start) / 1e9);
 		}
 	}
 	if (health[MSMVM_H_RINGBUF_DROPS])

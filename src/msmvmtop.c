@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "msmvm/frame.h"
+#include "msmvm/cli.h"
 #include "msmvm/msmvm.h"
 #include "msmvm/report.h"
 
@@ -104,9 +105,6 @@ static const char doc[] =
 enum { OPT_SIM = 0x100, OPT_JSON, OPT_LIMIT, OPT_HOOKS };
 
 static const struct argp_option opts[] = {
-	{ "sim", OPT_SIM, "PATH", OPTION_ARG_OPTIONAL,
-	  "Watch the msmvm-sim model (default: the msmvm-sim next to this tool)", 0 },
-	{ "pid", 'p', "PID", 0, "Only this process (filtered in the probes)", 0 },
 	{ "delay", 'd', "SECS", 0, "Interval between frames (default 1)", 0 },
 	{ "batch", 'b', NULL, 0, "Plain-text frames on stdout, no screen handling", 0 },
 	{ "iterations", 'n', "N", 0, "Batch or JSON: stop after N frames", 0 },
@@ -115,8 +113,6 @@ static const struct argp_option opts[] = {
 	{ "limit", OPT_LIMIT, "PAGES", 0,
 	  "The throttle's limit, for the gauge and the waiters (default 1024; the model's "
 	  "--limit)", 0 },
-	{ "hooks", OPT_HOOKS, "auto|direct|fallback", 0, "Where the throttle is probed", 0 },
-	{ "verbose", 'v', NULL, 0, "libbpf's messages", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
 };
@@ -130,17 +126,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'h':
 		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
-		break;
-	case OPT_SIM:
-		env.o.target = MSMVM_TARGET_SIM;
-		env.o.sim_path = arg;
-		break;
-	case 'p':
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno || *end || v <= 0 || v > INT_MAX)
-			argp_error(state, "invalid PID '%s'", arg);
-		env.o.filter_pid = (uint32_t)v;
 		break;
 	case 'd':
 		errno = 0;
@@ -171,19 +156,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (errno || *end || v <= 0)
 			argp_error(state, "invalid --limit '%s' (pages)", arg);
 		env.limit = v;
-		break;
-	case OPT_HOOKS:
-		if (!strcmp(arg, "auto"))
-			env.o.hooks = MSMVM_HOOKS_AUTO;
-		else if (!strcmp(arg, "direct"))
-			env.o.hooks = MSMVM_HOOKS_DIRECT;
-		else if (!strcmp(arg, "fallback"))
-			env.o.hooks = MSMVM_HOOKS_FALLBACK;
-		else
-			argp_error(state, "invalid --hooks '%s' (auto, direct or fallback)", arg);
-		break;
-	case 'v':
-		env.o.verbose++;
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
@@ -758,14 +730,6 @@ static bool handle_key(int ch, int nrows)
 	}
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void screen_init(void)
 {
 	initscr();
@@ -785,9 +749,15 @@ static void screen_init(void)
 	}
 }
 
+static const struct argp_child argp_children[] = {
+	{ &msmvm_target_argp, 0, "Target:", 1 },
+	{},
+};
+
 int main(int argc, char **argv)
 {
-	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc };
+	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc,
+					    .children = argp_children };
 	struct msmvm_frame cur = { 0 }, prev = { 0 };
 	struct msmvm_history *hist = msmvm_history_new();
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -801,6 +771,7 @@ int main(int argc, char **argv)
 	setlocale(LC_ALL, "");
 	ui.unicode = MB_CUR_MAX > 1;
 	argp_err_exit_status = EXIT_USAGE;
+	msmvm_cli_bind(&env.o);
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_USAGE;
 	env.o.throttle_limit = env.limit;
@@ -844,10 +815,10 @@ int main(int argc, char **argv)
 		if ((env.json || env.batch) && env.frames && ++frames >= env.frames)
 			break;
 
-		t_next = now_ns() + (uint64_t)(env.interval * 1e9);
+		t_next = msmvm_now_ns() + (uint64_t)(env.interval * 1e9);
 		do {
 			if (screen) {
-				int wait_ms = (int)((t_next - now_ns()) / 1000000);
+				int wait_ms = (int)((t_next - msmvm_now_ns()) / 1000000);
 
 				/* draw, then wait for a key until the next frame is due */
 				draw(&prev, msmvm_get_plan(m));
@@ -858,7 +829,7 @@ int main(int argc, char **argv)
 
 				nanosleep(&nap, NULL);
 			}
-		} while (!exiting && now_ns() < t_next);
+		} while (!exiting && msmvm_now_ns() < t_next);
 	}
 	if (screen)
 		endwin();

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The target flags every tool shares, as an argp child. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "msmvm/cli.h"
+
+enum { OPT_SIM = 0x1000, OPT_HOOKS };
+
+static struct msmvm_opts *bound;
+
+static const struct argp_option target_options[] = {
+	{ "sim", OPT_SIM, "PATH", OPTION_ARG_OPTIONAL,
+	  "Watch the msmvm-sim model instead of the kernel (default: the msmvm-sim next to "
+	  "this tool)", 0 },
+	{ "pid", 'p', "PID", 0, "Only this process (filtered in the probes)", 0 },
+	{ "hooks", OPT_HOOKS, "auto|direct|fallback", 0,
+	  "Where the throttle is probed (default auto: direct unless vm_bind_prealloc_count "
+	  "was inlined)", 0 },
+	{ "verbose", 'v', NULL, 0, "libbpf's messages (twice: debug)", 0 },
+	{},
+};
+
+static error_t parse_target(int key, char *arg, struct argp_state *state)
+{
+	char *end;
+	long v;
+
+	if (!bound)
+		return ARGP_ERR_UNKNOWN;
+	switch (key) {
+	case OPT_SIM:
+		bound->target = MSMVM_TARGET_SIM;
+		bound->sim_path = arg;
+		return 0;
+	case 'p':
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (errno || *end || v <= 0 || v > INT_MAX)
+			argp_error(state, "invalid PID '%s'", arg);
+		bound->filter_pid = (uint32_t)v;
+		return 0;
+	case OPT_HOOKS:
+		if (!strcmp(arg, "auto"))
+			bound->hooks = MSMVM_HOOKS_AUTO;
+		else if (!strcmp(arg, "direct"))
+			bound->hooks = MSMVM_HOOKS_DIRECT;
+		else if (!strcmp(arg, "fallback"))
+			bound->hooks = MSMVM_HOOKS_FALLBACK;
+		else
+			argp_error(state, "invalid --hooks '%s' (auto, direct or fallback)", arg);
+		return 0;
+	case 'v':
+		bound->verbose++;
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+const struct argp msmvm_target_argp = {
+	.options = target_options,
+	.parser = parse_target,
+};
+
+void msmvm_cli_bind(struct msmvm_opts *o)
+{
+	bound = o;
+}
+
+uint64_t msmvm_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
