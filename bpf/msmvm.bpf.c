@@ -289,7 +289,30 @@ static __always_inline void event_output(struct msmvm_event *e)
 	health_inc(MSMVM_H_EVENTS);
 }
 
-/* The waiters gauge and, from its 0 -> 1 and 1 -> 0 edges, the VM's stall time. */
+/* A stall gauge (VM or process): time with at least one waiter, from the gauge's edges. */
+static __always_inline __s64 gauge_enter(struct msmvm_stats *s, __u64 now)
+{
+	__s64 w = __sync_fetch_and_add(&s->waiters, 1);
+
+	if (w == 0)
+		s->stall_start_ns = now;
+	return w;
+}
+
+static __always_inline __s64 gauge_exit(struct msmvm_stats *s, __u64 now)
+{
+	__u64 start = s->stall_start_ns;
+	__s64 w = __sync_fetch_and_add(&s->waiters, -1);
+
+	if (w == 1 && start && now > start)
+		__sync_fetch_and_add(&s->stall_ns_total, now - start);
+	return w;
+}
+
+/*
+ * The waiters gauges of the VM and of the process and, from their 0 -> 1 and 1 -> 0 edges,
+ * their stall times (a process's is the union of its threads' waits, PSI's "some").
+ */
 static __always_inline void waiter_enter(struct thread_state *st, __u32 tgid, __u64 now)
 {
 	struct msmvm_stats *vs = vm_stats_get(st->vm, tgid);
@@ -298,12 +321,15 @@ static __always_inline void waiter_enter(struct thread_state *st, __u32 tgid, __
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__s64 w;
 
+	struct msmvm_stats *ps;
+
 	if (!vs || st->is_waiter)
 		return;
 	st->is_waiter = 1;
-	w = __sync_fetch_and_add(&vs->waiters, 1);
-	if (w == 0)
-		vs->stall_start_ns = now;
+	w = gauge_enter(vs, now);
+	ps = proc_stats_get(tgid);
+	if (ps)
+		gauge_enter(ps, now);
 	/* waits in progress, for alerts on a wait that is still going on */
 	if (bpf_map_update_elem(&waiting, &tid, &wt, BPF_ANY))
 		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
@@ -314,21 +340,20 @@ static __always_inline void waiter_enter(struct thread_state *st, __u32 tgid, __
 static __always_inline void waiter_exit(struct thread_state *st, __u32 tgid, __u64 now)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct msmvm_stats *vs;
-	__u64 start;
+	struct msmvm_stats *vs, *ps;
 	__s64 w;
 
 	if (!st->is_waiter)
 		return;
 	st->is_waiter = 0;
 	bpf_map_delete_elem(&waiting, &tid);
+	ps = proc_stats_get(tgid);
+	if (ps)
+		gauge_exit(ps, now);
 	vs = vm_stats_get(st->vm, tgid);
 	if (!vs)
 		return;
-	start = vs->stall_start_ns;
-	w = __sync_fetch_and_add(&vs->waiters, -1);
-	if (w == 1 && start && now > start)
-		__sync_fetch_and_add(&vs->stall_ns_total, now - start);
+	w = gauge_exit(vs, now);
 	if (emit_events)
 		st->waiting_out = (__s32)w - 1;
 }

@@ -160,7 +160,9 @@ fi
 
 # --- metrics: promtool, histogram invariants, equal to the model's summary ---
 start_alert --textfile "$tmp/metrics.prom" --listen 127.0.0.1:19464
-"$SIM" run -w storm -P 2 --queues 2 -n 80 --seed 37 -o "$tmp/sum.json" 2>/dev/null
+# a comm with a quote, a backslash and a newline: label values must be escaped
+"$SIM" run -w storm -P 2 --queues 2 -n 80 --seed 37 --comm "$(printf 'm"\\\nx')" \
+  -o "$tmp/sum.json" 2>/dev/null
 sleep 0.5
 curl -sf http://127.0.0.1:19464/metrics >"$tmp/http.prom"; curl_rc=$?
 caps=$(awk '/^CapEff/ {print $2}' "/proc/$alert_pid/status")
@@ -185,6 +187,11 @@ for src in textfile http; do
     want=$(jq ".totals.$key" "$tmp/sum.json")
     [ "$got" = "$want" ] || problems+=("$metric: $got, model $want")
   done
+  # a process stalls whenever one of its VMs does: its total is at least each VM's
+  pst=$(awk 'index($0, "msmvm_process_stall_seconds_total{") == 1 {s += $NF} END {print s + 0}' "$f")
+  vst=$(awk 'index($0, "msmvm_stall_seconds_total{") == 1 {s += $NF} END {print s + 0}' "$f")
+  awk -v p="$pst" -v v="$vst" 'BEGIN {exit !(p > 0 && p <= v + 1e-6)}' ||
+    problems+=("process stall $pst vs VM stall $vst")
   got=$(awk 'index($0, "msmvm_wait_seconds_count{") == 1 {s += $NF} END {print s + 0}' "$f")
   [ "$got" = "$(jq .totals.waits "$tmp/sum.json")" ] || problems+=("wait histogram count $got")
   if [ ${#problems[@]} -eq 0 ]; then pass "alert_metrics_$src"; else fail "alert_metrics_$src" "${problems[@]}"; fi

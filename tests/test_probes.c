@@ -452,6 +452,8 @@ TEST(direct_waiters_gauge_and_stall_time)
 	if (snap_vm(&s, &snap, &v, &p) == 0) {
 		CHECK_EQ(v->s.waiters, 1);
 		CHECK(v->stall_ns >= 2000000);	/* the open stall period counts */
+		CHECK_EQ(p->s.waiters, 1);	/* and the process's */
+		CHECK(p->stall_ns >= 2000000);
 		msmvm_snapshot_free(&snap);
 	}
 	atomic_set(&s.vm->prealloc_throttle.in_flight, 0);
@@ -461,6 +463,8 @@ TEST(direct_waiters_gauge_and_stall_time)
 		CHECK_EQ(v->s.waiters, 0);
 		CHECK(v->s.stall_ns_total >= 2000000);
 		CHECK_EQ(v->stall_ns, v->s.stall_ns_total);
+		CHECK_EQ(p->s.waiters, 0);
+		CHECK_EQ(p->stall_ns, v->stall_ns);	/* one VM: the same periods */
 		msmvm_snapshot_free(&snap);
 	}
 	/* under the limit at entry: not a waiter */

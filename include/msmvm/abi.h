@@ -55,8 +55,8 @@ struct msmvm_stats {
 	struct msmvm_counters c;
 	struct msmvm_hist hist[MSMVM_HIST_COUNT_];
 	/*
-	 * VM stats only: threads in the throttle now, and the time with at least one there
-	 * (PSI's "some"). Direct hooks: a thread counts from vm_bind_prealloc_count's entry if
+	 * Threads in the throttle now, and the time with at least one there (PSI's "some"),
+	 * per VM and per process. Direct hooks: a thread counts from vm_bind_prealloc_count's entry if
 	 * in_flight was above throttle_limit then, to its return; fallback: from the first
 	 * prepare_to_wait_event on the VM's queue to the end of the wait.
 	 */

@@ -50,8 +50,9 @@ struct msmvm_alert {
 	char text[512];			/* one line, for people */
 };
 
-/* Per-VM PSI-style stall figures, kept by the engine. */
+/* PSI-style stall figures per VM, and per process (vm 0), kept by the engine. */
 struct msmvm_stall_info {
+	bool process;
 	uint64_t vm;
 	uint32_t scope, owner_tgid;
 	uint64_t total_ns;

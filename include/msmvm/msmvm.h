@@ -107,6 +107,7 @@ struct msmvm_proc_snap {
 	uint32_t tgid;
 	char comm[MSMVM_COMM_LEN];
 	struct msmvm_stats s;	/* in_flight, peak_in_flight: from this process's VMs */
+	uint64_t stall_ns;	/* time with a thread of it in the throttle, open period included */
 	int nvms;
 	int *vm_index;		/* into snapshot.vms */
 };

@@ -233,6 +233,7 @@ struct sample {
 };
 
 struct vm_state {
+	bool process;		/* a process's stall (vm 0, scope = its tgid) */
 	uint64_t vm;
 	uint32_t scope, owner;
 	char comm[MSMVM_COMM_LEN];
@@ -295,10 +296,11 @@ uint64_t msmvm_alert_engine_fired(const struct msmvm_alert_engine *e, const char
 	return 0;
 }
 
-static struct vm_state *vm_state(struct msmvm_alert_engine *e, const struct msmvm_vm_snap *v)
+static struct vm_state *state_get(struct msmvm_alert_engine *e, bool process, uint64_t vm,
+				  uint32_t scope)
 {
 	for (int i = 0; i < e->n; i++)
-		if (e->vms[i].vm == v->vm && e->vms[i].scope == v->scope)
+		if (e->vms[i].process == process && e->vms[i].vm == vm && e->vms[i].scope == scope)
 			return &e->vms[i];
 	if (e->n == e->cap) {
 		int cap = e->cap ? e->cap * 2 : 16;
@@ -313,9 +315,32 @@ static struct vm_state *vm_state(struct msmvm_alert_engine *e, const struct msmv
 	e->vms[e->n].ring = calloc(MAX_SAMPLES, sizeof(struct sample));
 	if (!e->vms[e->n].ring)
 		return NULL;
-	e->vms[e->n].vm = v->vm;
-	e->vms[e->n].scope = v->scope;
+	e->vms[e->n].process = process;
+	e->vms[e->n].vm = vm;
+	e->vms[e->n].scope = scope;
 	return &e->vms[e->n++];
+}
+
+static struct vm_state *vm_state(struct msmvm_alert_engine *e, const struct msmvm_vm_snap *v)
+{
+	return state_get(e, false, v->vm, v->scope);
+}
+
+/* PSI-style running averages of the stall share (percent), from one more sample. */
+static void stall_average(struct vm_state *s, uint64_t now, uint64_t stall_ns)
+{
+	if (s->last_ts && now > s->last_ts) {
+		double dt = (double)(now - s->last_ts) / 1e9;
+		double share = 100.0 * (double)(stall_ns - s->last_stall) / 1e9 / dt;
+
+		if (share > 100)
+			share = 100;
+		s->avg10 += (share - s->avg10) * (1 - exp(-dt / 10));
+		s->avg60 += (share - s->avg60) * (1 - exp(-dt / 60));
+		s->avg300 += (share - s->avg300) * (1 - exp(-dt / 300));
+	}
+	s->last_ts = now;
+	s->last_stall = stall_ns;
 }
 
 /* The newest sample at least `age` old (the window's start), or the oldest one. */
@@ -376,19 +401,7 @@ int msmvm_alert_engine_tick(struct msmvm_alert_engine *e, const struct msmvm_sna
 			if (snap->procs[p].tgid == v->owner_tgid)
 				memcpy(s->comm, snap->procs[p].comm, sizeof(s->comm));
 
-		/* PSI-style running averages of the stall share (percent) */
-		if (s->last_ts && now > s->last_ts) {
-			double dt = (double)(now - s->last_ts) / 1e9;
-			double share = 100.0 * (double)(v->stall_ns - s->last_stall) / 1e9 / dt;
-
-			if (share > 100)
-				share = 100;
-			s->avg10 += (share - s->avg10) * (1 - exp(-dt / 10));
-			s->avg60 += (share - s->avg60) * (1 - exp(-dt / 60));
-			s->avg300 += (share - s->avg300) * (1 - exp(-dt / 300));
-		}
-		s->last_ts = now;
-		s->last_stall = v->stall_ns;
+		stall_average(s, now, v->stall_ns);
 		x = &s->ring[s->head];
 		x->ts = now;
 		x->stall = v->stall_ns;
@@ -483,6 +496,17 @@ int msmvm_alert_engine_tick(struct msmvm_alert_engine *e, const struct msmvm_sna
 		}
 	}
 
+	/* per process: the union of its threads' waits */
+	for (int p = 0; p < snap->nprocs; p++) {
+		struct vm_state *s = state_get(e, true, 0, snap->procs[p].tgid);
+
+		if (!s)
+			return -ENOMEM;
+		s->owner = snap->procs[p].tgid;
+		memcpy(s->comm, snap->procs[p].comm, sizeof(s->comm));
+		stall_average(s, now, snap->procs[p].stall_ns);
+	}
+
 	/* --wait-max: a wait still going on, longer than MS (once per wait) */
 	if (c->wait_max_ms > 0) {
 		for (int w = 0; w < snap->nwaiters; w++) {
@@ -553,7 +577,7 @@ int msmvm_alert_engine_stall(const struct msmvm_alert_engine *ec, struct msmvm_s
 		const struct vm_state *s = &e->vms[i];
 
 		e->info[i] = (struct msmvm_stall_info){
-			.vm = s->vm, .scope = s->scope, .owner_tgid = s->owner,
+			.process = s->process, .vm = s->vm, .scope = s->scope, .owner_tgid = s->owner,
 			.total_ns = s->last_stall, .avg10 = s->avg10, .avg60 = s->avg60,
 			.avg300 = s->avg300,
 		};

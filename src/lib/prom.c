@@ -170,10 +170,33 @@ char *msmvm_prometheus_text(const struct msmvm_snapshot *s, const struct msmvm_a
 		const double avg[3] = { info[i].avg10, info[i].avg60, info[i].avg300 };
 		static const char *const win[3] = { "10s", "60s", "300s" };
 
+		if (info[i].process)
+			continue;
 		for (int w = 0; w < 3; w++) {
 			fputs("msmvm_stall_avg_ratio", f);
 			labels(f, &l, "window", win[w]);
 			fprintf(f, " %.6f\n", avg[w] / 100);
+		}
+	}
+	family(f, "msmvm_process_stall_seconds_total", "counter",
+	       "Time with at least one thread of the process in the throttle (PSI 'some').");
+	for (int i = 0; i < s->nprocs; i++) {
+		fprintf(f, "msmvm_process_stall_seconds_total{pid=\"%u\",comm=\"", s->procs[i].tgid);
+		escaped(f, s->procs[i].comm);
+		fprintf(f, "\"} %.9g\n", (double)s->procs[i].stall_ns / 1e9);
+	}
+	family(f, "msmvm_process_stall_avg_ratio", "gauge",
+	       "A process's share of time stalled, running average over the window.");
+	for (int i = 0; i < ninfo; i++) {
+		const double avg[3] = { info[i].avg10, info[i].avg60, info[i].avg300 };
+		static const char *const win[3] = { "10s", "60s", "300s" };
+
+		if (!info[i].process)
+			continue;
+		for (int w = 0; w < 3; w++) {
+			fprintf(f, "msmvm_process_stall_avg_ratio{pid=\"%u\",comm=\"", info[i].owner_tgid);
+			escaped(f, comm_of(s, info[i].owner_tgid));
+			fprintf(f, "\",window=\"%s\"} %.6f\n", win[w], avg[w] / 100);
 		}
 	}
 	family(f, "msmvm_wait_seconds", "histogram",

@@ -210,6 +210,9 @@ int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err
 		memset(p, 0, sizeof(*p));
 		if (bpf_map_lookup_elem(proc_fd, &tk, &p->s) == 0) {
 			p->tgid = tk;
+			p->stall_ns = p->s.stall_ns_total;
+			if (p->s.waiters > 0 && p->s.stall_start_ns && p->s.stall_start_ns < out->ts_ns)
+				p->stall_ns += out->ts_ns - p->s.stall_start_ns;
 			memcpy(p->comm, p->s.comm, sizeof(p->comm));
 			p->comm[MSMVM_COMM_LEN - 1] = 0;
 			out->nprocs++;
