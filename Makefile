@@ -127,3 +127,59 @@ $(BUILD) $(BUILD)/asan $(BUILD)/tests $(BUILD)/tools $(BUILD)/bpf $(BUILD)/lib:
 
 clean:
 	rm -rf $(BUILD)
+
+# --- hardening: fuzzing (make fuzz), the fuzz corpus in make test, soak (make soak) ---
+# tests/fuzz/fuzz_NAME.c: LLVMFuzzerTestOneInput over the real code, one per input format:
+# trace (msmvm_trace_replay, i.e. msmvm-stat --replay), config (msmvm-alert's config file),
+# count (msmvm-sim count's op parser, tools/sim/count.c). `make fuzz` runs each under
+# libFuzzer (clang 14) for FUZZ_SECS seconds; `make test` replays each one's committed seed
+# corpus and crash inputs (tests/fuzz/NAME/{corpus,crashes}) through the same entry point,
+# built with gcc and ASan/UBSan (build/tests/test_fuzz_NAME). See docs/hardening.md.
+FUZZ_NAMES      := trace config count
+FUZZ_SECS       ?= 60
+FUZZ_CC         ?= clang
+FUZZ_CFLAGS     := -g -O1 -std=gnu11 -fno-omit-frame-pointer -Wno-unknown-attributes \
+		   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_INC        := -Iinclude -Isrc/lib -Itools/sim -Itests/fuzz
+FUZZ_LIB_SRCS   := $(addprefix src/lib/,alert.c report.c snapshot.c target.c trace_build.c \
+		     trace_map.c trace_out.c trace_pb.c trace_read.c trace_replay.c)
+FUZZ_SIM_SRCS   := $(filter-out tools/sim/sim_main.c,$(SIM_SRCS))
+FUZZ_SRCS_trace  := $(FUZZ_LIB_SRCS)
+FUZZ_SRCS_config := $(FUZZ_LIB_SRCS)
+FUZZ_SRCS_count  := $(FUZZ_SIM_SRCS)
+FUZZ_LDLIBS     := $(LDLIBS_BPF) -ljson-c -lpthread -lm -lrt
+FUZZ_DEPS       := tests/fuzz/fuzz.h $(FUZZ_LIB_SRCS) $(FUZZ_SIM_SRCS) $(LIB_HDRS) $(SIM_HDRS)
+FUZZ_BINS       := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
+TEST_BINS       += $(patsubst %,$(BUILD)/tests/test_fuzz_%,$(FUZZ_NAMES))
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS) | $(BUILD)/fuzz
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_INC) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LDLIBS)
+
+$(BUILD)/tests/test_fuzz_%: tests/fuzz/replay.c tests/fuzz/fuzz_%.c $(FUZZ_DEPS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(SANITIZE) $(FUZZ_INC) -DFUZZ_NAME='"$*"' -o $@ tests/fuzz/replay.c \
+		tests/fuzz/fuzz_$*.c $(FUZZ_SRCS_$*) $(FUZZ_LDLIBS)
+
+.PHONY: fuzz soak
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+	@BUILD=$(BUILD) FUZZ_SECS=$(FUZZ_SECS) tests/fuzz/run-fuzz.sh $(FUZZ_NAMES)
+
+# The model at full rate with msmvm-stat, msmvm-trace --ring and msmvm-alert attached.
+SOAK_SECS       ?= 600
+soak: deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) SOAK_SECS=$(SOAK_SECS) tools/soak.sh
+
+$(BUILD)/fuzz:
+	@mkdir -p $@
+
+# --- make bench: msmvm against an equivalent bpftrace script and against no tracing, on the
+# model (docs/PERFORMANCE.md, which it writes). Timings live here, never in make test.
+.PHONY: bench
+$(BUILD)/bench/tracesize: tools/bench/tracesize.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $<
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/tracesize
+	@BUILD=$(BUILD) bash tools/bench/bench.sh

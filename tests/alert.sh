@@ -90,10 +90,15 @@ fi
 start_alert --stall 100/1000 --wait-max 50 --wedge 1 --drift 0
 "$SIM" run -w sparse -P 2 --rate 40 -d 3 --seed 32 -o "$tmp/calm.json" 2>/dev/null
 stop_alert
-if [ ! -s "$tmp/alerts" ] && [ "$(jq .totals.waits "$tmp/calm.json")" = 0 ]; then
+calm_waits=$(jq .totals.waits "$tmp/calm.json")
+if [ "$calm_waits" != 0 ]; then
+  # the model itself stalled (a machine too busy to keep even this rate): no ground truth
+  # of calm to hold the alerts against
+  echo "skip alert_calm_run_fires_nothing # the model waited $calm_waits times: machine too busy"
+elif [ ! -s "$tmp/alerts" ]; then
   pass alert_calm_run_fires_nothing
 else
-  fail alert_calm_run_fires_nothing "$(head -3 "$tmp/alerts")" "model waits: $(jq .totals.waits "$tmp/calm.json")"
+  fail alert_calm_run_fires_nothing "$(head -3 "$tmp/alerts")" "model waits: $calm_waits"
 fi
 
 # --- wait-max: fires while the thread still waits ---

@@ -15,6 +15,8 @@ packages=(
   protobuf-compiler                       # tests decode msmvm-trace's files with protoc
   libmicrohttpd-dev libcap-ng-dev         # msmvm-alert: /metrics over HTTP, dropping capabilities
   prometheus curl                         # tests: promtool check metrics, fetching /metrics
+  libclang-rt-dev                         # make fuzz: clang's libFuzzer and sanitizer runtimes
+  bpftrace                                # make bench: the bpftrace script msmvm is compared with
 )
 
 missing=()

@@ -234,6 +234,9 @@ int msmvm_attach(struct msmvm *m, struct msmvm_err *err)
 					  pp->function, strerror(e),
 					  e == ENOENT || e == EOPNOTSUPP
 						  ? " (kernel without CONFIG_KPROBES/UPROBES?)"
+					  : e == EACCES || e == EPERM
+						  ? " (missing capability: some kernels want CAP_SYS_ADMIN "
+						    "to attach probes; run as root)"
 						  : "");
 		}
 		m->links[i] = link;

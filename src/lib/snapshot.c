@@ -26,7 +26,7 @@ int64_t msmvm_counter_value(const struct msmvm_counters *c, int i)
 	case 2: return (int64_t)c->errors;
 	case 3: return (int64_t)c->pages_counted;
 	case 4: return (int64_t)c->pages_used;
-	case 5: return (int64_t)c->pages_counted - (int64_t)c->pages_used;
+	case 5: return (int64_t)(c->pages_counted - c->pages_used);
 	case 6: return (int64_t)c->waits;
 	case 7: return (int64_t)c->interrupted_waits;
 	case 8: return (int64_t)c->wait_ns_total;
@@ -80,8 +80,9 @@ void msmvm_stats_merge(struct msmvm_stats *into, const struct msmvm_stats *from)
 		a->wait_ns_max = b->wait_ns_max;
 	if (b->peak_in_flight > a->peak_in_flight)
 		a->peak_in_flight = b->peak_in_flight;
-	a->in_flight += b->in_flight;
-	a->drift += b->drift;
+	/* wrapping, not signed overflow (a crafted trace can hold any values) */
+	a->in_flight = (int64_t)((uint64_t)a->in_flight + (uint64_t)b->in_flight);
+	a->drift = (int64_t)((uint64_t)a->drift + (uint64_t)b->drift);
 	for (int i = 0; i < MSMVM_ERR_SLOTS_; i++)
 		a->errno_counts[i] += b->errno_counts[i];
 	for (int h = 0; h < MSMVM_HIST_COUNT_; h++)

@@ -39,6 +39,8 @@ static int next_field(const uint8_t **p, const uint8_t *end, struct field *f)
 {
 	uint64_t tag, len;
 
+	f->v = 0;	/* nothing of the previous field shows through a field of another type */
+	f->s = (struct span){ 0 };
 	if (pb_read_varint(p, end, &tag))
 		return -1;
 	f->id = (uint32_t)(tag >> 3);
@@ -80,7 +82,8 @@ struct fields {
 
 static struct fields fields_of(struct span s)
 {
-	return (struct fields){ s.p, s.p + s.n, false };
+	/* an empty packet has no buffer: NULL + 0 is undefined in C */
+	return (struct fields){ s.p, s.p ? s.p + s.n : s.p, false };
 }
 
 static bool next(struct fields *it, struct field *f)
@@ -306,9 +309,18 @@ static int read_packet(struct rd *r, struct span pkt)
 		case 8: ts = f.v; break;
 		case 13: flags = f.v; break;
 		case 42: dropped = f.v != 0; break;
-		case 11: te = f.s; break;
-		case 12: interned = f.s; break;
-		case 60: td = f.s; break;
+		case 11:
+			if (f.wire == PB_LEN)
+				te = f.s;
+			break;
+		case 12:
+			if (f.wire == PB_LEN)
+				interned = f.s;
+			break;
+		case 60:
+			if (f.wire == PB_LEN)
+				td = f.s;
+			break;
 		case 6:
 			if (f.wire == PB_LEN)
 				read_clock(r, f.s);

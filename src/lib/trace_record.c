@@ -131,6 +131,7 @@ int msmvm_trace_close(struct msmvm_trace *t, const uint64_t *health,
 		      struct msmvm_trace_stats *st, struct msmvm_err *err)
 {
 	uint64_t dropped = health ? health[MSMVM_H_RINGBUF_DROPS] : t->dropped;
+	char *path = t->out.path;	/* for the error message: tr_out_close() frees it */
 	int ret = t->out.err;
 
 	if (!ret) {
@@ -149,11 +150,14 @@ int msmvm_trace_close(struct msmvm_trace *t, const uint64_t *health,
 	}
 	if (st)
 		msmvm_trace_get_stats(t, st);
+	t->out.path = NULL;
 	ret = tr_out_close(&t->out) ?: ret;
+	t->out.path = path;
 	if (st && !ret)
 		st->bytes = t->out.written;
 	if (ret)
 		write_error(t, ret, err);
+	free(path);
 	trace_free(t);
 	return ret;
 }

@@ -70,7 +70,7 @@ static void hist_add(struct msmvm_stats *s, int h, uint64_t v)
 
 static uint32_t errno_slot(int64_t ret)
 {
-	switch (-ret) {
+	switch (ret < -4095 ? 0 : -ret) {	/* -INT64_MIN (a crafted file) overflows */
 	case 22: return MSMVM_ERR_EINVAL;
 	case 2: return MSMVM_ERR_ENOENT;
 	case 12: return MSMVM_ERR_ENOMEM;
@@ -156,12 +156,13 @@ static void on_track(void *ctx, const struct tr_track *t)
 static void count_free(struct rp *r, struct rp_vm *vm, const struct tr_ev *e)
 {
 	int64_t counted = arg_num(e, TK_COUNTED, 0), used = arg_num(e, TK_USED, 0);
+	/* in uint64_t: any values a file holds, without signed overflow */
+	uint64_t over = (uint64_t)counted - (uint64_t)used;
 
 	vm->s.c.pages_used += (uint64_t)used;
 	if (counted > 0) {
-		hist_add(&vm->s, MSMVM_HIST_OVERCOUNT_PAGES, (uint64_t)(counted - used));
-		hist_add(&vm->s, MSMVM_HIST_OVERCOUNT_PCT,
-			 (uint64_t)(counted - used) * 100 / (uint64_t)counted);
+		hist_add(&vm->s, MSMVM_HIST_OVERCOUNT_PAGES, over);
+		hist_add(&vm->s, MSMVM_HIST_OVERCOUNT_PCT, over * 100 / (uint64_t)counted);
 	}
 	r->info->events++;
 }
@@ -258,7 +259,8 @@ static void on_vm_event(struct rp *r, struct rp_track *t, const struct tr_ev *e)
 	    (e->type == TE_INSTANT && (e->name == TN_JOB_FREED || e->name == TN_JOB_FREED_IOCTL)))
 		count_free(r, vm, e);
 	else if (e->type == TE_INSTANT && e->name == TN_DRIFT)
-		vm->s.c.drift += arg_num(e, TK_DRIFT, 0);
+		vm->s.c.drift = (int64_t)((uint64_t)vm->s.c.drift +
+					  (uint64_t)arg_num(e, TK_DRIFT, 0));	/* wraps */
 }
 
 static void on_global_event(struct rp *r, const struct tr_ev *e)

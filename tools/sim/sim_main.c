@@ -10,7 +10,6 @@
  * drm_ioctl() would. The toolkit probes this binary with uprobes.
  */
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -29,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "count.h"
 #include "msm_drv.h"
 #include "workload.h"
 
@@ -110,32 +110,6 @@ static int usage_error(const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
-/* Integer with optional K/M/G/T suffix (powers of 1024); hex with 0x. */
-static int parse_size(const char *s, u64 *out)
-{
-	char *end;
-	unsigned long long v;
-	unsigned int shift = 0;
-
-	if (!s || !*s || *s == '-' || isspace((unsigned char)*s))
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s)
-		return -1;
-	switch (toupper((unsigned char)*end)) {
-	case 'K': shift = 10; end++; break;
-	case 'M': shift = 20; end++; break;
-	case 'G': shift = 30; end++; break;
-	case 'T': shift = 40; end++; break;
-	default: break;
-	}
-	if (*end || (shift && v > (~0ULL >> shift)))
-		return -1;
-	*out = (u64)v << shift;
-	return 0;
-}
-
 static int parse_uint(const char *s, u64 lo, u64 hi, u64 *out)
 {
 	char *end;
@@ -168,122 +142,10 @@ static int parse_double(const char *s, double lo, double hi, double *out)
 
 /* ---------------------------------------------------------------- count */
 
-static void count_usage(FILE *f)
-{
-	fputs("Usage: msmvm-sim count OP...\n"
-	      "\n"
-	      "Print the number of page-table pages the msm driver preallocates for one VM_BIND\n"
-	      "with these ops, in this order (first line), then the merged runs it counted.\n"
-	      "\n"
-	      "OP is KIND:IOVA:RANGE with KIND one of map, null (MAP_NULL) or unmap; IOVA and\n"
-	      "RANGE are decimal or 0x-hex, with an optional K, M, G or T suffix (x1024).\n"
-	      "Ops are validated as the driver does (4 KiB alignment, non-empty, inside the\n"
-	      "48-bit VA space): an invalid op is an error, as the ioctl's -EINVAL would be.\n"
-	      "\n"
-	      "Rule: per merged run [first.iova, last.iova+last.range), one page per 512 GiB,\n"
-	      "1 GiB and 2 MiB aligned block touched. Consecutive MAP/MAP_NULL ops merge when\n"
-	      "the previous op's end and the next op's start share a 2 MiB-aligned base; UNMAP\n"
-	      "ops are skipped and do not break a run.\n"
-	      "\n"
-	      "Examples:\n"
-	      "  msmvm-sim count map:0x100000000:4K            # 3\n"
-	      "  msmvm-sim count map:0x100000000:64M           # 34\n"
-	      "  msmvm-sim count null:0x1000000000:64G         # 32833\n",
-	      f);
-}
-
-static void print_run(void *arg, u64 start, u64 end, u32 pages)
-{
-	unsigned int *nrun = arg;
-
-	printf("run %u: [0x%" PRIx64 ", 0x%" PRIx64 ") %u pages\n", (*nrun)++, start, end, pages);
-}
-
+/* The parser and the calculator are in count.c (the fuzz target calls them too). */
 static int cmd_count(int argc, char **argv)
 {
-	struct drm_device dev = { .driver_name = "msm" };
-	struct msm_vm_bind_job *job;
-	struct drm_gpuvm *gpuvm;
-	unsigned int nrun = 0;
-	int nops = argc - 1;
-
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		count_usage(stdout);
-		return 0;
-	}
-	if (nops < 1)
-		return usage_error("count: no OP given");
-
-	gpuvm = msm_gem_vm_create(&dev, "count", 0, -1);
-	if (!gpuvm) {
-		fprintf(stderr, "msmvm-sim: out of memory\n");
-		return 1;
-	}
-	job = calloc(1, sizeof(*job) + (size_t)nops * sizeof(job->ops[0]));
-	if (!job) {
-		msm_gem_vm_destroy(gpuvm);
-		fprintf(stderr, "msmvm-sim: out of memory\n");
-		return 1;
-	}
-	job->vm = gpuvm;
-
-	for (int i = 0; i < nops; i++) {
-		const char *arg = argv[i + 1];
-		struct drm_msm_vm_bind_op op = { 0 };
-		char kind[16], *c1, *c2, buf[256];
-		u64 iova, range;
-
-		if (strlen(arg) >= sizeof(buf))
-			goto bad;
-		strcpy(buf, arg);
-		c1 = strchr(buf, ':');
-		c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		if (!c1 || !c2 || (size_t)(c1 - buf) >= sizeof(kind))
-			goto bad;
-		memcpy(kind, buf, (size_t)(c1 - buf));
-		kind[c1 - buf] = 0;
-		*c2 = 0;
-		if (parse_size(c1 + 1, &iova) || parse_size(c2 + 1, &range))
-			goto bad;
-		if (!strcmp(kind, "map")) {
-			op.op = MSM_VM_BIND_OP_MAP;
-			op.handle = 1;	/* any BO: counting does not look at it */
-		} else if (!strcmp(kind, "null")) {
-			op.op = MSM_VM_BIND_OP_MAP_NULL;
-		} else if (!strcmp(kind, "unmap")) {
-			op.op = MSM_VM_BIND_OP_UNMAP;
-		} else {
-			goto bad;
-		}
-		op.iova = iova;
-		op.range = range;
-		if (msm_vm_bind_lookup_op(job, &op)) {
-			fprintf(stderr,
-				"msmvm-sim: count: op '%s' would fail with -EINVAL (4 KiB alignment,"
-				" non-empty, inside [0x%" PRIx64 ", 0x%" PRIx64 "))\n",
-				arg, gpuvm->mm_start, gpuvm->mm_start + gpuvm->mm_range);
-			free(job);
-			msm_gem_vm_destroy(gpuvm);
-			return EXIT_USAGE;
-		}
-		continue;
-bad:
-		fprintf(stderr, "msmvm-sim: count: bad op '%s': expected map|null|unmap:IOVA:RANGE"
-				" (see --help)\n", arg);
-		free(job);
-		msm_gem_vm_destroy(gpuvm);
-		return EXIT_USAGE;
-	}
-
-	/* Count first (the first line is the total), then print the runs. */
-	vm_bind_count_ops(job, NULL, NULL);
-	printf("%u\n", job->prealloc.count);
-	job->prealloc.count = 0;
-	vm_bind_count_ops(job, print_run, &nrun);
-
-	free(job);
-	msm_gem_vm_destroy(gpuvm);
-	return 0;
+	return sim_count_main(argc, argv, stdout, stderr);
 }
 
 /* ---------------------------------------------------------------- run: one process */

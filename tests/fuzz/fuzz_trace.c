@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fuzz target: the trace reader. The input is a file handed to msmvm_trace_replay(), which
+ * msmvm-stat --replay runs on any file it is given: tr_read_file()'s packet framing, the
+ * protobuf fields msmvm-trace writes, interning, tracks, and the replay's recount.
+ *
+ * What msmvm-stat --replay then prints goes through the shared report code (the counters'
+ * and histograms' JSON, the text histograms) too.
+ *
+ * Properties checked besides the sanitizers: a file that replays gives a consistent
+ * snapshot (every process's VMs are its own, its counters the sum of theirs), the reader
+ * never claims more bytes than the file has, and replaying with -p PID gives exactly that
+ * process's counters from the unfiltered replay.
+ */
+#define _GNU_SOURCE
+#include <string.h>
+
+#include "fuzz.h"
+#include "msmvm/report.h"
+#include "msmvm/trace.h"
+
+/* What msmvm-stat --replay prints, from the shared report code, into the void. */
+static void report(const struct msmvm_snapshot *s)
+{
+	static FILE *null;
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+
+	if (!null && !(null = fopen("/dev/null", "w")))
+		abort();
+	json_object_object_add(o, "totals", msmvm_stats_json(&s->totals));
+	for (int i = 0; i < s->nvms; i++)
+		json_object_array_add(a, msmvm_stats_json(&s->vms[i].s));
+	for (int i = 0; i < s->nprocs; i++)
+		json_object_array_add(a, msmvm_counters_json(&s->procs[i].s.c));
+	json_object_object_add(o, "vms", a);
+	json_object_object_add(o, "health", msmvm_health_json(s->health));
+	fputs(json_object_to_json_string(o), null);
+	json_object_put(o);
+	for (int h = 0; h < MSMVM_HIST_COUNT_; h++)
+		msmvm_print_hist(null, &s->totals.hist[h], msmvm_hist_name(h));
+}
+
+static void check_snapshot(const struct msmvm_snapshot *s)
+{
+	struct msmvm_counters sum = { 0 };
+
+	FUZZ_CHECK(s->nvms >= 0 && s->nprocs >= 0, "nvms %d nprocs %d", s->nvms, s->nprocs);
+	for (int i = 0; i < s->nprocs; i++) {
+		const struct msmvm_proc_snap *p = &s->procs[i];
+		uint64_t binds = 0;
+
+		FUZZ_CHECK(memchr(p->comm, 0, sizeof(p->comm)), "comm of %u not terminated", p->tgid);
+		for (int j = 0; j < p->nvms; j++) {
+			int v = p->vm_index[j];
+
+			FUZZ_CHECK(v >= 0 && v < s->nvms, "vm_index %d of %d", v, s->nvms);
+			FUZZ_CHECK(s->vms[v].owner_tgid == p->tgid, "VM of %u in process %u",
+				   s->vms[v].owner_tgid, p->tgid);
+			binds += s->vms[v].s.c.binds;
+		}
+		FUZZ_CHECK(binds == p->s.c.binds, "process %u: %llu binds, its VMs %llu", p->tgid,
+			   (unsigned long long)p->s.c.binds, (unsigned long long)binds);
+		sum.binds += p->s.c.binds;
+		sum.pages_used += p->s.c.pages_used;
+	}
+	FUZZ_CHECK(sum.binds == s->totals.c.binds && sum.pages_used == s->totals.c.pages_used,
+		   "totals are not the sum of the processes");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *path = fuzz_file(data, size);
+	struct msmvm_snapshot snap, one;
+	struct msmvm_trace_info info, info1;
+	struct msmvm_err err;
+
+	if (msmvm_trace_replay(path, 0, &snap, &info, &err)) {
+		FUZZ_CHECK(err.msg[0] && memchr(err.msg, 0, sizeof(err.msg)), "an error without words");
+		return 0;
+	}
+	FUZZ_CHECK(info.bytes <= size, "read %llu bytes of %zu", (unsigned long long)info.bytes,
+		   size);
+	check_snapshot(&snap);
+	report(&snap);
+	if (snap.nprocs > 0) {
+		const struct msmvm_proc_snap *p = &snap.procs[snap.nprocs - 1];
+
+		if (p->tgid) {
+			FUZZ_CHECK(!msmvm_trace_replay(path, p->tgid, &one, &info1, &err),
+				   "-p %u fails where the full replay did not: %s", p->tgid, err.msg);
+			FUZZ_CHECK(!memcmp(&one.totals.c, &p->s.c, sizeof(p->s.c)),
+				   "-p %u: counters differ from the process's in the full replay",
+				   p->tgid);
+			for (int i = 0; i < one.nvms; i++)
+				FUZZ_CHECK(one.vms[i].owner_tgid == p->tgid, "-p %u kept a VM of %u",
+					   p->tgid, one.vms[i].owner_tgid);
+			msmvm_snapshot_free(&one);
+		}
+	}
+	msmvm_snapshot_free(&snap);
+	return 0;
+}
