@@ -29,7 +29,7 @@ start_alert() {
   : >"$tmp/alert.err"
   (cd "$tmp" && exec "$ALERT" --sim="$SIM" --json "$@") >"$tmp/alerts" 2>"$tmp/alert.err" &
   alert_pid=$!
-  for _ in $(seq 100); do grep -q watching "$tmp/alert.err" && return 0; sleep 0.05; done
+  for _ in $(seq 400); do grep -q watching "$tmp/alert.err" && return 0; sleep 0.05; done
   return 1
 }
 stop_alert() {

@@ -395,7 +395,7 @@ tool_cases() {	# TOOL: its cases, one after the other, on its own model
     one_case no_probe_left_msmvm_stat_sigterm "$s" TERM attached "$STAT" --sim="$s"
     one_case no_probe_left_msmvm_stat_sigint "$s" INT attached "$STAT" --sim="$s" ;;
   top)
-    one_case no_probe_left_msmvmtop_end "$s" self 'binds/s' "$TOP" --sim="$s" -b -n 3 -d 0.3
+    one_case no_probe_left_msmvmtop_end "$s" self 'binds/s' "$TOP" --sim="$s" -b -n 6 -d 0.5
     one_case no_probe_left_msmvmtop_sigterm "$s" TERM 'binds/s' "$TOP" --sim="$s" -b -d 0.3
     one_case no_probe_left_msmvmtop_sigint "$s" INT 'binds/s' "$TOP" --sim="$s" -b -d 0.3 ;;
   trace)

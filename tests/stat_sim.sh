@@ -52,7 +52,7 @@ case_run() {
   local stat_pid i diffs
   "$STAT" --sim="$SIM" --json --hooks "$hooks" -d 120 >"$tmp/stat.json" 2>"$tmp/stat.err" &
   stat_pid=$!
-  for i in $(seq 100); do grep -q attached "$tmp/stat.err" && break; sleep 0.05; done
+  for i in $(seq 400); do grep -q attached "$tmp/stat.err" && break; sleep 0.05; done
   if ! grep -q attached "$tmp/stat.err"; then
     echo "not ok $name"; echo "#   msmvm-stat did not attach:"; sed 's/^/#   /' "$tmp/stat.err"
     kill "$stat_pid" 2>/dev/null; wait "$stat_pid" 2>/dev/null; return
