@@ -19,6 +19,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # A private copy of the model: uprobes bind to the file's inode, so no other msmvm-sim
 # running on this machine (another test, a demo) can add to what these runs count.
+: >"$tmp/prog_ids"
 cp "$SIM" "$tmp/msmvm-sim"
 SIM=$tmp/msmvm-sim
 
@@ -58,6 +59,7 @@ case_run() {
     kill "$stat_pid" 2>/dev/null; wait "$stat_pid" 2>/dev/null; return
   fi
   startup=$(sed -n 's/.* in \([0-9.]*\) ms.*/\1/p' "$tmp/stat.err")
+  cat /proc/"$stat_pid"/fdinfo/* 2>/dev/null | sed -n 's/^prog_id:[[:space:]]*//p' >>"$tmp/prog_ids"
   "$SIM" run "$@" -o "$tmp/sum.json" 2>"$tmp/sim.err"
   kill -INT "$stat_pid"
   if ! wait "$stat_pid"; then
@@ -92,9 +94,12 @@ for hooks in direct fallback; do
 done
 
 # No probe outlives the tool: the kernel lists none of our programs now.
-left=$(bpftool prog show 2>/dev/null | grep -c 'name \(ioctl_vm_bind\|prealloc_count\|job_free\)' || true)
-if [ "$left" -eq 0 ]; then
-  echo "ok no_probe_left_attached"
+# The programs the runs above loaded (ids noted from their fds while they ran) are gone;
+# other msmvm tools running on this machine have other ids.
+left=$(bpftool -j prog show 2>/dev/null | jq --slurpfile ids <(sort -u "$tmp/prog_ids" | jq -R 'tonumber' 2>/dev/null) \
+       '[.[] | select(.id as $i | $ids | index($i))] | length')
+if [ -s "$tmp/prog_ids" ] && [ "$left" -eq 0 ]; then
+  echo "ok no_probe_left_attached # $(sort -u "$tmp/prog_ids" | wc -l) programs, all gone"
 else
   echo "not ok no_probe_left_attached"; echo "#   $left msmvm programs still loaded"
 fi

@@ -75,13 +75,17 @@ else
 fi
 
 # 4. q: exit status 0, and no probe left behind
+top_pid=$(pgrep -f "^$TOP --sim=$SIM -d 0.5" | head -1)
+cat /proc/"$top_pid"/fdinfo/* 2>/dev/null | sed -n 's/^prog_id:[[:space:]]*//p' >"$tmp/prog_ids"
 tmux send-keys -t "$sess" q
 for _ in $(seq 50); do [ -s "$tmp/rc" ] && break; sleep 0.1; done
-left=$(bpftool prog show 2>/dev/null | grep -c 'name \(ioctl_vm_bind\|prealloc_count\|job_free\)' || true)
-if [ "$(cat "$tmp/rc" 2>/dev/null)" = 0 ] && [ "$left" -eq 0 ]; then
+# the programs it loaded (ids noted from its fds while it ran) are gone
+left=$(bpftool -j prog show 2>/dev/null | jq --slurpfile ids <(sort -u "$tmp/prog_ids" | jq -R 'tonumber' 2>/dev/null) \
+       '[.[] | select(.id as $i | $ids | index($i))] | length')
+if [ "$(cat "$tmp/rc" 2>/dev/null)" = 0 ] && [ -s "$tmp/prog_ids" ] && [ "$left" -eq 0 ]; then
   pass top_quit_status_0_no_probe_left
 else
-  fail top_quit_status_0_no_probe_left "status '$(cat "$tmp/rc" 2>/dev/null)', $left programs still loaded"
+  fail top_quit_status_0_no_probe_left "status '$(cat "$tmp/rc" 2>/dev/null)', $left of its programs still loaded"
 fi
 
 # 5. a 40x12 terminal still shows the process rows
