@@ -280,10 +280,14 @@ fi
 
 # --- the flight recorder: SIGUSR1 writes the last seconds, the end writes FILE ---
 f=$tmp/ring.perfetto-trace
-if start_rec -o "$f" --ring 0.3; then
-  "$SIM" run -w storm -P 2 --queues 2 -n 400 --seed 18 -o "$tmp/sum.json" 2>/dev/null &
+if start_rec -o "$f" --ring 0.5; then
+  "$SIM" run -w storm -P 2 --queues 2 -n 400 --seed 18 -o "$tmp/sum.json" --log "$tmp/ring.log" 2>/dev/null &
   sim_pid=$!
-  sleep 1
+  # ask for the window once the run is well under way (a loaded machine starts it late)
+  for _ in $(seq 400); do
+    [ "$(grep -c '"ev":"bind"' "$tmp/ring.log" 2>/dev/null)" -ge 200 ] && break
+    sleep 0.025
+  done
   kill -USR1 "$rec_pid"
   for _ in $(seq 100); do grep -q 'ring-1.perfetto-trace' "$tmp/rec.err" && break; sleep 0.05; done
   wait "$sim_pid"
