@@ -61,6 +61,10 @@ case_run() {
   startup=$(sed -n 's/.* in \([0-9.]*\) ms.*/\1/p' "$tmp/stat.err")
   cat /proc/"$stat_pid"/fdinfo/* 2>/dev/null | sed -n 's/^prog_id:[[:space:]]*//p' >>"$tmp/prog_ids"
   "$SIM" run "$@" -o "$tmp/sum.json" 2>"$tmp/sim.err"
+  if ! kill -0 "$stat_pid" 2>/dev/null; then	# something else ended it: say so
+    echo "not ok $name"; echo "#   msmvm-stat ended before the run did:"; sed 's/^/#   /' "$tmp/stat.err"
+    wait "$stat_pid"; return
+  fi
   kill -INT "$stat_pid"
   if ! wait "$stat_pid"; then
     echo "not ok $name"; echo "#   msmvm-stat failed:"; sed 's/^/#   /' "$tmp/stat.err"; return
