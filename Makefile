@@ -33,6 +33,9 @@ help:
 	@echo "make         build the model and the toolkit into $(BUILD)/"
 	@echo "make run     build and run the main job (against the model without an msm GPU)"
 	@echo "make test    install what is missing, build, run the whole suite"
+	@echo "make bench   msmvm against bpftrace on the model; writes docs/PERFORMANCE.md"
+	@echo "make fuzz    libFuzzer on the trace reader, config and op parsers (FUZZ_SECS=60)"
+	@echo "make soak    the model flat out with three tools attached (SOAK_SECS=600)"
 	@echo "make clean   remove $(BUILD)/"
 
 deps:
