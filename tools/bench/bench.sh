@@ -463,10 +463,18 @@ sweep() {	# KEY_PREFIX RATES...: msmvm-trace (--buffer-size $TRACE_BUF if set) a
         put "events_accounted" 1
       fi
       if [ "$dr" -eq 0 ]; then	# lossless: the trace must recount the model exactly
-        rp=$("$B/msmvm-stat" --replay "$RD/t.perfetto-trace" --json 2>/dev/null |
-             jq -c --slurpfile m "$RD/sum.json" '[.totals.binds, .totals.pages_counted, .totals.pages_used] ==
-                                              [$m[0].totals.binds, $m[0].totals.pages_counted, $m[0].totals.pages_used]')
-        put "replay_ok" "$([ "$rp" = true ] && echo 1 || echo 0)"
+        rp=$("$B/msmvm-stat" --replay "$RD/t.perfetto-trace" --json 2>"$RD/replay.err" |
+             jq -c '[.totals.binds, .totals.pages_counted, .totals.pages_used]')
+        mo=$(jq -c '[.totals.binds, .totals.pages_counted, .totals.pages_used]' "$RD/sum.json")
+        if [ "$rp" = "$mo" ]; then
+          put "replay_ok" 1
+        else
+          put "replay_ok" 0
+          echo "at $([ "$rate" = 0 ] && echo "flat out" || echo "$((rate * PROCS)) binds/s"), $ev events, none" \
+               "dropped: binds, pages counted, pages used ${rp:-(nothing)} from the trace, $mo from the model" \
+               "$(head -c 300 "$RD/replay.err")" >>"$W/replay.diffs"
+          say "  replay differs from the model: $(tail -n 1 "$W/replay.diffs")"
+        fi
       fi
       put "$pre.$rate.rate" "$(calc "$SIM_BINDS / $SECS")"
       put "$pre.$rate.drop_pct" "$(calc "100 * $dr / ($ev + $dr)")"
