@@ -472,7 +472,7 @@ sweep() {	# KEY_PREFIX RATES...: msmvm-trace (--buffer-size $TRACE_BUF if set) a
           put "replay_ok" 0
           echo "at $([ "$rate" = 0 ] && echo "flat out" || echo "$((rate * PROCS)) binds/s"), $ev events, none" \
                "dropped: binds, pages counted, pages used ${rp:-(nothing)} from the trace, $mo from the model" \
-               "$(head -c 300 "$RD/replay.err")" >>"$W/replay.diffs"
+               "$(tr '\n' ' ' <"$RD/replay.err" | head -c 300)" | sed 's/ *$//' >>"$W/replay.diffs"
           say "  replay differs from the model: $(tail -n 1 "$W/replay.diffs")"
         fi
       fi

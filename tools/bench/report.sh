@@ -292,8 +292,9 @@ for m in wall cpu; do
   k=$([ $m = wall ] && echo wall_added || echo cpu_added)
   if [ "$(awk -v a="$(agg "$k.ours")" -v b="$(agg "$k.bpftrace")" 'BEGIN { split(a, x, " "); split(b, y, " ");
         print (x[1] <= y[3] && y[1] <= x[3]) }')" = 1 ]; then
-    echo "$([ $m = wall ] && echo Wall || echo CPU): the two ranges overlap ($(cell "$k.ours" 1) against $(cell "$k.bpftrace" 1) µs): at this"
-    echo "noise level (other processes took $(num "$OTHERS_PCT" 0) % of the machine meanwhile) the bench cannot tell the two apart."
+    echo "$([ $m = wall ] && echo Wall || echo CPU): the two ranges overlap ($(cell "$k.ours" 1) against $(cell "$k.bpftrace" 1) µs):"
+    echo "the model's own rate varies that much from run to run (alone: $(cell rate.none 0) binds/s; other"
+    echo "processes took $(num "$OTHERS_PCT" 0) % of the machine meanwhile), and the bench cannot tell the two apart."
   else
     echo "$([ $m = wall ] && echo Wall || echo CPU): the ranges do not overlap ($(cell "$k.ours" 1) against $(cell "$k.bpftrace" 1) µs)."
   fi
