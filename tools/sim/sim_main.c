@@ -279,6 +279,34 @@ static bool vm_looks_wedged(struct msm_gem_vm *vm)
 	       atomic_read(&vm->prealloc_throttle.in_flight) > (int)msm_model.prealloc_limit;
 }
 
+/*
+ * Map every page of the program and its libraries now, in each workload process, before its
+ * threads start. A first touch of a text page later faults it in from the page cache, and two
+ * threads faulting the same page meet on the page lock: a voluntary switch inside
+ * vm_bind_prealloc_count that is not the throttle, which the probes (rightly, for the kernel)
+ * count as a wait. Best effort: a mapping that cannot be populated is left as it is.
+ */
+static void prefault_mappings(void)
+{
+	FILE *maps = fopen("/proc/self/maps", "re");
+	char line[512];
+
+	if (!maps)
+		return;
+	while (fgets(line, sizeof(line), maps)) {
+		unsigned long start, end, inode;
+		char perms[8], path[256] = "";
+
+		if (sscanf(line, "%lx-%lx %7s %*s %*s %lu %255s", &start, &end, perms, &inode,
+			   path) < 4 || perms[0] != 'r' || path[0] == '[' || inode == 0)
+			continue;	/* special or anonymous: anonymous faults do not take page locks */
+		/* private writable file pages (.data) are copied on the first write: do that now */
+		madvise((void *)start, end - start,
+			perms[1] == 'w' && perms[3] == 'p' ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+	}
+	fclose(maps);
+}
+
 static int run_process(const struct sim_opts *o, unsigned int index, struct proc_result *res)
 {
 	unsigned int nthreads = o->vms * o->queues;
@@ -296,6 +324,7 @@ static int run_process(const struct sim_opts *o, unsigned int index, struct proc
 	snprintf(res->comm, sizeof(res->comm), "%s-%u", o->comm ? o->comm : workload_names[o->workload],
 		 index);
 	prctl(PR_SET_NAME, res->comm, 0, 0, 0);
+	prefault_mappings();
 	/*
 	 * A stop sends SIGUSR1 to the queue threads, possibly before they ran signal_init_thread():
 	 * install the handler now, or SIGUSR1's default action kills the process.
