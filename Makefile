@@ -95,6 +95,12 @@ $(BUILD)/msmvm-alert: LDLIBS_TOOL += -lmicrohttpd -lcap-ng -lpthread
 $(BUILD)/msmvm%: src/msmvm%.c $(BUILD)/libmsmvm.a $(LIB_HDRS)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmsmvm.a $(LDLIBS_TOOL)
 
+# msmvm-tune replays workloads through the model's own code (count, page tables, job run/free).
+TUNE_SIM_SRCS := $(filter-out tools/sim/sim_main.c,$(SIM_SRCS))
+$(BUILD)/msmvm-tune: src/msmvm-tune.c $(TUNE_SIM_SRCS) $(SIM_HDRS) $(BUILD)/libmsmvm.a $(LIB_HDRS)
+	$(CC) $(CFLAGS) -Itools/sim -o $@ $< $(TUNE_SIM_SRCS) $(BUILD)/libmsmvm.a \
+		$(LDLIBS_TOOL) $(LDLIBS_SIM)
+
 # --- tests ---
 TEST_SRCS  := $(wildcard tests/test_*.c)
 TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))

@@ -235,6 +235,9 @@ void msm_model_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* msm_iommu.c */
 struct msm_mmu *msm_iommu_pagetable_create(void);
 u64 msm_iommu_pagetable_tables(struct msm_mmu *mmu);
+/* model only (msmvm-tune): tables the job's maps would install if it ran now */
+u32 msm_iommu_pagetable_count_missing(struct msm_mmu *mmu, const struct msm_vm_bind_op *ops,
+				      unsigned int nr_ops);
 
 /* msm_sched.c */
 int drm_sched_init(struct drm_gpu_scheduler *sched, const struct drm_sched_backend_ops *ops,

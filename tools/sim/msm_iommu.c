@@ -220,3 +220,79 @@ u64 msm_iommu_pagetable_tables(struct msm_mmu *mmu)
 {
 	return to_pagetable(mmu)->tables;
 }
+
+/*
+ * model only, for msmvm-tune's counting what-if: the tables that the MAP and MAP_NULL ops
+ * of a job would install if it ran now, i.e. the pages the page table really lacks (each
+ * table once, however many ops need it). Never fewer than the job will take: tables only
+ * accumulate, so jobs that run between this count and this job can only lower the need.
+ */
+struct pt_key_set {
+	u64 *keys;	/* level in the top 2 bits, the VA prefix below; 0: empty slot */
+	size_t cap, n;
+};
+
+static bool pt_key_insert(struct pt_key_set *s, u64 key)
+{
+	if (2 * (s->n + 1) > s->cap) {
+		size_t ncap = s->cap ? 2 * s->cap : 64;
+		u64 *nk = calloc(ncap, sizeof(*nk));
+
+		if (!nk)
+			return false;	/* caller sees the count so far: an undercount it reports */
+		for (size_t i = 0; i < s->cap; i++)
+			if (s->keys[i]) {
+				size_t j = (size_t)(s->keys[i] * 0x9e3779b97f4a7c15ULL) & (ncap - 1);
+
+				while (nk[j])
+					j = (j + 1) & (ncap - 1);
+				nk[j] = s->keys[i];
+			}
+		free(s->keys);
+		s->keys = nk;
+		s->cap = ncap;
+	}
+	for (size_t j = (size_t)(key * 0x9e3779b97f4a7c15ULL) & (s->cap - 1);;
+	     j = (j + 1) & (s->cap - 1)) {
+		if (s->keys[j] == key)
+			return false;
+		if (!s->keys[j]) {
+			s->keys[j] = key;
+			s->n++;
+			return true;
+		}
+	}
+}
+
+u32 msm_iommu_pagetable_count_missing(struct msm_mmu *mmu, const struct msm_vm_bind_op *ops,
+				      unsigned int nr_ops)
+{
+	struct msm_iommu_pagetable *pt = to_pagetable(mmu);
+	struct pt_key_set seen = { 0 };
+	u32 missing = 0;
+
+	for (unsigned int i = 0; i < nr_ops; i++) {
+		const struct msm_vm_bind_op *op = &ops[i];
+		u64 end = op->iova + op->range;
+
+		if (op->op == MSM_VM_BIND_OP_UNMAP || end <= op->iova)
+			continue;
+		/* one step per 2 MiB block: the L3 table's span; L1 and L2 are looked at on the way */
+		for (u64 va = ALIGN_DOWN(op->iova, SZ_2M); va < end; va += SZ_2M) {
+			struct pt_table *l1 = (void *)(uintptr_t)pt->pgd->entry[(va >> 39) & 511];
+			struct pt_table *l2 = l1 ? (void *)(uintptr_t)l1->entry[(va >> 30) & 511] : NULL;
+			struct pt_table *l3 = l2 ? (void *)(uintptr_t)l2->entry[(va >> 21) & 511] : NULL;
+
+			if (!l1 && pt_key_insert(&seen, (1ULL << 62) | ((va >> 39) + 1)))
+				missing++;
+			if (!l2 && pt_key_insert(&seen, (2ULL << 62) | ((va >> 30) + 1)))
+				missing++;
+			if (!l3 && pt_key_insert(&seen, (3ULL << 62) | ((va >> 21) + 1)))
+				missing++;
+			if (va + SZ_2M < va)
+				break;	/* the top of the address space */
+		}
+	}
+	free(seen.keys);
+	return missing;
+}

@@ -1,0 +1,811 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * msmvm-tune's engine (see tune.h): a discrete event simulation of the VM_BIND throttle
+ * that calls the model's own code for everything the driver decides: the count
+ * (vm_bind_count_ops), the preallocation (prealloc_allocate/cleanup), the job's maps on the
+ * page table (msm_vma_job_run) and the free that returns the pages (msm_vma_job_free). Only
+ * time is simulated: no thread sleeps, and one process replays every VM of the workload.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "msm_drv.h"
+#include "tune.h"
+
+/* ---- small helpers ---- */
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint64_t median_u64(uint64_t *v, size_t n)
+{
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_u64);
+	return v[n / 2];
+}
+
+static uint64_t sub0(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+/* (pid, key) -> dense index, for threads and VMs. Open addressing, grows. */
+struct id_map {
+	uint64_t *k1, *k2;
+	uint32_t *val;
+	size_t cap, n;
+};
+
+static size_t id_hash(uint64_t a, uint64_t b, size_t cap)
+{
+	return (size_t)((a * 0x9e3779b97f4a7c15ULL) ^ (b * 0xc2b2ae3d27d4eb4fULL)) & (cap - 1);
+}
+
+/* The index of (a, b), adding it as the next one if new; -1 on ENOMEM. */
+static int64_t id_get(struct id_map *m, uint64_t a, uint64_t b)
+{
+	size_t j;
+
+	if (2 * (m->n + 1) > m->cap) {
+		size_t ncap = m->cap ? 2 * m->cap : 64;
+		struct id_map nm = { calloc(ncap, 8), calloc(ncap, 8), calloc(ncap, 4), ncap, 0 };
+
+		if (!nm.k1 || !nm.k2 || !nm.val) {
+			free(nm.k1), free(nm.k2), free(nm.val);
+			return -1;
+		}
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->val[i])
+				continue;
+			for (j = id_hash(m->k1[i], m->k2[i], ncap); nm.val[j]; j = (j + 1) & (ncap - 1))
+				;
+			nm.k1[j] = m->k1[i], nm.k2[j] = m->k2[i], nm.val[j] = m->val[i];
+		}
+		free(m->k1), free(m->k2), free(m->val);
+		nm.n = m->n;
+		*m = nm;
+	}
+	for (j = id_hash(a, b, m->cap); m->val[j]; j = (j + 1) & (m->cap - 1))
+		if (m->k1[j] == a && m->k2[j] == b)
+			return m->val[j] - 1;
+	m->k1[j] = a, m->k2[j] = b, m->val[j] = (uint32_t)++m->n;
+	return (int64_t)m->n - 1;
+}
+
+static void id_free(struct id_map *m)
+{
+	free(m->k1), free(m->k2), free(m->val);
+	memset(m, 0, sizeof(*m));
+}
+
+/* A call that reaches the throttle (its count was added, or it slept or was interrupted). */
+static bool reaches_throttle(const struct msmvm_wl_bind *b)
+{
+	return b->counted || b->slept || b->interrupted;
+}
+
+/* A call that queued a job on its VM's scheduler. */
+static bool queues_job(const struct msmvm_wl_bind *b)
+{
+	return b->counted && b->ret == 0;
+}
+
+/* ---- timings from a recording ---- */
+
+struct vm_job {
+	uint64_t ret_ns, free_ns;
+	size_t bind;
+};
+
+static int cmp_vm_job(const void *a, const void *b)
+{
+	const struct vm_job *x = a, *y = b;
+
+	return x->ret_ns < y->ret_ns ? -1 : x->ret_ns > y->ret_ns;
+}
+
+int tune_timing_from_workload(const struct msmvm_workload *wl, int64_t job_cost_ns,
+			      struct tune_timing *timing, struct tune_timing_info *info)
+{
+	struct id_map threads = { 0 }, vms = { 0 };
+	uint64_t *last_ret = NULL, *services = NULL, *wakes = NULL;
+	size_t *vm_n = NULL, *vm_off = NULL, nservices = 0, nwakes = 0;
+	struct vm_job *jobs = NULL;
+	size_t nvms, njobs = 0;
+	int ret = -ENOMEM;
+
+	memset(info, 0, sizeof(*info));
+	memset(timing, 0, sizeof(*timing) * wl->nbinds);
+	last_ret = calloc(wl->nbinds + 1, sizeof(*last_ret));
+	services = calloc(wl->nbinds + 1, sizeof(*services));
+	wakes = calloc(wl->nbinds + 1, sizeof(*wakes));
+	jobs = calloc(wl->nbinds + 1, sizeof(*jobs));
+	if (!last_ret || !services || !wakes || !jobs)
+		goto out;
+
+	/* Per thread: think time; per call: the time outside the throttle, split at the check. */
+	for (size_t k = 0; k < wl->nbinds; k++) {
+		const struct msmvm_wl_bind *b = &wl->binds[k];
+		struct tune_timing *t = &timing[k];
+		int64_t th = id_get(&threads, b->pid, b->tid);
+		uint64_t inner = 0, base;
+
+		if (th < 0)
+			goto out;
+		t->think_ns = last_ret[th] ? sub0(b->entry_ns, last_ret[th])
+					   : sub0(b->entry_ns, wl->start_ns);
+		last_ret[th] = b->return_ns > b->entry_ns ? b->return_ns : b->entry_ns;
+		if (b->wait_start_ns && b->wait_end_ns >= b->wait_start_ns &&
+		    (b->slept || b->interrupted))
+			inner = b->wait_end_ns - b->wait_start_ns;
+		base = sub0(sub0(b->return_ns, b->entry_ns), inner);
+		t->pre_ns = b->wait_start_ns ? sub0(b->wait_start_ns, b->entry_ns) : 0;
+		if (t->pre_ns > base)
+			t->pre_ns = base;
+		t->post_ns = base - t->pre_ns;
+		if (b->interrupted)
+			t->intr_ns = inner ? inner : sub0(b->return_ns, b->entry_ns);
+		if (queues_job(b)) {
+			int64_t v = id_get(&vms, b->pid, b->vm);
+
+			if (v < 0)
+				goto out;
+			jobs[njobs++] = (struct vm_job){ b->return_ns, b->free_ns, k };
+			services[k] = (uint64_t)v;	/* the VM index, for now */
+		}
+	}
+
+	/* Per VM, jobs in push order: service = free - max(push, previous free). */
+	nvms = vms.n;
+	vm_n = calloc(nvms + 1, sizeof(*vm_n));
+	vm_off = calloc(nvms + 2, sizeof(*vm_off));
+	if (!vm_n || !vm_off)
+		goto out;
+	{
+		struct vm_job *by_vm = calloc(njobs + 1, sizeof(*by_vm));
+		uint64_t *svc = calloc(njobs + 1, sizeof(*svc));
+
+		if (!by_vm || !svc) {
+			free(by_vm), free(svc);
+			goto out;
+		}
+		for (size_t j = 0; j < njobs; j++)
+			vm_n[services[jobs[j].bind]]++;
+		for (size_t v = 0; v < nvms; v++)
+			vm_off[v + 1] = vm_off[v] + vm_n[v];
+		memset(vm_n, 0, sizeof(*vm_n) * nvms);
+		for (size_t j = 0; j < njobs; j++) {
+			size_t v = services[jobs[j].bind];
+
+			by_vm[vm_off[v] + vm_n[v]++] = jobs[j];
+		}
+		for (size_t v = 0; v < nvms; v++) {
+			struct vm_job *vj = &by_vm[vm_off[v]];
+			uint64_t prev_free = 0;
+
+			qsort(vj, vm_n[v], sizeof(*vj), cmp_vm_job);
+			for (size_t j = 0; j < vm_n[v]; j++) {
+				struct tune_timing *t = &timing[vj[j].bind];
+
+				if (!vj[j].free_ns) {
+					t->service_ns = UINT64_MAX;	/* median below */
+					info->services_estimated++;
+					continue;
+				}
+				t->service_ns = sub0(vj[j].free_ns, vj[j].ret_ns > prev_free
+									 ? vj[j].ret_ns : prev_free);
+				svc[nservices++] = t->service_ns;
+				prev_free = vj[j].free_ns;
+			}
+		}
+		info->service_median_ns = median_u64(svc, nservices);
+
+		/* Wake-up latency: a slept call's pass minus the last free on its VM before it. */
+		for (size_t k = 0; k < wl->nbinds; k++) {
+			const struct msmvm_wl_bind *b = &wl->binds[k];
+			int64_t v;
+			uint64_t best = 0;
+
+			if (!b->slept || !b->wait_end_ns || b->interrupted)
+				continue;
+			v = id_get(&vms, b->pid, b->vm);
+			if (v < 0 || (size_t)v >= nvms) {
+				if (v < 0) {
+					free(by_vm), free(svc);
+					goto out;
+				}
+				continue;
+			}
+			for (size_t j = vm_off[v]; j < vm_off[v] + vm_n[v]; j++)
+				if (by_vm[j].free_ns && by_vm[j].free_ns <= b->wait_end_ns &&
+				    by_vm[j].free_ns > best)
+					best = by_vm[j].free_ns;
+			if (best && b->wait_end_ns - best < 1000000000ULL)
+				wakes[nwakes++] = b->wait_end_ns - best;
+		}
+		free(by_vm), free(svc);
+	}
+	info->wakes_measured = nwakes;
+	info->wake_ns = median_u64(wakes, nwakes);
+
+	for (size_t k = 0; k < wl->nbinds; k++) {
+		struct tune_timing *t = &timing[k];
+
+		if (!queues_job(&wl->binds[k]))
+			continue;
+		if (job_cost_ns > 0)
+			t->service_ns = (uint64_t)job_cost_ns;
+		else if (t->service_ns == UINT64_MAX)
+			t->service_ns = info->service_median_ns;
+	}
+	if (job_cost_ns > 0)
+		info->service_median_ns = (uint64_t)job_cost_ns;
+	ret = 0;
+out:
+	free(last_ret), free(services), free(wakes), free(jobs), free(vm_n), free(vm_off);
+	id_free(&threads), id_free(&vms);
+	return ret;
+}
+
+/* ---- the simulation ---- */
+
+enum ev_type { EV_ARRIVE, EV_CHECK, EV_PUSH, EV_FREE, EV_WAKE, EV_INTR, EV_RETURN };
+
+struct ev {
+	uint64_t t, seq;
+	uint32_t type;
+	uint32_t arg;		/* bind index, or VM index (EV_WAKE) */
+};
+
+struct heap {
+	struct ev *v;
+	size_t n, cap;
+	uint64_t seq;
+};
+
+static bool ev_before(const struct ev *a, const struct ev *b)
+{
+	return a->t != b->t ? a->t < b->t : a->seq < b->seq;
+}
+
+static int heap_push(struct heap *h, uint64_t t, uint32_t type, uint32_t arg)
+{
+	size_t i;
+
+	if (h->n == h->cap) {
+		size_t ncap = h->cap ? 2 * h->cap : 1024;
+		struct ev *nv = realloc(h->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		h->v = nv, h->cap = ncap;
+	}
+	i = h->n++;
+	h->v[i] = (struct ev){ t, h->seq++, type, arg };
+	while (i && ev_before(&h->v[i], &h->v[(i - 1) / 2])) {
+		struct ev tmp = h->v[i];
+
+		h->v[i] = h->v[(i - 1) / 2], h->v[(i - 1) / 2] = tmp;
+		i = (i - 1) / 2;
+	}
+	return 0;
+}
+
+static struct ev heap_pop(struct heap *h)
+{
+	struct ev top = h->v[0];
+	size_t i = 0;
+
+	h->v[0] = h->v[--h->n];
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+
+		if (l < h->n && ev_before(&h->v[l], &h->v[m]))
+			m = l;
+		if (r < h->n && ev_before(&h->v[r], &h->v[m]))
+			m = r;
+		if (m == i)
+			break;
+		struct ev tmp = h->v[i];
+
+		h->v[i] = h->v[m], h->v[m] = tmp;
+		i = m;
+	}
+	return top;
+}
+
+/* A FIFO of bind indices (waiters, a VM's pending jobs). */
+struct fifo {
+	uint32_t *v;
+	size_t head, n, cap;
+};
+
+static int fifo_push(struct fifo *f, uint32_t x)
+{
+	if (f->head + f->n == f->cap) {
+		if (f->head) {		/* slide down before growing */
+			memmove(f->v, f->v + f->head, f->n * sizeof(*f->v));
+			f->head = 0;
+		} else {
+			size_t ncap = f->cap ? 2 * f->cap : 16;
+			uint32_t *nv = realloc(f->v, ncap * sizeof(*nv));
+
+			if (!nv)
+				return -ENOMEM;
+			f->v = nv, f->cap = ncap;
+		}
+	}
+	f->v[f->head + f->n++] = x;
+	return 0;
+}
+
+static uint32_t fifo_pop(struct fifo *f)
+{
+	f->n--;
+	return f->v[f->head++];
+}
+
+struct sim_vm {
+	struct drm_gpuvm *gpuvm;
+	struct fifo waiters;	/* calls sleeping in the throttle, in arrival order */
+	struct fifo jobs;	/* pushed, not yet run */
+	bool busy;		/* the scheduler is running a job */
+	bool wake_pending;
+};
+
+struct sim_bind {
+	struct msm_vm_bind_job *job;
+	uint64_t wait_start;
+	uint32_t vm;		/* index into sim.vms */
+	uint32_t next;		/* the same thread's next call, UINT32_MAX: none */
+	uint32_t count;		/* added to in_flight */
+	bool waiting, passed;
+};
+
+struct sim {
+	const struct msmvm_workload *wl;
+	const struct tune_timing *timing;
+	const struct tune_timing_info *tinfo;
+	uint32_t limit;
+	enum tune_count_rule rule;
+	struct drm_device dev;
+	struct sim_vm *vms;
+	size_t nvms;
+	struct sim_bind *binds;
+	struct heap heap;
+	uint64_t *waits;
+	size_t nwaits;
+	/* in_flight over all VMs, integrated over time */
+	int64_t total;
+	uint64_t t_last, t_first, t_end;
+	long double area;
+	struct tune_result *r;
+	int err;
+};
+
+static void account(struct sim *s, uint64_t t, int64_t delta)
+{
+	s->area += (long double)s->total * (long double)(t - s->t_last);
+	s->t_last = t;
+	s->total += delta;
+	if (s->total > (int64_t)s->r->peak_pages)
+		s->r->peak_pages = (uint64_t)s->total;
+}
+
+static void push(struct sim *s, uint64_t t, uint32_t type, uint32_t arg)
+{
+	if (heap_push(&s->heap, t, type, arg))
+		s->err = -ENOMEM;
+}
+
+static int in_flight(const struct sim *s, uint32_t v)
+{
+	return atomic_read(&to_msm_vm(s->vms[v].gpuvm)->prealloc_throttle.in_flight);
+}
+
+/* The job as the ioctl builds it (vm_bind_job_create + lookup_op), counted by the rule. */
+static struct msm_vm_bind_job *make_job(struct sim *s, uint32_t k)
+{
+	const struct msmvm_wl_bind *b = &s->wl->binds[k];
+	struct drm_gpuvm *gpuvm = s->vms[s->binds[k].vm].gpuvm;
+	unsigned int nops = b->ops_known ? b->nr_ops : 0;
+	struct msm_vm_bind_job *job = calloc(1, sizeof(*job) + (size_t)nops * sizeof(job->ops[0]));
+
+	if (!job)
+		return NULL;
+	job->vm = gpuvm;
+	for (unsigned int i = 0; i < nops; i++) {
+		const struct msmvm_wl_op *o = &s->wl->ops[b->ops_first + i];
+		struct drm_msm_vm_bind_op op = {
+			.op = o->kind, .iova = o->iova, .range = o->range,
+			.handle = o->kind == MSM_VM_BIND_OP_MAP ? 1 : 0,
+		};
+
+		if (msm_vm_bind_lookup_op(job, &op)) {	/* the call would have failed: no ops */
+			job->nr_ops = 0;
+			nops = 0;
+			break;
+		}
+	}
+	if (!nops) {
+		s->r->binds_without_ops++;
+		job->prealloc.count = b->count;
+		return job;
+	}
+	if (s->rule == TUNE_COUNT_EXACT) {
+		job->prealloc.count = msm_iommu_pagetable_count_missing(to_msm_vm(gpuvm)->mmu,
+									 job->ops, job->nr_ops);
+	} else {
+		vm_bind_count_ops(job, NULL, NULL);
+		if (job->prealloc.count != b->count)
+			s->r->count_mismatches++;
+		job->prealloc.count = b->count;	/* what the driver did, as recorded */
+	}
+	return job;
+}
+
+static void pass(struct sim *s, uint32_t k, uint64_t t)
+{
+	struct sim_bind *sb = &s->binds[k];
+	struct msm_gem_vm *vm = to_msm_vm(s->vms[sb->vm].gpuvm);
+
+	if (sb->waiting) {
+		uint64_t w = t - sb->wait_start;
+
+		s->waits[s->nwaits++] = w;
+		s->r->waits++;
+		s->r->wait_ns_total += w;
+		if (w > s->r->wait_ns_max)
+			s->r->wait_ns_max = w;
+		sb->waiting = false;
+	}
+	sb->passed = true;
+	sb->count = sb->job->prealloc.count;
+	atomic_add_return((int)sb->count, &vm->prealloc_throttle.in_flight);
+	account(s, t, sb->count);
+	s->r->pages_counted += sb->count;
+	push(s, t + s->timing[k].post_ns, EV_PUSH, k);
+}
+
+static void next_call(struct sim *s, uint32_t k, uint64_t t)
+{
+	uint32_t n = s->binds[k].next;
+
+	if (t > s->t_end)
+		s->t_end = t;
+	if (n != UINT32_MAX)
+		push(s, t + s->timing[n].think_ns, EV_ARRIVE, n);
+}
+
+static void start_job(struct sim *s, uint32_t v, uint64_t t)
+{
+	struct sim_vm *sv = &s->vms[v];
+
+	if (sv->busy || !sv->jobs.n)
+		return;
+	sv->busy = true;
+	{
+		uint32_t k = fifo_pop(&sv->jobs);
+
+		push(s, t + s->timing[k].service_ns, EV_FREE, k);
+	}
+}
+
+/* msm_vma_job_free(): the pages come back; the waiters are woken (they run a little later). */
+static void free_job(struct sim *s, uint32_t k, uint64_t t, bool run)
+{
+	struct sim_bind *sb = &s->binds[k];
+	struct sim_vm *sv = &s->vms[sb->vm];
+	struct msm_gem_vm *vm = to_msm_vm(sv->gpuvm);
+	struct msm_vm_bind_job *job = sb->job;
+
+	if (run && job->prealloc.pages) {
+		msm_vma_job_run(&job->base);
+		if (vm->unusable) {	/* ran out of preallocated pages: the count was short */
+			s->r->undercounts++;
+			vm->unusable = false;
+		}
+		s->r->pages_used += job->prealloc.ptr;
+	} else if (run) {
+		s->r->pages_used += s->wl->binds[k].used;	/* no ops: as recorded */
+	}
+	/* in_flight drops by the count the job carries: what the pass added */
+	job->prealloc.count = sb->count;
+	msm_vma_job_free(&job->base);
+	sb->job = NULL;
+	account(s, t, -(int64_t)sb->count);
+	s->r->jobs += run;
+	if (t > s->t_end)
+		s->t_end = t;
+	if (sv->waiters.n && !sv->wake_pending) {
+		sv->wake_pending = true;
+		push(s, t + s->tinfo->wake_ns, EV_WAKE, sb->vm);
+	}
+}
+
+static void handle(struct sim *s, struct ev e)
+{
+	uint32_t k = e.arg;
+	const struct msmvm_wl_bind *b = e.type == EV_WAKE ? NULL : &s->wl->binds[k];
+	struct sim_bind *sb = e.type == EV_WAKE ? NULL : &s->binds[k];
+
+	switch (e.type) {
+	case EV_ARRIVE:
+		s->r->binds++;
+		push(s, e.t + s->timing[k].pre_ns, EV_CHECK, k);
+		break;
+	case EV_CHECK:
+		if (!reaches_throttle(b)) {	/* failed before the throttle */
+			push(s, e.t + s->timing[k].post_ns, EV_RETURN, k);
+			break;
+		}
+		if (b->interrupted) {
+			/* the signal came while it slept: it sleeps as long if it has to sleep */
+			if (in_flight(s, sb->vm) > (int)s->limit) {
+				s->r->waits++;
+				s->r->interrupted++;
+				s->waits[s->nwaits++] = s->timing[k].intr_ns;
+				s->r->wait_ns_total += s->timing[k].intr_ns;
+				if (s->timing[k].intr_ns > s->r->wait_ns_max)
+					s->r->wait_ns_max = s->timing[k].intr_ns;
+				push(s, e.t + s->timing[k].intr_ns + s->timing[k].post_ns, EV_RETURN, k);
+			} else {
+				push(s, e.t + s->timing[k].post_ns, EV_RETURN, k);
+			}
+			break;
+		}
+		sb->job = make_job(s, k);
+		if (!sb->job) {
+			s->err = -ENOMEM;
+			break;
+		}
+		/* wait_event_interruptible(..., in_flight <= limit) */
+		if (in_flight(s, sb->vm) <= (int)s->limit) {
+			pass(s, k, e.t);
+		} else {
+			sb->waiting = true;
+			sb->wait_start = e.t;
+			if (fifo_push(&s->vms[sb->vm].waiters, k))
+				s->err = -ENOMEM;
+		}
+		break;
+	case EV_PUSH:
+		if (sb->job->nr_ops &&
+		    sb->job->vm && to_msm_vm(sb->job->vm)->mmu->funcs->prealloc_allocate(
+					   to_msm_vm(sb->job->vm)->mmu, &sb->job->prealloc)) {
+			s->err = -ENOMEM;
+			break;
+		}
+		if (!queues_job(b)) {	/* failed after the count: freed in the ioctl */
+			free_job(s, k, e.t, false);
+		} else {
+			if (fifo_push(&s->vms[sb->vm].jobs, k))
+				s->err = -ENOMEM;
+			start_job(s, sb->vm, e.t);
+		}
+		next_call(s, k, e.t);
+		break;
+	case EV_FREE: {
+		uint32_t v = sb->vm;
+
+		free_job(s, k, e.t, true);
+		s->vms[v].busy = false;
+		start_job(s, v, e.t);
+		break;
+	}
+	case EV_WAKE: {
+		struct sim_vm *sv = &s->vms[k];
+		size_t n = sv->waiters.n;
+
+		sv->wake_pending = false;
+		/* every waiter re-checks, in the order they went to sleep */
+		for (size_t i = 0; i < n; i++) {
+			uint32_t w = fifo_pop(&sv->waiters);
+
+			if (in_flight(s, k) <= (int)s->limit)
+				pass(s, w, e.t);
+			else if (fifo_push(&sv->waiters, w))
+				s->err = -ENOMEM;
+		}
+		break;
+	}
+	case EV_RETURN:
+		next_call(s, k, e.t);
+		break;
+	}
+}
+
+static uint64_t percentile(uint64_t *v, size_t n, double p)
+{
+	size_t i;
+
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_u64);
+	i = (size_t)(p * (double)n + 0.999999);
+	return v[(i ? i : 1) - 1];
+}
+
+int tune_replay(const struct msmvm_workload *wl, const struct tune_timing *timing,
+		const struct tune_timing_info *tinfo, uint32_t limit, enum tune_count_rule rule,
+		struct tune_result *out)
+{
+	struct sim s = { .wl = wl, .timing = timing, .tinfo = tinfo, .limit = limit, .rule = rule,
+			 .dev = { .driver_name = "msm" }, .r = out };
+	struct id_map threads = { 0 }, vms = { 0 };
+	uint32_t *last = NULL;
+	int ret = -ENOMEM;
+
+	memset(out, 0, sizeof(*out));
+	out->limit = limit;
+	out->rule = rule;
+	s.binds = calloc(wl->nbinds + 1, sizeof(*s.binds));
+	s.waits = calloc(wl->nbinds + 1, sizeof(*s.waits));
+	last = calloc(wl->nbinds + 1, sizeof(*last));
+	if (!s.binds || !s.waits || !last)
+		goto out;
+
+	/* Threads chain their calls; each VM of each process is one model VM. */
+	for (size_t k = 0; k < wl->nbinds; k++) {
+		const struct msmvm_wl_bind *b = &wl->binds[k];
+		int64_t th = id_get(&threads, b->pid, b->tid);
+		int64_t v = id_get(&vms, b->pid, b->vm);
+
+		if (th < 0 || v < 0)
+			goto out;
+		s.binds[k].next = UINT32_MAX;
+		s.binds[k].vm = (uint32_t)v;
+		if (last[th])
+			s.binds[last[th] - 1].next = (uint32_t)k;
+		else if (heap_push(&s.heap, timing[k].think_ns, EV_ARRIVE, (uint32_t)k))
+			goto out;
+		last[th] = (uint32_t)k + 1;
+	}
+	s.nvms = vms.n;
+	s.vms = calloc(s.nvms + 1, sizeof(*s.vms));
+	if (!s.vms)
+		goto out;
+	for (size_t v = 0; v < s.nvms; v++) {
+		s.vms[v].gpuvm = msm_gem_vm_create(&s.dev, "tune", (int)v, -1);
+		if (!s.vms[v].gpuvm)
+			goto out;
+	}
+
+	s.t_first = s.heap.n ? s.heap.v[0].t : 0;
+	s.t_last = s.t_first;
+	while (s.heap.n && !s.err)
+		handle(&s, heap_pop(&s.heap));
+	if (s.err) {
+		ret = s.err;
+		goto out;
+	}
+	/* Calls still asleep when nothing is left to free them: count them as waits to the end. */
+	for (size_t v = 0; v < s.nvms; v++)
+		while (s.vms[v].waiters.n) {
+			uint32_t w = fifo_pop(&s.vms[v].waiters);
+
+			s.waits[s.nwaits++] = sub0(s.t_end, s.binds[w].wait_start);
+			out->waits++;
+			out->wait_ns_total += sub0(s.t_end, s.binds[w].wait_start);
+		}
+	account(&s, s.t_end > s.t_last ? s.t_end : s.t_last, 0);
+	out->span_ns = sub0(s.t_end, s.t_first);
+	out->mean_pages = out->span_ns ? (double)(s.area / (long double)out->span_ns) : 0;
+	out->wait_ns_p99 = percentile(s.waits, s.nwaits, 0.99);
+	if (s.nwaits && s.waits[s.nwaits - 1] > out->wait_ns_max)
+		out->wait_ns_max = s.waits[s.nwaits - 1];
+	ret = 0;
+out:
+	for (size_t k = 0; s.binds && k < wl->nbinds; k++)
+		if (s.binds[k].job) {
+			s.binds[k].job->prealloc.count = s.binds[k].count;
+			msm_vma_job_free(&s.binds[k].job->base);
+		}
+	for (size_t v = 0; s.vms && v < s.nvms; v++) {
+		free(s.vms[v].waiters.v);
+		free(s.vms[v].jobs.v);
+		if (s.vms[v].gpuvm)
+			msm_gem_vm_destroy(s.vms[v].gpuvm);
+	}
+	free(s.vms), free(s.binds), free(s.waits), free(last), free(s.heap.v);
+	id_free(&threads), id_free(&vms);
+	return ret;
+}
+
+/* ---- synthetic workloads ---- */
+
+int tune_synth_workload(const struct tune_synth *sy, struct msmvm_workload *wl,
+			struct tune_timing **timing_out, struct tune_timing_info *info)
+{
+	struct drm_device dev = { .driver_name = "msm" };
+	struct drm_msm_vm_bind_op *ops = calloc(WL_MAX_OPS, sizeof(*ops));
+	size_t nbinds = (size_t)sy->procs * sy->binds, cap_ops = 4096;
+	struct tune_timing *timing = calloc(nbinds + 1, sizeof(*timing));
+	struct drm_gpuvm *scratch = msm_gem_vm_create(&dev, "tune-count", 0, -1);
+	struct msm_vm_bind_job *job = calloc(1, sizeof(*job) + WL_MAX_OPS * sizeof(job->ops[0]));
+	int job_cost_us = sy->job_cost_us >= 0 ? sy->job_cost_us :
+			  sy->kind == WL_STORM ? 1000 : 50;	/* msmvm-sim run's defaults */
+	uint64_t think = sy->rate > 0 ? (uint64_t)(1e9 / sy->rate) : 0;
+
+	memset(wl, 0, sizeof(*wl));
+	memset(info, 0, sizeof(*info));
+	wl->binds = calloc(nbinds + 1, sizeof(*wl->binds));
+	wl->ops = malloc(cap_ops * sizeof(*wl->ops));
+	wl->procs = calloc(sy->procs + 1, sizeof(*wl->procs));
+	if (!ops || !timing || !scratch || !job || !wl->binds || !wl->ops || !wl->procs)
+		goto nomem;
+	job->vm = scratch;
+
+	for (unsigned int p = 0; p < sy->procs; p++) {
+		struct workload_state st;
+		/* msmvm-sim run's seed and VA window of process p's first queue thread */
+		uint64_t seed = sy->seed * 0x100000001b3ULL + p * 7919ULL + 1;
+		uint64_t t = 0;
+
+		workload_init(&st, sy->kind, seed, (1ULL << 32) * 3);
+		wl->procs[p].pid = 1000 + p;
+		snprintf(wl->procs[p].comm, sizeof(wl->procs[p].comm), "%s-%u",
+			 workload_names[sy->kind], p);
+		for (unsigned int i = 0; i < sy->binds; i++) {
+			size_t k = wl->nbinds++;
+			struct msmvm_wl_bind *b = &wl->binds[k];
+			unsigned int n = workload_next(&st, ops);
+
+			if (wl->nops + n > cap_ops) {
+				struct msmvm_wl_op *no;
+
+				while (wl->nops + n > cap_ops)
+					cap_ops *= 2;
+				no = realloc(wl->ops, cap_ops * sizeof(*no));
+				if (!no)
+					goto nomem;
+				wl->ops = no;
+			}
+			job->nr_ops = 0;
+			job->prealloc.count = 0;
+			for (unsigned int j = 0; j < n; j++) {
+				wl->ops[wl->nops + j] = (struct msmvm_wl_op){ ops[j].iova, ops[j].range,
+									       ops[j].op, 0 };
+				msm_vm_bind_lookup_op(job, &ops[j]);
+			}
+			vm_bind_count_ops(job, NULL, NULL);
+			*b = (struct msmvm_wl_bind){
+				.pid = 1000 + p, .tid = 1000 + p, .queue_id = 1, .nr_ops = n,
+				.vm = 0x1000, .entry_ns = t, .return_ns = t + sy->ioctl_ns,
+				.counted = true, .ops_known = true, .count = job->prealloc.count,
+				.ops_first = wl->nops,
+			};
+			wl->nops += n;
+			timing[k] = (struct tune_timing){
+				.think_ns = i ? think : 0,
+				.pre_ns = sy->ioctl_ns / 2,
+				.post_ns = sy->ioctl_ns - sy->ioctl_ns / 2,
+				.service_ns = ((uint64_t)job_cost_us + (uint64_t)sy->op_cost_us * n) * 1000,
+			};
+			t += sy->ioctl_ns + think;
+		}
+		if (t > wl->end_ns)
+			wl->end_ns = t;
+	}
+	wl->nprocs = sy->procs;
+	info->service_median_ns = (uint64_t)job_cost_us * 1000;
+	info->wake_ns = 20000;	/* a futex wake-up on an idle core, as the model shows it */
+	free(ops), free(job);
+	msm_gem_vm_destroy(scratch);
+	*timing_out = timing;
+	return 0;
+nomem:
+	free(ops), free(job), free(timing);
+	if (scratch)
+		msm_gem_vm_destroy(scratch);
+	free(wl->binds), free(wl->ops), free(wl->procs);
+	memset(wl, 0, sizeof(*wl));
+	return -ENOMEM;
+}
