@@ -10,7 +10,7 @@ packages=(
   libelf-dev zlib1g-dev                   # libbpf's own dependencies
   dwarves                                 # pahole: the model's BTF
   libjson-c-dev                           # JSON summaries and their parsing in tests
-  jq xz-utils procps                      # test scripts, compressed BTF fixtures
+  jq xz-utils procps libxml2-utils        # test scripts (xmllint: the tune SVG), BTF fixtures
   libncurses-dev tmux                     # msmvmtop, and driving it in tests
   protobuf-compiler                       # tests decode msmvm-trace's files with protoc
   libmicrohttpd-dev libcap-ng-dev         # msmvm-alert: /metrics over HTTP, dropping capabilities
