@@ -68,6 +68,7 @@ struct proc_result {
 	char comm[16];
 	unsigned int nvms;
 	bool done;
+	u64 run_delay_ns;	/* of its queue threads: see thread_run_delay_ns() */
 	struct vm_result vm[MAX_VMS];
 };
 
@@ -163,6 +164,7 @@ struct queue_thread {
 	u64 start_ns;
 	volatile bool running;
 	u64 issued;
+	u64 run_delay_ns;	/* runnable but not running, over the thread's life (schedstat) */
 };
 
 /* What drm_ioctl() and libdrm's drmIoctl() add around the driver: bookkeeping and restart. */
@@ -204,6 +206,25 @@ static int drm_ioctl_vm_bind(struct drm_device *dev, struct drm_msm_vm_bind *arg
 		/* -ERESTARTSYS: the kernel restarts, or libdrm retries EINTR: same call again */
 	} while (ret == -ERESTARTSYS && !stop_requested);
 	return ret;
+}
+
+/*
+ * How long this thread waited for a CPU (the second field of schedstat). Observers that time
+ * a call from outside (uprobe to uretprobe) and the model's own clock reads inside it can
+ * differ by more than the trap cost only when the thread is preempted in between: the tests
+ * allow this much more.
+ */
+static u64 thread_run_delay_ns(void)
+{
+	unsigned long long run, delay = 0;
+	FILE *f = fopen("/proc/thread-self/schedstat", "re");
+
+	if (f) {
+		if (fscanf(f, "%llu %llu", &run, &delay) != 2)
+			delay = 0;
+		fclose(f);
+	}
+	return delay;
 }
 
 static void *queue_thread_main(void *arg)
@@ -260,6 +281,7 @@ static void *queue_thread_main(void *arg)
 	}
 	signal_fini_thread();
 	free(ops);
+	qt->run_delay_ns = thread_run_delay_ns();
 	qt->running = false;
 	return NULL;
 }
@@ -429,8 +451,10 @@ static int run_process(const struct sim_opts *o, unsigned int index, struct proc
 		}
 		usleep(stop_requested ? 1000 : 20000);
 	}
-	for (t = 0; t < nthreads; t++)
+	for (t = 0; t < nthreads; t++) {
 		pthread_join(qts[t].thread, NULL);
+		res->run_delay_ns += qts[t].run_delay_ns;
+	}
 
 	for (unsigned int v = 0; v < o->vms; v++) {
 		struct msm_gem_vm *vm = to_msm_vm(ctxs[v].vm);
@@ -551,6 +575,7 @@ static json_object *summary_json(const struct sim_opts *o, const struct proc_res
 		totals_merge(&all, &pt);
 		json_object_object_add(po, "pid", json_object_new_int(res[p].pid));
 		json_object_object_add(po, "comm", json_object_new_string(res[p].comm));
+		json_object_object_add(po, "run_delay_ns", json_object_new_uint64(res[p].run_delay_ns));
 		json_object_object_add(po, "totals", totals_json(&pt));
 		json_object_object_add(po, "vms", vms);
 		json_object_array_add(procs, po);
