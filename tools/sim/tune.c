@@ -506,6 +506,15 @@ static void free_job(struct sim *s, uint32_t k, uint64_t t, bool run)
 	struct msm_gem_vm *vm = to_msm_vm(sv->gpuvm);
 	struct msm_vm_bind_job *job = sb->job;
 
+	/*
+	 * The pages are allocated here rather than at the push, as the driver does: only the
+	 * replay's memory differs (in_flight counts from the pass either way), and at a huge
+	 * limit every job of a trace could otherwise hold its pages at once.
+	 */
+	if (run && job->nr_ops && vm->mmu->funcs->prealloc_allocate(vm->mmu, &job->prealloc)) {
+		s->err = -ENOMEM;
+		return;
+	}
 	if (run && job->prealloc.pages) {
 		msm_vma_job_run(&job->base);
 		if (vm->unusable) {	/* ran out of preallocated pages: the count was short */
@@ -577,12 +586,6 @@ static void handle(struct sim *s, struct ev e)
 		}
 		break;
 	case EV_PUSH:
-		if (sb->job->nr_ops &&
-		    sb->job->vm && to_msm_vm(sb->job->vm)->mmu->funcs->prealloc_allocate(
-					   to_msm_vm(sb->job->vm)->mmu, &sb->job->prealloc)) {
-			s->err = -ENOMEM;
-			break;
-		}
 		if (!queues_job(b)) {	/* failed after the count: freed in the ioctl */
 			free_job(s, k, e.t, false);
 		} else {
