@@ -227,13 +227,26 @@ int tune_timing_from_workload(const struct msmvm_workload *wl, int64_t job_cost_
 				if (by_vm[j].free_ns && by_vm[j].free_ns <= b->wait_end_ns &&
 				    by_vm[j].free_ns > best)
 					best = by_vm[j].free_ns;
-			if (best && b->wait_end_ns - best < 1000000000ULL)
+			if (best && b->wait_end_ns - best < 1000000000ULL) {
 				wakes[nwakes++] = b->wait_end_ns - best;
+				timing[k].wake_ns = b->wait_end_ns - best;
+			}
 		}
 		free(by_vm), free(svc);
 	}
+	/*
+	 * For calls that did not sleep when recorded: the mean, not the median, since wake-ups
+	 * have a long tail on a busy machine (the woken thread waits for a CPU) and the replay's
+	 * total stall should carry it as the recording did.
+	 */
 	info->wakes_measured = nwakes;
-	info->wake_ns = median_u64(wakes, nwakes);
+	{
+		long double sum = 0;
+
+		for (size_t i = 0; i < nwakes; i++)
+			sum += wakes[i];
+		info->wake_ns = nwakes ? (uint64_t)(sum / nwakes) : 0;
+	}
 
 	for (size_t k = 0; k < wl->nbinds; k++) {
 		struct tune_timing *t = &timing[k];
@@ -357,7 +370,6 @@ struct sim_vm {
 	struct fifo waiters;	/* calls sleeping in the throttle, in arrival order */
 	struct fifo jobs;	/* pushed, not yet run */
 	bool busy;		/* the scheduler is running a job */
-	bool wake_pending;
 };
 
 struct sim_bind {
@@ -533,17 +545,37 @@ static void free_job(struct sim *s, uint32_t k, uint64_t t, bool run)
 	s->r->jobs += run;
 	if (t > s->t_end)
 		s->t_end = t;
-	if (sv->waiters.n && !sv->wake_pending) {
-		sv->wake_pending = true;
-		push(s, t + s->tinfo->wake_ns, EV_WAKE, sb->vm);
+	/* wake_up(): every sleeper runs again after its wake-up latency and re-checks */
+	{
+		size_t n = sv->waiters.n;
+
+		for (size_t i = 0; i < n; i++) {	/* drop those that passed meanwhile */
+			uint32_t w = fifo_pop(&sv->waiters);
+
+			if (s->binds[w].waiting && fifo_push(&sv->waiters, w))
+				s->err = -ENOMEM;
+		}
+	}
+	/*
+	 * Only a wake-up that finds the condition true matters: one that finds it false puts the
+	 * thread back to sleep with nothing changed. A sleeper recorded as waking here takes its
+	 * own recorded latency (from the free that let it pass); others the trace's mean.
+	 */
+	if (in_flight(s, sb->vm) > (int)s->limit)
+		return;
+	for (size_t i = 0; i < sv->waiters.n; i++) {
+		uint32_t w = sv->waiters.v[sv->waiters.head + i];
+
+		push(s, t + (s->timing[w].wake_ns ? s->timing[w].wake_ns : s->tinfo->wake_ns),
+		     EV_WAKE, w);
 	}
 }
 
 static void handle(struct sim *s, struct ev e)
 {
 	uint32_t k = e.arg;
-	const struct msmvm_wl_bind *b = e.type == EV_WAKE ? NULL : &s->wl->binds[k];
-	struct sim_bind *sb = e.type == EV_WAKE ? NULL : &s->binds[k];
+	const struct msmvm_wl_bind *b = &s->wl->binds[k];
+	struct sim_bind *sb = &s->binds[k];
 
 	switch (e.type) {
 	case EV_ARRIVE:
@@ -603,22 +635,10 @@ static void handle(struct sim *s, struct ev e)
 		start_job(s, v, e.t);
 		break;
 	}
-	case EV_WAKE: {
-		struct sim_vm *sv = &s->vms[k];
-		size_t n = sv->waiters.n;
-
-		sv->wake_pending = false;
-		/* every waiter re-checks, in the order they went to sleep */
-		for (size_t i = 0; i < n; i++) {
-			uint32_t w = fifo_pop(&sv->waiters);
-
-			if (in_flight(s, k) <= (int)s->limit)
-				pass(s, w, e.t);
-			else if (fifo_push(&sv->waiters, w))
-				s->err = -ENOMEM;
-		}
+	case EV_WAKE:	/* a woken sleeper runs: the condition again (it left the FIFO lazily) */
+		if (sb->waiting && in_flight(s, sb->vm) <= (int)s->limit)
+			pass(s, k, e.t);
 		break;
-	}
 	case EV_RETURN:
 		next_call(s, k, e.t);
 		break;
@@ -693,6 +713,9 @@ int tune_replay(const struct msmvm_workload *wl, const struct tune_timing *timin
 	for (size_t v = 0; v < s.nvms; v++)
 		while (s.vms[v].waiters.n) {
 			uint32_t w = fifo_pop(&s.vms[v].waiters);
+
+			if (!s.binds[w].waiting)
+				continue;
 
 			s.waits[s.nwaits++] = sub0(s.t_end, s.binds[w].wait_start);
 			out->waits++;

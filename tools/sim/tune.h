@@ -28,10 +28,12 @@ struct tune_timing {
 	uint64_t post_ns;	/* the throttle passed to the return (allocation, push) */
 	uint64_t service_ns;	/* the job on its VM's scheduler */
 	uint64_t intr_ns;	/* interrupted call: how long it slept before the signal */
+	uint64_t wake_ns;	/* a call that slept: the free that woke it to its pass (its own
+				 * wake-up latency, kept when it sleeps in the replay); 0: the mean */
 };
 
 struct tune_timing_info {
-	uint64_t wake_ns;		/* free to a woken waiter's pass, median over the trace */
+	uint64_t wake_ns;		/* free to a woken waiter's pass: the mean over the trace */
 	uint64_t service_median_ns;
 	uint64_t wakes_measured;	/* waits the wake-up latency was measured on */
 	uint64_t services_estimated;	/* jobs whose free the trace lacks: median used */
