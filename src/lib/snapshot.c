@@ -170,7 +170,11 @@ int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	out->ts_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 
-	cap = 64;
+	/*
+	 * Start small and double: a snapshot is taken up to 10 times a second (msmvm-alert), and
+	 * two 120 KiB arrays freed and taken again each time make the heap's high-water mark creep.
+	 */
+	cap = 4;
 	out->vms = calloc((size_t)cap, sizeof(*out->vms));
 	while (out->vms && !bpf_map_get_next_key(vm_fd, prev_vk, &vk)) {
 		struct msmvm_vm_snap *v;
@@ -195,7 +199,7 @@ int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err
 		prev_vk = &vk;
 	}
 
-	cap = 64;
+	cap = 4;
 	out->procs = calloc((size_t)cap, sizeof(*out->procs));
 	while (out->procs && !bpf_map_get_next_key(proc_fd, prev_tk, &tk)) {
 		struct msmvm_proc_snap *p;
