@@ -139,7 +139,8 @@ clean:
 
 # --- hardening: fuzzing (make fuzz), the fuzz corpus in make test, soak (make soak) ---
 # tests/fuzz/fuzz_NAME.c: LLVMFuzzerTestOneInput over the real code, one per input format:
-# trace (msmvm_trace_replay, i.e. msmvm-stat --replay), config (msmvm-alert's config file),
+# trace (msmvm_trace_replay, i.e. msmvm-stat --replay, and msmvm_trace_load_workload, i.e.
+# msmvm-tune's input), config (msmvm-alert's config file),
 # count (msmvm-sim count's op parser, tools/sim/count.c). `make fuzz` runs each under
 # libFuzzer (clang 14) for FUZZ_SECS seconds; `make test` replays each one's committed seed
 # corpus and crash inputs (tests/fuzz/NAME/{corpus,crashes}) through the same entry point,
@@ -151,7 +152,8 @@ FUZZ_CFLAGS     := -g -O1 -std=gnu11 -fno-omit-frame-pointer -Wno-unknown-attrib
 		   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_INC        := -Iinclude -Isrc/lib -Itools/sim -Itests/fuzz
 FUZZ_LIB_SRCS   := $(addprefix src/lib/,alert.c report.c snapshot.c target.c trace_build.c \
-		     trace_map.c trace_out.c trace_pb.c trace_read.c trace_replay.c)
+		     trace_map.c trace_out.c trace_pb.c trace_read.c trace_replay.c \
+		     trace_workload.c)
 FUZZ_SIM_SRCS   := $(filter-out tools/sim/sim_main.c,$(SIM_SRCS))
 FUZZ_SRCS_trace  := $(FUZZ_LIB_SRCS)
 FUZZ_SRCS_config := $(FUZZ_LIB_SRCS)

@@ -8,6 +8,8 @@
  *   vm_bind_prealloc_count  entry/return  pages counted, did it sleep (nvcsw), wait time,
  *                                         -ERESTARTSYS, in_flight after the add
  *   msm_vma_job_free        entry/return  pages used, overcount, drift, in_flight
+ * With emit_ops, the ioctl's entry also sends the call's ops (kind, iova, range) as
+ * MSMVM_EV_OPS records, for traces that replay the binds (msmvm-tune).
  * Fallback plan, when vm_bind_prealloc_count is inlined: prepare_to_wait_event/finish_wait
  * on the VM's prealloc_throttle.wait for threads inside the ioctl give the wait, and
  * msm_iommu_pagetable_prealloc_allocate (which runs only after wait + add) gives the count.
@@ -28,6 +30,7 @@ const volatile __u32 filter_tgid;		/* 0: every process */
 const volatile bool emit_events;		/* only trace/alert consumers pay for events */
 const volatile __u64 wakeup_bytes = 64 * 1024;	/* batch ring-buffer wakeups */
 const volatile __s64 throttle_limit = 1024;	/* the driver's literal; the model's --limit */
+const volatile bool emit_ops;			/* with emit_events: each call's ops, at entry */
 
 /* Per thread: what the current VM_BIND call has done so far. */
 struct thread_state {
@@ -289,6 +292,96 @@ static __always_inline void event_output(struct msmvm_event *e)
 	health_inc(MSMVM_H_EVENTS);
 }
 
+/*
+ * UAPI: struct drm_msm_vm_bind_op (40 bytes), inline at offset 48 of struct drm_msm_vm_bind
+ * when nr_ops == 1, else an array at the user pointer stored there. Fixed ABI, fixed offsets.
+ */
+struct msmvm_uapi_vm_bind_op {
+	__u32 op;
+	__u32 handle;
+	__u64 obj_offset;
+	__u64 iova;
+	__u64 range;
+	__u32 flags;
+	__u32 pad;
+};
+
+#define MSMVM_UAPI_OPS_OFFSET 48
+
+struct ops_walk {
+	void *data;		/* the argument struct (the inline op) */
+	__u64 uops;		/* nr_ops > 1: the user array */
+	__u64 entry_ts;
+	__u32 pid, tid, nr_ops;
+};
+
+/*
+ * One MSMVM_EV_OPS record: ops [idx * 8, idx * 8 + 8) of the call (a bpf_loop callback).
+ * A full ring buffer drops this record (counted as every other drop) and the next one is
+ * tried all the same; a failed read of user memory ends the record short and the walk.
+ */
+static long ops_record(__u32 idx, void *ctx)
+{
+	struct ops_walk *w = ctx;
+	__u32 first = idx * MSMVM_OPS_PER_EVENT, n = 0;
+	struct msmvm_ops_event *e;
+	int stop = 0;
+
+	if (first >= w->nr_ops || first >= MSMVM_OPS_MAX)
+		return 1;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		health_inc(MSMVM_H_RINGBUF_DROPS);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->type = MSMVM_EV_OPS;
+	e->pid = w->pid;
+	e->tid = w->tid;
+	e->nr_ops = w->nr_ops;
+	e->ts_ns = w->entry_ts;
+	e->first = (__u16)first;
+	for (int i = 0; i < MSMVM_OPS_PER_EVENT; i++) {
+		struct msmvm_uapi_vm_bind_op op;
+		long err;
+
+		if (first + i >= w->nr_ops)
+			break;
+		if (w->nr_ops == 1)
+			err = ARGS_READ(&op, sizeof(op), w->data + MSMVM_UAPI_OPS_OFFSET);
+		else	/* copy_from_user's source: user memory in every flavor */
+			err = bpf_probe_read_user(&op, sizeof(op),
+						  (void *)(w->uops + (__u64)(first + i) * sizeof(op)));
+		if (err) {
+			stop = 1;
+			break;
+		}
+		e->kinds |= (op.op < MSMVM_OP_KIND_OTHER ? op.op : MSMVM_OP_KIND_OTHER) << (4 * i);
+		e->ops[i].iova = op.iova;
+		e->ops[i].range = op.range;
+		n++;
+	}
+	e->n = (__u8)n;
+	health_inc(MSMVM_H_EVENTS);
+	bpf_ringbuf_submit(e, wakeup_flag());
+	return stop;
+}
+
+/* The call's ops, 8 per record, the first MSMVM_OPS_MAX of them. */
+static __always_inline void emit_call_ops(void *data, __u32 nr_ops, __u32 tgid, __u32 tid,
+					  __u64 entry_ts)
+{
+	struct ops_walk w = { .data = data, .entry_ts = entry_ts, .pid = tgid, .tid = tid,
+			      .nr_ops = nr_ops };
+	__u32 n = nr_ops < MSMVM_OPS_MAX ? nr_ops : MSMVM_OPS_MAX;
+
+	if (!n)
+		return;
+	if (nr_ops > 1 && ARGS_READ(&w.uops, sizeof(w.uops), data + MSMVM_UAPI_OPS_OFFSET))
+		return;	/* no record: the reader sees this call's ops as missing */
+	bpf_loop((n + MSMVM_OPS_PER_EVENT - 1) / MSMVM_OPS_PER_EVENT, ops_record, &w, 0);
+}
+
 /* A stall gauge (VM or process): time with at least one waiter, from the gauge's edges. */
 static __always_inline __s64 gauge_enter(struct msmvm_stats *s, __u64 now)
 {
@@ -435,11 +528,7 @@ HOOK_ENTRY(ioctl_vm_bind_entry, void *dev, void *data, struct drm_file *file)
 		return 0;
 	mctx = DRV_READ(file, driver_priv);
 	vm = (void *)DRV_READ(mctx, vm);
-#if defined(MSMVM_FLAVOR_KERNEL)
-	bpf_probe_read_kernel(&args, sizeof(args), data);
-#else
-	bpf_probe_read_user(&args, sizeof(args), data);
-#endif
+	ARGS_READ(&args, sizeof(args), data);
 	st.ioctl_ts = bpf_ktime_get_ns();
 	st.vm = (__u64)vm;
 	st.wq = (__u64)__builtin_preserve_access_index(&vm->prealloc_throttle.wait);
@@ -451,6 +540,8 @@ HOOK_ENTRY(ioctl_vm_bind_entry, void *dev, void *data, struct drm_file *file)
 	vs = vm_stats_get(st.vm, tgid);
 	if (vs)
 		vs->owner_tgid = tgid;
+	if (emit_events && emit_ops)	/* keyed by the entry time: the bind's start_ns */
+		emit_call_ops(data, args.nr_ops, tgid, tid, st.ioctl_ts);
 	return 0;
 }
 

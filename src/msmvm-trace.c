@@ -29,7 +29,9 @@ static struct env {
 	double ring;		/* flight recorder window, seconds; 0: record everything */
 	uint64_t max_bytes;
 	enum msmvm_trace_format format;
-} env = { .o = { .target = MSMVM_TARGET_KERNEL, .events = true } };
+	bool no_ops;
+} env = { .o = { .target = MSMVM_TARGET_KERNEL, .events = true, .throttle_limit = 1024 },
+	  .no_ops = false };
 
 static volatile sig_atomic_t exiting, dump_requested;
 
@@ -57,8 +59,9 @@ static const char doc[] =
 	"\n"
 	"In the trace, per process and per thread that issued VM_BINDs:\n"
 	"  - a 'VM_BIND' slice per call on the calling thread (vm, nr_ops,\n"
-	"    queue_id, pages_counted, ret), a nested 'throttle wait' slice when it\n"
-	"    slept, a 'wait interrupted' instant when it returned -ERESTARTSYS;\n"
+	"    queue_id, pages_counted, ret, and its ops as msmvm-sim count takes\n"
+	"    them), a nested 'throttle wait' slice when it slept, a 'wait\n"
+	"    interrupted' instant when it returned -ERESTARTSYS;\n"
 	"  - per VM, 'VM 0x... jobs': each job from its VM_BIND's return to its\n"
 	"    free (counted, used, unused pages), with a flow from the VM_BIND that\n"
 	"    queued it, and 'drift' instants; counters 'VM 0x... in_flight pages'\n"
@@ -66,9 +69,13 @@ static const char doc[] =
 	"Events the kernel's ring buffer had to drop are marked where they were\n"
 	"lost, counted in the final 'msmvm-trace stats' instant and on stderr.\n"
 	"\n"
+	"Each call's ops (kind, iova, range) are read at its entry and written as\n"
+	"its 'ops' argument ('ops_incomplete' when records were lost, or past\n"
+	"1024 ops): one more ring-buffer event per 8 ops. --no-ops leaves them out.\n"
+	"\n"
 	"With --ring SECS nothing is written while recording: the last SECS\n"
 	"seconds are kept in memory and written to FILE-N.EXT (N = 1, 2, ...) on\n"
-	"each SIGUSR1, and to FILE at the end.\n"
+	"each SIGUSR1, and to FILE at the end. The flight recorder records no ops.\n"
 	"\n"
 	"OPTIONS:";
 static const char doc_after[] =
@@ -78,6 +85,7 @@ static const char doc_after[] =
 	"  sudo msmvm-trace --ring 5 -o stall.perfetto-trace &\n"
 	"  kill -USR1 %1                     # writes stall-1.perfetto-trace\n"
 	"  sudo msmvm-trace --sim -d 5 -o model.perfetto-trace   # the model\n"
+	"  sudo msmvm-trace --sim --limit 2048 -o m.perfetto-trace  # msmvm-sim run --limit 2048\n"
 	"  msmvm-stat --replay vmbind.perfetto-trace   # totals, histograms\n"
 	"Open FILE at https://ui.perfetto.dev (Open trace file): the UI reads it\n"
 	"in the browser.\n"
@@ -87,7 +95,7 @@ static const char doc_after[] =
 	"FILE cannot be written, the disk is full: what was written stays valid);\n"
 	"2 bad usage.\n";
 
-enum { OPT_SIM = 0x100, OPT_HOOKS, OPT_RING, OPT_FORMAT, OPT_MAX_SIZE };
+enum { OPT_SIM = 0x100, OPT_HOOKS, OPT_RING, OPT_FORMAT, OPT_MAX_SIZE, OPT_NO_OPS, OPT_LIMIT };
 
 static const struct argp_option opts[] = {
 	{ "output", 'o', "FILE", 0, "The trace file (required; replaced if it exists)", 0 },
@@ -97,7 +105,12 @@ static const struct argp_option opts[] = {
 	  "memory the window may use (default 256)", 0 },
 	{ "ring", OPT_RING, "SECS", 0,
 	  "Flight recorder: keep the last SECS seconds in memory; write them on SIGUSR1 and "
-	  "at the end", 0 },
+	  "at the end (without the calls' ops)", 0 },
+	{ "no-ops", OPT_NO_OPS, NULL, 0,
+	  "Leave out each call's ops (recorded by default: one more event per 8 ops)", 0 },
+	{ "limit", OPT_LIMIT, "PAGES", 0,
+	  "The throttle's limit, written in the header for replays (default 1024; the "
+	  "model's --limit)", 0 },
 	{ "format", OPT_FORMAT, "perfetto|json", 0,
 	  "perfetto (default): Perfetto protobuf; json: Chrome JSON trace (no flows)", 0 },
 	{ "buffer-size", 'b', "KB", 0,
@@ -148,6 +161,16 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (parse_pos(arg, 86400, &env.ring))
 			argp_error(state, "invalid --ring '%s' (seconds > 0, at most a day)", arg);
 		break;
+	case OPT_NO_OPS:
+		env.no_ops = true;
+		break;
+	case OPT_LIMIT:
+		errno = 0;
+		l = strtol(arg, &end, 10);
+		if (errno || *end || end == arg || l <= 0 || l > INT32_MAX)
+			argp_error(state, "invalid --limit '%s' (pages > 0)", arg);
+		env.o.throttle_limit = l;
+		break;
 	case OPT_FORMAT:
 		if (!strcmp(arg, "perfetto"))
 			env.format = MSMVM_TRACE_PERFETTO;
@@ -182,6 +205,7 @@ static struct rec {
 	struct msmvm_trace *trace;
 	struct msmvm_trace_ring *ring;
 	int stop;		/* 1: size limit; < 0: write error (-errno) */
+	uint64_t ops_records;	/* MSMVM_EV_OPS events among those recorded */
 } rec;
 
 static int on_event(void *ctx, const struct msmvm_event *e)
@@ -199,6 +223,8 @@ static int on_event(void *ctx, const struct msmvm_event *e)
 	ret = msmvm_trace_add(rec.trace, e);
 	if (ret)
 		rec.stop = ret;
+	else if (e->type == MSMVM_EV_OPS)
+		rec.ops_records++;
 	return 0;
 }
 
@@ -230,9 +256,12 @@ static int health_now(struct msmvm *m, uint64_t *health)
 static void summary(const char *path, const struct msmvm_trace_stats *st, double secs)
 {
 	fprintf(stderr, "msmvm-trace: %s: %" PRIu64 " events, %" PRIu64 " dropped, %" PRIu64
-		" bytes (%.1f per event, %" PRIu64 " trace events) in %.1f s\n", path, st->events,
+		" bytes (%.1f per event, %" PRIu64 " trace events) in %.1f s", path, st->events,
 		st->dropped, st->bytes, st->events ? (double)st->bytes / (double)st->events : 0.0,
 		st->trace_events, secs);
+	if (rec.ops_records)	/* they are events too, written with their call */
+		fprintf(stderr, "; %" PRIu64 " of the events are ops records", rec.ops_records);
+	fputc('\n', stderr);
 }
 
 static int ring_dump(struct msmvm *m, const char *path, const struct msmvm_trace_opts *to,
@@ -281,6 +310,8 @@ int main(int argc, char **argv)
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_USAGE;
 
+	/* the flight recorder keeps no ops: a window would start inside calls anyway */
+	env.o.emit_ops = !env.no_ops && !env.ring;
 	to.format = env.format;
 	to.max_bytes = env.max_bytes;
 	to.t0_ns = msmvm_now_ns();	/* before attaching: no event is older */

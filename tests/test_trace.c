@@ -9,6 +9,7 @@
  * Run with arguments, it is the checker the end-to-end scripts use:
  *   test_trace check [--allow-open] FILE.txt   protoc's text of a trace -> one JSON line
  *   test_trace complete FILE                    bytes of whole packets at the file's start
+ *   test_trace workload FILE                    the workload it loads to (JSON)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +21,7 @@
 
 #include "harness.h"
 #include "msmvm/trace.h"
+#include "msmvm/workload.h"
 #include "trace_check.h"
 #include "trace_internal.h"
 
@@ -742,6 +744,241 @@ TEST(the_flight_recorder_writes_its_window)
 	msmvm_trace_ring_free(ring);
 }
 
+/* ---- the flight recorder's memory: chunks, freed as the window moves on ---- */
+
+#define RW_WINDOW 1000000ULL		/* 1 ms */
+#define RW_MAX 60000
+
+/* Bind number i of a recorder test: its number in queue_id, a slice ending at ts. */
+static void rw_event(struct msmvm_event *e, uint32_t i, uint64_t ts)
+{
+	memset(e, 0, sizeof(*e));
+	e->type = MSMVM_EV_BIND;
+	e->pid = 77;
+	e->tid = 78;
+	snprintf(e->comm, sizeof(e->comm), "window");
+	e->vm = 0x7f0000001000ULL;
+	e->start_ns = ts - 10;
+	e->ts_ns = ts;
+	e->nr_ops = 1;
+	e->queue_id = i;
+}
+
+/* What a dump holds, read back: the VM_BIND slices' numbers and start times. */
+struct rw_read {
+	uint32_t n, bad;
+	uint32_t *ids;
+	uint64_t *starts;
+};
+
+static void rw_on_event(void *ctx, const struct tr_ev *e)
+{
+	struct rw_read *rd = ctx;
+
+	if (e->type != TE_BEGIN || e->name != TN_VM_BIND)
+		return;
+	for (int a = 0; a < e->nargs; a++)
+		if (e->args[a].key == TK_QUEUE_ID) {
+			if (rd->n == RW_MAX) {
+				rd->bad++;
+				return;
+			}
+			rd->ids[rd->n] = (uint32_t)e->args[a].u;
+			rd->starts[rd->n++] = e->ts;
+			return;
+		}
+	rd->bad++;
+}
+
+/*
+ * Dump at now and check the file holds exactly the events pushed (ts[0..pushed-1]) whose
+ * time is within the window before now: each once, none other, at its time.
+ */
+static void rw_check_dump(struct msmvm_trace_ring *ring, const uint64_t *ts, uint32_t pushed,
+			  uint64_t window, uint64_t now, const char *what)
+{
+	static uint32_t ids[RW_MAX];
+	static uint64_t starts[RW_MAX];
+	static uint8_t seen[RW_MAX];
+	const char *path = tmp_path("window.perfetto-trace");
+	struct msmvm_trace_opts o = { .t0_ns = 1000 };
+	struct rw_read rd = { .ids = ids, .starts = starts };
+	struct tr_reader_cb cb = { .ctx = &rd, .event = rw_on_event };
+	struct msmvm_trace_stats st;
+	struct tr_read_info ri;
+	struct msmvm_err err;
+	uint32_t want = 0, got = 0;
+
+	if (msmvm_trace_ring_dump(ring, now, path, &o, NULL, &st, &err)) {
+		FAILF("%s: dump: %s", what, err.msg);
+		return;
+	}
+	if (tr_read_file(path, &cb, &ri, &err)) {
+		FAILF("%s: reading the dump: %s", what, err.msg);
+		return;
+	}
+	memset(seen, 0, sizeof(seen));
+	for (uint32_t k = 0; k < rd.n; k++) {
+		uint32_t i = rd.ids[k];
+
+		if (i >= pushed) {
+			FAILF("%s: the dump holds event %u, never pushed", what, i);
+			return;
+		}
+		if (seen[i]++) {
+			FAILF("%s: event %u is in the dump twice", what, i);
+			return;
+		}
+		if (ts[i] + window < now) {
+			FAILF("%s: event %u (ts %" PRIu64 ") is older than the window before %" PRIu64,
+			      what, i, ts[i], now);
+			return;
+		}
+		if (rd.starts[k] != ts[i] - 10) {
+			FAILF("%s: event %u starts at %" PRIu64 ", pushed at %" PRIu64, what, i,
+			      rd.starts[k], ts[i] - 10);
+			return;
+		}
+	}
+	for (uint32_t i = 0; i < pushed; i++)
+		if (ts[i] + window >= now) {
+			want++;
+			got += seen[i];
+			if (!seen[i] && want - got == 1)
+				FAILF("%s: event %u (ts %" PRIu64 ") is in the window but not in the dump",
+				      what, i, ts[i]);
+		}
+	CHECK_EQ(rd.bad, 0);
+	CHECK_EQ(rd.n, want);
+	CHECK_EQ(st.events, want);
+	CHECK(!ri.truncated);
+}
+
+/* Chunks the events of a window need at most, with one part-used at either end and a spare. */
+static uint64_t rw_bound(uint64_t events)
+{
+	uint64_t per = (TR_RING_CHUNK_BYTES - 256) / sizeof(struct msmvm_event);
+
+	return ((events + per - 1) / per + 3) * TR_RING_CHUNK_BYTES;
+}
+
+TEST(the_flight_recorder_keeps_the_last_window_in_bounded_memory)
+{
+	/* 30 windows: 1000 events a window, a burst of 10000 a window in windows 10 and 11 */
+	static uint64_t ts[RW_MAX];
+	struct msmvm_trace_ring *ring = msmvm_trace_ring_new(RW_WINDOW, 0);
+	struct msmvm_event e;
+	uint64_t t = 5000000, peak = 0, peak_quiet = 0, lo = 0;
+	uint32_t n = 0;
+	bool dumped_burst = false;
+
+	if (!ring) {
+		FAILF("msmvm_trace_ring_new");
+		return;
+	}
+	while (t < 5000000 + 30 * RW_WINDOW && n < RW_MAX) {
+		uint64_t w = (t - 5000000) / RW_WINDOW, bytes, in_window;
+
+		rw_event(&e, n, t);
+		ts[n++] = t;
+		if (msmvm_trace_ring_add(ring, &e)) {
+			FAILF("msmvm_trace_ring_add: event %u", n - 1);
+			break;
+		}
+		while (ts[lo] + RW_WINDOW < t)
+			lo++;
+		in_window = n - lo;
+		/* the recorder holds exactly what the window holds */
+		if (msmvm_trace_ring_count(ring) != in_window) {
+			FAILF("after event %u: %" PRIu64 " events kept, %" PRIu64 " in the window",
+			      n - 1, msmvm_trace_ring_count(ring), in_window);
+			break;
+		}
+		bytes = tr_ring_bytes(ring);
+		if (bytes > rw_bound(in_window)) {
+			FAILF("after event %u: %" PRIu64 " bytes for %" PRIu64 " events", n - 1,
+			      bytes, in_window);
+			break;
+		}
+		if (bytes > peak)
+			peak = bytes;
+		if (w >= 14 && bytes > peak_quiet)	/* the burst left the window 2 ago */
+			peak_quiet = bytes;
+		if (w == 11 && !dumped_burst && t - 5000000 >= 11 * RW_WINDOW + RW_WINDOW / 2) {
+			rw_check_dump(ring, ts, n, RW_WINDOW, t, "in the burst");
+			dumped_burst = true;
+		}
+		t += w == 10 || w == 11 ? 100 : 1000;
+	}
+	CHECK(n > 45000);
+	CHECK(dumped_burst);
+	/* the burst raised the memory, and it came back down once the burst left the window */
+	CHECK(peak >= 10000 * sizeof(struct msmvm_event));
+	CHECK(peak_quiet > 0);
+	CHECK_LE(peak_quiet, rw_bound(1001));
+	CHECK(peak_quiet * 2 < peak);
+	rw_check_dump(ring, ts, n, RW_WINDOW, ts[n - 1], "at the end");
+	rw_check_dump(ring, ts, n, RW_WINDOW, ts[n - 1] + RW_WINDOW / 3, "a third of a window on");
+	rw_check_dump(ring, ts, n, RW_WINDOW, ts[n - 1] + 2 * RW_WINDOW, "two windows on");
+	/* pushing after a pause: the whole window goes, and its memory with it */
+	rw_event(&e, n, ts[n - 1] + 10 * RW_WINDOW);
+	ts[n++] = e.ts_ns;
+	CHECK_EQ(msmvm_trace_ring_add(ring, &e), 0);
+	CHECK_EQ(msmvm_trace_ring_count(ring), 1);
+	CHECK_LE(tr_ring_bytes(ring), 2 * TR_RING_CHUNK_BYTES);
+	rw_check_dump(ring, ts, n, RW_WINDOW, e.ts_ns, "after a pause");
+	msmvm_trace_ring_free(ring);
+}
+
+TEST(the_flight_recorder_keeps_to_its_memory_limit)
+{
+	static uint64_t ts[RW_MAX];
+	const uint64_t limit = 1 << 20;
+	uint64_t per = (TR_RING_CHUNK_BYTES - 256) / sizeof(struct msmvm_event);
+	struct msmvm_trace_ring *ring = msmvm_trace_ring_new(60000000000ULL, limit);
+	struct msmvm_event e;
+	uint64_t kept;
+	uint32_t n;
+
+	if (!ring) {
+		FAILF("msmvm_trace_ring_new");
+		return;
+	}
+	/* 20000 events in the window, 3.2 MB of them: the newest that fit in 1 MiB stay */
+	for (n = 0; n < 20000; n++) {
+		rw_event(&e, n, 1000000 + (uint64_t)n * 1000);
+		ts[n] = e.ts_ns;
+		if (msmvm_trace_ring_add(ring, &e)) {
+			FAILF("msmvm_trace_ring_add: event %u", n);
+			break;
+		}
+		if (tr_ring_bytes(ring) > limit) {
+			FAILF("after event %u: %" PRIu64 " bytes, over the limit", n,
+			      tr_ring_bytes(ring));
+			break;
+		}
+	}
+	kept = msmvm_trace_ring_count(ring);
+	/* all but a chunk's worth of what fits */
+	CHECK(kept >= (limit / TR_RING_CHUNK_BYTES - 1) * per);
+	CHECK_LE(kept, limit / sizeof(struct msmvm_event));
+	/* the dump holds the newest kept events, exactly: those from ts[n - kept] on */
+	rw_check_dump(ring, ts, n, ts[n - 1] - ts[n - kept], ts[n - 1], "at the limit");
+	msmvm_trace_ring_free(ring);
+
+	/* a limit below 1024 events: 1024 at least are kept */
+	ring = msmvm_trace_ring_new(60000000000ULL, 1);
+	for (n = 0; ring && n < 5000; n++) {
+		rw_event(&e, n, 1000000 + (uint64_t)n * 1000);
+		CHECK_EQ(msmvm_trace_ring_add(ring, &e), 0);
+	}
+	if (ring) {
+		CHECK(msmvm_trace_ring_count(ring) >= 1024);
+		CHECK_LE(tr_ring_bytes(ring), 512 << 10);
+	}
+	msmvm_trace_ring_free(ring);
+}
+
 TEST(json_format_is_chrome_json)
 {
 	static struct stream s;
@@ -855,6 +1092,461 @@ TEST(varints_and_nested_lengths)
 	}
 }
 
+/* ---- the calls' ops: records at entry, the "ops" argument at return, read back ---- */
+
+static void ops_ev(struct stream *s, uint32_t pid, uint32_t tid, uint64_t entry, uint32_t nr_ops,
+		   uint32_t first, uint32_t n, const struct msmvm_wl_op *ops)
+{
+	struct msmvm_ops_event o = { .type = MSMVM_EV_OPS, .pid = pid, .tid = tid,
+				     .nr_ops = nr_ops, .ts_ns = entry, .first = (uint16_t)first,
+				     .n = (uint8_t)n };
+
+	for (uint32_t i = 0; i < n; i++) {
+		o.kinds |= (ops[first + i].kind < 15 ? ops[first + i].kind : 15) << (4 * i);
+		o.ops[i].iova = ops[first + i].iova;
+		o.ops[i].range = ops[first + i].range;
+	}
+	memcpy(&s->ev[s->n++], &o, sizeof(o));
+}
+
+/* A call's records as the probes send them, but the one numbered `lost` (-1: none). */
+static void call_ops(struct stream *s, uint32_t pid, uint32_t tid, uint64_t entry,
+		     uint32_t nr_ops, const struct msmvm_wl_op *ops, int lost)
+{
+	uint32_t max = nr_ops < MSMVM_OPS_MAX ? nr_ops : MSMVM_OPS_MAX;
+
+	for (uint32_t first = 0, r = 0; first < max; first += 8, r++)
+		if ((int)r != lost)
+			ops_ev(s, pid, tid, entry, nr_ops, first, max - first < 8 ? max - first : 8,
+			       ops);
+}
+
+static struct msmvm_wl_op scene_ops[2048];
+
+static void scene_ops_init(void)
+{
+	for (uint32_t i = 0; i < 2048; i++)
+		scene_ops[i] = (struct msmvm_wl_op){ .iova = 0x100000000ULL + (uint64_t)i * 0x200000,
+						     .range = 0x1000ULL << (i % 4), .kind = i % 3 };
+}
+
+/*
+ * One process, six threads: whole lists, a lost record, a lost bind (its records then
+ * replaced by the thread's next call's), more ops than the probes take, no ops, no
+ * records at all, an op of no known kind.
+ */
+static void ops_scene(struct stream *s)
+{
+	const uint64_t A = 0x55aa00002000ULL;
+	struct msmvm_event *e;
+	struct msmvm_wl_op odd = { .iova = 0x200000000ULL, .range = 0x3000, .kind = 7 };
+
+	scene_ops_init();
+	s->n = 0;
+	call_ops(s, 300, 301, 2000, 3, scene_ops, -1);			/* A: whole */
+	call_ops(s, 300, 302, 2500, 20, scene_ops, -1);			/* B: whole, 3 records */
+	e = bind_ev(s, 300, 301, "opsapp", A, 2000, 3000, 0);
+	e->nr_ops = 3;
+	counted(e, 0x1000, 9, 2900, 9);
+	e = bind_ev(s, 300, 302, "opsapp-2", A, 2500, 4000, 0);
+	e->nr_ops = 20;
+	counted(e, 0x2000, 10, 3900, 19);
+	free_ev(s, 300, A, 0x1000, 3000, 5000, 9, 4, 19, 10, 0, false);
+	call_ops(s, 300, 301, 6000, 20, scene_ops, 1);			/* C: a record lost */
+	e = bind_ev(s, 300, 301, "opsapp", A, 6000, 6500, -22);
+	e->nr_ops = 20;
+	call_ops(s, 300, 303, 7000, 5, scene_ops, -1);			/* D: its bind lost */
+	call_ops(s, 300, 303, 8000, 1, scene_ops + 5, -1);		/* E: whole, 1 op */
+	e = bind_ev(s, 300, 303, "opsapp-3", A, 8000, 8200, 0);
+	e->nr_ops = 1;
+	call_ops(s, 300, 304, 9000, 2000, scene_ops, -1);		/* F: over 1024 */
+	e = bind_ev(s, 300, 304, "opsapp-4", A, 9000, 9900, -22);
+	e->nr_ops = 2000;
+	e = bind_ev(s, 300, 301, "opsapp", A, 9500, 9600, -22);	/* G: no ops */
+	e->nr_ops = 0;
+	e = bind_ev(s, 300, 305, "opsapp-5", A, 9700, 9800, 0);	/* H: records all lost */
+	e->nr_ops = 4;
+	call_ops(s, 300, 306, 10000, 1, &odd, -1);			/* I: kind 7, slept */
+	e = bind_ev(s, 300, 306, "opsapp-6", A, 10000, 11000, -22);
+	e->nr_ops = 1;
+	waited(e, 10100, 10500, true, false, 1, 0);
+}
+
+static int write_ops_trace(const char *path, const struct stream *s, enum msmvm_trace_format fmt)
+{
+	struct msmvm_trace_opts o = { .format = fmt, .t0_ns = 1000 };
+	static const struct msmvm_plan plan = { .kind = MSMVM_PLAN_DIRECT, .target = "ops scene",
+						.arch = "x86", .throttle_limit = 2048,
+						.emit_ops = true };
+	struct msmvm_trace *t;
+	struct msmvm_err err;
+
+	o.plan = &plan;
+	if (msmvm_trace_create(path, &o, &t, &err)) {
+		FAILF("create %s: %s", path, err.msg);
+		return -1;
+	}
+	for (int i = 0; i < s->n; i++)
+		msmvm_trace_add(t, &s->ev[i]);
+	if (msmvm_trace_close(t, NULL, NULL, &err)) {
+		FAILF("close %s: %s", path, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static bool ops_equal(const struct msmvm_workload *wl, const struct msmvm_wl_bind *b,
+		      const struct msmvm_wl_op *want)
+{
+	for (uint32_t i = 0; i < b->nr_ops; i++) {
+		const struct msmvm_wl_op *o = &wl->ops[b->ops_first + i];
+
+		if (o->iova != want[i].iova || o->range != want[i].range || o->kind != want[i].kind)
+			return false;
+	}
+	return true;
+}
+
+TEST(ops_records_become_each_calls_ops_and_load_back)
+{
+	static struct stream s;
+	const char *path = tmp_path("ops.perfetto-trace");
+	struct msmvm_trace_info info;
+	struct msmvm_workload wl;
+	struct msmvm_err err;
+	struct tc_result r;
+
+	ops_scene(&s);
+	if (write_ops_trace(path, &s, MSMVM_TRACE_PERFETTO))
+		return;
+	if (have_protoc() && check_file(path, true, &r))
+		CHECK_EQ(tc_get(r.slices, r.nslices, "VM_BIND"), 8);
+	if (msmvm_trace_load_workload(path, &wl, &info, &err)) {
+		FAILF("load: %s", err.msg);
+		return;
+	}
+	CHECK_EQ(wl.nbinds, 8);
+	CHECK_EQ(wl.limit, 2048);
+	CHECK_EQ(info.plan.throttle_limit, 2048);
+	CHECK(info.plan.emit_ops);
+	CHECK(info.finished && !info.truncated);
+	CHECK_EQ(wl.binds_without_ops, 3);	/* C (lost record), F (> 1024), H (none) */
+	CHECK_EQ(wl.nops, 3 + 20 + 1 + 0 + 1);
+	CHECK_EQ(wl.frees_without_bind, 0);
+	CHECK_EQ(wl.nprocs, 1);
+	if (wl.nprocs == 1) {
+		CHECK_EQ(wl.procs[0].pid, 300);
+		CHECK(!strcmp(wl.procs[0].comm, "opsapp"));	/* its process track's name */
+	}
+	CHECK_EQ(wl.start_ns, 1000);
+	for (size_t i = 1; i < wl.nbinds; i++)
+		CHECK(wl.binds[i - 1].entry_ns <= wl.binds[i].entry_ns);
+	if (wl.nbinds == 8) {
+		const struct msmvm_wl_bind *b = wl.binds;
+		static const uint32_t tids[8] = { 301, 302, 301, 303, 304, 301, 305, 306 };
+		static const bool known[8] = { 1, 1, 0, 1, 0, 1, 0, 1 };
+
+		for (int i = 0; i < 8; i++) {
+			CHECK_EQ(b[i].tid, tids[i]);
+			CHECK_EQ(b[i].ops_known, known[i]);
+			CHECK_EQ(b[i].pid, 300);
+			CHECK(b[i].ops_first <= wl.nops);
+		}
+		CHECK(ops_equal(&wl, &b[0], scene_ops));
+		CHECK(ops_equal(&wl, &b[1], scene_ops));
+		CHECK(ops_equal(&wl, &b[3], scene_ops + 5));
+		CHECK_EQ(b[7].nr_ops, 1);
+		if (b[7].ops_known) {
+			CHECK_EQ(wl.ops[b[7].ops_first].kind, 7);
+			CHECK_EQ(wl.ops[b[7].ops_first].range, 0x3000);
+		}
+		/* A: counted, its job freed at 5000 with 4 pages used (through the flow) */
+		CHECK(b[0].counted && b[0].count == 9);
+		CHECK_EQ(b[0].entry_ns, 2000);
+		CHECK_EQ(b[0].return_ns, 3000);
+		CHECK_EQ(b[0].free_ns, 5000);
+		CHECK_EQ(b[0].used, 4);
+		CHECK_EQ(b[0].vm, 0x55aa00002000ULL);
+		/* B: its job still in flight at the end */
+		CHECK(b[1].counted && b[1].count == 10 && b[1].free_ns == 0);
+		CHECK_EQ(b[2].ret, -22);
+		CHECK(!b[2].counted);
+		/* I: slept 10100..10500 */
+		CHECK(b[7].slept && !b[7].interrupted);
+		CHECK_EQ(b[7].wait_start_ns, 10100);
+		CHECK_EQ(b[7].wait_end_ns, 10500);
+	}
+	msmvm_workload_free(&wl);
+
+	/* the same in Chrome JSON: the ops argument, and the incomplete ones said so */
+	{
+		const char *jp = tmp_path("ops.json");
+		char *text;
+
+		if (write_ops_trace(jp, &s, MSMVM_TRACE_JSON))
+			return;
+		text = slurp(jp, NULL);
+		CHECK(text && strstr(text, "\"ops\":\"unmap:0x100000000:0x1000 map:0x100200000:0x2000 null:0x100400000:0x4000\""));
+		CHECK(text && strstr(text, "\"ops_incomplete\":\"12 of 20 ops recorded (records lost)\""));
+		CHECK(text && strstr(text, "\"ops_incomplete\":\"1024 of 2000 ops recorded (the probes stop at 1024)\""));
+		CHECK(text && strstr(text, "\"ops\":\"op7:0x200000000:0x3000\""));
+		{
+			json_object *root = text ? json_tokener_parse(text) : NULL;
+
+			CHECK(root != NULL);
+			json_object_put(root);
+		}
+		free(text);
+	}
+}
+
+TEST(ops_without_the_header_flag_and_with_ops_off)
+{
+	static struct stream s;
+	const char *path = tmp_path("noops.perfetto-trace");
+	struct msmvm_workload wl;
+	struct msmvm_err err;
+
+	/* the scene's binds, without their records and written without ops: no ops anywhere */
+	ops_scene(&s);
+	{
+		int j = 0;
+
+		for (int i = 0; i < s.n; i++)
+			if (s.ev[i].type != MSMVM_EV_OPS)
+				s.ev[j++] = s.ev[i];
+		s.n = j;
+	}
+	if (write_trace(path, &s, MSMVM_TRACE_PERFETTO, 0, NULL))
+		return;
+	if (msmvm_trace_load_workload(path, &wl, NULL, &err)) {
+		FAILF("load: %s", err.msg);
+		return;
+	}
+	CHECK_EQ(wl.nbinds, 8);
+	CHECK_EQ(wl.binds_without_ops, 8);
+	CHECK_EQ(wl.nops, 0);
+	CHECK_EQ(wl.limit, 0);	/* not in the header: unknown */
+	msmvm_workload_free(&wl);
+}
+
+/* Threads that never return: what is held for them stays bounded, the others go on. */
+TEST(ops_of_calls_that_never_return_are_bounded)
+{
+	static struct stream s;
+	const char *path = tmp_path("pending.perfetto-trace");
+	struct msmvm_workload wl;
+	struct msmvm_err err;
+	struct msmvm_event *e;
+
+	scene_ops_init();
+	s.n = 0;
+	for (uint32_t t = 0; t < 3000; t++)	/* 3000 threads enter, none returns */
+		call_ops(&s, 400, 5000 + t, 1000 + t, 3, scene_ops, -1);
+	call_ops(&s, 400, 401, 9000, 3, scene_ops + 8, -1);
+	e = bind_ev(&s, 400, 401, "late", 0x1000, 9000, 9100, 0);
+	e->nr_ops = 3;
+	if (write_ops_trace(path, &s, MSMVM_TRACE_PERFETTO))
+		return;
+	if (msmvm_trace_load_workload(path, &wl, NULL, &err)) {
+		FAILF("load: %s", err.msg);
+		return;
+	}
+	CHECK_EQ(wl.nbinds, 1);
+	CHECK_EQ(wl.binds_without_ops, 0);
+	if (wl.nbinds == 1)
+		CHECK(ops_equal(&wl, &wl.binds[0], scene_ops + 8));
+	msmvm_workload_free(&wl);
+}
+
+TEST(a_workload_cut_anywhere_loads_its_whole_prefix)
+{
+	static struct stream s;
+	const char *path = tmp_path("opswhole.perfetto-trace");
+	const char *cut = tmp_path("opscut.perfetto-trace");
+	struct msmvm_workload full, wl;
+	struct msmvm_trace_info info;
+	struct msmvm_err err;
+	long long len, tried = 0;
+	unsigned char *data;
+	size_t last = 0;
+
+	ops_scene(&s);
+	if (write_ops_trace(path, &s, MSMVM_TRACE_PERFETTO) ||
+	    msmvm_trace_load_workload(path, &full, NULL, &err))
+		return;
+	data = (unsigned char *)slurp(path, &len);
+	for (long long n = 0; n <= len; n += 1 + n / 60) {
+		long long prefix = tc_complete_prefix(data, n);
+		FILE *f = fopen(cut, "wb");
+
+		fwrite(data, 1, (size_t)n, f);
+		fclose(f);
+		tried++;
+		if (msmvm_trace_load_workload(cut, &wl, &info, &err)) {
+			if (!strstr(err.msg, "no recording header"))
+				FAILF("cut at %lld: %s", n, err.msg);
+			continue;
+		}
+		CHECK_EQ(info.truncated, prefix != n);
+		CHECK_EQ(info.bytes, prefix);
+		CHECK(wl.nbinds >= last && wl.nbinds <= full.nbinds);
+		last = wl.nbinds;
+		/* every call it has is whole: the same as in the whole file */
+		for (size_t i = 0; i < wl.nbinds; i++) {
+			const struct msmvm_wl_bind *b = &wl.binds[i];
+			const struct msmvm_wl_bind *fb = NULL;
+
+			for (size_t j = 0; j < full.nbinds && !fb; j++)
+				if (full.binds[j].entry_ns == b->entry_ns && full.binds[j].tid == b->tid)
+					fb = &full.binds[j];
+			CHECK(fb != NULL);
+			if (!fb)
+				continue;
+			CHECK_EQ(b->return_ns, fb->return_ns);
+			CHECK_EQ(b->ops_known, fb->ops_known);
+			if (b->ops_known && fb->ops_known)
+				CHECK(ops_equal(&wl, b, &full.ops[fb->ops_first]));
+		}
+		msmvm_workload_free(&wl);
+	}
+	CHECK_EQ(last, full.nbinds);
+	CHECK(tried > 40);
+	msmvm_workload_free(&full);
+	free(data);
+}
+
+/*
+ * A job address is reused as soon as it is freed: a call whose job the scheduler freed
+ * before the call's return was seen (held as an early free) may return after a later call
+ * with the same job address. The early free is the first call's, not the later one's (a
+ * flow that ends before it starts, for trace_processor); and a free is tied only to the
+ * call whose return it names.
+ */
+TEST(a_reused_job_address_never_ties_a_free_to_another_call)
+{
+	static struct stream s;
+	const char *path = tmp_path("reuse.perfetto-trace");
+	const uint64_t A = 0x55aa00003000ULL, X = 0x9000;
+	struct msmvm_workload wl;
+	struct msmvm_err err;
+	struct msmvm_event *e;
+	struct tc_result r;
+
+	s.n = 0;
+	free_ev(&s, 100, A, X, 0, 1500, 3, 1, 3, 0, 0, false);	/* call 1's job, early */
+	e = bind_ev(&s, 100, 102, "app", A, 1600, 1800, 0);		/* call 2 reuses X */
+	counted(e, X, 6, 1700, 6);
+	e = bind_ev(&s, 100, 101, "app", A, 1000, 1400, 0);		/* call 1, seen late */
+	counted(e, X, 3, 1300, 3);
+	free_ev(&s, 100, A, X, 1800, 2500, 6, 2, 6, 0, 0, false);	/* call 2's job */
+	if (write_trace(path, &s, MSMVM_TRACE_PERFETTO, 0, NULL))
+		return;
+	if (have_protoc() && check_file(path, true, &r)) {
+		CHECK_EQ(r.flows, 2);
+		CHECK_EQ(r.open_slices, 0);
+	}
+	if (msmvm_trace_load_workload(path, &wl, NULL, &err)) {
+		FAILF("load: %s", err.msg);
+		return;
+	}
+	CHECK_EQ(wl.nbinds, 2);
+	if (wl.nbinds == 2) {
+		CHECK_EQ(wl.binds[0].tid, 101);
+		CHECK_EQ(wl.binds[0].free_ns, 1500);
+		CHECK_EQ(wl.binds[0].used, 1);
+		CHECK_EQ(wl.binds[1].free_ns, 2500);
+		CHECK_EQ(wl.binds[1].used, 2);
+	}
+	CHECK_EQ(wl.frees_without_bind, 0);
+	msmvm_workload_free(&wl);
+}
+
+/* `test_trace workload FILE`: the workload a trace loads to, as JSON, for the scripts. */
+static int cmd_workload(const char *path)
+{
+	struct msmvm_trace_info info;
+	struct msmvm_workload wl;
+	struct msmvm_err err;
+	json_object *o, *binds, *procs;
+
+	if (msmvm_trace_load_workload(path, &wl, &info, &err)) {
+		fprintf(stderr, "test_trace workload: %s\n", err.msg);
+		return 1;
+	}
+	o = json_object_new_object();
+	binds = json_object_new_array();
+	procs = json_object_new_array();
+	json_object_object_add(o, "nbinds", json_object_new_int64((int64_t)wl.nbinds));
+	json_object_object_add(o, "nops", json_object_new_int64((int64_t)wl.nops));
+	json_object_object_add(o, "binds_without_ops",
+			       json_object_new_int64((int64_t)wl.binds_without_ops));
+	json_object_object_add(o, "frees_without_bind",
+			       json_object_new_int64((int64_t)wl.frees_without_bind));
+	json_object_object_add(o, "limit", json_object_new_int64(wl.limit));
+	json_object_object_add(o, "start_ns", json_object_new_int64((int64_t)wl.start_ns));
+	json_object_object_add(o, "end_ns", json_object_new_int64((int64_t)wl.end_ns));
+	json_object_object_add(o, "truncated", json_object_new_boolean(info.truncated));
+	json_object_object_add(o, "finished", json_object_new_boolean(info.finished));
+	for (size_t i = 0; i < wl.nprocs; i++) {
+		json_object *p = json_object_new_object();
+
+		json_object_object_add(p, "pid", json_object_new_int64(wl.procs[i].pid));
+		json_object_object_add(p, "comm", json_object_new_string(wl.procs[i].comm));
+		json_object_array_add(procs, p);
+	}
+	for (size_t i = 0; i < wl.nbinds; i++) {
+		const struct msmvm_wl_bind *b = &wl.binds[i];
+		json_object *j = json_object_new_object();
+
+		json_object_object_add(j, "pid", json_object_new_int64(b->pid));
+		json_object_object_add(j, "tid", json_object_new_int64(b->tid));
+		json_object_object_add(j, "vm", json_object_new_int64((int64_t)b->vm));
+		json_object_object_add(j, "entry_ns", json_object_new_int64((int64_t)b->entry_ns));
+		json_object_object_add(j, "return_ns", json_object_new_int64((int64_t)b->return_ns));
+		json_object_object_add(j, "wait_start_ns", json_object_new_int64((int64_t)b->wait_start_ns));
+		json_object_object_add(j, "wait_end_ns", json_object_new_int64((int64_t)b->wait_end_ns));
+		json_object_object_add(j, "slept", json_object_new_boolean(b->slept));
+		json_object_object_add(j, "counted", json_object_new_boolean(b->counted));
+		json_object_object_add(j, "interrupted", json_object_new_boolean(b->interrupted));
+		json_object_object_add(j, "ret", json_object_new_int(b->ret));
+		json_object_object_add(j, "count", json_object_new_int64(b->count));
+		json_object_object_add(j, "nr_ops", json_object_new_int64(b->nr_ops));
+		json_object_object_add(j, "queue_id", json_object_new_int64(b->queue_id));
+		json_object_object_add(j, "free_ns", json_object_new_int64((int64_t)b->free_ns));
+		json_object_object_add(j, "used", json_object_new_int64(b->used));
+		json_object_object_add(j, "ops_known", json_object_new_boolean(b->ops_known));
+		if (b->ops_known) {
+			/* back in msmvm-sim count's syntax, as the model logs them */
+			static const char *const kinds[] = { "unmap", "map", "null" };
+			size_t cap = (size_t)b->nr_ops * 56 + 1, len = 0;
+			char *str = malloc(cap);
+
+			str[0] = 0;
+			for (uint32_t k = 0; k < b->nr_ops; k++) {
+				const struct msmvm_wl_op *op = &wl.ops[b->ops_first + k];
+				char kind[16];
+
+				if (op->kind < 3)
+					snprintf(kind, sizeof(kind), "%s", kinds[op->kind]);
+				else
+					snprintf(kind, sizeof(kind), "op%u", op->kind);
+				len += (size_t)snprintf(str + len, cap - len, "%s%s:0x%" PRIx64 ":0x%" PRIx64,
+							k ? " " : "", kind, op->iova, op->range);
+			}
+			json_object_object_add(j, "ops", json_object_new_string(str));
+			free(str);
+		}
+		json_object_array_add(binds, j);
+	}
+	json_object_object_add(o, "procs", procs);
+	json_object_object_add(o, "binds", binds);
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	msmvm_workload_free(&wl);
+	return 0;
+}
+
 /* ---- the checker, for the end-to-end scripts ---- */
 
 static int cmd_check(int argc, char **argv)
@@ -911,6 +1603,8 @@ int main(int argc, char **argv)
 
 	if (argc >= 3 && !strcmp(argv[1], "check"))
 		return cmd_check(argc, argv);
+	if (argc == 3 && !strcmp(argv[1], "workload"))
+		return cmd_workload(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "complete")) {
 		long long len;
 		char *d = slurp(argv[2], &len);

@@ -5,8 +5,10 @@
 # slices nesting per track, counters on counter tracks, flows); then compared with the
 # model's own ground truth (its summary and its --log lines): VM_BIND slices = binds, wait
 # slices = waits, frees = freed jobs, and msmvm-stat --replay's totals and histograms =
-# the model's. Also: SIGKILL mid-recording, a tiny ring buffer overloaded, a full disk,
-# the size limit, the flight recorder, the JSON format.
+# the model's. Each call's ops (recorded by default) are read back as a workload (what
+# msmvm-tune replays) and held against the model's own log of them (MSMVM_SIM_LOG_OPS=1:
+# an "ops" line per call). Also: SIGKILL mid-recording, a tiny ring buffer overloaded, a
+# full disk, the size limit, the flight recorder, the JSON format, --no-ops, a cut file.
 set -u
 cd "$(dirname "$0")/.."
 B=${BUILD:-build}
@@ -111,14 +113,49 @@ $stat[0].histograms as $got |
 (if ($got.wait_ns | add // 0) != $stat[0].totals.waits then "histogram wait_ns: not one per wait" else empty end)
 JQ
 
+# Ops records the probes send for the calls of a model log (8 ops a record, 1024 ops at most)
+read -r -d '' OPS_RECORDS <<'JQ'
+[$log[] | select(.ev == "bind") | (([.nr_ops, 1024] | min) + 7) / 8 | floor] | add // 0
+JQ
+
+# The workload a trace loads to (test_trace workload) against the model's log and summary:
+# every call, in each thread's order, with exactly the ops the model logged for it.
+read -r -d '' WL_OPS <<'JQ'
+$wl[0] as $w | $sum[0].totals as $m |
+([$log[] | select(.ev == "ops")] | group_by(.tid) | map({key: (.[0].tid | tostring), value: map(.ops)}) | from_entries) as $want |
+($w.binds | group_by(.tid) | map({key: (.[0].tid | tostring), value: map(.ops)}) | from_entries) as $got |
+(if $w.nbinds != $m.binds then "workload binds \($w.nbinds), model \($m.binds)" else empty end),
+(if ([$w.binds[].nr_ops] | add // 0) != $m.ops then "sum of nr_ops \([$w.binds[].nr_ops] | add), model ops \($m.ops)" else empty end),
+(if $w.nops != $m.ops then "ops loaded \($w.nops), model ops \($m.ops)" else empty end),
+(if $w.binds_without_ops != 0 or ([$w.binds[] | select(.ops_known | not)] | length) != 0 then "\($w.binds_without_ops) binds without their ops" else empty end),
+(if $w.frees_without_bind != 0 then "\($w.frees_without_bind) frees without their bind" else empty end),
+(if ([$w.binds[] | select(.counted and .ret == 0 and .free_ns == 0)] | length) != 0 then "jobs never freed in the workload" else empty end),
+(if ([$w.binds[] | select(.counted)] | length) != ([$log[] | select(.ev == "bind" and .counted == 1)] | length) then "counted binds differ" else empty end),
+(if $got != $want then
+   ($want | keys[] as $t | select($got[$t] != $want[$t]) |
+    "thread \($t): ops differ from the model's log (\($got[$t] | length) calls, log \($want[$t] | length))")
+ else empty end)
+JQ
+
+# count_check WL: msmvm-sim count on each counted call's ops gives its count (the syntax is
+# msmvm-sim count's: a user pastes the argument); prints the calls where it does not
+count_check() {
+  jq -r '.binds[] | select(.counted and .ret == 0 and .ops_known) | "\(.count) \(.ops)"' "$1" |
+    while read -r c ops; do
+      # shellcheck disable=SC2086
+      got=$("$SIM" count $ops 2>&1 | head -1)
+      [ "$got" = "$c" ] || echo "msmvm-sim count gives $got for a call that counted $c"
+    done | head -5
+}
+
 # truth NAME HOOKS CHECK -- SIM_ARGS...: record a run, hold the file against the model
 truth() {
   local name=$1 hooks=$2 check=$3; shift 4
-  local f=$tmp/$name.perfetto-trace diffs binds frees size ntev
+  local f=$tmp/$name.perfetto-trace diffs binds frees size ntev records nops
   if ! start_rec -o "$f" --hooks "$hooks"; then
     fail "$name" "msmvm-trace did not attach:" "$(cat "$tmp/rec.err")"; stop_rec KILL; return
   fi
-  "$SIM" run "$@" -o "$tmp/sum.json" --log "$tmp/log.jsonl" 2>"$tmp/sim.err"
+  MSMVM_SIM_LOG_OPS=1 "$SIM" run "$@" -o "$tmp/sum.json" --log "$tmp/log.jsonl" 2>"$tmp/sim.err"
   stop_rec INT
   if [ "$rec_rc" -ne 0 ]; then
     fail "$name" "msmvm-trace exited $rec_rc:" "$(cat "$tmp/rec.err")"; return
@@ -126,21 +163,25 @@ truth() {
   if ! diffs=$(decode "$f"); then fail "$name" "$diffs"; return; fi
   frees=$(grep -c '"ev":"free"' "$tmp/log.jsonl")
   binds=$(jq .totals.binds "$tmp/sum.json")
+  records=$(jq -n --slurpfile log "$tmp/log.jsonl" "$OPS_RECORDS")
+  "$CHECK" workload "$f" >"$tmp/wl.json" 2>"$tmp/wl.err" ||
+    { fail "$name" "the workload does not load:" "$(cat "$tmp/wl.err")"; return; }
   "$STAT" --replay "$f" --json >"$tmp/replay.json" 2>"$tmp/replay.err" ||
     { fail "$name" "msmvm-stat --replay failed:" "$(cat "$tmp/replay.err")"; return; }
   diffs=$(
-    jq -r --slurpfile sum "$tmp/sum.json" --argjson frees "$frees" '
+    jq -r --slurpfile sum "$tmp/sum.json" --argjson frees "$frees" --argjson records "$records" '
       $sum[0].totals as $m | . as $c |
       (if $c.slices.VM_BIND != $m.binds then "VM_BIND slices \($c.slices.VM_BIND), model binds \($m.binds)" else empty end),
       (if ($c.slices["throttle wait"] // 0) != $m.waits then "wait slices \($c.slices["throttle wait"] // 0), model waits \($m.waits)" else empty end),
       (if ($c.instants["wait interrupted"] // 0) != $m.interrupted_waits then "interrupted instants \($c.instants["wait interrupted"] // 0), model \($m.interrupted_waits)" else empty end),
       (($c.slices.job // 0) + ($c.instants["job freed"] // 0) + ($c.instants["job freed in VM_BIND"] // 0)) as $f |
       (if $f != $frees then "frees in the trace \($f), in the log \($frees)" else empty end),
-      (if $c.stats.events_recorded != $m.binds + $frees then "recorded \($c.stats.events_recorded), produced \($m.binds + $frees)" else empty end),
+      (if $c.stats.events_recorded != $m.binds + $frees + $records then "recorded \($c.stats.events_recorded), produced \($m.binds + $frees) + \($records) ops records" else empty end),
       (if $c.stats.dropped_total != 0 or $c.loss_marks != 0 then "drops: \($c.stats.dropped_total), marks \($c.loss_marks)" else empty end)
     ' "$f.chk"
     jq -rn --slurpfile stat "$tmp/replay.json" --slurpfile sum "$tmp/sum.json" "$COMPARE"
     jq -rn --slurpfile stat "$tmp/replay.json" --slurpfile log "$tmp/log.jsonl" "$HISTS"
+    jq -rn --slurpfile wl "$tmp/wl.json" --slurpfile log "$tmp/log.jsonl" --slurpfile sum "$tmp/sum.json" "$WL_OPS"
     jq -e ".totals | $check" "$tmp/sum.json" >/dev/null || echo "the model run does not show what this case is about: $check"
   )
   if [ -n "$diffs" ]; then
@@ -149,7 +190,8 @@ truth() {
   fi
   size=$(stat -c %s "$f")
   ntev=$(jq .track_events "$f.chk")
-  pass "$name" "binds $binds, frees $frees; $size bytes: $(( size / (binds + frees) )) per probe event, $(awk "BEGIN{printf \"%.1f\", $size/$ntev}") per trace event ($ntev)"
+  nops=$(jq .nops "$tmp/wl.json")
+  pass "$name" "binds $binds, frees $frees, ops $nops (all read back); $size bytes: $(( size / (binds + frees) )) per probe event, $(awk "BEGIN{printf \"%.1f\", $size/$ntev}") per trace event ($ntev)"
 }
 
 truth storm_direct direct '.waits > 0 and .peak_in_flight > 1024' -- \
@@ -158,6 +200,104 @@ truth interrupted_fallback fallback '.interrupted_waits > 0 and .drift < 0' -- \
   -w storm -P 2 -n 150 --interrupt-rate 0.3 --seed 13
 truth alloc_fail_direct direct '.drift > 0' -- \
   -w sparse -P 2 -n 1500 --alloc-fail-rate 0.01 --wedge-timeout 0.3 --seed 14
+
+# --- the calls' ops, as msmvm-tune reads them: a mixed run at another limit ---
+# The workload holds every call with the ops the model logged for it, the limit recorded
+# with --limit, and msmvm-sim count gives each counted call's count from its "ops" argument.
+f=$tmp/ops.perfetto-trace
+ops_size=
+if start_rec -o "$f" --limit 1500; then
+  MSMVM_SIM_LOG_OPS=1 "$SIM" run -w mixed -P 2 -n 200 --seed 21 --limit 1500 -o "$tmp/sum.json" \
+    --log "$tmp/log.jsonl" 2>"$tmp/sim.err"
+  stop_rec INT
+  if [ "$rec_rc" -ne 0 ]; then
+    fail ops_read_back_as_the_model_logged_them "msmvm-trace exited $rec_rc:" "$(cat "$tmp/rec.err")"
+  elif ! diffs=$(decode "$f"); then
+    fail ops_read_back_as_the_model_logged_them "$diffs"
+  elif ! "$CHECK" workload "$f" >"$tmp/wl.json" 2>"$tmp/wl.err"; then
+    fail ops_read_back_as_the_model_logged_them "the workload does not load:" "$(cat "$tmp/wl.err")"
+  else
+    diffs=$(
+      jq -rn --slurpfile wl "$tmp/wl.json" --slurpfile log "$tmp/log.jsonl" --slurpfile sum "$tmp/sum.json" "$WL_OPS"
+      jq -r 'if .limit != 1500 then "limit read back: \(.limit), recorded 1500" else empty end,
+             if .truncated or (.finished | not) then "a whole recording read as cut" else empty end,
+             if ([.procs[].comm] | sort) != ["mixed-0", "mixed-1"] then "procs: \(.procs)" else empty end' "$tmp/wl.json"
+      count_check "$tmp/wl.json"
+      grep -q 'of the events are ops records' "$tmp/rec.err" || echo "the summary line does not count the ops records"
+    )
+    if [ -n "$diffs" ]; then
+      fail ops_read_back_as_the_model_logged_them "$diffs"
+    else
+      ops_size=$(stat -c %s "$f")
+      cp "$f" "$tmp/ops-whole.perfetto-trace"
+      cp "$tmp/wl.json" "$tmp/wl-whole.json"
+      pass ops_read_back_as_the_model_logged_them "$(jq .nbinds "$tmp/wl.json") binds, $(jq .nops "$tmp/wl.json") ops, each as logged; limit $(jq .limit "$tmp/wl.json"); $ops_size bytes"
+    fi
+  fi
+else
+  fail ops_read_back_as_the_model_logged_them "did not attach" "$(cat "$tmp/rec.err")"; stop_rec KILL
+fi
+
+# --- --no-ops: the same run without them; what they cost per op in the file ---
+f=$tmp/noops.perfetto-trace
+if start_rec -o "$f" --no-ops; then
+  "$SIM" run -w mixed -P 2 -n 200 --seed 21 --limit 1500 -o "$tmp/sum.json" --log "$tmp/log.jsonl" 2>"$tmp/sim.err"
+  stop_rec INT
+  frees=$(grep -c '"ev":"free"' "$tmp/log.jsonl")
+  if [ "$rec_rc" -ne 0 ]; then
+    fail no_ops_leaves_them_out "msmvm-trace exited $rec_rc:" "$(cat "$tmp/rec.err")"
+  elif ! diffs=$(decode "$f"); then
+    fail no_ops_leaves_them_out "$diffs"
+  elif ! "$CHECK" workload "$f" >"$tmp/wl.json" 2>"$tmp/wl.err"; then
+    fail no_ops_leaves_them_out "the workload does not load:" "$(cat "$tmp/wl.err")"
+  else
+    diffs=$(
+      jq -r --slurpfile sum "$tmp/sum.json" '
+        if .nbinds != $sum[0].totals.binds then "binds \(.nbinds), model \($sum[0].totals.binds)" else empty end,
+        if .binds_without_ops != .nbinds or .nops != 0 then "\(.binds_without_ops) of \(.nbinds) binds without ops, \(.nops) ops" else empty end,
+        if .limit != 1024 then "limit \(.limit): the default is 1024" else empty end' "$tmp/wl.json"
+      jq -r --slurpfile sum "$tmp/sum.json" --argjson frees "$frees" '
+        if .stats.events_recorded != $sum[0].totals.binds + $frees then "recorded \(.stats.events_recorded), produced \($sum[0].totals.binds + $frees)" else empty end' "$f.chk"
+    )
+    if [ -n "$diffs" ]; then
+      fail no_ops_leaves_them_out "$diffs"
+    else
+      size=$(stat -c %s "$f")
+      cost=
+      [ -n "$ops_size" ] && cost="; the ops cost $(awk "BEGIN{printf \"%.1f\", ($ops_size - $size) / $(jq .totals.ops "$tmp/sum.json")}") bytes per op"
+      pass no_ops_leaves_them_out "$(jq .nbinds "$tmp/wl.json") binds, none with ops; $size bytes$cost"
+    fi
+  fi
+else
+  fail no_ops_leaves_them_out "did not attach" "$(cat "$tmp/rec.err")"; stop_rec KILL
+fi
+
+# --- a recording cut in the middle: its whole calls load, with their ops, and it says so ---
+if [ -s "$tmp/ops-whole.perfetto-trace" ]; then
+  whole=$tmp/ops-whole.perfetto-trace
+  head -c $(( $(stat -c %s "$whole") / 2 + 7 )) "$whole" >"$tmp/ops-cut.perfetto-trace"
+  if ! "$CHECK" workload "$tmp/ops-cut.perfetto-trace" >"$tmp/wl-cut.json" 2>"$tmp/wl.err"; then
+    fail cut_recording_loads_its_prefix "the cut file does not load:" "$(cat "$tmp/wl.err")"
+  else
+    diffs=$(jq -rn --slurpfile cut "$tmp/wl-cut.json" --slurpfile whole "$tmp/wl-whole.json" '
+      $cut[0] as $c | $whole[0] as $w |
+      ($w.binds | map({key: "\(.tid)@\(.entry_ns)", value: .}) | from_entries) as $by |
+      (if $c.truncated | not then "not said to be cut" else empty end),
+      (if $c.finished then "a cut file said finished" else empty end),
+      (if $c.nbinds == 0 or $c.nbinds >= $w.nbinds then "\($c.nbinds) binds of \($w.nbinds): not a prefix" else empty end),
+      ($c.binds[] | . as $b | $by["\(.tid)@\(.entry_ns)"] as $o |
+        if $o == null then "bind of \(.tid) at \(.entry_ns) not in the whole file"
+        elif $o.ops != $b.ops or $o.return_ns != $b.return_ns or $o.ops_known != $b.ops_known then "bind of \(.tid) at \(.entry_ns) differs from the one in the whole file"
+        else empty end)' | head -5)
+    if [ -n "$diffs" ]; then
+      fail cut_recording_loads_its_prefix "$diffs"
+    else
+      pass cut_recording_loads_its_prefix "$(jq .nbinds "$tmp/wl-cut.json") of $(jq .nbinds "$tmp/wl-whole.json") binds from half the file, marked cut"
+    fi
+  fi
+else
+  echo "skip cut_recording_loads_its_prefix # no whole recording with ops to cut"
+fi
 
 # --- Chrome JSON: valid JSON, a B per call, every B and b ended ---
 f=$tmp/t.json
@@ -202,27 +342,38 @@ else
 fi
 
 # --- overload: a one-page ring buffer, a stalled reader: drops, counted to the event ---
+# (ops records included: each is recorded or counted dropped, as the other events; a call
+# that lost any of its records says ops_incomplete, never a partial list)
 f=$tmp/overload.perfetto-trace
 if start_rec -o "$f" --buffer-size $(( $(getconf PAGESIZE) / 1024 )); then
-  "$SIM" run -w sparse -P 2 -n 3000 --seed 20 -o "$tmp/sum.json" --log "$tmp/log.jsonl" 2>/dev/null &
+  MSMVM_SIM_LOG_OPS=1 "$SIM" run -w sparse -P 2 -n 3000 --seed 20 -o "$tmp/sum.json" --log "$tmp/log.jsonl" 2>/dev/null &
   sim_pid=$!
   sleep 0.1
   kill -STOP "$rec_pid"; sleep 0.5; kill -CONT "$rec_pid"
   wait "$sim_pid"
   stop_rec INT
-  produced=$(( $(jq .totals.binds "$tmp/sum.json") + $(grep -c '"ev":"free"' "$tmp/log.jsonl") ))
+  records=$(jq -n --slurpfile log "$tmp/log.jsonl" "$OPS_RECORDS")
+  produced=$(( $(jq .totals.binds "$tmp/sum.json") + $(grep -c '"ev":"free"' "$tmp/log.jsonl") + records ))
   if ! diffs=$(decode "$f" --allow-open); then
     fail overload_counts_add_up "$diffs"
+  elif ! "$CHECK" workload "$f" >"$tmp/wl.json" 2>"$tmp/wl.err"; then
+    fail overload_counts_add_up "the workload does not load:" "$(cat "$tmp/wl.err")"
   else
     rec=$(jq '.stats.events_recorded' "$f.chk"); drop=$(jq '.stats.dropped_total' "$f.chk")
     in_file=$(jq '.slices.VM_BIND + (.slices.job // 0) + (.instants["job freed"] // 0) + (.instants["job freed in VM_BIND"] // 0)' "$f.chk")
+    ops_rec=$(grep -o '[0-9]* of the events are ops records' "$tmp/rec.err" | grep -o '^[0-9]*')
     marks=$(jq .loss_marks "$f.chk")
+    # every call whose ops are known has all of them: its list is one the model logged
+    partial=$(jq -n --slurpfile wl "$tmp/wl.json" --slurpfile log "$tmp/log.jsonl" '
+      (reduce ($log[] | select(.ev == "ops")) as $o ({}; .["\($o.tid) \($o.ops)"] = true)) as $logged |
+      [$wl[0].binds[] | select(.ops_known) | select($logged["\(.tid) \(.ops)"] | not)] | length')
     if [ "$rec_rc" -ne 0 ] || [ "$drop" -eq 0 ] || [ $((rec + drop)) -ne "$produced" ] ||
-       [ "$in_file" -ne "$rec" ] || [ "$marks" -eq 0 ] || ! grep -q 'events were lost' "$tmp/rec.err"; then
-      fail overload_counts_add_up "exit $rec_rc; recorded $rec + dropped $drop vs produced $produced;" \
-        "in the file $in_file; loss marks $marks" "$(cat "$tmp/rec.err")"
+       [ "$in_file" -ne $((rec - ${ops_rec:-0})) ] || [ "$marks" -eq 0 ] || [ "$partial" != 0 ] ||
+       ! grep -q 'events were lost' "$tmp/rec.err"; then
+      fail overload_counts_add_up "exit $rec_rc; recorded $rec + dropped $drop vs produced $produced ($records ops records);" \
+        "in the file $in_file + ${ops_rec:-no} ops records; loss marks $marks; ops lists partial: $partial" "$(cat "$tmp/rec.err")"
     else
-      pass overload_counts_add_up "recorded $rec + dropped $drop = produced $produced, $marks loss marks"
+      pass overload_counts_add_up "recorded $rec + dropped $drop = produced $produced ($records ops records), $marks loss marks; $(jq .binds_without_ops "$tmp/wl.json") of $(jq .nbinds "$tmp/wl.json") calls without their ops"
     fi
   fi
 else

@@ -99,6 +99,7 @@ enum msmvm_health_id {
 enum msmvm_event_type {
 	MSMVM_EV_BIND = 1,	/* msm_ioctl_vm_bind returned */
 	MSMVM_EV_FREE = 2,	/* msm_vma_job_free ran */
+	MSMVM_EV_OPS = 3,	/* msm_ioctl_vm_bind entry: up to 8 of its ops (struct msmvm_ops_event) */
 };
 
 /*
@@ -137,6 +138,49 @@ struct msmvm_event {
 	__s64 in_flight_after;	/* free: read at that return, after the sub */
 	__s64 drift;		/* free: pages this job added - pages its free subtracts */
 };
+
+/*
+ * The ops of one msm_ioctl_vm_bind call, read at its entry when the loader asks (emit_ops):
+ * ceil(nr_ops / 8) records, in order, of at most MSMVM_OPS_PER_EVENT ops each, for the first
+ * MSMVM_OPS_MAX ops (a call with more is recorded short: its reader sees it incomplete).
+ * The same size as struct msmvm_event (the ring buffer and its consumers assume one size),
+ * with type, pid, tid and ts_ns where msmvm_event has them: a consumer that sees
+ * type == MSMVM_EV_OPS copies the event into this struct.
+ */
+#define MSMVM_OPS_PER_EVENT 8
+#define MSMVM_OPS_MAX 1024		/* the model's WL_MAX_OPS; beyond, the probes stop */
+#define MSMVM_OP_KIND_OTHER 15		/* a kind of 15 or more (the driver refuses it) */
+
+struct msmvm_op_range {
+	__u64 iova;
+	__u64 range;
+};
+
+struct msmvm_ops_event {
+	__u32 type;		/* MSMVM_EV_OPS */
+	__u32 pid;		/* tgid */
+	__u32 tid;
+	__u32 nr_ops;		/* the call's, as it said (all of them, not this record's) */
+	__u64 ts_ns;		/* the call's entry: its bind event's start_ns (the key) */
+	__u16 first;		/* index of ops[0] among the call's ops */
+	__u8 n;			/* ops in this record, <= 8 (fewer: a read of user memory failed) */
+	__u8 pad;
+	__u32 kinds;		/* op i's kind in bits 4i..4i+3: UNMAP 0, MAP 1, MAP_NULL 2 */
+	struct msmvm_op_range ops[MSMVM_OPS_PER_EVENT];
+};
+
+#ifndef __cplusplus
+_Static_assert(sizeof(struct msmvm_ops_event) == sizeof(struct msmvm_event),
+	       "an ops record is one ring-buffer event");
+_Static_assert(sizeof(struct msmvm_event) == 160, "consumers assume 160-byte events");
+_Static_assert(__builtin_offsetof(struct msmvm_ops_event, ts_ns) ==
+	       __builtin_offsetof(struct msmvm_event, ts_ns), "ts_ns where every event has it");
+#endif
+
+static inline unsigned int msmvm_ops_kind(const struct msmvm_ops_event *e, unsigned int i)
+{
+	return (e->kinds >> (4 * (i % MSMVM_OPS_PER_EVENT))) & 0xf;
+}
 
 /* How the probes find the throttle (set by the loader before load). */
 enum msmvm_hook_plan {

@@ -37,6 +37,8 @@ struct msmvm_opts {
 	uint32_t filter_pid;		/* 0: every process */
 	int64_t throttle_limit;		/* pages; 0: the driver's 1024 (the model's --limit) */
 	bool events;			/* open the event stream (trace, alerts) */
+	bool emit_ops;			/* events: also each VM_BIND's ops (MSMVM_EV_OPS records,
+					   read at the ioctl's entry: a cost per op) */
 	uint32_t ringbuf_bytes;		/* events: ring buffer size, a power of two >= a page;
 					   0: 4 MiB */
 	bool dry_run;			/* load into the verifier, never attach */
@@ -79,6 +81,9 @@ struct msmvm_plan {
 	char arch[16];
 	int nprobes;
 	struct msmvm_probe_plan probes[MSMVM_MAX_PROBES];
+	/* as loaded (msmvm_load), for the headers of traces */
+	int64_t throttle_limit;		/* pages; 0: not known */
+	bool emit_ops;			/* the event stream carries each call's ops */
 };
 
 /* Field offsets the loaded programs were relocated to (read back from the programs). */

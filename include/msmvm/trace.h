@@ -29,7 +29,7 @@ struct msmvm_trace_opts {
 };
 
 struct msmvm_trace_stats {
-	uint64_t events;	/* probe events recorded (VM_BIND returns and job frees) */
+	uint64_t events;	/* probe events recorded (VM_BIND returns, job frees, ops records) */
 	uint64_t dropped;	/* lost in the ring buffer, as last reported */
 	uint64_t trace_events;	/* slices begun/ended, instants, counter values written */
 	uint64_t bytes;		/* the file's size */

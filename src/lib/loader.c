@@ -127,7 +127,7 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 	const void *bytes;
 	__u32 plan = m->plan.kind, pid = m->opts.filter_pid;
 	__s64 limit = m->opts.throttle_limit > 0 ? m->opts.throttle_limit : 1024;
-	bool events = m->opts.events;
+	bool events = m->opts.events, ops = m->opts.events && m->opts.emit_ops;
 	int ret;
 
 	if (m->opts.ringbuf_bytes) {
@@ -153,8 +153,11 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 	if (set_rodata(m->obj, "hook_plan", &plan, sizeof(plan)) ||
 	    set_rodata(m->obj, "filter_tgid", &pid, sizeof(pid)) ||
 	    set_rodata(m->obj, "emit_events", &events, sizeof(events)) ||
-	    set_rodata(m->obj, "throttle_limit", &limit, sizeof(limit)))
+	    set_rodata(m->obj, "throttle_limit", &limit, sizeof(limit)) ||
+	    set_rodata(m->obj, "emit_ops", &ops, sizeof(ops)))
 		return msmvm_fail(err, MSMVM_E_LOAD, EINVAL, "BPF object lacks its settings");
+	m->plan.throttle_limit = limit;
+	m->plan.emit_ops = ops;
 	if (!events) {
 		struct bpf_map *rb = bpf_object__find_map_by_name(m->obj, "events");
 		struct bpf_map *pf = bpf_object__find_map_by_name(m->obj, "pending_frees");

@@ -3,9 +3,11 @@
  * From probe events to trace events. Each probe event becomes one self-contained group:
  *
  *   VM_BIND return  on the calling thread's track: the "VM_BIND" slice (vm, nr_ops,
- *                   queue_id, pages_counted, ret) with the "throttle wait" slice nested if
- *                   it slept and a "wait interrupted" instant; on its VM: threads-waiting
+ *                   queue_id, pages_counted, ret, ops) with the "throttle wait" slice nested
+ *                   if it slept and a "wait interrupted" instant; on its VM: threads-waiting
  *                   and in_flight counter values; a flow to the job it queued.
+ *   VM_BIND ops     (records sent at the call's entry) nothing yet: held per thread until
+ *                   the call's return, which writes them as its "ops" argument.
  *   job free        on its VM: in_flight before and after the sub, the "job" slice (bind
  *                   return to free, with counted/used/unused) ending the flow, a "drift"
  *                   instant when the job leaves in_flight off.
@@ -45,7 +47,8 @@ static const char *const key_strs[TK_HEALTH_] = {
 	[TK_VM_DRIFT] = "vm_drift", [TK_TARGET] = "target", [TK_PLAN] = "plan",
 	[TK_REASON] = "reason", [TK_ARCH] = "arch", [TK_VERSION] = "version",
 	[TK_DROPPED] = "dropped", [TK_DROPPED_TOTAL] = "dropped_total",
-	[TK_EVENTS] = "events_recorded",
+	[TK_EVENTS] = "events_recorded", [TK_OPS] = "ops", [TK_OPS_INCOMPLETE] = "ops_incomplete",
+	[TK_THROTTLE_LIMIT] = "throttle_limit", [TK_OPS_RECORDED] = "ops_recorded",
 };
 
 const char *tr_name_str(int name)
@@ -103,6 +106,28 @@ struct tb_vm {
 	char label[40];		/* "VM 0x…": the reader finds the VM's address here */
 };
 
+/*
+ * The ops records of a call still inside msm_ioctl_vm_bind (keyed by tid): the records
+ * come at the call's entry, its bind event at its return.
+ */
+struct tb_op {
+	uint64_t iova, range;
+	uint32_t kind;
+};
+
+struct tb_pending {
+	uint32_t pid, nr_ops, cap;
+	uint64_t call;		/* the call's entry time: its bind's start_ns */
+	uint32_t next;		/* where the next record should start */
+	uint32_t got;		/* ops received */
+	bool gap;		/* a record missing or short: the list is incomplete */
+	uint64_t used;		/* last touched, for eviction */
+	struct tb_op op[];
+};
+
+/* Calls in progress whose ops are held: past this, the least recently touched goes. */
+#define PENDING_MAX 1024
+
 /* A queued job whose free is still to come. */
 struct tb_job {
 	uint64_t flow, start, vm;
@@ -115,6 +140,11 @@ struct tr_build {
 	uint64_t t0, next_uuid, flow_seq, recorder, last_clock;
 	struct tr_map procs, threads, vms, jobs;
 	struct tr_map early;	/* frees seen before their bind returned: held for the flow */
+	struct tr_map pending;	/* tid -> struct tb_pending: ops of calls in progress */
+	uint64_t pending_clock;
+	bool ops_on;		/* the header said the binds carry their ops */
+	char *opstr;		/* the "ops" argument being written */
+	size_t opscap;
 };
 
 #define EARLY_MAX 4096
@@ -149,6 +179,8 @@ void tr_build_free(struct tr_build *tb)
 	tr_map_free(&tb->vms, free_vm);
 	tr_map_free(&tb->jobs, free);
 	tr_map_free(&tb->early, free);
+	tr_map_free(&tb->pending, free);
+	free(tb->opstr);
 	free(tb);
 }
 
@@ -381,6 +413,131 @@ static void flush_early(struct tr_build *tb, struct tr_buf *b)
 	tr_map_free(&tb->early, free);
 }
 
+/* ---- ops: held from the call's entry to its return ---- */
+
+static void pending_evict_one(struct tr_build *tb)
+{
+	struct tr_map_ent *old = NULL;
+
+	for (size_t i = 0; i < tb->pending.cap; i++) {
+		struct tr_map_ent *me = &tb->pending.e[i];
+
+		if (me->used && (!old || ((struct tb_pending *)me->v)->used <
+						 ((struct tb_pending *)old->v)->used))
+			old = me;
+	}
+	if (old)
+		free(tr_map_del(&tb->pending, old->k1, old->k2));
+}
+
+static void ops_event(struct tr_build *tb, const struct msmvm_event *ev)
+{
+	struct msmvm_ops_event o;
+	struct tb_pending *p;
+	uint32_t n;
+
+	memcpy(&o, ev, sizeof(o));
+	p = tr_map_get(&tb->pending, o.tid, 0);
+	if (p && (p->pid != o.pid || p->call != o.ts_ns || p->nr_ops != o.nr_ops)) {
+		/* another call of this thread: the earlier one's bind event was lost */
+		free(tr_map_del(&tb->pending, o.tid, 0));
+		p = NULL;
+	}
+	if (!p) {
+		uint32_t cap = o.nr_ops < MSMVM_OPS_MAX ? o.nr_ops : MSMVM_OPS_MAX;
+
+		if (tb->pending.n >= PENDING_MAX)
+			pending_evict_one(tb);
+		p = calloc(1, sizeof(*p) + (size_t)cap * sizeof(p->op[0]));
+		if (!p)
+			return;	/* the bind then says its ops are incomplete */
+		p->pid = o.pid;
+		p->nr_ops = o.nr_ops;
+		p->cap = cap;
+		p->call = o.ts_ns;
+		if (tr_map_put(&tb->pending, o.tid, 0, p)) {
+			free(p);
+			return;
+		}
+	}
+	p->used = ++tb->pending_clock;
+	n = o.n < MSMVM_OPS_PER_EVENT ? o.n : MSMVM_OPS_PER_EVENT;
+	if (o.first != p->next || (n < MSMVM_OPS_PER_EVENT && o.first + n < p->cap))
+		p->gap = true;	/* a record before this one was lost, or this one is short */
+	for (uint32_t i = 0; i < n && (uint32_t)o.first + i < p->cap; i++)
+		p->op[o.first + i] = (struct tb_op){ o.ops[i].iova, o.ops[i].range,
+						     msmvm_ops_kind(&o, i) };
+	p->got += n;
+	p->next = (uint32_t)o.first + n;
+}
+
+static const char *op_kind_str(uint32_t kind, char *buf, size_t size)
+{
+	switch (kind) {
+	case 0: return "unmap";
+	case 1: return "map";
+	case 2: return "null";
+	default:
+		snprintf(buf, size, "op%u", kind);
+		return buf;
+	}
+}
+
+/* The ops as msmvm-sim count takes them: "map:0x100000000:0x1000 unmap:…", or NULL (OOM). */
+static const char *ops_string(struct tr_build *tb, const struct tb_pending *p)
+{
+	size_t need = (p ? p->cap : 0) * 48 + 1, len = 0;
+
+	if (need > tb->opscap) {
+		char *s = realloc(tb->opstr, need);
+
+		if (!s)
+			return NULL;
+		tb->opstr = s;
+		tb->opscap = need;
+	}
+	tb->opstr[0] = 0;
+	for (uint32_t i = 0; p && i < p->cap; i++) {
+		char kb[16];
+
+		/* at most 5 + 2 + 16 + 3 + 16 + 1 bytes an op, 6 more for a kind's number */
+		len += (size_t)snprintf(tb->opstr + len, need - len, "%s%s:0x%" PRIx64 ":0x%" PRIx64,
+					i ? " " : "", op_kind_str(p->op[i].kind, kb, sizeof(kb)),
+					p->op[i].iova, p->op[i].range);
+	}
+	return tb->opstr;
+}
+
+/*
+ * The bind's "ops" argument: all of its ops, or "ops_incomplete" with what was recorded
+ * when a record was lost (never a partial list). Nothing when ops were not recorded.
+ */
+static void ops_arg(struct tr_build *tb, struct tr_ev *x, const struct msmvm_event *e,
+		    char *why, size_t whysize)
+{
+	struct tb_pending *p = tr_map_del(&tb->pending, e->tid, 0);
+	const char *s = NULL;
+
+	if (p && (p->pid != e->pid || p->call != e->start_ns)) {
+		free(p);	/* an earlier call's, whose bind was lost */
+		p = NULL;
+	}
+	if (!p && !tb->ops_on)
+		return;
+	if (p ? !p->gap && p->nr_ops == e->nr_ops && p->next == e->nr_ops && p->got == p->cap
+	      : e->nr_ops == 0)
+		s = ops_string(tb, p);
+	if (s) {
+		arg_s(x, TK_OPS, s);
+	} else {
+		snprintf(why, whysize, "%u of %u ops recorded%s", p ? p->got : 0, e->nr_ops,
+			 e->nr_ops > MSMVM_OPS_MAX ? " (the probes stop at 1024)"
+						   : " (records lost)");
+		arg_s(x, TK_OPS_INCOMPLETE, why);
+	}
+	free(p);
+}
+
 static uint64_t clamp(uint64_t v, uint64_t lo, uint64_t hi)
 {
 	return v < lo ? lo : v > hi ? hi : v;
@@ -396,12 +553,25 @@ static void bind_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 	uint64_t ws = clamp(e->wait_start_ns, start, e->ts_ns);
 	uint64_t we = clamp(e->wait_end_ns, ws, e->ts_ns);
 	struct tr_ev x;
+	char why[96];
 
-	if (!t || !vm)
+	if (!t || !vm) {
+		free(tr_map_del(&tb->pending, e->tid, 0));
 		return;
+	}
 	if (e->ret == 0 && e->counted && e->job) {	/* it queued a job: a flow to it */
 		flow = ++tb->flow_seq;
-		early = tr_map_del(&tb->early, e->pid, e->job);
+		/*
+		 * A free held for this job address is this call's only if it came after the
+		 * call's entry: the address is reused as soon as it is freed, and the call that
+		 * freed it may return after a later call with the same job returned (or its
+		 * event was lost); the earlier free is then another call's.
+		 */
+		early = tr_map_get(&tb->early, e->pid, e->job);
+		if (early && early->ts_ns >= e->start_ns)
+			tr_map_del(&tb->early, e->pid, e->job);
+		else
+			early = NULL;
 		if (!early) {
 			struct tb_job *j = malloc(sizeof(*j));
 
@@ -420,6 +590,7 @@ static void bind_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 	if (e->counted)
 		arg_u(&x, TK_PAGES_COUNTED, e->count);
 	arg_i(&x, TK_RET, e->ret);
+	ops_arg(tb, &x, e, why, sizeof(why));
 	x.flow_out = flow;
 	emit(tb, b, &x);
 	if (e->slept) {
@@ -458,6 +629,11 @@ static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 	inflight = vm_counter(tb, b, vm, &vm->inflight_uuid, "in_flight pages");
 	counter(tb, b, inflight, e->ts_ns, e->in_flight);	/* before the sub */
 	job = tr_map_del(&tb->jobs, e->pid, e->job);
+	if (job && job->start != e->start_ns) {
+		/* another call's job at this address (its free was lost): not this one's flow */
+		free(job);
+		job = NULL;
+	}
 	if (e->start_ns && e->start_ns <= e->ts_ns) {
 		uint64_t lane = lane_for(tb, b, vm, e->start_ns, e->ts_ns, false);
 
@@ -516,6 +692,7 @@ void tr_build_begin(struct tr_build *tb, struct tr_buf *b, const struct msmvm_pl
 	struct tr_header h = { .t0_ns = tb->t0, .plan = plan };
 	struct tr_ev x;
 
+	tb->ops_on = plan && plan->emit_ops;
 	now_clocks(&h.mono_ns, &h.boot_ns);
 	tb->last_clock = h.mono_ns;
 	tb->ops->header(tb->be, b, &h);
@@ -527,6 +704,9 @@ void tr_build_begin(struct tr_build *tb, struct tr_buf *b, const struct msmvm_pl
 		arg_s(&x, TK_PLAN, plan->kind == MSMVM_PLAN_DIRECT ? "direct" : "fallback");
 		arg_s(&x, TK_REASON, plan->reason);
 		arg_s(&x, TK_ARCH, plan->arch);
+		if (plan->throttle_limit > 0)
+			arg_u(&x, TK_THROTTLE_LIMIT, (uint64_t)plan->throttle_limit);
+		arg_u(&x, TK_OPS_RECORDED, plan->emit_ops);
 	}
 	emit(tb, b, &x);
 }
@@ -541,7 +721,9 @@ void tr_build_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm_ev
 		tb->ops->clock(tb->be, b, mono, boot);
 		tb->last_clock = e->ts_ns > mono ? e->ts_ns : mono;
 	}
-	if (e->type == MSMVM_EV_BIND)
+	if (e->type == MSMVM_EV_OPS)
+		ops_event(tb, e);
+	else if (e->type == MSMVM_EV_BIND)
 		bind_event(tb, b, e);
 	else if (e->type == MSMVM_EV_FREE)
 		free_event(tb, b, e);

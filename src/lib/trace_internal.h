@@ -42,6 +42,10 @@ enum tr_key {
 	TK_COUNTED, TK_USED, TK_UNUSED, TK_DRIFT, TK_VM_DRIFT,
 	TK_TARGET, TK_PLAN, TK_REASON, TK_ARCH, TK_VERSION,
 	TK_DROPPED, TK_DROPPED_TOTAL, TK_EVENTS,
+	TK_OPS,			/* VM_BIND: its ops, "KIND:IOVA:RANGE ..." (msmvm-sim count's syntax) */
+	TK_OPS_INCOMPLETE,	/* VM_BIND: instead, when some of its ops records were lost */
+	TK_THROTTLE_LIMIT,	/* header: the limit in force (pages) */
+	TK_OPS_RECORDED,	/* header: 1 when the binds carry their ops */
 	TK_HEALTH_,		/* then one per msmvm_health_id, named as msmvm_health_name() */
 	TK_COUNT_ = TK_HEALTH_ + MSMVM_H_COUNT_,
 };
@@ -193,6 +197,11 @@ void tr_build_stats(struct tr_build *tb, struct tr_buf *b, uint64_t ts, uint64_t
 
 /* Internal event type in the flight recorder's memory: ring-buffer drops reported then. */
 #define TR_EV_LOST 0x100
+
+/* The flight recorder's window is kept in chunks of this size, each its own mapping. */
+#define TR_RING_CHUNK_BYTES (64u << 10)
+/* The memory it holds now: its chunks, the one kept aside for reuse included. */
+uint64_t tr_ring_bytes(const struct msmvm_trace_ring *r);
 
 /* ---- reading ---- */
 

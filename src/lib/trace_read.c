@@ -31,7 +31,10 @@ struct rd {
 	const struct tr_reader_cb *cb;
 	struct tr_map names, keys;	/* interned iid -> string, this sequence's */
 	int64_t mono_minus_trace;	/* from the ClockSnapshot: trace clock -> MONOTONIC */
-	char strings[TR_MAX_ARGS][256];	/* string annotations of the event at hand */
+	/* string annotations of the event at hand, whole (a bind's ops run to many KiB):
+	 * room for all of them is made before the event is read, so they never move */
+	char *strings;
+	size_t scap, slen;
 };
 
 /* One field of a message at *p, or -1 when it runs past end or has a wire type not used. */
@@ -238,10 +241,13 @@ static int read_annotation(struct rd *r, struct span s, struct tr_ev *e)
 		case 4: a.type = TA_INT; a.i = (int64_t)f.v; break;
 		case 7: a.type = TA_PTR; a.u = f.v; break;
 		case 6:
-			if (f.wire == PB_LEN && e->nargs < TR_MAX_ARGS) {
-				copy_str(r->strings[e->nargs], sizeof(r->strings[0]), f.s);
+			/* fits: the event's strings are no longer than the event, each + NUL */
+			if (f.wire == PB_LEN && e->nargs < TR_MAX_ARGS &&
+			    r->slen + f.s.n + 1 <= r->scap) {
 				a.type = TA_STR;
-				a.s = r->strings[e->nargs];
+				a.s = r->strings + r->slen;
+				copy_str(r->strings + r->slen, f.s.n + 1, f.s);
+				r->slen += f.s.n + 1;
 			}
 			break;
 		}
@@ -261,7 +267,19 @@ static int read_event(struct rd *r, struct span s, uint64_t ts)
 	struct field f;
 	struct fields it;
 	char name[128];
+	size_t need = s.n + 1;
 
+	/* each string annotation takes its bytes + 1 of the event's s.n, which holds at least
+	 * 2 more bytes (tag, length) per string: s.n + 1 is room for them all */
+	if (need > r->scap) {
+		char *p = realloc(r->strings, need);
+
+		if (!p)
+			return -1;
+		r->strings = p;
+		r->scap = need;
+	}
+	r->slen = 0;
 	for (it = fields_of(s); next(&it, &f);) {
 		switch (f.id) {
 		case 9: e.type = (enum tr_ev_type)f.v; break;
@@ -443,5 +461,6 @@ int tr_read_file(const char *path, const struct tr_reader_cb *cb, struct tr_read
 	free(buf);
 	tr_map_free(&r.names, free);
 	tr_map_free(&r.keys, free);
+	free(r.strings);
 	return ret;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "trace_internal.h"
@@ -164,11 +165,38 @@ int msmvm_trace_close(struct msmvm_trace *t, const uint64_t *health,
 
 /* ---- the flight recorder ---- */
 
+/*
+ * The window lives in a list of fixed-size chunks, oldest first, each its own anonymous
+ * mapping: a chunk is mapped when the newest is full and unmapped once every event in it
+ * has left the window (one is kept aside for the next chunk, so a steady stream maps
+ * nothing). The memory follows what the window holds, up to max_bytes: a burst raises it
+ * for as long as the burst is in the window, not for good, and nothing is ever copied.
+ * Mappings rather than malloc(): freed heap chunks below the top stay resident, and glibc's
+ * mmap threshold moves up after the first free, so only munmap() reliably gives the pages
+ * back.
+ */
+struct ring_chunk {
+	struct ring_chunk *next;
+	size_t n;			/* events written into ev[] */
+	struct msmvm_event ev[];
+};
+
+#define RING_CHUNK_EVENTS \
+	((TR_RING_CHUNK_BYTES - sizeof(struct ring_chunk)) / sizeof(struct msmvm_event))
+/* at least 1024 events kept at the memory limit, where the oldest chunk goes whole */
+#define RING_MIN_CHUNKS ((1024 + RING_CHUNK_EVENTS - 1) / RING_CHUNK_EVENTS + 1)
+#define RING_SPARE 1			/* chunks kept aside for reuse, at most */
+
 struct msmvm_trace_ring {
-	struct msmvm_event *ev;
-	size_t cap, head, n, max;
+	struct ring_chunk *oldest, *newest;	/* the window's chunks */
+	struct ring_chunk *spare;		/* emptied chunks kept for reuse */
+	size_t first;				/* the oldest event: oldest->ev[first] */
+	size_t n;				/* events in the window */
+	size_t chunks, nspare, max_chunks;	/* mapped (spare included), spare, limit */
 	uint64_t window, dropped;
 };
+
+_Static_assert(RING_CHUNK_EVENTS >= 64, "a chunk holds too few events");
 
 struct msmvm_trace_ring *msmvm_trace_ring_new(uint64_t window_ns, uint64_t max_bytes)
 {
@@ -177,45 +205,102 @@ struct msmvm_trace_ring *msmvm_trace_ring_new(uint64_t window_ns, uint64_t max_b
 	if (!r)
 		return NULL;
 	r->window = window_ns;
-	r->max = (max_bytes ? max_bytes : 256ULL << 20) / sizeof(struct msmvm_event);
-	if (r->max < 1024)
-		r->max = 1024;
+	if (!max_bytes)
+		max_bytes = 256ULL << 20;
+	r->max_chunks = max_bytes / TR_RING_CHUNK_BYTES < RING_MIN_CHUNKS
+				? RING_MIN_CHUNKS : max_bytes / TR_RING_CHUNK_BYTES;
 	return r;
 }
 
-static struct msmvm_event *ring_at(const struct msmvm_trace_ring *r, size_t i)
+static struct ring_chunk *chunk_map(void)
 {
-	return &r->ev[(r->head + i) % r->cap];
+	void *p = mmap(NULL, TR_RING_CHUNK_BYTES, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static void chunk_unmap(struct ring_chunk *c)
+{
+	munmap(c, TR_RING_CHUNK_BYTES);
+}
+
+/* An emptied chunk: kept aside if there is room, otherwise given back. */
+static void chunk_release(struct msmvm_trace_ring *r, struct ring_chunk *c)
+{
+	if (r->nspare < RING_SPARE) {
+		c->next = r->spare;
+		r->spare = c;
+		r->nspare++;
+	} else {
+		chunk_unmap(c);
+		r->chunks--;
+	}
+}
+
+/* Drop the oldest event; its chunk goes once empty (the last one stays, emptied). */
+static void ring_pop(struct msmvm_trace_ring *r)
+{
+	struct ring_chunk *c = r->oldest;
+
+	r->first++;
+	r->n--;
+	if (r->first < c->n)
+		return;
+	r->first = 0;
+	if (c == r->newest) {
+		c->n = 0;
+		return;
+	}
+	r->oldest = c->next;
+	chunk_release(r, c);
+}
+
+/* Room for one more event at the newest end: 0, or -ENOMEM. */
+static int ring_room(struct msmvm_trace_ring *r)
+{
+	struct ring_chunk *c;
+
+	if (r->newest && r->newest->n < RING_CHUNK_EVENTS)
+		return 0;
+	if (r->spare) {
+		c = r->spare;
+		r->spare = c->next;
+		r->nspare--;
+	} else if (r->chunks < r->max_chunks) {
+		c = chunk_map();
+		if (!c)
+			return -ENOMEM;
+		r->chunks++;
+	} else {
+		/* at the memory limit: the oldest chunk's events go, and it becomes the newest
+		 * (max_chunks >= 2, so it is not the one that is full) */
+		c = r->oldest;
+		r->n -= c->n - r->first;
+		r->first = 0;
+		r->oldest = c->next;
+	}
+	c->next = NULL;
+	c->n = 0;
+	if (r->newest)
+		r->newest->next = c;
+	else
+		r->oldest = c;
+	r->newest = c;
+	return 0;
 }
 
 static int ring_push(struct msmvm_trace_ring *r, const struct msmvm_event *e)
 {
-	/* older than the window, measured from the newest: gone */
-	while (r->n && ring_at(r, 0)->ts_ns + r->window < e->ts_ns) {
-		r->head = (r->head + 1) % r->cap;
-		r->n--;
-	}
-	if (r->n == r->cap && r->cap < r->max) {
-		size_t cap = r->cap ? r->cap * 2 : 4096;
-		struct msmvm_event *ev;
+	int ret;
 
-		if (cap > r->max)
-			cap = r->max;
-		ev = malloc(cap * sizeof(*ev));
-		if (!ev)
-			return -ENOMEM;
-		for (size_t i = 0; i < r->n; i++)
-			ev[i] = *ring_at(r, i);
-		free(r->ev);
-		r->ev = ev;
-		r->cap = cap;
-		r->head = 0;
-	}
-	if (r->n == r->cap) {	/* at the memory limit: the oldest goes */
-		r->head = (r->head + 1) % r->cap;
-		r->n--;
-	}
-	*ring_at(r, r->n) = *e;
+	/* older than the window, measured from the newest: gone */
+	while (r->n && r->oldest->ev[r->first].ts_ns + r->window < e->ts_ns)
+		ring_pop(r);
+	ret = ring_room(r);
+	if (ret)
+		return ret;
+	r->newest->ev[r->newest->n++] = *e;
 	r->n++;
 	return 0;
 }
@@ -242,31 +327,46 @@ uint64_t msmvm_trace_ring_count(const struct msmvm_trace_ring *r)
 	return r->n;
 }
 
+uint64_t tr_ring_bytes(const struct msmvm_trace_ring *r)
+{
+	return (uint64_t)r->chunks * TR_RING_CHUNK_BYTES;
+}
+
 int msmvm_trace_ring_dump(struct msmvm_trace_ring *r, uint64_t now_ns, const char *path,
 			  const struct msmvm_trace_opts *opts, const uint64_t *health,
 			  struct msmvm_trace_stats *st, struct msmvm_err *err)
 {
 	struct msmvm_trace *t;
-	int ret;
+	size_t i = r->first;
+	int ret = 0;
 
 	if (msmvm_trace_create(path, opts, &t, err))
 		return -1;
-	for (size_t i = 0; i < r->n; i++) {
-		const struct msmvm_event *e = ring_at(r, i);
+	for (const struct ring_chunk *c = r->n ? r->oldest : NULL; c && !ret; c = c->next, i = 0)
+		for (; i < c->n && !ret; i++) {
+			const struct msmvm_event *e = &c->ev[i];
 
-		if (e->ts_ns + r->window < now_ns)
-			continue;
-		ret = msmvm_trace_add(t, e);
-		if (ret)
-			break;	/* the limit (the file stays whole) or an error (close reports it) */
-	}
+			if (e->ts_ns + r->window < now_ns)
+				continue;
+			/* past the limit (the file stays whole) or an error (close reports it) */
+			ret = msmvm_trace_add(t, e);
+		}
 	return msmvm_trace_close(t, health, st, err);
 }
 
 void msmvm_trace_ring_free(struct msmvm_trace_ring *r)
 {
+	struct ring_chunk *c, *next;
+
 	if (!r)
 		return;
-	free(r->ev);
+	for (c = r->oldest; c; c = next) {
+		next = c->next;
+		chunk_unmap(c);
+	}
+	for (c = r->spare; c; c = next) {
+		next = c->next;
+		chunk_unmap(c);
+	}
 	free(r);
 }

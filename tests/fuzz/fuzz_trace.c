@@ -11,6 +11,10 @@
  * snapshot (every process's VMs are its own, its counters the sum of theirs), the reader
  * never claims more bytes than the file has, and replaying with -p PID gives exactly that
  * process's counters from the unfiltered replay.
+ *
+ * The same file is also loaded as a workload (msmvm_trace_load_workload, msmvm-tune's
+ * input): binds in entry order, each bind's ops inside the ops array and all of them
+ * accounted for, binds_without_ops what it says, every bind's process listed.
  */
 #define _GNU_SOURCE
 #include <string.h>
@@ -18,6 +22,7 @@
 #include "fuzz.h"
 #include "msmvm/report.h"
 #include "msmvm/trace.h"
+#include "msmvm/workload.h"
 
 /* What msmvm-stat --replay prints, from the shared report code, into the void. */
 static void report(const struct msmvm_snapshot *s)
@@ -67,6 +72,46 @@ static void check_snapshot(const struct msmvm_snapshot *s)
 		   "totals are not the sum of the processes");
 }
 
+static void check_workload(const char *path, size_t size)
+{
+	struct msmvm_trace_info info;
+	struct msmvm_workload wl;
+	struct msmvm_err err;
+	uint64_t without = 0;
+	size_t ops = 0;
+
+	if (msmvm_trace_load_workload(path, &wl, &info, &err)) {
+		FUZZ_CHECK(err.msg[0] && memchr(err.msg, 0, sizeof(err.msg)), "an error without words");
+		FUZZ_CHECK(!wl.binds && !wl.ops && !wl.procs && !wl.nbinds, "an error, and a workload");
+		return;
+	}
+	FUZZ_CHECK(info.bytes <= size, "workload: read %llu bytes of %zu",
+		   (unsigned long long)info.bytes, size);
+	for (size_t i = 0; i < wl.nbinds; i++) {
+		const struct msmvm_wl_bind *b = &wl.binds[i];
+		bool listed = false;
+
+		FUZZ_CHECK(!i || wl.binds[i - 1].entry_ns <= b->entry_ns, "bind %zu out of order", i);
+		if (b->ops_known) {
+			FUZZ_CHECK(b->ops_first == ops && b->ops_first + b->nr_ops <= wl.nops,
+				   "bind %zu: ops %zu +%u of %zu", i, b->ops_first, b->nr_ops, wl.nops);
+			ops += b->nr_ops;
+		} else {
+			without++;
+		}
+		for (size_t p = 0; p < wl.nprocs && !listed; p++)
+			listed = wl.procs[p].pid == b->pid;
+		FUZZ_CHECK(listed, "bind %zu: process %u not listed", i, b->pid);
+	}
+	FUZZ_CHECK(ops == wl.nops, "%zu ops in binds, %zu loaded", ops, wl.nops);
+	FUZZ_CHECK(without == wl.binds_without_ops, "%llu binds without ops, said %llu",
+		   (unsigned long long)without, (unsigned long long)wl.binds_without_ops);
+	for (size_t p = 0; p < wl.nprocs; p++)
+		FUZZ_CHECK(memchr(wl.procs[p].comm, 0, sizeof(wl.procs[p].comm)),
+			   "comm of %u not terminated", wl.procs[p].pid);
+	msmvm_workload_free(&wl);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *path = fuzz_file(data, size);
@@ -74,6 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct msmvm_trace_info info, info1;
 	struct msmvm_err err;
 
+	check_workload(path, size);
 	if (msmvm_trace_replay(path, 0, &snap, &info, &err)) {
 		FUZZ_CHECK(err.msg[0] && memchr(err.msg, 0, sizeof(err.msg)), "an error without words");
 		return 0;

@@ -383,6 +383,56 @@ static struct msm_gpu_submitqueue *msm_submitqueue_get(struct msm_context *ctx, 
 	return NULL;
 }
 
+/*
+ * model: with --log and MSMVM_SIM_LOG_OPS=1 in the environment, one more log line per call,
+ * at its entry (so before its "bind" line, on the same thread): {"ev":"ops", "pid", "tid",
+ * "nr_ops", "ops":"map:0x...:0x... ..."}, the ops in `msmvm-sim count`'s syntax, as the
+ * caller passed them. The ground truth of msmvm-trace's "ops" argument; off by default, so
+ * readers of the log that know only "bind" and "free" lines see nothing new.
+ */
+static void msm_model_log_ops(const struct drm_msm_vm_bind *args)
+{
+	static int enabled = -1;
+	const struct drm_msm_vm_bind_op *ops;
+	int on = __atomic_load_n(&enabled, __ATOMIC_RELAXED);
+	size_t cap, len;
+	char *line;
+
+	if (on < 0) {
+		const char *v = getenv("MSMVM_SIM_LOG_OPS");
+
+		on = v && *v && strcmp(v, "0");
+		__atomic_store_n(&enabled, on, __ATOMIC_RELAXED);
+	}
+	if (!on || msm_model_log_fd < 0 || args->nr_ops > (1u << 16))
+		return;
+	ops = args->nr_ops == 1 ? &args->op : (const void *)(uintptr_t)args->ops;
+	cap = 160 + (size_t)args->nr_ops * 56;
+	line = malloc(cap);
+	if (!line)
+		return;
+	len = (size_t)snprintf(line, cap, "{\"ev\":\"ops\",\"ts\":%" PRIu64 ",\"pid\":%d,"
+			       "\"tid\":%ld,\"nr_ops\":%u,\"ops\":\"", msm_model_now_ns(), getpid(),
+			       syscall(SYS_gettid), args->nr_ops);
+	for (u32 i = 0; i < args->nr_ops; i++) {
+		static const char *const kinds[] = { "unmap", "map", "null" };
+		char kind[16];
+
+		if (ops[i].op < 3)
+			snprintf(kind, sizeof(kind), "%s", kinds[ops[i].op]);
+		else
+			snprintf(kind, sizeof(kind), "op%u", ops[i].op);
+		len += (size_t)snprintf(line + len, cap - len, "%s%s:0x%" PRIx64 ":0x%" PRIx64,
+					i ? " " : "", kind, ops[i].iova, ops[i].range);
+	}
+	len += (size_t)snprintf(line + len, cap - len, "\"}\n");
+	if (write(msm_model_log_fd, line, len) != (ssize_t)len) {
+		msm_model_log_fd = -1;
+		msm_model_log_failed = true;
+	}
+	free(line);
+}
+
 __probed int msm_ioctl_vm_bind(struct drm_device *dev, void *data, struct drm_file *file)
 {
 	struct msm_context *ctx = file->driver_priv;
@@ -392,6 +442,7 @@ __probed int msm_ioctl_vm_bind(struct drm_device *dev, void *data, struct drm_fi
 	struct msm_gem_vm *vm;
 	int ret;
 
+	msm_model_log_ops(args);	/* model: the ops as the probes read them at entry */
 	if (!ctx->vm || !ctx->userspace_managed_vm)
 		return -EINVAL;		/* VM_BIND needs MSM_PARAM_EN_VM_BIND */
 	vm = to_msm_vm(ctx->vm);
