@@ -49,6 +49,7 @@ static const char *const key_strs[TK_HEALTH_] = {
 	[TK_DROPPED] = "dropped", [TK_DROPPED_TOTAL] = "dropped_total",
 	[TK_EVENTS] = "events_recorded", [TK_OPS] = "ops", [TK_OPS_INCOMPLETE] = "ops_incomplete",
 	[TK_THROTTLE_LIMIT] = "throttle_limit", [TK_OPS_RECORDED] = "ops_recorded",
+	[TK_THROTTLE_AT] = "throttle_at_ns",
 };
 
 const char *tr_name_str(int name)
@@ -590,6 +591,9 @@ static void bind_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 	if (e->counted)
 		arg_u(&x, TK_PAGES_COUNTED, e->count);
 	arg_i(&x, TK_RET, e->ret);
+	/* a call that slept has its wait slice; for the others, where the throttle was (replays) */
+	if (!e->slept && e->wait_start_ns)
+		arg_u(&x, TK_THROTTLE_AT, ws - start);
 	ops_arg(tb, &x, e, why, sizeof(why));
 	x.flow_out = flow;
 	emit(tb, b, &x);

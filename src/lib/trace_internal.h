@@ -46,6 +46,7 @@ enum tr_key {
 	TK_OPS_INCOMPLETE,	/* VM_BIND: instead, when some of its ops records were lost */
 	TK_THROTTLE_LIMIT,	/* header: the limit in force (pages) */
 	TK_OPS_RECORDED,	/* header: 1 when the binds carry their ops */
+	TK_THROTTLE_AT,		/* VM_BIND that did not sleep: entry to the throttle check, ns */
 	TK_HEALTH_,		/* then one per msmvm_health_id, named as msmvm_health_name() */
 	TK_COUNT_ = TK_HEALTH_ + MSMVM_H_COUNT_,
 };

@@ -241,6 +241,10 @@ static void bind_begin(struct wl_state *w, struct wl_track *t, const struct tr_e
 	wb->b.queue_id = (uint32_t)arg_num(e, TK_QUEUE_ID, 0);
 	wb->b.ret = (int32_t)arg_num(e, TK_RET, 0);
 	wb->b.entry_ns = e->ts;
+	if (arg(e, TK_THROTTLE_AT)) {	/* did not sleep: its check, without a wait slice */
+		wb->b.wait_start_ns = e->ts + (uint64_t)arg_num(e, TK_THROTTLE_AT, 0);
+		wb->b.wait_end_ns = wb->b.wait_start_ns;
+	}
 	if (pages && pages->type != TA_STR) {
 		wb->b.counted = true;
 		wb->b.count = (uint32_t)pages->u;
