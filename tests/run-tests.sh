@@ -31,7 +31,7 @@ for t in "$BUILD"/tests/test_*; do
   run_one "$(basename "$t")" "$t"
 done
 for s in tests/*.sh; do
-  case $s in tests/run-tests.sh) continue ;; esac
+  case $s in tests/run-tests.sh | tests/lib.sh) continue ;; esac	# lib.sh: sourced by them
   run_one "$(basename "$s")" bash "$s"
 done
 

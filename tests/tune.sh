@@ -13,8 +13,7 @@ B=${BUILD:-build}
 TRACE=$B/msmvm-trace
 TUNE=$B/msmvm-tune
 
-pass() { echo "ok $1${2:+ # $2}"; }
-fail() { echo "not ok $1"; shift; for l in "$@"; do printf '%s\n' "$l" | head -20 | sed 's/^/#   /'; done; }
+. tests/lib.sh
 
 tmp=$(mktemp -d)
 rec_pid=
@@ -106,22 +105,6 @@ fi
 cp "$B/msmvm-sim" "$tmp/msmvm-sim"	# private inode: see stat_sim.sh
 SIM=$tmp/msmvm-sim
 
-start_rec() {
-  "$TRACE" --sim="$SIM" "$@" 2>"$tmp/rec.err" &
-  rec_pid=$!
-  for _ in $(seq 200); do
-    grep -q attached "$tmp/rec.err" && return 0
-    kill -0 "$rec_pid" 2>/dev/null || break
-    sleep 0.05
-  done
-  return 1
-}
-stop_rec() {
-  kill -INT "$rec_pid" 2>/dev/null
-  { wait "$rec_pid"; } 2>/dev/null
-  rec_rc=$?
-  rec_pid=
-}
 
 # record NAME LIMIT SIM_ARGS...: $tmp/NAME.trace and $tmp/NAME.sum
 record() {
