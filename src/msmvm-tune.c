@@ -497,7 +497,8 @@ static void print_text(const struct study *st)
 	       env.job_cost_us > 0 ? "given" : env.synthetic ? "from the model's costs"
 							  : "from the trace",
 	       (double)st->tinfo.service_median_ns / 1e3, (double)st->tinfo.wake_ns / 1e3,
-	       st->tinfo.wakes_measured ? " (mean over the trace's waits)" : " (assumed)");
+	       st->tinfo.wakes_measured ? " (mean over the trace's waits)"
+					: " (assumed: no wait to measure it on)");
 	print_table(st, false);
 	print_table(st, true);
 	printf("* Pareto-optimal: no other limit has both less peak memory and less stall (of limits\n"
@@ -665,8 +666,8 @@ static int write_svg(const struct study *st, const char *path)
 	if (env.max_mib > 0) {
 		fprintf(f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#c00\" "
 			   "stroke-dasharray=\"6 4\"/>\n", PX(env.max_mib), T, PX(env.max_mib), H - B);
-		svg_text(f, PX(env.max_mib) + 4, T + 12, "start", " fill=\"#c00\"", "budget %.3g MiB",
-			 env.max_mib);
+		svg_text(f, PX(env.max_mib) + 4, (T + H - B) / 2, "start", " fill=\"#c00\"",
+			 "budget %.3g MiB", env.max_mib);
 	}
 	/* the exact count's points, then the driver's (on top), joined in limit order */
 	for (int e = 1; e >= 0; e--) {
@@ -705,8 +706,32 @@ static int write_svg(const struct study *st, const char *path)
 			fprintf(f, "<circle class=\"point\" data-limit=\"%u\" cx=\"%.1f\" cy=\"%.1f\" "
 				   "r=\"%d\" fill=\"%s\"/>\n", r->limit, x, y,
 				(int)i == st->rec ? 7 : 5, (int)i == st->rec ? "#d00" : "#23a");
-			svg_text(f, x + 8, y - 8, "start", "", "%u%s", r->limit,
-				 (int)i == st->rec ? " (recommended)" : "");
+			/* limits that land on the same point share one label: "512 to 8192" */
+			{
+				uint32_t last = r->limit;
+				bool first = true;
+
+				for (unsigned int j = 0; j < env.nlimits; j++) {
+					const struct tune_result *q = &st->rows[j].drv;
+
+					if (j == i || q->peak_pages != r->peak_pages ||
+					    q->wait_ns_total != r->wait_ns_total)
+						continue;
+					if (q->limit < r->limit)
+						first = false;
+					if (q->limit > last)
+						last = q->limit;
+				}
+				if (!first)
+					continue;
+				if (last != r->limit)
+					svg_text(f, x + 8, y - 8, "start", "", "%u to %u (same point)%s",
+						 r->limit, last,
+						 (int)i == st->rec ? " (recommended)" : "");
+				else
+					svg_text(f, x + 8, y - 8, "start", "", "%u%s", r->limit,
+						 (int)i == st->rec ? " (recommended)" : "");
+			}
 		}
 	}
 	/* legend */

@@ -245,7 +245,8 @@ int tune_timing_from_workload(const struct msmvm_workload *wl, int64_t job_cost_
 
 		for (size_t i = 0; i < nwakes; i++)
 			sum += wakes[i];
-		info->wake_ns = nwakes ? (uint64_t)(sum / nwakes) : 0;
+		/* no wait to measure it on: a futex wake-up on an idle core, as the model shows it */
+		info->wake_ns = nwakes ? (uint64_t)(sum / nwakes) : TUNE_WAKE_DEFAULT_NS;
 	}
 
 	for (size_t k = 0; k < wl->nbinds; k++) {
@@ -822,7 +823,7 @@ int tune_synth_workload(const struct tune_synth *sy, struct msmvm_workload *wl,
 	}
 	wl->nprocs = sy->procs;
 	info->service_median_ns = (uint64_t)job_cost_us * 1000;
-	info->wake_ns = 20000;	/* a futex wake-up on an idle core, as the model shows it */
+	info->wake_ns = TUNE_WAKE_DEFAULT_NS;
 	free(ops), free(job);
 	msm_gem_vm_destroy(scratch);
 	*timing_out = timing;

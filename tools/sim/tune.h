@@ -32,6 +32,9 @@ struct tune_timing {
 				 * wake-up latency, kept when it sleeps in the replay); 0: the mean */
 };
 
+/* The wake-up latency when nothing measures it: a futex wake-up on an idle core (the model). */
+#define TUNE_WAKE_DEFAULT_NS 20000ULL
+
 struct tune_timing_info {
 	uint64_t wake_ns;		/* free to a woken waiter's pass: the mean over the trace */
 	uint64_t service_median_ns;
