@@ -40,6 +40,7 @@ static struct env {
 	int64_t job_cost_us;		/* < 0: auto */
 	const char *svg;
 	bool json;
+	const char *synth_flag;		/* a --workload option given, for the error without it */
 } env = {
 	.synth = { .kind = WL_SPARSE, .procs = 2, .binds = 500, .job_cost_us = -1,
 		   .seed = 1, .ioctl_ns = 5000 },
@@ -51,30 +52,32 @@ const char *argp_program_bug_address = "the msmvm issue tracker";
 static const char doc[] =
 	"What-if tuning of the msm driver's VM_BIND throttle from a recorded workload.\n"
 	"\n"
-	"Replays the VM_BINDs of TRACE (written by msmvm-trace, with their ops) through the\n"
-	"model's throttle, page-table count and page tables at each limit: every thread keeps\n"
-	"its recorded think time and every job its recorded service time; what changes is when\n"
-	"calls pass the throttle. Prints, per limit, the preallocated page-table memory (peak\n"
-	"and time-weighted mean) and the throttle stall (waits, total, p99, worst), marks the\n"
-	"Pareto-optimal limits and recommends one. The same replay with an exact count (the\n"
-	"tables the page table really lacks at each count) shows how much the driver's\n"
-	"worst-case rule costs on this workload.\n"
+	"Replays the VM_BINDs of TRACE (written by msmvm-trace, with their ops)\n"
+	"through the model's throttle, page-table count and page tables at each\n"
+	"limit: every thread keeps its recorded think time and every job its\n"
+	"recorded service time; what changes is when calls pass the throttle.\n"
+	"Prints, per limit, the preallocated page-table memory (peak and\n"
+	"time-weighted mean) and the throttle stall (waits, total, p99, worst),\n"
+	"marks the Pareto-optimal limits and recommends one. The same replay with\n"
+	"an exact count (the tables the page table really lacks at each count)\n"
+	"shows how much the driver's worst-case rule costs on this workload.\n"
 	"\n"
 	"USAGE: msmvm-tune [OPTION...] TRACE\n"
-	"       msmvm-tune [OPTION...] --workload NAME [--procs N] [--binds N] [--rate R]\n"
+	"       msmvm-tune [OPTION...] --workload NAME [--procs N] [--binds N]\n"
 	"\n"
 	"EXAMPLES:\n"
-	"    msmvm-trace -o game.perfetto-trace -d 30      # record (root), then:\n"
+	"    sudo msmvm-trace -o game.perfetto-trace -d 30   # record, then:\n"
 	"    msmvm-tune game.perfetto-trace --max-prealloc-mib 8\n"
-	"    msmvm-tune game.perfetto-trace --limits 512,1024,2048 --svg tune.svg --json\n"
-	"    msmvm-tune --workload sparse --procs 4 --binds 1000\n"
+	"    msmvm-tune game.perfetto-trace --limits 512,1024,2048 --svg t.svg\n"
+	"    msmvm-tune --workload sparse --procs 4 --binds 1000 --rate 300\n"
 	"\n"
-	"The stall is the sum of the throttle waits of all calls. Memory is the page-table\n"
-	"pages preallocated and not yet returned, over all VMs (4 KiB each). The replay is\n"
-	"deterministic: the same input gives the same table.\n"
+	"The stall is the sum of the throttle waits of all calls. Memory is the\n"
+	"page-table pages preallocated and not yet returned, over all VMs (4 KiB\n"
+	"each). The same input gives the same table. Method and limits:\n"
+	"docs/msmvm-tune.md.\n"
 	"\n"
-	"Exit status: 0 success; 1 runtime error (unreadable or empty trace, out of memory);\n"
-	"2 bad usage.\n"
+	"Exit status: 0 success; 1 runtime error (unreadable or empty trace, out of\n"
+	"memory, the SVG cannot be written); 2 bad usage.\n"
 	"\n"
 	"OPTIONS:";
 
@@ -229,26 +232,31 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	}
 	case OPT_PROCS:
+		env.synth_flag = "--procs";
 		if (parse_u64(arg, 64, &v) || v == 0)
 			argp_error(state, "invalid --procs '%s' (1 to 64)", arg);
 		env.synth.procs = (unsigned int)v;
 		break;
 	case OPT_BINDS:
+		env.synth_flag = "--binds";
 		if (parse_u64(arg, 10000000, &v) || v == 0)
 			argp_error(state, "invalid --binds '%s' (1 to 10000000)", arg);
 		env.synth.binds = (unsigned int)v;
 		break;
 	case OPT_RATE:
+		env.synth_flag = "--rate";
 		if (parse_double(arg, 0, 1e7, &d))
 			argp_error(state, "invalid --rate '%s' (binds/s >= 0)", arg);
 		env.synth.rate = d;
 		break;
 	case OPT_SEED:
+		env.synth_flag = "--seed";
 		if (parse_u64(arg, UINT64_MAX, &v))
 			argp_error(state, "invalid --seed '%s'", arg);
 		env.synth.seed = v;
 		break;
 	case OPT_OP_COST:
+		env.synth_flag = "--op-cost";
 		if (parse_u64(arg, 1000000, &v))
 			argp_error(state, "invalid --op-cost '%s' (microseconds)", arg);
 		env.synth.op_cost_us = (unsigned int)v;
@@ -263,8 +271,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "TRACE and --workload do not go together");
 		if (!env.trace && !env.synthetic)
 			argp_error(state, "no TRACE given (or --workload NAME for a synthetic one)");
-		if (!env.synthetic && env.synth.procs != 2)
-			argp_error(state, "--procs goes with --workload");
+		if (!env.synthetic && env.synth_flag)
+			argp_error(state, "%s goes with --workload", env.synth_flag);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

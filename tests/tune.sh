@@ -41,6 +41,7 @@ usage_case tune_bad_budget "invalid --max-prealloc-mib" --max-prealloc-mib -1 x.
 usage_case tune_trace_and_workload "do not go together" --workload sparse x.trace
 usage_case tune_bad_workload "unknown workload" --workload nonsense
 usage_case tune_two_traces "unexpected argument" a.trace b.trace
+usage_case tune_workload_option_alone "goes with --workload" --rate 100 a.trace
 if "$TUNE" --help | grep -q -- "--max-prealloc-mib" && "$TUNE" --help | grep -q "EXAMPLES"; then
   pass tune_help
 else
@@ -80,6 +81,12 @@ if "$TUNE" --workload sparse --procs 2 --binds 200 --limits 128,512,1024,4096 \
 else
   fail tune_budget_respected "msmvm-tune --workload failed: $(head -c 300 "$tmp/s.err")"
 fi
+
+# An SVG that cannot be written: exit 1 and why, not a silent success.
+"$TUNE" --workload sparse --binds 10 --svg "$tmp/no-such-dir/t.svg" >/dev/null 2>"$tmp/svg.err"
+rc=$?
+if [ $rc -eq 1 ] && grep -q "cannot write" "$tmp/svg.err"; then pass tune_svg_unwritable
+else fail tune_svg_unwritable "exit $rc (want 1): $(head -c 200 "$tmp/svg.err")"; fi
 
 # Unreadable inputs: a clear error and exit 1, never a crash.
 bad_input() {	# NAME FILE WANT
