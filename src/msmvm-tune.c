@@ -342,70 +342,92 @@ static int row_of(const struct study *st, uint32_t limit)
 	return -1;
 }
 
-/*
- * The recommendation, on the driver's count (what a limit change alone buys): within the
- * budgets, the least stall; among limits whose stall is within 5 % (or 1 ms) of that least,
- * the one with the least memory.
- */
-static void recommend(struct study *st)
+/* The least peak among the rows marked in `ok` (ties: the smaller limit); -1 if none. */
+static int least_memory(const struct study *st, const bool *ok)
 {
-	bool fits[MAX_LIMITS];
-	uint64_t best = UINT64_MAX;
-	int nfit = 0, cur = row_of(st, st->recorded_limit);
-	char cmp[160] = "";
+	int best = -1;
 
 	for (unsigned int i = 0; i < env.nlimits; i++) {
 		const struct tune_result *r = &st->rows[i].drv;
 
+		if (ok[i] && (best < 0 || r->peak_pages < st->rows[best].drv.peak_pages ||
+			      (r->peak_pages == st->rows[best].drv.peak_pages &&
+			       env.limits[i] < env.limits[best])))
+			best = (int)i;
+	}
+	return best;
+}
+
+/*
+ * The recommendation, on the driver's count (what a limit change alone buys), within the
+ * memory budget (--max-prealloc-mib) when given:
+ *   - with a stall budget (--max-stall-ms): the least memory whose stall is within it;
+ *   - otherwise, or when no limit meets the stall budget: the least stall; among the limits
+ *     within 5 % (or 1 ms) of that least, the one with the least memory;
+ *   - no limit within the memory budget: the smallest peak, said so.
+ */
+static void recommend(struct study *st)
+{
+	bool fits[MAX_LIMITS], ok[MAX_LIMITS];
+	uint64_t best = UINT64_MAX;
+	int nfit = 0, nok = 0, cur = row_of(st, st->recorded_limit);
+	char cmp[160] = "", budget[96] = "";
+	const struct tune_result *r;
+
+	for (unsigned int i = 0; i < env.nlimits; i++) {
+		r = &st->rows[i].drv;
 		fits[i] = !(env.max_mib > 0 && mib((double)r->peak_pages) > env.max_mib);
 		nfit += fits[i];
+		ok[i] = fits[i] && env.max_stall_ms >= 0 && ms(r->wait_ns_total) <= env.max_stall_ms;
+		nok += ok[i];
 	}
 	st->rec = -1;
 	if (!nfit) {
-		int lo = 0;
-
-		for (unsigned int i = 1; i < env.nlimits; i++)
-			if (st->rows[i].drv.peak_pages < st->rows[lo].drv.peak_pages)
-				lo = (int)i;
-		st->rec = lo;
+		for (unsigned int i = 0; i < env.nlimits; i++)
+			ok[i] = true;
+		st->rec = least_memory(st, ok);
 		snprintf(st->why, sizeof(st->why),
 			 "no limit keeps the peak within %.3g MiB; limit %u has the smallest peak "
 			 "(%.2f MiB), so it is the closest to the budget.",
-			 env.max_mib, env.limits[lo], mib((double)st->rows[lo].drv.peak_pages));
+			 env.max_mib, env.limits[st->rec],
+			 mib((double)st->rows[st->rec].drv.peak_pages));
+		return;
+	}
+	if (env.max_mib > 0)
+		snprintf(budget, sizeof(budget), " within the %.3g MiB budget", env.max_mib);
+	if (nok) {
+		st->rec = least_memory(st, ok);
+		r = &st->rows[st->rec].drv;
+		snprintf(st->why, sizeof(st->why),
+			 "it is the least page-table memory (%.2f MiB peak) that keeps the stall "
+			 "within %.3g ms (%.1f ms)%s.", mib((double)r->peak_pages), env.max_stall_ms,
+			 ms(r->wait_ns_total), budget);
 		return;
 	}
 	for (unsigned int i = 0; i < env.nlimits; i++)
 		if (fits[i] && st->rows[i].drv.wait_ns_total < best)
 			best = st->rows[i].drv.wait_ns_total;
 	for (unsigned int i = 0; i < env.nlimits; i++) {
-		const struct tune_result *r = &st->rows[i].drv;
 		uint64_t slack = best / 20 > 1000000 ? best / 20 : 1000000;
 
-		if (!fits[i] || r->wait_ns_total > best + slack)
-			continue;
-		if (st->rec < 0 || r->peak_pages < st->rows[st->rec].drv.peak_pages ||
-		    (r->peak_pages == st->rows[st->rec].drv.peak_pages &&
-		     env.limits[i] < env.limits[st->rec]))
-			st->rec = (int)i;
+		ok[i] = fits[i] && st->rows[i].drv.wait_ns_total <= best + slack;
 	}
-	if (cur >= 0 && cur != st->rec)
+	st->rec = least_memory(st, ok);
+	r = &st->rows[st->rec].drv;
+	if (cur >= 0 && cur != st->rec && (st->rows[cur].drv.peak_pages != r->peak_pages ||
+					   st->rows[cur].drv.wait_ns_total != r->wait_ns_total))
 		snprintf(cmp, sizeof(cmp), ", against %.1f ms and %.2f MiB at the recorded %u",
 			 ms(st->rows[cur].drv.wait_ns_total), mib((double)st->rows[cur].drv.peak_pages),
 			 st->recorded_limit);
-	{
-		const struct tune_result *r = &st->rows[st->rec].drv;
-		bool stall_ok = env.max_stall_ms < 0 || ms(r->wait_ns_total) <= env.max_stall_ms;
-		char budget[96] = "";
-
-		if (env.max_mib > 0)
-			snprintf(budget, sizeof(budget), " within the %.3g MiB budget", env.max_mib);
-		snprintf(st->why, sizeof(st->why),
-			 "%s%s: %.1f ms of stall with a %.2f MiB peak%s; a larger limit would save "
-			 "less than 5%% (or 1 ms) of stall for more memory.",
-			 stall_ok ? "it stalls the least (to within 5% or 1 ms) of the limits"
-				  : "no limit meets the stall budget; it stalls the least of the limits",
-			 budget, ms(r->wait_ns_total), mib((double)r->peak_pages), cmp);
-	}
+	snprintf(st->why, sizeof(st->why),
+		 "%s%s: %.1f ms of stall with a %.2f MiB peak%s; %s.",
+		 env.max_stall_ms < 0 ? "it stalls the least (to within 5% or 1 ms) of the limits"
+				      : "no limit keeps the stall within the stall budget; it stalls "
+					"the least (to within 5% or 1 ms) of the limits",
+		 budget, ms(r->wait_ns_total), mib((double)r->peak_pages), cmp,
+		 r->wait_ns_total ? "a larger limit would save less than 5% (or 1 ms) of stall for "
+				    "more memory"
+				  : "no smaller peak goes without stalling");
 }
 
 /* The replays are independent (each builds its own VMs): one per CPU at a time. */

@@ -82,6 +82,24 @@ else
   fail tune_budget_respected "msmvm-tune --workload failed: $(head -c 300 "$tmp/s.err")"
 fi
 
+# A stall budget: the least memory among the limits that keep the stall within it.
+if "$TUNE" --workload sparse --procs 2 --binds 200 --json >"$tmp/sb0.json" 2>"$tmp/sb.err"; then
+  budget=$(jq '[.limits[].driver.wait_ns_total] | sort | .[length / 2 | floor] / 1e6 + 0.001' "$tmp/sb0.json")
+  "$TUNE" --workload sparse --procs 2 --binds 200 --max-stall-ms "$budget" --json \
+    >"$tmp/sb.json" 2>>"$tmp/sb.err"
+  bad=$(jq -r --argjson S "$budget" '
+    .recommendation.limit as $rl |
+    ([.limits[] | select(.driver.wait_ns_total / 1e6 <= $S)] | map(.driver.peak_pages) | min) as $least |
+    (.limits[] | select(.limit == $rl)) as $r |
+    if $r.driver.wait_ns_total / 1e6 > $S then "recommended \($rl) stalls \($r.driver.wait_ns_total) ns > \($S) ms"
+    elif $r.driver.peak_pages != $least then "recommended \($rl) peaks at \($r.driver.peak_pages), least within the stall budget \($least)"
+    else empty end' "$tmp/sb.json" 2>&1)
+  if [ -z "$bad" ]; then pass tune_stall_budget_respected "budget $budget ms: limit $(jq .recommendation.limit "$tmp/sb.json")"
+  else fail tune_stall_budget_respected "$bad"; fi
+else
+  fail tune_stall_budget_respected "msmvm-tune failed: $(head -c 300 "$tmp/sb.err")"
+fi
+
 # An SVG that cannot be written: exit 1 and why, not a silent success.
 "$TUNE" --workload sparse --binds 10 --svg "$tmp/no-such-dir/t.svg" >/dev/null 2>"$tmp/svg.err"
 rc=$?
