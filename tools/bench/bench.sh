@@ -10,7 +10,10 @@
 # their counts can be checked against the model's own summary, run by run.
 #
 # Environment: BUILD (build), BENCH_RUNS (5), BENCH_SECS (3, seconds per model run),
-# BENCH_DOC (docs/PERFORMANCE.md; empty: do not write it).
+# BENCH_DOC (docs/PERFORMANCE.md; empty: do not write it), BENCH_KEEP (a directory: the results
+# and what report.sh reads are kept there, to write the document again without measuring:
+#   bash -c 'source "$0/state.sh"; W=$0 RES=$0/results DOC=docs/PERFORMANCE.md;
+#            source tools/bench/report.sh' DIR ).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 B=${BUILD:-build}
@@ -184,7 +187,7 @@ stop_bt() {
 }
 
 # The tools, each attached to $SIM. A tool's stdout/stderr: $RD/TOOL.out, $RD/TOOL.err.
-start_tool() {	# ours | bpftrace | trace | top | alert | stat-1
+start_tool() {	# ours | bpftrace | trace | top | alert | stat-1 | stat-1-mmap
   case $1 in
     ours) launch ours "$RD/ours.err" "attached" "$B/msmvm-stat" --sim="$SIM" --json -d 600 ;;
     stat-1) launch stat-1 "$RD/stat-1.err" "attached" "$B/msmvm-stat" --sim="$SIM" -P 1 ;;
@@ -194,8 +197,12 @@ start_tool() {	# ours | bpftrace | trace | top | alert | stat-1
     bpftrace)
       bash tools/bench/gen-bpftrace.sh "$SIM" >"$RD/msmvm.bt" || die "cannot generate the bpftrace script"
       launch_bt bpftrace "$RD/msmvm.bt" ;;
+    # --no-ops unless TRACE_OPS=1: the event stream as it was before the ops records came, so
+    # that bytes per event, losses and the time added stay comparable (and the ops' own cost is
+    # measured apart, with TRACE_OPS=1: the tool's default)
     trace) launch trace "$RD/trace.err" "attached" "$B/msmvm-trace" --sim="$SIM" -o "$RD/t.perfetto-trace" -d 600 \
-             ${TRACE_BUF:+--buffer-size "$TRACE_BUF"} ;;
+             ${TRACE_BUF:+--buffer-size "$TRACE_BUF"} $([ "${TRACE_OPS:-0}" = 1 ] || echo --no-ops) ;;
+    trace-no-ops) TRACE_OPS=0 start_tool trace ;;
     top) launch top "$RD/top.out" "^msmvmtop" "$B/msmvmtop" --sim="$SIM" -b -d 1 ;;
     alert) launch alert "$RD/alert.err" "watching" "$B/msmvm-alert" --sim="$SIM" --stall 100/1000 \
              --textfile "$RD/alert.prom" ;;
@@ -443,8 +450,10 @@ awk -v secs="$SECS" -v procs="$PROCS" '
 
 # --- 4. msmvm-trace: the rate it keeps up with ----------------------------------------------
 step 4 "msmvm-trace: events lost by rate (${SWEEP_RUNS} runs per rate)"
-sweep() {	# KEY_PREFIX RATES...: msmvm-trace (--buffer-size $TRACE_BUF if set) at each rate
-  local pre=$1 rate r s ev dr by rp
+# sweep KEY_PREFIX RATES...: msmvm-trace at each rate; --buffer-size $TRACE_BUF if set, the ops
+# recorded if TRACE_OPS=1 (--no-ops otherwise: start_tool)
+sweep() {
+  local pre=$1 rate r s ev dr by rp nops
   shift
   for rate in "$@"; do
     for ((r = 1; r <= SWEEP_RUNS; r++)); do
@@ -455,12 +464,20 @@ sweep() {	# KEY_PREFIX RATES...: msmvm-trace (--buffer-size $TRACE_BUF if set) a
       s=$(grep -o '[0-9]* events, [0-9]* dropped, [0-9]* bytes' "$RD/trace.err" | tr -d ',')
       read -r ev _ dr _ by _ <<<"$s"
       [ -n "${ev:-}" ] || die "no summary line from msmvm-trace: $(cat "$RD/trace.err")"
-      # every bind and every job free is one event: nothing may go missing unsaid
-      if [ $((ev + dr)) -ne $((2 * SIM_BINDS)) ]; then
-        say "  rate $rate: $ev events + $dr dropped != 2 x $SIM_BINDS binds"
-        put "events_accounted" 0
-      else
+      # ops records are events too (8 ops each; a lost one is in the drops like any other)
+      nops=$(sed -n 's/.*; \([0-9]*\) of the events are ops records.*/\1/p' "$RD/trace.err")
+      nops=${nops:-0}
+      [ "${TRACE_OPS:-0}" = 1 ] || [ "$nops" -eq 0 ] || die "msmvm-trace --no-ops recorded $nops ops records"
+      [ "${TRACE_OPS:-0}" != 1 ] || [ "$nops" -gt 0 ] || die "msmvm-trace recorded no ops records (with ops)"
+      # every bind and every job free is one event: nothing may go missing unsaid. With ops,
+      # the drops may hold ops records as well: then the probe events lost are at most the drops.
+      if [ $((ev - nops + dr)) -eq $((2 * SIM_BINDS)) ] ||
+         { [ "$nops" -gt 0 ] && [ "$dr" -gt 0 ] && [ $((ev - nops + dr)) -gt $((2 * SIM_BINDS)) ] &&
+           [ $((ev - nops)) -le $((2 * SIM_BINDS)) ]; }; then
         put "events_accounted" 1
+      else
+        say "  rate $rate: $((ev - nops)) probe events ($ev events, $nops of them ops records) + $dr dropped: not 2 x $SIM_BINDS binds"
+        put "events_accounted" 0
       fi
       if [ "$dr" -eq 0 ]; then	# lossless: the trace must recount the model exactly
         rp=$("$B/msmvm-stat" --replay "$RD/t.perfetto-trace" --json 2>"$RD/replay.err" |
@@ -470,11 +487,15 @@ sweep() {	# KEY_PREFIX RATES...: msmvm-trace (--buffer-size $TRACE_BUF if set) a
           put "replay_ok" 1
         else
           put "replay_ok" 0
-          echo "at $([ "$rate" = 0 ] && echo "flat out" || echo "$((rate * PROCS)) binds/s"), $ev events, none" \
+          echo "at $([ "$rate" = 0 ] && echo "flat out" || echo "$((rate * PROCS)) binds/s")$([ "$nops" -gt 0 ] && echo ", with ops"), $ev events, none" \
                "dropped: binds, pages counted, pages used ${rp:-(nothing)} from the trace, $mo from the model" \
                "$(tr '\n' ' ' <"$RD/replay.err" | head -c 300)" | sed 's/ *$//' >>"$W/replay.diffs"
           say "  replay differs from the model: $(tail -n 1 "$W/replay.diffs")"
         fi
+        # the file's size per VM_BIND, from lossless recordings only (a lost event is bytes missing)
+        put "$pre.bytes_per_bind" "$(calc "$by / $SIM_BINDS")"
+        put "$pre.ops_per_bind" "$(jq '.totals.ops / .totals.binds' "$RD/sum.json")"
+        put "$pre.opsrec_per_bind" "$(calc "$nops / $SIM_BINDS")"
       fi
       put "$pre.$rate.rate" "$(calc "$SIM_BINDS / $SECS")"
       put "$pre.$rate.drop_pct" "$(calc "100 * $dr / ($ev + $dr)")"
@@ -491,21 +512,25 @@ sweep() {	# KEY_PREFIX RATES...: msmvm-trace (--buffer-size $TRACE_BUF if set) a
     say "  $( [ "$rate" = 0 ] && echo "flat out" || echo "$((rate * PROCS))/s"): reached $(cell "$pre.$rate.rate" 0) binds/s, lost $(cell "$pre.$rate.drop_pct" 2) %"
   done
 }
-TRACE_BUF= sweep sweep "${SWEEP_RATES[@]}"
-say "  with --buffer-size $SMALL_BUF (KB):"
-TRACE_BUF=$SMALL_BUF sweep small "${SMALL_RATES[@]}"
+say "  --no-ops:"
+TRACE_BUF= TRACE_OPS=0 sweep sweep "${SWEEP_RATES[@]}"
+say "  --no-ops --buffer-size $SMALL_BUF (KB):"
+TRACE_BUF=$SMALL_BUF TRACE_OPS=0 sweep small "${SMALL_RATES[@]}"
+say "  with ops (the default):"
+TRACE_BUF= TRACE_OPS=1 sweep ops "${SWEEP_RATES[@]}"
+say "  bytes per VM_BIND (lossless runs): $(cell sweep.bytes_per_bind 0) --no-ops, $(cell ops.bytes_per_bind 0) with ops ($(cell ops.ops_per_bind 1) ops each)"
 
 # --- 5. user-space CPU and memory at 10k binds/s --------------------------------------------
 step 5 "user-space CPU and RSS at $((RATE_10K * PROCS)) binds/s"
 proc_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }	# utime + stime
 proc_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }	# on CPU, all threads
 proc_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
-for tool in stat-1 top alert bpftrace stat-1-mmap; do
+for tool in stat-1 top alert trace trace-no-ops bpftrace stat-1-mmap; do
   n=$RUNS
-  case $tool in bpftrace|stat-1-mmap) n=$SWEEP_RUNS ;; esac	# a reference, an experiment
+  case $tool in trace-no-ops|bpftrace|stat-1-mmap) n=$SWEEP_RUNS ;; esac	# references, an experiment
   for ((r = 1; r <= n; r++)); do
     new_sim
-    start_tool "$tool"
+    TRACE_OPS=1 start_tool "$tool"	# msmvm-trace as it runs by default: with the ops
     [ "$tool" = alert ] && put "attach_ms.alert" "$T_READY_MS"
     [ "$tool" = stat-1 ] && put "attach_self_ms.ours" "$(sed -n 's/.* in \([0-9.]*\) ms.*/\1/p' "$RD/stat-1.err")" &&
       put "attach_ms.ours" "$T_READY_MS"
@@ -518,15 +543,24 @@ for tool in stat-1 top alert bpftrace stat-1-mmap; do
     put "hwm_mib.$tool" "$(calc "$(proc_kb "$TPID" VmHWM) / 1024")"
     put "rss_mib.$tool" "$(calc "$(proc_kb "$TPID" VmRSS) / 1024")"
     put "rate10k.$tool" "$(calc "$SIM_BINDS / $SECS")"
-    if [ "$tool" = stat-1 ] && [ "$r" = "$n" ]; then	# where msmvm-stat's memory is
-      awk '/^[0-9a-f]+-[0-9a-f]+ / { n = ($6 == "" ? "[anon]" : $6); sub(/.*\//, "", n) }
-           /^Rss:/ { rss[n] += $2 }
-           END { for (k in rss) if (rss[k] > 0) print rss[k], k }' "/proc/$TPID/smaps" | sort -rn >"$W/smaps.stat"
-    fi
+    case $tool in stat-1|alert|trace)	# where their memory is, by mapping
+      if [ "$r" = "$n" ]; then
+        awk '/^[0-9a-f]+-[0-9a-f]+ / { n = ($6 == "" ? "[anon]" : $6); sub(/.*\//, "", n) }
+             /^Rss:/ { rss[n] += $2 }
+             END { for (k in rss) if (rss[k] > 0) print rss[k], k }' "/proc/$TPID/smaps" |
+          sort -rn >"$W/smaps.${tool%-1}"
+      fi ;;
+    esac
     stop_tool "$tool"
+    rm -f "$RD/t.perfetto-trace"
   done
   say "  $tool: CPU $(cell "cpu_ns_pct.$tool" 2) % of a core, RSS peak $(cell "hwm_mib.$tool" 1) MiB, model at $(cell "rate10k.$tool" 0) binds/s"
 done
+# the start-up peak's main part: libbpf parsing the kernel's BTF, in a process of its own
+"${CC:-cc}" -O2 -o "$W/btfpeak" tools/bench/btfpeak.c -lbpf 2>"$W/btfpeak.err" ||
+  die "cannot build tools/bench/btfpeak.c: $(cat "$W/btfpeak.err")"
+"$W/btfpeak" >"$W/btfpeak.json" || die "btfpeak failed"
+say "  btf__load_vmlinux_btf alone: $(jq -r '"peak \(.start.hwm_kib / 1024 * 10 | round / 10) -> \(.loaded.hwm_kib / 1024 * 10 | round / 10) MiB"' "$W/btfpeak.json")"
 
 # --- 6. where msmvm-stat's start-up time goes (uprobes on its own libmsmvm and libbpf calls) --
 step 6 "start-up: time in libmsmvm and libbpf, msmvm-stat with bpftrace watching"
@@ -536,12 +570,17 @@ cp "$LIBBPF" "$RD/lib/"
 cp "$B/msmvm-stat" "$RD/msmvm-stat"
 LB=$RD/lib/$(basename "$LIBBPF")
 {
-  for f in msmvm_open msmvm_probe_sim msmvm_load msmvm_attach; do
-    echo "uprobe:$RD/msmvm-stat:$f { @s[tid, \"$f\"] = nsecs; }"
-    echo "uretprobe:$RD/msmvm-stat:$f /@s[tid, \"$f\"]/ { @ms[\"$f\"] = sum((nsecs - @s[tid, \"$f\"]) / 1000); delete(@s[tid, \"$f\"]); }"
+  for f in msmvm_open msmvm_probe_sim msmvm_load msmvm_attach; do	# @in: inside msmvm_probe_sim
+    echo "uprobe:$RD/msmvm-stat:$f { @s[tid, \"$f\"] = nsecs; $([ $f = msmvm_probe_sim ] && echo '@in[tid] = 1;') }"
+    echo "uretprobe:$RD/msmvm-stat:$f /@s[tid, \"$f\"]/ { @ms[\"$f\"] = sum((nsecs - @s[tid, \"$f\"]) / 1000); delete(@s[tid, \"$f\"]); $([ $f = msmvm_probe_sim ] && echo 'delete(@in[tid]);') }"
   done
-  for f in btf__load_vmlinux_btf btf__parse_elf btf__add_btf bpf_object__open_mem bpf_object__load; do
-    echo "uprobe:$LB:$f { @s[tid, \"$f\"] = nsecs; }"
+  # btf__find_by_name_kind and btf__add_type inside msmvm_probe_sim only (libbpf calls the first
+  # itself elsewhere): the kernel types the model flavor needs, looked up and copied one by one
+  # into the merged BTF. Every call counted.
+  for f in btf__load_vmlinux_btf btf__parse_elf btf__find_by_name_kind btf__add_type btf__add_btf \
+           bpf_object__open_mem bpf_object__load; do
+    case $f in btf__find_by_name_kind|btf__add_type) pred='/@in[tid]/ ' ;; *) pred= ;; esac
+    echo "uprobe:$LB:$f $pred{ @s[tid, \"$f\"] = nsecs; @n[\"$f\"] = count(); }"
     echo "uretprobe:$LB:$f /@s[tid, \"$f\"]/ { @ms[\"$f\"] = sum((nsecs - @s[tid, \"$f\"]) / 1000); delete(@s[tid, \"$f\"]); }"
   done
 } >"$RD/startup.bt"
@@ -550,9 +589,12 @@ LD_LIBRARY_PATH=$RD/lib "$RD/msmvm-stat" --sim="$SIM" -d 0.2 >/dev/null 2>"$RD/s
   die "msmvm-stat failed: $(cat "$RD/self.err")"
 STARTUP_SELF=$(sed -n 's/.* in \([0-9.]*\) ms.*/\1/p' "$RD/self.err")
 stop_bt >/dev/null
-jq -c 'select(.type == "map") | .data["@ms"] | to_entries | map({key, value: (.value / 1000)}) | from_entries' \
+jq -c 'select(.type == "map") | .data["@ms"] // empty | to_entries | map({key, value: (.value / 1000)}) | from_entries' \
   "$RD/startup.out" >"$W/startup.json" 2>/dev/null || echo '{}' >"$W/startup.json"
 [ -s "$W/startup.json" ] || echo '{}' >"$W/startup.json"
+jq -c 'select(.type == "map") | .data["@n"] // empty' "$RD/startup.out" >"$W/startup.calls.json" 2>/dev/null ||
+  echo '{}' >"$W/startup.calls.json"
+[ -s "$W/startup.calls.json" ] || echo '{}' >"$W/startup.calls.json"
 say "  msmvm-stat said $STARTUP_SELF ms; $(jq -r 'to_entries | map("\(.key) \(.value | floor) ms") | join(", ")' "$W/startup.json")"
 
 # --- 7. the model's default job cost: how noisy its flat-out rate is here -------------------
@@ -581,4 +623,12 @@ OTHERS_PCT=$(calc "100 * ($MACHINE_BUSY - $SELF1) / $MACHINE_TOTAL")
 
 # ==========================================================================================
 # The table and the document
+if [ -n "${BENCH_KEEP:-}" ]; then	# the variables and functions report.sh uses, and the files
+  for v in RATE_10K $(grep -o '\$[{]\?[A-Za-z_][A-Za-z0-9_]*' tools/bench/report.sh | tr -d '${' | sort -u); do
+    case $v in W|RES|DOC) ;; *) declare -p "$v" 2>/dev/null ;; esac
+  done >"$W/state.sh"
+  declare -f >>"$W/state.sh"
+  mkdir -p "$BENCH_KEEP" && find "$W" -maxdepth 1 -type f -exec cp {} "$BENCH_KEEP"/ \; ||
+    say "bench: cannot keep the results in $BENCH_KEEP"
+fi
 source tools/bench/report.sh
