@@ -58,7 +58,14 @@ case_run() {
   stat_pid=$!
   for i in $(seq 400); do grep -q attached "$tmp/stat.err" && break; sleep 0.05; done
   if ! grep -q attached "$tmp/stat.err"; then
-    echo "not ok $name"; echo "#   msmvm-stat did not attach:"; sed 's/^/#   /' "$tmp/stat.err"
+    echo "not ok $name"; echo "#   msmvm-stat did not attach in 20 s:"; sed 's/^/#   /' "$tmp/stat.err"
+    # where it is stuck, if it is still there (seen once, not reproduced since)
+    if kill -0 "$stat_pid" 2>/dev/null; then
+      echo "#   still running: $(ps -o stat=,wchan:32= -p "$stat_pid")"
+      sed 's/^/#   kernel stack: /' "/proc/$stat_pid/stack" 2>/dev/null | head -12
+    else
+      wait "$stat_pid"; echo "#   it exited with status $?"
+    fi
     kill "$stat_pid" 2>/dev/null; wait "$stat_pid" 2>/dev/null; return
   fi
   startup=$(sed -n 's/.* in \([0-9.]*\) ms.*/\1/p' "$tmp/stat.err")
