@@ -223,6 +223,16 @@ struct tr_read_info {
 int tr_read_file(const char *path, const struct tr_reader_cb *cb, struct tr_read_info *info,
 		 struct msmvm_err *err);
 
+/* An event's argument by key, NULL if absent; a numeric one, dflt if absent or a string. */
+const struct tr_arg *tr_ev_arg(const struct tr_ev *e, int key);
+int64_t tr_ev_num(const struct tr_ev *e, int key, int64_t dflt);
+/*
+ * What the recorder's own instants say, into *in: the header (TN_RECORDING: the plan, the
+ * limit, whether ops were recorded), loss marks (TN_LOST) and the final stats (TN_STATS:
+ * finished, drops, probe health). Returns the instant's name, TN_NONE for any other event.
+ */
+int tr_info_from_event(struct msmvm_trace_info *in, const struct tr_ev *e);
+
 int msmvm_fail(struct msmvm_err *err, enum msmvm_err_kind kind, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 

@@ -464,3 +464,56 @@ int tr_read_file(const char *path, const struct tr_reader_cb *cb, struct tr_read
 	free(r.strings);
 	return ret;
 }
+
+const struct tr_arg *tr_ev_arg(const struct tr_ev *e, int key)
+{
+	for (int i = 0; i < e->nargs; i++)
+		if (e->args[i].key == key)
+			return &e->args[i];
+	return NULL;
+}
+
+int64_t tr_ev_num(const struct tr_ev *e, int key, int64_t dflt)
+{
+	const struct tr_arg *a = tr_ev_arg(e, key);
+
+	return a && a->type != TA_STR ? a->i : dflt;
+}
+
+int tr_info_from_event(struct msmvm_trace_info *in, const struct tr_ev *e)
+{
+	const struct tr_arg *a;
+
+	if (e->type != TE_INSTANT)
+		return TN_NONE;
+	switch (e->name) {
+	case TN_RECORDING:
+		if ((a = tr_ev_arg(e, TK_TARGET)) && a->type == TA_STR)
+			snprintf(in->plan.target, sizeof(in->plan.target), "%s", a->s);
+		if ((a = tr_ev_arg(e, TK_REASON)) && a->type == TA_STR)
+			snprintf(in->plan.reason, sizeof(in->plan.reason), "%s", a->s);
+		if ((a = tr_ev_arg(e, TK_ARCH)) && a->type == TA_STR)
+			snprintf(in->plan.arch, sizeof(in->plan.arch), "%s", a->s);
+		if ((a = tr_ev_arg(e, TK_PLAN)) && a->type == TA_STR)
+			in->plan.kind = strcmp(a->s, "fallback") ? MSMVM_PLAN_DIRECT
+								 : MSMVM_PLAN_FALLBACK;
+		a = tr_ev_arg(e, TK_THROTTLE_LIMIT);
+		in->plan.throttle_limit = a && a->type != TA_STR && a->u <= UINT32_MAX ? a->u : 0;
+		in->plan.emit_ops = tr_ev_num(e, TK_OPS_RECORDED, 0) != 0;
+		return TN_RECORDING;
+	case TN_LOST:
+		if ((uint64_t)tr_ev_num(e, TK_DROPPED_TOTAL, 0) > in->dropped)
+			in->dropped = (uint64_t)tr_ev_num(e, TK_DROPPED_TOTAL, 0);
+		return TN_LOST;
+	case TN_STATS:
+		in->finished = true;
+		in->dropped = (uint64_t)tr_ev_num(e, TK_DROPPED_TOTAL, (int64_t)in->dropped);
+		for (int i = 0; i < MSMVM_H_COUNT_; i++)
+			in->health[i] = (uint64_t)tr_ev_num(e, TK_HEALTH_ + i, 0);
+		if (in->dropped > in->health[MSMVM_H_RINGBUF_DROPS])
+			in->health[MSMVM_H_RINGBUF_DROPS] = in->dropped;
+		return TN_STATS;
+	default:
+		return TN_NONE;
+	}
+}

@@ -82,21 +82,6 @@ static uint32_t errno_slot(int64_t ret)
 	}
 }
 
-static const struct tr_arg *arg(const struct tr_ev *e, int key)
-{
-	for (int i = 0; i < e->nargs; i++)
-		if (e->args[i].key == key)
-			return &e->args[i];
-	return NULL;
-}
-
-static int64_t arg_num(const struct tr_ev *e, int key, int64_t dflt)
-{
-	const struct tr_arg *a = arg(e, key);
-
-	return a && a->type != TA_STR ? a->i : dflt;
-}
-
 static void *get_or_new(struct rp *r, struct tr_map *m, uint64_t k1, uint64_t k2, size_t size)
 {
 	void *v = tr_map_get(m, k1, k2);
@@ -155,7 +140,7 @@ static void on_track(void *ctx, const struct tr_track *t)
 
 static void count_free(struct rp *r, struct rp_vm *vm, const struct tr_ev *e)
 {
-	int64_t counted = arg_num(e, TK_COUNTED, 0), used = arg_num(e, TK_USED, 0);
+	int64_t counted = tr_ev_num(e, TK_COUNTED, 0), used = tr_ev_num(e, TK_USED, 0);
 	/* in uint64_t: any values a file holds, without signed overflow */
 	uint64_t over = (uint64_t)counted - (uint64_t)used;
 
@@ -181,15 +166,15 @@ static void on_thread_event(struct rp *r, struct rp_track *t, const struct tr_ev
 			return;
 		top = (struct rp_open){ e->name, e->ts, t->depth ? t->stack[0].vm : 0 };
 		if (e->name == TN_VM_BIND) {
-			int64_t ret = arg_num(e, TK_RET, 0);
-			const struct tr_arg *pages = arg(e, TK_PAGES_COUNTED);
+			int64_t ret = tr_ev_num(e, TK_RET, 0);
+			const struct tr_arg *pages = tr_ev_arg(e, TK_PAGES_COUNTED);
 
-			top.vm = (uint64_t)arg_num(e, TK_VM, 0);
+			top.vm = (uint64_t)tr_ev_num(e, TK_VM, 0);
 			vm = get_vm(r, t->t.pid, top.vm);
 			if (!vm)
 				return;
 			vm->s.c.binds++;
-			vm->s.c.ops += (uint64_t)arg_num(e, TK_NR_OPS, 0);
+			vm->s.c.ops += (uint64_t)tr_ev_num(e, TK_NR_OPS, 0);
 			if (ret < 0) {
 				vm->s.c.errors++;
 				vm->s.c.errno_counts[errno_slot(ret)]++;
@@ -255,44 +240,24 @@ static void on_vm_event(struct rp *r, struct rp_track *t, const struct tr_ev *e)
 		}
 		return;
 	}
-	if ((e->type == TE_END && arg(e, TK_USED)) ||
+	if ((e->type == TE_END && tr_ev_arg(e, TK_USED)) ||
 	    (e->type == TE_INSTANT && (e->name == TN_JOB_FREED || e->name == TN_JOB_FREED_IOCTL)))
 		count_free(r, vm, e);
 	else if (e->type == TE_INSTANT && e->name == TN_DRIFT)
 		vm->s.c.drift = (int64_t)((uint64_t)vm->s.c.drift +
-					  (uint64_t)arg_num(e, TK_DRIFT, 0));	/* wraps */
+					  (uint64_t)tr_ev_num(e, TK_DRIFT, 0));	/* wraps */
 }
 
 static void on_global_event(struct rp *r, const struct tr_ev *e)
 {
-	struct msmvm_trace_info *in = r->info;
-	const struct tr_arg *a;
-
-	if (e->type != TE_INSTANT)
-		return;
-	if (e->name == TN_RECORDING) {
+	switch (tr_info_from_event(r->info, e)) {
+	case TN_RECORDING:
 		r->t_start = e->ts;
 		r->have_start = true;
-		if ((a = arg(e, TK_TARGET)) && a->type == TA_STR)
-			snprintf(in->plan.target, sizeof(in->plan.target), "%s", a->s);
-		if ((a = arg(e, TK_REASON)) && a->type == TA_STR)
-			snprintf(in->plan.reason, sizeof(in->plan.reason), "%s", a->s);
-		if ((a = arg(e, TK_ARCH)) && a->type == TA_STR)
-			snprintf(in->plan.arch, sizeof(in->plan.arch), "%s", a->s);
-		if ((a = arg(e, TK_PLAN)) && a->type == TA_STR)
-			in->plan.kind = strcmp(a->s, "fallback") ? MSMVM_PLAN_DIRECT
-								 : MSMVM_PLAN_FALLBACK;
-	} else if (e->name == TN_LOST) {
-		if ((uint64_t)arg_num(e, TK_DROPPED_TOTAL, 0) > in->dropped)
-			in->dropped = (uint64_t)arg_num(e, TK_DROPPED_TOTAL, 0);
-	} else if (e->name == TN_STATS) {
-		in->finished = true;
-		in->dropped = (uint64_t)arg_num(e, TK_DROPPED_TOTAL, (int64_t)in->dropped);
-		for (int i = 0; i < MSMVM_H_COUNT_; i++)
-			in->health[i] = (uint64_t)arg_num(e, TK_HEALTH_ + i, 0);
-		if (in->dropped > in->health[MSMVM_H_RINGBUF_DROPS])
-			in->health[MSMVM_H_RINGBUF_DROPS] = in->dropped;
+		break;
+	case TN_STATS:
 		r->t_last = e->ts;
+		break;
 	}
 }
 

@@ -91,21 +91,6 @@ static bool grow(struct wl_state *w, void **p, size_t *cap, size_t n, size_t siz
 	return true;
 }
 
-static const struct tr_arg *arg(const struct tr_ev *e, int key)
-{
-	for (int i = 0; i < e->nargs; i++)
-		if (e->args[i].key == key)
-			return &e->args[i];
-	return NULL;
-}
-
-static int64_t arg_num(const struct tr_ev *e, int key, int64_t dflt)
-{
-	const struct tr_arg *a = arg(e, key);
-
-	return a && a->type != TA_STR ? a->i : dflt;
-}
-
 static void set_comm(struct wl_state *w, uint32_t pid, const char *name, uint64_t ts,
 		     bool from_process)
 {
@@ -226,7 +211,7 @@ static struct wl_bind *bind_of_flow(struct wl_state *w, uint64_t flow)
 static void bind_begin(struct wl_state *w, struct wl_track *t, const struct tr_ev *e,
 		       struct wl_open *top)
 {
-	const struct tr_arg *pages = arg(e, TK_PAGES_COUNTED), *ops = arg(e, TK_OPS);
+	const struct tr_arg *pages = tr_ev_arg(e, TK_PAGES_COUNTED), *ops = tr_ev_arg(e, TK_OPS);
 	struct wl_bind *wb;
 
 	if (!grow(w, (void **)&w->binds, &w->capbinds, w->nbinds, sizeof(*w->binds)))
@@ -236,13 +221,13 @@ static void bind_begin(struct wl_state *w, struct wl_track *t, const struct tr_e
 	wb->order = w->nbinds;
 	wb->b.pid = t->t.pid;
 	wb->b.tid = t->t.tid;
-	wb->b.vm = (uint64_t)arg_num(e, TK_VM, 0);
-	wb->b.nr_ops = (uint32_t)arg_num(e, TK_NR_OPS, 0);
-	wb->b.queue_id = (uint32_t)arg_num(e, TK_QUEUE_ID, 0);
-	wb->b.ret = (int32_t)arg_num(e, TK_RET, 0);
+	wb->b.vm = (uint64_t)tr_ev_num(e, TK_VM, 0);
+	wb->b.nr_ops = (uint32_t)tr_ev_num(e, TK_NR_OPS, 0);
+	wb->b.queue_id = (uint32_t)tr_ev_num(e, TK_QUEUE_ID, 0);
+	wb->b.ret = (int32_t)tr_ev_num(e, TK_RET, 0);
 	wb->b.entry_ns = e->ts;
-	if (arg(e, TK_THROTTLE_AT)) {	/* did not sleep: its check, without a wait slice */
-		wb->b.wait_start_ns = e->ts + (uint64_t)arg_num(e, TK_THROTTLE_AT, 0);
+	if (tr_ev_arg(e, TK_THROTTLE_AT)) {	/* did not sleep: its check, without a wait slice */
+		wb->b.wait_start_ns = e->ts + (uint64_t)tr_ev_num(e, TK_THROTTLE_AT, 0);
 		wb->b.wait_end_ns = wb->b.wait_start_ns;
 	}
 	if (pages && pages->type != TA_STR) {
@@ -250,7 +235,7 @@ static void bind_begin(struct wl_state *w, struct wl_track *t, const struct tr_e
 		wb->b.count = (uint32_t)pages->u;
 	}
 	wb->b.ops_first = w->nops;
-	if (ops && ops->type == TA_STR && !arg(e, TK_OPS_INCOMPLETE) &&
+	if (ops && ops->type == TA_STR && !tr_ev_arg(e, TK_OPS_INCOMPLETE) &&
 	    parse_ops(w, ops->s, wb->b.nr_ops, &wb->b.ops_first)) {
 		wb->b.ops_known = true;
 		wb->nops = wb->b.nr_ops;
@@ -317,7 +302,7 @@ static void job_free(struct wl_state *w, uint64_t flow, const struct tr_ev *e)
 		return;
 	}
 	wb->b.free_ns = e->ts;
-	wb->b.used = (uint32_t)arg_num(e, TK_USED, 0);
+	wb->b.used = (uint32_t)tr_ev_num(e, TK_USED, 0);
 }
 
 static void on_lane_event(struct wl_state *w, struct wl_track *t, const struct tr_ev *e)
@@ -345,44 +330,21 @@ static void on_lane_event(struct wl_state *w, struct wl_track *t, const struct t
 		if (!grow(w, (void **)&w->ifrees, &w->capifrees, w->nifrees, sizeof(*w->ifrees)))
 			return;
 		w->ifrees[w->nifrees++] = (struct wl_ifree){
-			parent->t.pid, vm, e->ts, (uint32_t)arg_num(e, TK_USED, 0) };
+			parent->t.pid, vm, e->ts, (uint32_t)tr_ev_num(e, TK_USED, 0) };
 	}
 }
 
 static void on_global_event(struct wl_state *w, const struct tr_ev *e)
 {
-	struct msmvm_trace_info *in = w->info;
-	const struct tr_arg *a;
-
-	if (e->type != TE_INSTANT)
-		return;
-	if (e->name == TN_RECORDING) {
+	switch (tr_info_from_event(w->info, e)) {
+	case TN_RECORDING:
 		w->t_start = e->ts;
 		w->have_start = true;
-		if ((a = arg(e, TK_TARGET)) && a->type == TA_STR)
-			snprintf(in->plan.target, sizeof(in->plan.target), "%s", a->s);
-		if ((a = arg(e, TK_REASON)) && a->type == TA_STR)
-			snprintf(in->plan.reason, sizeof(in->plan.reason), "%s", a->s);
-		if ((a = arg(e, TK_ARCH)) && a->type == TA_STR)
-			snprintf(in->plan.arch, sizeof(in->plan.arch), "%s", a->s);
-		if ((a = arg(e, TK_PLAN)) && a->type == TA_STR)
-			in->plan.kind = strcmp(a->s, "fallback") ? MSMVM_PLAN_DIRECT
-								 : MSMVM_PLAN_FALLBACK;
-		a = arg(e, TK_THROTTLE_LIMIT);
-		w->limit = a && a->type != TA_STR && a->u <= UINT32_MAX ? (uint32_t)a->u : 0;
-		in->plan.throttle_limit = w->limit;
-		in->plan.emit_ops = arg_num(e, TK_OPS_RECORDED, 0) != 0;
-	} else if (e->name == TN_LOST) {
-		if ((uint64_t)arg_num(e, TK_DROPPED_TOTAL, 0) > in->dropped)
-			in->dropped = (uint64_t)arg_num(e, TK_DROPPED_TOTAL, 0);
-	} else if (e->name == TN_STATS) {
-		in->finished = true;
-		in->dropped = (uint64_t)arg_num(e, TK_DROPPED_TOTAL, (int64_t)in->dropped);
-		for (int i = 0; i < MSMVM_H_COUNT_; i++)
-			in->health[i] = (uint64_t)arg_num(e, TK_HEALTH_ + i, 0);
-		if (in->dropped > in->health[MSMVM_H_RINGBUF_DROPS])
-			in->health[MSMVM_H_RINGBUF_DROPS] = in->dropped;
+		w->limit = (uint32_t)w->info->plan.throttle_limit;
+		break;
+	case TN_STATS:
 		w->t_end = e->ts;
+		break;
 	}
 }
 
