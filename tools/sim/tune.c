@@ -101,7 +101,7 @@ static bool queues_job(const struct msmvm_wl_bind *b)
 
 struct vm_job {
 	uint64_t ret_ns, free_ns;
-	size_t bind;
+	size_t bind, vm;	/* vm: index in the (pid, vm) map */
 };
 
 static int cmp_vm_job(const void *a, const void *b)
@@ -115,7 +115,7 @@ int tune_timing_from_workload(const struct msmvm_workload *wl, int64_t job_cost_
 			      struct tune_timing *timing, struct tune_timing_info *info)
 {
 	struct id_map threads = { 0 }, vms = { 0 };
-	uint64_t *last_ret = NULL, *services = NULL, *wakes = NULL;
+	uint64_t *last_ret = NULL, *wakes = NULL;
 	size_t *vm_n = NULL, *vm_off = NULL, nservices = 0, nwakes = 0;
 	struct vm_job *jobs = NULL;
 	size_t nvms, njobs = 0;
@@ -124,10 +124,9 @@ int tune_timing_from_workload(const struct msmvm_workload *wl, int64_t job_cost_
 	memset(info, 0, sizeof(*info));
 	memset(timing, 0, sizeof(*timing) * wl->nbinds);
 	last_ret = calloc(wl->nbinds + 1, sizeof(*last_ret));
-	services = calloc(wl->nbinds + 1, sizeof(*services));
 	wakes = calloc(wl->nbinds + 1, sizeof(*wakes));
 	jobs = calloc(wl->nbinds + 1, sizeof(*jobs));
-	if (!last_ret || !services || !wakes || !jobs)
+	if (!last_ret || !wakes || !jobs)
 		goto out;
 
 	/* Per thread: think time; per call: the time outside the throttle, split at the check. */
@@ -157,8 +156,7 @@ int tune_timing_from_workload(const struct msmvm_workload *wl, int64_t job_cost_
 
 			if (v < 0)
 				goto out;
-			jobs[njobs++] = (struct vm_job){ b->return_ns, b->free_ns, k };
-			services[k] = (uint64_t)v;	/* the VM index, for now */
+			jobs[njobs++] = (struct vm_job){ b->return_ns, b->free_ns, k, (size_t)v };
 		}
 	}
 
@@ -177,12 +175,12 @@ int tune_timing_from_workload(const struct msmvm_workload *wl, int64_t job_cost_
 			goto out;
 		}
 		for (size_t j = 0; j < njobs; j++)
-			vm_n[services[jobs[j].bind]]++;
+			vm_n[jobs[j].vm]++;
 		for (size_t v = 0; v < nvms; v++)
 			vm_off[v + 1] = vm_off[v] + vm_n[v];
 		memset(vm_n, 0, sizeof(*vm_n) * nvms);
 		for (size_t j = 0; j < njobs; j++) {
-			size_t v = services[jobs[j].bind];
+			size_t v = jobs[j].vm;
 
 			by_vm[vm_off[v] + vm_n[v]++] = jobs[j];
 		}
@@ -207,6 +205,17 @@ int tune_timing_from_workload(const struct msmvm_workload *wl, int64_t job_cost_
 		}
 		info->service_median_ns = median_u64(svc, nservices);
 
+		/* Per VM, its frees in order (svc reused): the last one before a pass, by bisection. */
+		for (size_t v = 0; v < nvms; v++) {
+			size_t n = 0;
+
+			for (size_t j = vm_off[v]; j < vm_off[v] + vm_n[v]; j++)
+				if (by_vm[j].free_ns)
+					svc[vm_off[v] + n++] = by_vm[j].free_ns;
+			vm_n[v] = n;
+			qsort(&svc[vm_off[v]], n, sizeof(*svc), cmp_u64);
+		}
+
 		/* Wake-up latency: a slept call's pass minus the last free on its VM before it. */
 		for (size_t k = 0; k < wl->nbinds; k++) {
 			const struct msmvm_wl_bind *b = &wl->binds[k];
@@ -223,10 +232,20 @@ int tune_timing_from_workload(const struct msmvm_workload *wl, int64_t job_cost_
 				}
 				continue;
 			}
-			for (size_t j = vm_off[v]; j < vm_off[v] + vm_n[v]; j++)
-				if (by_vm[j].free_ns && by_vm[j].free_ns <= b->wait_end_ns &&
-				    by_vm[j].free_ns > best)
-					best = by_vm[j].free_ns;
+			{
+				const uint64_t *f = &svc[vm_off[v]];
+				size_t lo = 0, hi = vm_n[v];	/* first free after the pass */
+
+				while (lo < hi) {
+					size_t mid = lo + (hi - lo) / 2;
+
+					if (f[mid] <= b->wait_end_ns)
+						lo = mid + 1;
+					else
+						hi = mid;
+				}
+				best = lo ? f[lo - 1] : 0;
+			}
 			if (best && b->wait_end_ns - best < 1000000000ULL) {
 				wakes[nwakes++] = b->wait_end_ns - best;
 				timing[k].wake_ns = b->wait_end_ns - best;
@@ -263,7 +282,7 @@ int tune_timing_from_workload(const struct msmvm_workload *wl, int64_t job_cost_
 		info->service_median_ns = (uint64_t)job_cost_ns;
 	ret = 0;
 out:
-	free(last_ret), free(services), free(wakes), free(jobs), free(vm_n), free(vm_off);
+	free(last_ret), free(wakes), free(jobs), free(vm_n), free(vm_off);
 	id_free(&threads), id_free(&vms);
 	return ret;
 }
