@@ -8,7 +8,7 @@
  *   vm_bind_prealloc_count  entry/return  pages counted, did it sleep (nvcsw), wait time,
  *                                         -ERESTARTSYS, in_flight after the add
  *   msm_vma_job_free        entry/return  pages used, overcount, drift, in_flight
- * With emit_ops, the ioctl's entry also sends the call's ops (kind, iova, range) as
+ * With emit_ops set, the ioctl's entry also sends the call's ops (kind, iova, range) as
  * MSMVM_EV_OPS records, for traces that replay the binds (msmvm-tune).
  * Fallback plan, when vm_bind_prealloc_count is inlined: prepare_to_wait_event/finish_wait
  * on the VM's prealloc_throttle.wait for threads inside the ioctl give the wait, and
@@ -25,12 +25,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 /* Set by the loader before load. */
-const volatile __u32 hook_plan = MSMVM_PLAN_DIRECT;
-const volatile __u32 filter_tgid;		/* 0: every process */
-const volatile bool emit_events;		/* only trace/alert consumers pay for events */
-const volatile __u64 wakeup_bytes = 64 * 1024;	/* batch ring-buffer wakeups */
-const volatile __s64 throttle_limit = 1024;	/* the driver's literal; the model's --limit */
-const volatile bool emit_ops;			/* with emit_events: each call's ops, at entry */
+const volatile struct msmvm_bpf_config config = MSMVM_BPF_CONFIG_DEFAULT;
 
 /* Per thread: what the current VM_BIND call has done so far. */
 struct thread_state {
@@ -241,20 +236,6 @@ static __always_inline __s64 read_in_flight(__u64 vm)
 	return DRV_READ(v, prealloc_throttle.in_flight.counter);
 }
 
-static __always_inline __u32 errno_slot(int ret)
-{
-	switch (-ret) {
-	case 22: return MSMVM_ERR_EINVAL;
-	case 2: return MSMVM_ERR_ENOENT;
-	case 12: return MSMVM_ERR_ENOMEM;
-	case 32: return MSMVM_ERR_EPIPE;
-	case 4:
-	case MSMVM_ERESTARTSYS: return MSMVM_ERR_RESTART;
-	case 14: return MSMVM_ERR_EFAULT;
-	default: return MSMVM_ERR_OTHER;
-	}
-}
-
 /* An event to fill, or NULL (counted as a drop) when the ring buffer is full. */
 static __always_inline struct msmvm_event *event_reserve(__u32 type)
 {
@@ -271,7 +252,7 @@ static __always_inline struct msmvm_event *event_reserve(__u32 type)
 
 static __always_inline __u64 wakeup_flag(void)
 {
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= config.wakeup_bytes
 		       ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
@@ -426,7 +407,7 @@ static __always_inline void waiter_enter(struct thread_state *st, __u32 tgid, __
 	/* waits in progress, for alerts on a wait that is still going on */
 	if (bpf_map_update_elem(&waiting, &tid, &wt, BPF_ANY))
 		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
-	if (emit_events)
+	if (config.emit_events)
 		st->waiting_in = (__s32)w + 1;
 }
 
@@ -447,7 +428,7 @@ static __always_inline void waiter_exit(struct thread_state *st, __u32 tgid, __u
 	if (!vs)
 		return;
 	w = gauge_exit(vs, now);
-	if (emit_events)
+	if (config.emit_events)
 		st->waiting_out = (__s32)w - 1;
 }
 
@@ -470,7 +451,7 @@ static __always_inline void account_wait(struct thread_state *st, __u32 tgid, __
 	struct msmvm_stats *vs = vm_stats_get(st->vm, tgid), *ps = proc_stats_get(tgid);
 
 	st->slept = nvcsw != st->nvcsw;
-	if (emit_events) {
+	if (config.emit_events) {
 		st->wait_end_ts = now;
 		st->interrupted = interrupted;
 	}
@@ -500,7 +481,7 @@ static __always_inline void account_counted(struct thread_state *st, __u32 tgid,
 	st->count = count;
 	st->job = job;
 	st->in_flight = in_flight;
-	if (emit_events)
+	if (config.emit_events)
 		st->add_ts = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&jobs, &jk, &js, BPF_ANY))
 		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
@@ -524,7 +505,7 @@ HOOK_ENTRY(ioctl_vm_bind_entry, void *dev, void *data, struct drm_file *file)
 	struct msm_context *mctx;
 	struct msm_gem_vm *vm;
 
-	if (filter_tgid && tgid != filter_tgid)
+	if (config.filter_tgid && tgid != config.filter_tgid)
 		return 0;
 	mctx = DRV_READ(file, driver_priv);
 	vm = (void *)DRV_READ(mctx, vm);
@@ -540,7 +521,7 @@ HOOK_ENTRY(ioctl_vm_bind_entry, void *dev, void *data, struct drm_file *file)
 	vs = vm_stats_get(st.vm, tgid);
 	if (vs)
 		vs->owner_tgid = tgid;
-	if (emit_events && emit_ops)	/* keyed by the entry time: the bind's start_ns */
+	if (config.emit_events && config.emit_ops)	/* keyed by the entry time: the bind's start_ns */
 		emit_call_ops(data, args.nr_ops, tgid, tid, st.ioctl_ts);
 	return 0;
 }
@@ -554,7 +535,7 @@ HOOK_RETURN(ioctl_vm_bind_return, int ret)
 	__u64 now = bpf_ktime_get_ns();
 
 	if (!st) {
-		if (!filter_tgid || tgid == filter_tgid)
+		if (!config.filter_tgid || tgid == config.filter_tgid)
 			health_inc(MSMVM_H_THREAD_STATE_MISSING);
 		return 0;
 	}
@@ -570,7 +551,7 @@ HOOK_RETURN(ioctl_vm_bind_return, int ret)
 		__sync_fetch_and_add(&_s->c.binds, 1);
 		__sync_fetch_and_add(&_s->c.ops, st->nr_ops);
 		if (ret < 0) {
-			__u32 e = errno_slot(ret);
+			__u32 e = msmvm_errno_slot(ret);
 
 			__sync_fetch_and_add(&_s->c.errors, 1);
 			if (e < MSMVM_ERR_SLOTS_)
@@ -592,7 +573,7 @@ HOOK_RETURN(ioctl_vm_bind_return, int ret)
 			js->bind_ret_ts = now;
 	}
 
-	if (emit_events) {
+	if (config.emit_events) {
 		struct msmvm_event *e = event_reserve(MSMVM_EV_BIND);
 
 		if (e) {
@@ -643,7 +624,7 @@ HOOK_ENTRY(prealloc_count_entry, struct msm_vm_bind_job *job)
 	st->count_ts = bpf_ktime_get_ns();
 	st->nvcsw = current_nvcsw();
 	/* over the limit now: this call is headed for the throttle's sleep */
-	if (read_in_flight(st->vm) > throttle_limit)
+	if (read_in_flight(st->vm) > config.throttle_limit)
 		waiter_enter(st, tgid, st->count_ts);
 	return 0;
 }
@@ -787,7 +768,7 @@ HOOK_ENTRY(job_free_entry, struct msm_vm_bind_job *job)
 		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
 
 	/* the event leaves at the return, once in_flight after the sub is known */
-	if (emit_events && !bpf_map_update_elem(&pending_frees, &tid, &zero_event, BPF_ANY)) {
+	if (config.emit_events && !bpf_map_update_elem(&pending_frees, &tid, &zero_event, BPF_ANY)) {
 		struct msmvm_event *e = bpf_map_lookup_elem(&pending_frees, &tid);
 
 		if (e) {
@@ -823,7 +804,7 @@ HOOK_RETURN(job_free_return)
 	if (vs)
 		vs->c.in_flight = in_flight;
 	bpf_map_delete_elem(&frees, &tid);
-	if (emit_events) {
+	if (config.emit_events) {
 		struct msmvm_event *e = bpf_map_lookup_elem(&pending_frees, &tid);
 
 		if (e) {

@@ -10,7 +10,41 @@
 
 #define MSMVM_HIST_SLOTS 40		/* log2 buckets: slot i holds values in [2^(i-1), 2^i) */
 #define MSMVM_COMM_LEN 16
-#define MSMVM_ERESTARTSYS 512
+
+/*
+ * The errno values the ioctl returns that msmvm tells apart (asm-generic numbers, the same
+ * on arm64 and x86): BPF code has no <errno.h>, and C code must agree with it.
+ */
+enum msmvm_errno {
+	MSMVM_ENOENT = 2,
+	MSMVM_EINTR = 4,
+	MSMVM_ENOMEM = 12,
+	MSMVM_EFAULT = 14,
+	MSMVM_EINVAL = 22,
+	MSMVM_EPIPE = 32,
+	MSMVM_ERESTARTSYS = 512,	/* kernel-internal: an interrupted wait, restarted or EINTR */
+};
+
+/* Errors are counted by kind: errno_counts[slot]. */
+enum msmvm_errno_slot {
+	MSMVM_ERR_EINVAL, MSMVM_ERR_ENOENT, MSMVM_ERR_ENOMEM, MSMVM_ERR_EPIPE,
+	MSMVM_ERR_RESTART, MSMVM_ERR_EFAULT, MSMVM_ERR_OTHER, MSMVM_ERR_SLOTS_,
+};
+
+/* The slot of an ioctl's negative return value (EINTR and -ERESTARTSYS share one). */
+static inline __attribute__((always_inline)) __u32 msmvm_errno_slot(int ret)
+{
+	switch (-ret) {
+	case MSMVM_EINVAL: return MSMVM_ERR_EINVAL;
+	case MSMVM_ENOENT: return MSMVM_ERR_ENOENT;
+	case MSMVM_ENOMEM: return MSMVM_ERR_ENOMEM;
+	case MSMVM_EPIPE: return MSMVM_ERR_EPIPE;
+	case MSMVM_EINTR:
+	case MSMVM_ERESTARTSYS: return MSMVM_ERR_RESTART;
+	case MSMVM_EFAULT: return MSMVM_ERR_EFAULT;
+	default: return MSMVM_ERR_OTHER;
+	}
+}
 
 /* Histograms kept per VM and per process. */
 enum msmvm_hist_id {
@@ -43,12 +77,7 @@ struct msmvm_counters {
 	__s64 peak_in_flight;
 	__s64 in_flight;
 	__s64 drift;
-	__u64 errno_counts[8];		/* by errno: EINVAL, ENOENT, ENOMEM, EPIPE, EINTR/ERESTARTSYS, other */
-};
-
-enum msmvm_errno_slot {
-	MSMVM_ERR_EINVAL, MSMVM_ERR_ENOENT, MSMVM_ERR_ENOMEM, MSMVM_ERR_EPIPE,
-	MSMVM_ERR_RESTART, MSMVM_ERR_EFAULT, MSMVM_ERR_OTHER, MSMVM_ERR_SLOTS_,
+	__u64 errno_counts[MSMVM_ERR_SLOTS_];	/* by enum msmvm_errno_slot */
 };
 
 struct msmvm_stats {
@@ -187,5 +216,24 @@ enum msmvm_hook_plan {
 	MSMVM_PLAN_DIRECT = 0,		/* vm_bind_prealloc_count entry/return */
 	MSMVM_PLAN_FALLBACK = 1,	/* prepare_to_wait_event/finish_wait + prealloc_allocate */
 };
+
+/*
+ * The programs' settings: one `const volatile` struct in .rodata, written by the loader
+ * before load (the verifier then drops the branches a setting turns off).
+ */
+struct msmvm_bpf_config {
+	__u32 hook_plan;		/* enum msmvm_hook_plan */
+	__u32 filter_tgid;		/* 0: every process */
+	__s64 throttle_limit;		/* the driver's 1024; the model's --limit */
+	__u64 wakeup_bytes;		/* batch ring-buffer wakeups: wake once this much is pending */
+	__u8 emit_events;		/* only trace/alert consumers pay for events */
+	__u8 emit_ops;			/* with emit_events: each call's ops, at entry */
+	__u8 pad[6];
+};
+
+#define MSMVM_BPF_CONFIG_DEFAULT {					\
+	.hook_plan = MSMVM_PLAN_DIRECT, .throttle_limit = 1024,		\
+	.wakeup_bytes = 64 * 1024,					\
+}
 
 #endif

@@ -128,6 +128,7 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 	__u32 plan = m->plan.kind, pid = m->opts.filter_pid;
 	__s64 limit = m->opts.throttle_limit > 0 ? m->opts.throttle_limit : 1024;
 	bool events = m->opts.events, ops = m->opts.events && m->opts.emit_ops;
+	struct msmvm_bpf_config cfg = MSMVM_BPF_CONFIG_DEFAULT;
 	int ret;
 
 	if (m->opts.ringbuf_bytes) {
@@ -150,12 +151,11 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 		return msmvm_fail(err, MSMVM_E_LOAD, errno, "cannot open the %s BPF object: %s",
 				  flavor, strerror(errno));
 
-	if (set_rodata(m->obj, "hook_plan", &plan, sizeof(plan)) ||
-	    set_rodata(m->obj, "filter_tgid", &pid, sizeof(pid)) ||
-	    set_rodata(m->obj, "emit_events", &events, sizeof(events)) ||
-	    set_rodata(m->obj, "throttle_limit", &limit, sizeof(limit)) ||
-	    set_rodata(m->obj, "emit_ops", &ops, sizeof(ops)))
-		return msmvm_fail(err, MSMVM_E_LOAD, EINVAL, "BPF object lacks its settings");
+	cfg.hook_plan = plan;
+	cfg.filter_tgid = pid;
+	cfg.emit_events = events;
+	cfg.throttle_limit = limit;
+	cfg.emit_ops = ops;
 	m->plan.throttle_limit = limit;
 	m->plan.emit_ops = ops;
 	if (!events) {
@@ -168,13 +168,15 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 			bpf_map__set_max_entries(pf, 1);
 	} else if (m->opts.ringbuf_bytes) {
 		struct bpf_map *rb = bpf_object__find_map_by_name(m->obj, "events");
-		__u64 sz = m->opts.ringbuf_bytes, wake = sz / 4 < 65536 ? sz / 4 : 65536;
+		__u64 sz = m->opts.ringbuf_bytes;
 
 		/* a small buffer still wakes its reader before it is full */
-		if (!rb || bpf_map__set_max_entries(rb, (__u32)sz) ||
-		    set_rodata(m->obj, "wakeup_bytes", &wake, sizeof(wake)))
+		cfg.wakeup_bytes = sz / 4 < 65536 ? sz / 4 : 65536;
+		if (!rb || bpf_map__set_max_entries(rb, (__u32)sz))
 			return msmvm_fail(err, MSMVM_E_LOAD, EINVAL, "cannot size the ring buffer");
 	}
+	if (set_rodata(m->obj, "config", &cfg, sizeof(cfg)))
+		return msmvm_fail(err, MSMVM_E_LOAD, EINVAL, "BPF object lacks its settings");
 
 	/* Load only the programs of the plan (and the layout reporter). */
 	bpf_object__for_each_program(prog, m->obj) {

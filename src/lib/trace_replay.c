@@ -70,16 +70,8 @@ static void hist_add(struct msmvm_stats *s, int h, uint64_t v)
 
 static uint32_t errno_slot(int64_t ret)
 {
-	switch (ret < -4095 ? 0 : -ret) {	/* -INT64_MIN (a crafted file) overflows */
-	case 22: return MSMVM_ERR_EINVAL;
-	case 2: return MSMVM_ERR_ENOENT;
-	case 12: return MSMVM_ERR_ENOMEM;
-	case 32: return MSMVM_ERR_EPIPE;
-	case 4:
-	case MSMVM_ERESTARTSYS: return MSMVM_ERR_RESTART;
-	case 14: return MSMVM_ERR_EFAULT;
-	default: return MSMVM_ERR_OTHER;
-	}
+	/* a crafted file can hold any value: only -4095..-1 are errno values */
+	return ret < -4095 || ret >= 0 ? MSMVM_ERR_OTHER : msmvm_errno_slot((int)ret);
 }
 
 static void *get_or_new(struct rp *r, struct tr_map *m, uint64_t k1, uint64_t k2, size_t size)
