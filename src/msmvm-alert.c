@@ -104,7 +104,7 @@ static const char doc[] =
 	"OPTIONS:";
 
 enum {
-	OPT_SIM = 0x100, OPT_CONFIG, OPT_KEEP_CAPS, OPT_HOOKS, OPT_SET,
+	OPT_CONFIG = 0x100, OPT_KEEP_CAPS, OPT_SET,
 };
 
 static const struct argp_option opts[] = {

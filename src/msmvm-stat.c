@@ -75,7 +75,7 @@ static const char doc[] =
 	"OPTIONS:";
 
 enum {
-	OPT_SIM = 0x100, OPT_DRY_RUN, OPT_BTF, OPT_ARCH, OPT_HOOKS, OPT_REPLAY,
+	OPT_DRY_RUN = 0x100, OPT_BTF, OPT_ARCH, OPT_REPLAY,
 };
 
 static const struct argp_option opts[] = {

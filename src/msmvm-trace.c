@@ -95,7 +95,7 @@ static const char doc_after[] =
 	"FILE cannot be written, the disk is full: what was written stays valid);\n"
 	"2 bad usage.\n";
 
-enum { OPT_SIM = 0x100, OPT_HOOKS, OPT_RING, OPT_FORMAT, OPT_MAX_SIZE, OPT_NO_OPS, OPT_LIMIT };
+enum { OPT_RING = 0x100, OPT_FORMAT, OPT_MAX_SIZE, OPT_NO_OPS, OPT_LIMIT };
 
 static const struct argp_option opts[] = {
 	{ "output", 'o', "FILE", 0, "The trace file (required; replaced if it exists)", 0 },

@@ -102,7 +102,7 @@ static const char doc[] =
 	"\n"
 	"OPTIONS:";
 
-enum { OPT_SIM = 0x100, OPT_JSON, OPT_LIMIT, OPT_HOOKS };
+enum { OPT_JSON = 0x100, OPT_LIMIT };
 
 static const struct argp_option opts[] = {
 	{ "delay", 'd', "SECS", 0, "Interval between frames (default 1)", 0 },
