@@ -77,15 +77,17 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@
 
 # --- libmsmvm and the tools ---
-LIB_SRCS   := $(wildcard src/lib/*.c)
+LIB_SRCS   := $(wildcard src/lib/*.c src/lib/trace/*.c)
 LIB_OBJS   := $(patsubst src/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
-LIB_HDRS   := $(wildcard src/lib/*.h include/msmvm/*.h)
+LIB_HDRS   := $(wildcard src/lib/*.h src/lib/trace/*.h include/msmvm/*.h)
 LDLIBS_BPF := -lbpf -lelf -lz
 
 $(BUILD)/lib/%.o: src/lib/%.c $(LIB_HDRS) $(BPF_SKELS) | $(BUILD)/lib
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -Isrc/lib -I$(BUILD)/bpf -c $< -o $@
 
 $(BUILD)/libmsmvm.a: $(LIB_OBJS)
+	@rm -f $@	# ar only adds: a member whose source is gone would stay
 	$(AR) rcs $@ $^
 
 LDLIBS_TOOL := $(LDLIBS_BPF) -ljson-c -lm
@@ -151,9 +153,8 @@ FUZZ_CC         ?= clang
 FUZZ_CFLAGS     := -g -O1 -std=gnu11 -fno-omit-frame-pointer -Wno-unknown-attributes \
 		   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_INC        := -Iinclude -Isrc/lib -Itools/sim -Itests/fuzz
-FUZZ_LIB_SRCS   := $(addprefix src/lib/,alert.c report.c snapshot.c target.c trace_build.c \
-		     trace_map.c trace_out.c trace_pb.c trace_read.c trace_replay.c \
-		     trace_workload.c)
+FUZZ_LIB_SRCS   := $(addprefix src/lib/,alert.c report.c snapshot.c target.c) \
+		   $(addprefix src/lib/trace/,build.c map.c out.c pb.c read.c replay.c workload.c)
 FUZZ_SIM_SRCS   := $(filter-out tools/sim/sim_main.c,$(SIM_SRCS))
 FUZZ_SRCS_trace  := $(FUZZ_LIB_SRCS)
 FUZZ_SRCS_config := $(FUZZ_LIB_SRCS)

@@ -23,7 +23,7 @@
 #include "msmvm/trace.h"
 #include "msmvm/workload.h"
 #include "trace_check.h"
-#include "trace_internal.h"
+#include "trace/internal.h"
 
 static char tmpdir[64];
 

@@ -2,12 +2,12 @@
 /*
  * Internals of msmvm's traces. A trace is built in three layers:
  *
- *   trace_build.c   msmvm events -> tracks, slices, instants, counters, flows (one
+ *   trace/build.c   msmvm events -> tracks, slices, instants, counters, flows (one
  *                   "group" of trace events per probe event)
- *   trace_pb.c      the Perfetto protobuf encoding of those (trace_json.c: Chrome JSON)
- *   trace_out.c     the file: whole groups per write(), size limit, cut back on errors
+ *   trace/pb.c      the Perfetto protobuf encoding of those (trace/json.c: Chrome JSON)
+ *   trace/out.c     the file: whole groups per write(), size limit, cut back on errors
  *
- * and read back by trace_read.c (protobuf -> the same trace events) and trace_replay.c
+ * and read back by trace/read.c (protobuf -> the same trace events) and trace/replay.c
  * (trace events -> msmvm-stat's counters and histograms).
  */
 #ifndef MSMVM_LIB_TRACE_INTERNAL_H

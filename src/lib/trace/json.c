@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "trace_internal.h"
+#include "internal.h"
 
 struct json_be {
 	struct tr_backend *ops;

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "trace_internal.h"
+#include "internal.h"
 
 static size_t slot_of(uint64_t k1, uint64_t k2, size_t cap)
 {

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trace_internal.h"
+#include "internal.h"
 
 enum { SEQ_CLEARED = 1 };
 enum { CLOCK_MONOTONIC_ID = 3, CLOCK_TRACE_ID = 64 };

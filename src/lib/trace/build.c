@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "trace_internal.h"
+#include "internal.h"
 
 static const char *const name_strs[TN_COUNT_] = {
 	[TN_VM_BIND] = "VM_BIND",

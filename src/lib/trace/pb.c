@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trace_internal.h"
+#include "internal.h"
 
 /* TracePacket and its children */
 enum {

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "trace_internal.h"
+#include "internal.h"
 
 static bool buf_reserve(struct tr_buf *b, size_t n)
 {

@@ -7,7 +7,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
-#include "trace_internal.h"
+#include "internal.h"
 
 struct msmvm_trace {
 	struct tr_out out;

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "msmvm/workload.h"
-#include "trace_internal.h"
+#include "internal.h"
 
 #define STACK_MAX 8
 /* A failed call's "job freed in VM_BIND": the calls looked at, back from its time. */
