@@ -62,8 +62,13 @@ case_run() {
     echo "not ok $name"; echo "#   msmvm-stat did not attach in 60 s:"; sed 's/^/#   /' "$tmp/stat.err"
     # where it is stuck, if it is still there (seen once, not reproduced since)
     if kill -0 "$stat_pid" 2>/dev/null; then
-      echo "#   still running: $(ps -o stat=,wchan:32= -p "$stat_pid")"
-      sed 's/^/#   kernel stack: /' "/proc/$stat_pid/stack" 2>/dev/null | head -12
+      echo "#   still running: $(ps -o stat=,wchan:32=,time=,etime= -p "$stat_pid")"
+      for t in /proc/"$stat_pid"/task/*; do	# CPU spent (utime stime, ticks) and syscall
+        echo "#   task ${t##*/}: $(cut -d' ' -f3,14,15 "$t/stat" 2>/dev/null) syscall $(cat "$t/syscall" 2>/dev/null)"
+        sed 's/^/#     kernel stack: /' "$t/stack" 2>/dev/null | head -12
+      done
+      timeout 20 gdb -p "$stat_pid" -batch -ex 'thread apply all bt' 2>/dev/null | grep '^#' | head -30 |
+        sed 's/^/#   /'
     else
       wait "$stat_pid"; echo "#   it exited with status $?"
     fi
