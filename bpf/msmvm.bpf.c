@@ -782,7 +782,6 @@ HOOK_ENTRY(job_free_entry, struct msm_vm_bind_job *job)
 			e->in_flight = in_flight;
 			e->count = count;
 			e->used = used;
-			e->ret = (__s32)drift;
 			e->drift = drift;
 			e->in_ioctl = bpf_map_lookup_elem(&threads, &tid) ? 1 : 0;
 		}
