@@ -57,21 +57,23 @@ $(BUILD)/asan/msmvm-sim: $(SIM_SRCS) $(SIM_HDRS) | $(BUILD)/asan
 $(BUILD)/tools/btfmerge: tools/btfmerge.c | $(BUILD)/tools
 	$(CC) $(CFLAGS) -o $@ $< -lbpf -lelf -lz
 
-# --- BPF: one source, flavors by macro; clang -target bpf, then bpftool gen skeleton ---
+# --- BPF: the logic once (bpf/logic.bpf.h and what it includes), one thin wrapper per
+# attach kind; clang -target bpf, then bpftool gen skeleton ---
 # kernel: kprobes, built for arm64 (msm's platform) and the host; model: uprobes on
 # msmvm-sim; test: raw_tp programs driven by BPF_PROG_TEST_RUN.
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Iinclude -Ivmlinux -Ibpf \
 	      -idirafter /usr/include/$(shell $(CC) -print-multiarch)
-BPF_DEPS   := bpf/msmvm.bpf.c bpf/flavor.h include/msmvm/abi.h vmlinux/msmvm_types.h
+BPF_DEPS   := bpf/logic.bpf.h bpf/maps.bpf.h bpf/stats.bpf.h bpf/events.bpf.h \
+	      bpf/ops_walk.bpf.h bpf/flavor.h include/msmvm/abi.h vmlinux/msmvm_types.h
 
-$(BUILD)/bpf/msmvm_kernel_arm64.bpf.o: $(BPF_DEPS) | $(BUILD)/bpf
-	$(CLANG) $(BPF_CFLAGS) -DMSMVM_FLAVOR_KERNEL -D__TARGET_ARCH_arm64 -c $< -o $@
-$(BUILD)/bpf/msmvm_kernel_x86.bpf.o: $(BPF_DEPS) | $(BUILD)/bpf
-	$(CLANG) $(BPF_CFLAGS) -DMSMVM_FLAVOR_KERNEL -D__TARGET_ARCH_x86 -c $< -o $@
-$(BUILD)/bpf/msmvm_model.bpf.o: $(BPF_DEPS) | $(BUILD)/bpf
-	$(CLANG) $(BPF_CFLAGS) -DMSMVM_FLAVOR_MODEL -D__TARGET_ARCH_$(HOST_ARCH) -c $< -o $@
-$(BUILD)/bpf/msmvm_test.bpf.o: $(BPF_DEPS) | $(BUILD)/bpf
-	$(CLANG) $(BPF_CFLAGS) -DMSMVM_FLAVOR_TEST -D__TARGET_ARCH_$(HOST_ARCH) -c $< -o $@
+$(BUILD)/bpf/msmvm_kernel_arm64.bpf.o: bpf/msmvm_kprobe.bpf.c $(BPF_DEPS) | $(BUILD)/bpf
+	$(CLANG) $(BPF_CFLAGS) -D__TARGET_ARCH_arm64 -c $< -o $@
+$(BUILD)/bpf/msmvm_kernel_x86.bpf.o: bpf/msmvm_kprobe.bpf.c $(BPF_DEPS) | $(BUILD)/bpf
+	$(CLANG) $(BPF_CFLAGS) -D__TARGET_ARCH_x86 -c $< -o $@
+$(BUILD)/bpf/msmvm_model.bpf.o: bpf/msmvm_uprobe.bpf.c $(BPF_DEPS) | $(BUILD)/bpf
+	$(CLANG) $(BPF_CFLAGS) -D__TARGET_ARCH_$(HOST_ARCH) -c $< -o $@
+$(BUILD)/bpf/msmvm_test.bpf.o: bpf/msmvm_test.bpf.c $(BPF_DEPS) | $(BUILD)/bpf
+	$(CLANG) $(BPF_CFLAGS) -D__TARGET_ARCH_$(HOST_ARCH) -c $< -o $@
 
 $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(BPFTOOL) gen skeleton $< name $* > $@

@@ -430,6 +430,46 @@ TEST(events_describe_the_bind_and_the_free)
 		CHECK_EQ(f->used, 3);
 		CHECK_EQ(f->start_ns, b->ts_ns);	/* the job's lifetime starts at the bind's return */
 		CHECK_EQ(f->pid, getpid());
+		CHECK_EQ(f->drift, 0);
+	}
+out:
+	scene_fini(&s);
+}
+
+/* An interrupted wait's free: its event carries the drift, in drift (ret is the bind's). */
+TEST(events_carry_a_frees_drift)
+{
+	struct seen_events seen = { 0 };
+	struct msmvm_err err;
+	struct scene s;
+
+	if (scene_init_opts(&s, MSMVM_HOOKS_DIRECT, true))
+		goto out;
+	if (msmvm_events_subscribe(s.m, collect, &seen, &err)) {
+		FAILF("subscribe: %s", err.msg);
+		goto out;
+	}
+	run(&s, "ioctl_vm_bind_entry", 3, P(&s.dev), P(&s.args), P(&s.file));
+	run(&s, "prealloc_count_entry", 1, P(s.job));
+	run(&s, "prealloc_count_return", 1, R(-512));
+	run(&s, "job_free_entry", 1, P(s.job));	/* the ioctl's error path */
+	atomic_sub((int)s.job->prealloc.count, &s.vm->prealloc_throttle.in_flight);
+	run(&s, "job_free_return", 0);
+	run(&s, "ioctl_vm_bind_return", 1, R(-512));
+	msmvm_events_poll(s.m, 100);
+	CHECK_EQ(seen.n, 2);
+	if (seen.n >= 2) {
+		struct msmvm_event *f = &seen.ev[0], *b = &seen.ev[1];
+
+		CHECK_EQ(f->type, MSMVM_EV_FREE);
+		CHECK_EQ(f->drift, -9);
+		CHECK_EQ(f->ret, 0);
+		CHECK_EQ(f->in_ioctl, 1);
+		CHECK_EQ(f->in_flight_after, -9);
+		CHECK_EQ(b->type, MSMVM_EV_BIND);
+		CHECK_EQ(b->ret, -512);
+		CHECK_EQ(b->interrupted, 1);
+		CHECK_EQ(b->counted, 0);
 	}
 out:
 	scene_fini(&s);

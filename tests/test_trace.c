@@ -189,7 +189,6 @@ static struct msmvm_event *free_ev(struct stream *s, uint32_t pid, uint64_t vm, 
 	e->in_flight = before;
 	e->in_flight_after = after;
 	e->drift = drift;
-	e->ret = (int32_t)drift;
 	e->in_ioctl = in_ioctl;
 	return e;
 }

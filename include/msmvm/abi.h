@@ -134,38 +134,47 @@ enum msmvm_event_type {
 /*
  * One event per msm_ioctl_vm_bind return and per msm_vma_job_free. It carries everything a
  * trace needs to draw the call and to recount msmvm-stat's counters and histograms from it.
+ * Fields are grouped by the events that fill them (anonymous structs: read as e->field);
+ * a field of the other type's group is 0.
  */
 struct msmvm_event {
-	__u32 type;
-	__u32 pid;		/* tgid (free: the VM's owner) */
-	__u32 tid;
-	__s32 ret;		/* bind: return value; free: drift, as below */
-	__u64 ts_ns;		/* CLOCK_MONOTONIC: return (bind) or entry (free) */
-	__u64 start_ns;		/* bind: ioctl entry; free: the bind's return, 0 if unknown */
-	__u64 vm;
-	__u64 job;
-	__u64 wait_ns;		/* bind: throttle wait if it slept */
-	__s64 in_flight;	/* bind: after the add; free: before the sub */
-	__u32 nr_ops;
-	__u32 queue_id;
-	__u32 count;		/* bind: pages counted; free: prealloc.count */
-	__u32 used;		/* free: prealloc.ptr */
-	__u8 slept;
-	__u8 counted;		/* bind: the count was added to in_flight */
-	__u8 interrupted;	/* bind: the throttle returned -ERESTARTSYS */
-	__u8 in_ioctl;		/* free: ran inside a VM_BIND call (its error path) */
-	__u8 pad[4];
-	char comm[MSMVM_COMM_LEN];
-	/* bind: the throttle (direct: vm_bind_prealloc_count; fallback: first
-	 * prepare_to_wait_event to finish_wait), 0 if never reached; wait_ns is end - start */
-	__u64 wait_start_ns;
-	__u64 wait_end_ns;
-	__u64 add_ns;		/* bind: when in_flight was read after the add */
-	__s32 waiting_in;	/* bind: threads in the VM's throttle once this one entered */
-	__s32 waiting_out;	/* ... and once it left */
-	__u64 end_ns;		/* free: msm_vma_job_free's return */
-	__s64 in_flight_after;	/* free: read at that return, after the sub */
-	__s64 drift;		/* free: pages this job added - pages its free subtracts */
+	struct {		/* every event */
+		__u32 type;
+		__u32 pid;		/* tgid (free: the VM's owner) */
+		__u32 tid;
+		__u32 count;		/* bind: pages counted; free: prealloc.count */
+		__u64 ts_ns;		/* CLOCK_MONOTONIC: return (bind) or entry (free) */
+		__u64 start_ns;		/* bind: ioctl entry; free: the bind's return, 0 if unknown */
+		__u64 vm;
+		__u64 job;
+		__s64 in_flight;	/* bind: after the add; free: before the sub */
+	};
+	struct {		/* MSMVM_EV_BIND */
+		__s32 ret;		/* the ioctl's return value */
+		__u32 nr_ops;
+		__u32 queue_id;
+		__s32 waiting_in;	/* threads in the VM's throttle once this one entered */
+		__s32 waiting_out;	/* ... and once it left */
+		__u8 slept;
+		__u8 counted;		/* the count was added to in_flight */
+		__u8 interrupted;	/* the throttle returned -ERESTARTSYS */
+		__u8 pad_bind;
+		__u64 wait_ns;		/* throttle wait if it slept */
+		/* the throttle (direct: vm_bind_prealloc_count; fallback: first
+		 * prepare_to_wait_event to finish_wait), 0 if never reached; wait_ns is end - start */
+		__u64 wait_start_ns;
+		__u64 wait_end_ns;
+		__u64 add_ns;		/* when in_flight was read after the add */
+		char comm[MSMVM_COMM_LEN];
+	};
+	struct {		/* MSMVM_EV_FREE */
+		__u32 used;		/* prealloc.ptr */
+		__u8 in_ioctl;		/* ran inside a VM_BIND call (its error path) */
+		__u8 pad_free[3];
+		__u64 end_ns;		/* msm_vma_job_free's return */
+		__s64 in_flight_after;	/* read at that return, after the sub */
+		__s64 drift;		/* pages this job added - pages its free subtracts */
+	};
 };
 
 /*
@@ -202,6 +211,12 @@ struct msmvm_ops_event {
 _Static_assert(sizeof(struct msmvm_ops_event) == sizeof(struct msmvm_event),
 	       "an ops record is one ring-buffer event");
 _Static_assert(sizeof(struct msmvm_event) == 160, "consumers assume 160-byte events");
+_Static_assert(__builtin_offsetof(struct msmvm_ops_event, type) ==
+	       __builtin_offsetof(struct msmvm_event, type) &&
+	       __builtin_offsetof(struct msmvm_ops_event, pid) ==
+	       __builtin_offsetof(struct msmvm_event, pid) &&
+	       __builtin_offsetof(struct msmvm_ops_event, tid) ==
+	       __builtin_offsetof(struct msmvm_event, tid), "type, pid, tid where every event has them");
 _Static_assert(__builtin_offsetof(struct msmvm_ops_event, ts_ns) ==
 	       __builtin_offsetof(struct msmvm_event, ts_ns), "ts_ns where every event has it");
 #endif
