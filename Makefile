@@ -16,8 +16,12 @@ CFLAGS     += $(WARN) -std=gnu11 -fno-omit-frame-pointer -Iinclude
 SANITIZE   := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDLIBS_SIM := -ljson-c -lpthread -lm -lrt
 
-SIM_SRCS   := $(wildcard tools/sim/*.c)
-SIM_HDRS   := $(wildcard tools/sim/*.h)
+# src/driver: the driver's rules, freestanding C (no libc header).
+DRIVER_SRCS := $(wildcard src/driver/*.c)
+DRIVER_HDRS := $(wildcard src/driver/*.h)
+SIM_SRCS   := $(wildcard tools/sim/*.c) $(DRIVER_SRCS)
+SIM_HDRS   := $(wildcard tools/sim/*.h) $(DRIVER_HDRS)
+SIM_INC    := -Itools/sim -Isrc/driver
 
 BPF_FLAVORS := kernel_arm64 kernel_x86 model test
 BPF_OBJS   := $(patsubst %,$(BUILD)/bpf/msmvm_%.bpf.o,$(BPF_FLAVORS))
@@ -46,12 +50,12 @@ sim: $(BUILD)/msmvm-sim $(BUILD)/asan/msmvm-sim
 
 # The binary carries its own BTF (pahole -J): the model flavor's CO-RE target.
 $(BUILD)/msmvm-sim: $(SIM_SRCS) $(SIM_HDRS) | $(BUILD)
-	$(CC) $(CFLAGS) -gdwarf-4 -o $@.tmp $(SIM_SRCS) $(LDLIBS_SIM)
+	$(CC) $(CFLAGS) $(SIM_INC) -gdwarf-4 -o $@.tmp $(SIM_SRCS) $(LDLIBS_SIM)
 	$(PAHOLE) -J $@.tmp
 	mv $@.tmp $@
 
 $(BUILD)/asan/msmvm-sim: $(SIM_SRCS) $(SIM_HDRS) | $(BUILD)/asan
-	$(CC) $(CFLAGS) $(SANITIZE) -o $@ $(SIM_SRCS) $(LDLIBS_SIM)
+	$(CC) $(CFLAGS) $(SANITIZE) $(SIM_INC) -o $@ $(SIM_SRCS) $(LDLIBS_SIM)
 
 # --- helper tools ---
 $(BUILD)/tools/btfmerge: tools/btfmerge.c | $(BUILD)/tools
@@ -98,7 +102,7 @@ $(BUILD)/msmvm%: src/msmvm%.c $(BUILD)/libmsmvm.a $(LIB_HDRS)
 # msmvm-tune replays workloads through the model's own code (count, page tables, job run/free).
 TUNE_SIM_SRCS := $(filter-out tools/sim/sim_main.c,$(SIM_SRCS))
 $(BUILD)/msmvm-tune: src/msmvm-tune.c $(TUNE_SIM_SRCS) $(SIM_HDRS) $(BUILD)/libmsmvm.a $(LIB_HDRS)
-	$(CC) $(CFLAGS) -Itools/sim -o $@ $< $(TUNE_SIM_SRCS) $(BUILD)/libmsmvm.a \
+	$(CC) $(CFLAGS) $(SIM_INC) -o $@ $< $(TUNE_SIM_SRCS) $(BUILD)/libmsmvm.a \
 		$(LDLIBS_TOOL) $(LDLIBS_SIM)
 
 # --- tests ---
@@ -106,13 +110,13 @@ TEST_SRCS  := $(wildcard tests/test_*.c)
 TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
 $(BUILD)/tests/test_%: tests/test_%.c tests/harness.h $(SIM_SRCS) $(SIM_HDRS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) $(SANITIZE) -Itools/sim -Itests -o $@ $< \
+	$(CC) $(CFLAGS) $(SANITIZE) $(SIM_INC) -Itests -o $@ $< \
 		$(filter-out tools/sim/sim_main.c,$(SIM_SRCS)) $(LDLIBS_SIM)
 
 # Tier 1 of the probes: the test flavor under BPF_PROG_TEST_RUN, on model structs.
 $(BUILD)/tests/test_probes: tests/test_probes.c tests/harness.h $(SIM_SRCS) $(SIM_HDRS) \
 		$(BUILD)/libmsmvm.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) $(SANITIZE) -Itools/sim -Itests -o $@ $< \
+	$(CC) $(CFLAGS) $(SANITIZE) $(SIM_INC) -Itests -o $@ $< \
 		$(filter-out tools/sim/sim_main.c,$(SIM_SRCS)) $(BUILD)/libmsmvm.a \
 		$(LDLIBS_BPF) $(LDLIBS_SIM)
 
@@ -150,7 +154,7 @@ FUZZ_SECS       ?= 60
 FUZZ_CC         ?= clang
 FUZZ_CFLAGS     := -g -O1 -std=gnu11 -fno-omit-frame-pointer -Wno-unknown-attributes \
 		   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_INC        := -Iinclude -Isrc/lib -Itools/sim -Itests/fuzz
+FUZZ_INC        := -Iinclude -Isrc/lib -Itools/sim -Isrc/driver -Itests/fuzz
 FUZZ_LIB_SRCS   := $(addprefix src/lib/,alert.c report.c snapshot.c target.c trace_build.c \
 		     trace_map.c trace_out.c trace_pb.c trace_read.c trace_replay.c \
 		     trace_workload.c)
