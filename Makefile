@@ -16,12 +16,14 @@ CFLAGS     += $(WARN) -std=gnu11 -fno-omit-frame-pointer -Iinclude
 SANITIZE   := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDLIBS_SIM := -ljson-c -lpthread -lm -lrt
 
-# src/driver: the driver's rules, freestanding (make check-freestanding).
+# src/driver: the driver's rules, freestanding (make check-freestanding); src/tune: msmvm-tune's
+# engine and the workload generators msmvm-sim shares with it.
 DRIVER_SRCS := $(wildcard src/driver/*.c)
 DRIVER_HDRS := $(wildcard src/driver/*.h)
-SIM_SRCS   := $(wildcard tools/sim/*.c) $(DRIVER_SRCS)
-SIM_HDRS   := $(wildcard tools/sim/*.h) $(DRIVER_HDRS)
-SIM_INC    := -Itools/sim -Isrc/driver
+WLGEN_SRCS := src/tune/workload_gen.c
+SIM_SRCS   := $(wildcard tools/sim/*.c) $(DRIVER_SRCS) $(WLGEN_SRCS)
+SIM_HDRS   := $(wildcard tools/sim/*.h) $(DRIVER_HDRS) src/tune/workload_gen.h
+SIM_INC    := -Itools/sim -Isrc/driver -Isrc/tune
 
 BPF_FLAVORS := kernel_arm64 kernel_x86 model test
 BPF_OBJS   := $(patsubst %,$(BUILD)/bpf/msmvm_%.bpf.o,$(BPF_FLAVORS))
@@ -167,7 +169,7 @@ FUZZ_SECS       ?= 60
 FUZZ_CC         ?= clang
 FUZZ_CFLAGS     := -g -O1 -std=gnu11 -fno-omit-frame-pointer -Wno-unknown-attributes \
 		   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_INC        := -Iinclude -Isrc/lib -Itools/sim -Isrc/driver -Itests/fuzz
+FUZZ_INC        := -Iinclude -Isrc/lib -Itools/sim -Isrc/driver -Isrc/tune -Itests/fuzz
 FUZZ_LIB_SRCS   := $(addprefix src/lib/,alert.c report.c snapshot.c target.c trace_build.c \
 		     trace_map.c trace_out.c trace_pb.c trace_read.c trace_replay.c \
 		     trace_workload.c)

@@ -19,6 +19,7 @@
 #include "linux_compat.h"
 #include "msm_drm.h"
 #include "msm_vm_bind.h"
+#include "workload_gen.h"	/* msm_rng_*: the PRNG of workloads and fault injection */
 
 #define MSM_MAX_QUEUES 16
 #define MSM_MAX_HANDLES 8
@@ -169,22 +170,5 @@ int drm_sched_init(struct drm_gpu_scheduler *sched, const struct drm_sched_backe
 void drm_sched_job_init(struct drm_sched_job *job, struct drm_sched_entity *entity);
 void drm_sched_entity_push_job(struct drm_sched_job *job);
 void drm_sched_fini(struct drm_gpu_scheduler *sched);
-
-/* small deterministic PRNG shared by workloads and fault injection */
-static inline u64 msm_rng_next(u64 *s)
-{
-	/* splitmix64: tiny, seedable, good enough for workload shapes */
-	u64 z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static inline bool msm_rng_chance(u64 *s, double p)
-{
-	if (p <= 0)
-		return false;
-	return (double)(msm_rng_next(s) >> 11) / (double)(1ULL << 53) < p;
-}
 
 #endif

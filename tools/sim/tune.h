@@ -18,7 +18,7 @@
 #include <stdint.h>
 
 #include "msmvm/workload.h"
-#include "workload.h"
+#include "workload_gen.h"
 
 /* Per bind, derived from the workload (tune_timing_from_workload) or given (synthetic). */
 struct tune_timing {
