@@ -101,11 +101,13 @@ $(BUILD)/msmvm-alert: LDLIBS_TOOL += -lmicrohttpd -lcap-ng -lpthread
 $(BUILD)/msmvm%: src/msmvm%.c $(BUILD)/libmsmvm.a $(LIB_HDRS)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmsmvm.a $(LDLIBS_TOOL)
 
-# msmvm-tune replays workloads through the model's own code (count, page tables, job run/free).
-TUNE_SIM_SRCS := $(filter-out tools/sim/sim_main.c,$(SIM_SRCS))
-$(BUILD)/msmvm-tune: src/msmvm-tune.c $(TUNE_SIM_SRCS) $(SIM_HDRS) $(BUILD)/libmsmvm.a $(LIB_HDRS)
-	$(CC) $(CFLAGS) $(SIM_INC) -o $@ $< $(TUNE_SIM_SRCS) $(BUILD)/libmsmvm.a \
-		$(LDLIBS_TOOL) $(LDLIBS_SIM)
+# msmvm-tune replays workloads through the driver's rules (count, page tables, job run/free).
+TUNE_SRCS  := src/tune/tune.c $(WLGEN_SRCS) $(DRIVER_SRCS)
+TUNE_HDRS  := $(wildcard src/tune/*.h) $(DRIVER_HDRS)
+TUNE_INC   := -Isrc/tune -Isrc/driver
+$(BUILD)/msmvm-tune: src/msmvm-tune.c $(TUNE_SRCS) $(TUNE_HDRS) $(BUILD)/libmsmvm.a $(LIB_HDRS)
+	$(CC) $(CFLAGS) $(TUNE_INC) -o $@ $< $(TUNE_SRCS) $(BUILD)/libmsmvm.a \
+		$(LDLIBS_TOOL) -lpthread
 
 # --- tests ---
 TEST_SRCS  := $(wildcard tests/test_*.c)
@@ -114,6 +116,11 @@ TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 $(BUILD)/tests/test_%: tests/test_%.c tests/harness.h $(SIM_SRCS) $(SIM_HDRS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(SANITIZE) $(SIM_INC) -Itests -o $@ $< \
 		$(filter-out tools/sim/sim_main.c,$(SIM_SRCS)) $(LDLIBS_SIM)
+
+# msmvm-tune's engine alone, on the driver's rules (no model).
+$(BUILD)/tests/test_tune: tests/test_tune.c tests/harness.h $(TUNE_SRCS) $(TUNE_HDRS) \
+		| $(BUILD)/tests
+	$(CC) $(CFLAGS) $(SANITIZE) $(TUNE_INC) -Itests -o $@ $< $(TUNE_SRCS) -lm
 
 # Tier 1 of the probes: the test flavor under BPF_PROG_TEST_RUN, on model structs.
 $(BUILD)/tests/test_probes: tests/test_probes.c tests/harness.h $(SIM_SRCS) $(SIM_HDRS) \
