@@ -5,6 +5,7 @@
  *
  * The twin creates the "msm-mmu-pt" cache at module init, as msm_iommu.c does, and exports
  * it as msm_pt_cache; every page-table page below the root and the root itself come from it.
+ * Its objects are one table (4 KiB), so the size arguments below are not needed here.
  */
 #ifndef MSMVM_DRIVER_COMPAT_KERNEL_H
 #define MSMVM_DRIVER_COMPAT_KERNEL_H

@@ -174,7 +174,7 @@ static inline void msm_pt_free_bulk(u32 count, void **pages)
 		free(pages[i]);
 }
 
-/* WARN_ON_ONCE()'s message, on stderr, every time (the model's tests look for it). */
+/* The driver's warnings, on stderr, every time, with the prefix the model always used. */
 #define pr_warn(fmt, ...) ((void)dprintf(2, "msmvm-sim: " fmt, ##__VA_ARGS__))
 
 #endif
