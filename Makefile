@@ -16,8 +16,14 @@ CFLAGS     += $(WARN) -std=gnu11 -fno-omit-frame-pointer -Iinclude
 SANITIZE   := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDLIBS_SIM := -ljson-c -lpthread -lm -lrt
 
-SIM_SRCS   := $(wildcard tools/sim/*.c)
-SIM_HDRS   := $(wildcard tools/sim/*.h)
+# src/driver: the driver's rules, freestanding (make check-freestanding); src/tune: msmvm-tune's
+# engine and the workload generators msmvm-sim shares with it.
+DRIVER_SRCS := $(wildcard src/driver/*.c)
+DRIVER_HDRS := $(wildcard src/driver/*.h)
+WLGEN_SRCS := src/tune/workload_gen.c
+SIM_SRCS   := $(wildcard tools/sim/*.c) $(DRIVER_SRCS) $(WLGEN_SRCS)
+SIM_HDRS   := $(wildcard tools/sim/*.h) $(DRIVER_HDRS) src/tune/workload_gen.h
+SIM_INC    := -Itools/sim -Isrc/driver -Isrc/tune
 
 BPF_FLAVORS := kernel_arm64 kernel_x86 model test
 BPF_OBJS   := $(patsubst %,$(BUILD)/bpf/msmvm_%.bpf.o,$(BPF_FLAVORS))
@@ -46,12 +52,12 @@ sim: $(BUILD)/msmvm-sim $(BUILD)/asan/msmvm-sim
 
 # The binary carries its own BTF (pahole -J): the model flavor's CO-RE target.
 $(BUILD)/msmvm-sim: $(SIM_SRCS) $(SIM_HDRS) | $(BUILD)
-	$(CC) $(CFLAGS) -gdwarf-4 -o $@.tmp $(SIM_SRCS) $(LDLIBS_SIM)
+	$(CC) $(CFLAGS) $(SIM_INC) -gdwarf-4 -o $@.tmp $(SIM_SRCS) $(LDLIBS_SIM)
 	$(PAHOLE) -J $@.tmp
 	mv $@.tmp $@
 
 $(BUILD)/asan/msmvm-sim: $(SIM_SRCS) $(SIM_HDRS) | $(BUILD)/asan
-	$(CC) $(CFLAGS) $(SANITIZE) -o $@ $(SIM_SRCS) $(LDLIBS_SIM)
+	$(CC) $(CFLAGS) $(SANITIZE) $(SIM_INC) -o $@ $(SIM_SRCS) $(LDLIBS_SIM)
 
 # --- helper tools ---
 $(BUILD)/tools/btfmerge: tools/btfmerge.c | $(BUILD)/tools
@@ -99,24 +105,31 @@ $(BUILD)/msmvm-alert: LDLIBS_TOOL += -lmicrohttpd -lcap-ng -lpthread
 $(BUILD)/msmvm%: src/msmvm%.c $(BUILD)/libmsmvm.a $(LIB_HDRS)
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmsmvm.a $(LDLIBS_TOOL)
 
-# msmvm-tune replays workloads through the model's own code (count, page tables, job run/free).
-TUNE_SIM_SRCS := $(filter-out tools/sim/sim_main.c,$(SIM_SRCS))
-$(BUILD)/msmvm-tune: src/msmvm-tune.c $(TUNE_SIM_SRCS) $(SIM_HDRS) $(BUILD)/libmsmvm.a $(LIB_HDRS)
-	$(CC) $(CFLAGS) -Itools/sim -o $@ $< $(TUNE_SIM_SRCS) $(BUILD)/libmsmvm.a \
-		$(LDLIBS_TOOL) $(LDLIBS_SIM)
+# msmvm-tune replays workloads through the driver's rules (count, page tables, job run/free).
+TUNE_SRCS  := src/tune/tune.c $(WLGEN_SRCS) $(DRIVER_SRCS)
+TUNE_HDRS  := $(wildcard src/tune/*.h) $(DRIVER_HDRS)
+TUNE_INC   := -Isrc/tune -Isrc/driver
+$(BUILD)/msmvm-tune: src/msmvm-tune.c $(TUNE_SRCS) $(TUNE_HDRS) $(BUILD)/libmsmvm.a $(LIB_HDRS)
+	$(CC) $(CFLAGS) $(TUNE_INC) -o $@ $< $(TUNE_SRCS) $(BUILD)/libmsmvm.a \
+		$(LDLIBS_TOOL) -lpthread
 
 # --- tests ---
 TEST_SRCS  := $(wildcard tests/test_*.c)
 TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
 $(BUILD)/tests/test_%: tests/test_%.c tests/harness.h $(SIM_SRCS) $(SIM_HDRS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) $(SANITIZE) -Itools/sim -Itests -o $@ $< \
+	$(CC) $(CFLAGS) $(SANITIZE) $(SIM_INC) -Itests -o $@ $< \
 		$(filter-out tools/sim/sim_main.c,$(SIM_SRCS)) $(LDLIBS_SIM)
+
+# msmvm-tune's engine alone, on the driver's rules (no model).
+$(BUILD)/tests/test_tune: tests/test_tune.c tests/harness.h $(TUNE_SRCS) $(TUNE_HDRS) \
+		| $(BUILD)/tests
+	$(CC) $(CFLAGS) $(SANITIZE) $(TUNE_INC) -Itests -o $@ $< $(TUNE_SRCS) -lm
 
 # Tier 1 of the probes: the test flavor under BPF_PROG_TEST_RUN, on model structs.
 $(BUILD)/tests/test_probes: tests/test_probes.c tests/harness.h $(SIM_SRCS) $(SIM_HDRS) \
 		$(BUILD)/libmsmvm.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) $(SANITIZE) -Itools/sim -Itests -o $@ $< \
+	$(CC) $(CFLAGS) $(SANITIZE) $(SIM_INC) -Itests -o $@ $< \
 		$(filter-out tools/sim/sim_main.c,$(SIM_SRCS)) $(BUILD)/libmsmvm.a \
 		$(LDLIBS_BPF) $(LDLIBS_SIM)
 
@@ -130,6 +143,19 @@ $(BUILD)/tests/test_trace: tests/test_trace.c tests/trace_check.h tests/harness.
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BINS)
 	@BUILD=$(BUILD) tests/run-tests.sh
+
+# The driver's rules compile with the compiler's own headers only (no libc), so that the
+# kernel-module twin can build them: one "ok"/"not ok" line per file (tests/freestanding.sh).
+FREESTANDING_SRCS ?= $(DRIVER_SRCS)
+FREESTANDING_CFLAGS = -std=gnu11 $(WARN) -Werror=implicit-function-declaration -O2 \
+		      -ffreestanding -nostdinc -isystem $(shell $(CC) -print-file-name=include)
+.PHONY: check-freestanding
+check-freestanding:
+	@st=0; for f in $(FREESTANDING_SRCS); do \
+		if $(CC) $(FREESTANDING_CFLAGS) -c $$f -o /dev/null; then \
+			echo "ok freestanding $$f"; \
+		else echo "not ok freestanding $$f"; st=1; fi; \
+	done; exit $$st
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -154,7 +180,7 @@ FUZZ_SECS       ?= 60
 FUZZ_CC         ?= clang
 FUZZ_CFLAGS     := -g -O1 -std=gnu11 -fno-omit-frame-pointer -Wno-unknown-attributes \
 		   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-FUZZ_INC        := -Iinclude -Isrc/lib -Itools/sim -Itests/fuzz
+FUZZ_INC        := -Iinclude -Isrc/lib -Itools/sim -Isrc/driver -Isrc/tune -Itests/fuzz
 FUZZ_LIB_SRCS   := $(addprefix src/lib/,alert.c report.c snapshot.c target.c) \
 		   $(addprefix src/lib/trace/,build.c map.c out.c pb.c read.c replay.c workload.c)
 FUZZ_SIM_SRCS   := $(filter-out tools/sim/sim_main.c,$(SIM_SRCS))

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * msmvm-tune's engine (tools/sim/tune.c) on workloads small enough to work out by hand:
+ * msmvm-tune's engine (src/tune/tune.c) on workloads small enough to work out by hand:
  * the expected waits, stall, peak and mean below are derived in the comments from the
  * throttle's rule, not taken from a run of the code.
  */
@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "harness.h"
-#include "msm_drv.h"
 #include "tune.h"
 
 #define US 1000ULL

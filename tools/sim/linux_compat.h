@@ -1,103 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The few kernel primitives the msm VM_BIND path uses, in user space.
+ * The kernel primitives the model's own part of the VM_BIND path uses, in user space: wait
+ * queues and signals (futexes, POSIX timers). What the driver's rules use too (types,
+ * atomics, lists, allocation) is src/driver/compat_user.h, included here.
  *
- * Names and semantics follow the kernel so that the model reads like the driver; the
- * implementations are the simplest user-space equivalents (C11 atomics, futexes).
+ * Names and semantics follow the kernel so that the model reads like the driver.
  */
 #ifndef MSMVM_SIM_LINUX_COMPAT_H
 #define MSMVM_SIM_LINUX_COMPAT_H
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 
-typedef uint8_t u8;
-typedef uint32_t u32;
-typedef int32_t s32;
-typedef uint64_t u64;
-typedef int64_t s64;
-
-/*
- * Functions the toolkit probes must stay real, separately named symbols: no inlining, no
- * IPA clones (.isra/.constprop would rename them), never dropped.
- */
-#define __probed __attribute__((noinline, noipa, used))
-
-#define SZ_4K  0x1000ULL
-#define SZ_2M  0x200000ULL
-#define SZ_16M 0x1000000ULL
-#define SZ_1G  0x40000000ULL
-
-#define ALIGN(x, a)      (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
-#define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a) - 1))
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#include "compat.h"	/* src/driver: types, atomics, lists, allocation, as the rules see them */
 
 /* Kernel-internal errno, never seen by user space: the syscall is restarted or gets EINTR. */
 #define ERESTARTSYS 512
 
 #define TASK_INTERRUPTIBLE 0x0001
-
-/* atomic_t as in the kernel: a struct around an int, so `in_flight.counter` is the field. */
-typedef struct {
-	int counter;
-} atomic_t;
-
-static inline int atomic_read(const atomic_t *v)
-{
-	return __atomic_load_n(&v->counter, __ATOMIC_RELAXED);
-}
-
-static inline void atomic_set(atomic_t *v, int i)
-{
-	__atomic_store_n(&v->counter, i, __ATOMIC_RELAXED);
-}
-
-static inline int atomic_add_return(int i, atomic_t *v)
-{
-	return __atomic_add_fetch(&v->counter, i, __ATOMIC_SEQ_CST);
-}
-
-static inline void atomic_add(int i, atomic_t *v)
-{
-	(void)atomic_add_return(i, v);
-}
-
-static inline void atomic_sub(int i, atomic_t *v)
-{
-	(void)__atomic_sub_fetch(&v->counter, i, __ATOMIC_SEQ_CST);
-}
-
-struct list_head {
-	struct list_head *next, *prev;
-};
-
-static inline void INIT_LIST_HEAD(struct list_head *l)
-{
-	l->next = l->prev = l;
-}
-
-static inline bool list_empty(const struct list_head *l)
-{
-	return l->next == l;
-}
-
-static inline void list_add_tail(struct list_head *n, struct list_head *head)
-{
-	n->prev = head->prev;
-	n->next = head;
-	head->prev->next = n;
-	head->prev = n;
-}
-
-static inline void list_del_init(struct list_head *e)
-{
-	e->prev->next = e->next;
-	e->next->prev = e->prev;
-	INIT_LIST_HEAD(e);
-}
 
 /*
  * Wait queues. The lock is a spinlock, as in the kernel, so that the only way a thread

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The msm driver's VM_BIND objects, as a user-space model.
+ * The msm driver's VM_BIND objects, as a user-space model: the VM, file, context, queue and
+ * scheduler around the job. The job, its ops and the page table's preallocation are the
+ * driver's rules' (src/driver/msm_vm_bind.h, msm_mmu.h), included here.
  *
  * Every struct and field an observer reads has the driver's name (drm_file.driver_priv ->
  * msm_context.vm -> msm_gem_vm.prealloc_throttle.{wait,in_flight}, msm_vm_bind_job.{vm,
@@ -16,6 +18,8 @@
 
 #include "linux_compat.h"
 #include "msm_drm.h"
+#include "msm_vm_bind.h"
+#include "workload_gen.h"	/* msm_rng_*: the PRNG of workloads and fault injection */
 
 #define MSM_MAX_QUEUES 16
 #define MSM_MAX_HANDLES 8
@@ -42,24 +46,9 @@ struct drm_file {
 	void *driver_priv;		/* struct msm_context * */
 };
 
-struct drm_gpuvm {
-	const char *name;
-	struct drm_device *drm;
-	u64 mm_start;
-	u64 mm_range;
-};
-
 struct drm_sched_entity {
 	int priority;
 	struct drm_gpu_scheduler *rq_sched;
-};
-
-struct drm_sched_job {
-	struct list_head list;
-	u64 id;
-	struct drm_sched_entity *entity;
-	struct drm_gpu_scheduler *sched;
-	u32 credits;
 };
 
 struct drm_sched_backend_ops {
@@ -79,30 +68,6 @@ struct drm_gpu_scheduler {
 	pthread_t thread;
 	u64 job_id_count;
 	unsigned int job_cost_us;	/* model: time to apply one job (backpressure) */
-};
-
-struct msm_mmu_prealloc {
-	void **pages;
-	u32 ptr;
-	u32 count;
-};
-
-struct msm_mmu;
-struct msm_mmu_funcs {
-	void (*prealloc_count)(struct msm_mmu *mmu, struct msm_mmu_prealloc *p, u64 iova,
-			       size_t len);
-	int (*prealloc_allocate)(struct msm_mmu *mmu, struct msm_mmu_prealloc *p);
-	void (*prealloc_cleanup)(struct msm_mmu *mmu, struct msm_mmu_prealloc *p);
-	int (*map)(struct msm_mmu *mmu, u64 iova, size_t len, int prot);
-	int (*unmap)(struct msm_mmu *mmu, u64 iova, size_t len);
-	void (*destroy)(struct msm_mmu *mmu);
-};
-
-struct msm_mmu {
-	int type;
-	struct msm_mmu_prealloc *prealloc;	/* set only while a job runs, under mmu_lock */
-	const struct msm_mmu_funcs *funcs;
-	void *arg;
 };
 
 /* model: what one VM has done, kept by the driver functions at the points a probe sees. */
@@ -151,38 +116,9 @@ struct msm_context {
 	struct drm_gpuvm *vm;
 };
 
-struct msm_vm_bind_op {
-	u32 op;
-	u32 flags;
-	union {
-		struct drm_gem_object *obj;
-		u32 handle;
-	};
-	u64 obj_offset;
-	u64 iova;
-	u64 range;
-};
-
-struct msm_vm_bind_job {
-	struct drm_sched_job base;	/* first, as in the driver: to_msm_vm_bind_job() is a cast */
-	unsigned int nr_ops;
-	bool bos_pinned;
-	struct msm_mmu_prealloc prealloc;
-	struct dma_fence *fence;
-	struct msm_gpu_submitqueue *queue;
-	struct list_head vm_ops;
-	struct drm_gpuvm *vm;
-	struct msm_vm_bind_op ops[];
-};
-
 static inline struct msm_gem_vm *to_msm_vm(struct drm_gpuvm *gpuvm)
 {
 	return container_of(gpuvm, struct msm_gem_vm, base);
-}
-
-static inline struct msm_vm_bind_job *to_msm_vm_bind_job(struct drm_sched_job *job)
-{
-	return container_of(job, struct msm_vm_bind_job, base);
 }
 
 /* --- model knobs (module parameters / fault injection) --- */
@@ -218,10 +154,6 @@ struct drm_gpuvm *msm_gem_vm_create(struct drm_device *drm, const char *name, in
 void msm_gem_vm_close(struct drm_gpuvm *gpuvm);
 void msm_gem_vm_destroy(struct drm_gpuvm *gpuvm);
 
-/* model split of vm_bind_prealloc_count(): the counting half, shared with `msmvm-sim count` */
-typedef void (*msm_count_run_cb)(void *arg, u64 start, u64 end, u32 pages);
-void vm_bind_count_ops(struct msm_vm_bind_job *job, msm_count_run_cb cb, void *arg);
-int msm_vm_bind_lookup_op(struct msm_vm_bind_job *job, const struct drm_msm_vm_bind_op *op);
 struct msm_vm_bind_job *vm_bind_job_create(struct drm_device *dev, struct drm_file *file,
 					   struct msm_gpu_submitqueue *queue, u32 nr_ops);
 
@@ -232,35 +164,11 @@ extern int msm_model_log_fd;
 extern bool msm_model_log_failed;
 void msm_model_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* msm_iommu.c */
-struct msm_mmu *msm_iommu_pagetable_create(void);
-u64 msm_iommu_pagetable_tables(struct msm_mmu *mmu);
-/* model only (msmvm-tune): tables the job's maps would install if it ran now */
-u32 msm_iommu_pagetable_count_missing(struct msm_mmu *mmu, const struct msm_vm_bind_op *ops,
-				      unsigned int nr_ops);
-
 /* msm_sched.c */
 int drm_sched_init(struct drm_gpu_scheduler *sched, const struct drm_sched_backend_ops *ops,
 		   const char *name, unsigned int job_cost_us);
 void drm_sched_job_init(struct drm_sched_job *job, struct drm_sched_entity *entity);
 void drm_sched_entity_push_job(struct drm_sched_job *job);
 void drm_sched_fini(struct drm_gpu_scheduler *sched);
-
-/* small deterministic PRNG shared by workloads and fault injection */
-static inline u64 msm_rng_next(u64 *s)
-{
-	/* splitmix64: tiny, seedable, good enough for workload shapes */
-	u64 z = (*s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static inline bool msm_rng_chance(u64 *s, double p)
-{
-	if (p <= 0)
-		return false;
-	return (double)(msm_rng_next(s) >> 11) / (double)(1ULL << 53) < p;
-}
 
 #endif

@@ -2,12 +2,12 @@
 /*
  * drivers/gpu/drm/msm/msm_gem_vma.c, the VM_BIND ioctl path, in user space.
  *
- * Same functions, same rules: op validation (lookup_op), the merge rule (ops_are_same_pte,
- * array order, UNMAP skipped), the worst-case count (msm_iommu_pagetable_prealloc_count), the
- * throttle (lock-free check of in_flight, sleep on the VM's wait queue, then add: the
- * check-then-add overshoot is kept), and the accounting of msm_vma_job_free(), including
- * its two drift paths (an interrupted wait subtracts a count never added; a failed bulk
- * allocation zeroes the count after it was added).
+ * Same functions: the ioctl, the throttle (lock-free check of in_flight, sleep on the VM's
+ * wait queue, then add: the check-then-add overshoot is kept), and msm_vma_job_run/free with
+ * the accounting's two drift paths (an interrupted wait subtracts a count never added; a
+ * failed bulk allocation zeroes the count after it was added). The rules that decide pages
+ * (lookup_op, the merge rule and count, the page tables, what a job's run and free do) are
+ * the driver's own code in src/driver/, which this file calls.
  *
  * Lines tagged "model:" keep the ground truth (struct msm_vm_truth); they read the same
  * driver state a probe would, at the same points, and never sleep.
@@ -67,63 +67,6 @@ static void truth_max_u64(u64 *slot, u64 v)
 }
 
 #define truth_add(field, v) __atomic_fetch_add(&(field), (v), __ATOMIC_RELAXED)
-
-static bool ops_are_same_pte(struct msm_vm_bind_op *first, struct msm_vm_bind_op *next)
-{
-	/*
-	 * Last level pte covers 2MB.. so we should merge two ops, from the same process, if
-	 * they are mapping in the same 2MB range (the driver's own comment).
-	 */
-	u64 pte_mask = ~(SZ_2M - 1);
-	u64 first_end = first->iova + first->range;
-
-	return (first_end & pte_mask) == (next->iova & pte_mask);
-}
-
-static void prealloc_count(struct msm_vm_bind_job *job, struct msm_vm_bind_op *first,
-			   struct msm_vm_bind_op *last, msm_count_run_cb cb, void *arg)
-{
-	struct msm_mmu *mmu = to_msm_vm(job->vm)->mmu;
-	u64 start_iova = first->iova;
-	u64 end_iova = last->iova + last->range;
-	u32 before = job->prealloc.count;
-
-	mmu->funcs->prealloc_count(mmu, &job->prealloc, start_iova, end_iova - start_iova);
-	if (cb)	/* model: lets `msmvm-sim count` show the merged runs */
-		cb(arg, start_iova, end_iova, job->prealloc.count - before);
-}
-
-/*
- * The counting half of vm_bind_prealloc_count(), split out (model only) so that the
- * calculator runs exactly the code the ioctl runs.
- */
-void vm_bind_count_ops(struct msm_vm_bind_job *job, msm_count_run_cb cb, void *arg)
-{
-	struct msm_vm_bind_op *first = NULL, *last = NULL;
-
-	for (unsigned int i = 0; i < job->nr_ops; i++) {
-		struct msm_vm_bind_op *op = &job->ops[i];
-
-		/* We only care about MAP/MAP_NULL: */
-		if (op->op == MSM_VM_BIND_OP_UNMAP)
-			continue;
-
-		/* Contiguous with last in the same PTE range: share the prealloc pages */
-		if (last && ops_are_same_pte(last, op)) {
-			last = op;
-			continue;
-		}
-
-		/* If not, flush the current range: */
-		if (first)
-			prealloc_count(job, first, last, cb, arg);
-
-		first = last = op;
-	}
-
-	if (first)
-		prealloc_count(job, first, last, cb, arg);
-}
 
 __probed int vm_bind_prealloc_count(struct msm_vm_bind_job *job)
 {
@@ -199,6 +142,12 @@ out:
 	return ret;
 }
 
+/* The rules' way to the VM's page table (src/driver/msm_vm_bind.h). */
+struct msm_mmu *msm_gem_vm_mmu(struct drm_gpuvm *gpuvm)
+{
+	return to_msm_vm(gpuvm)->mmu;
+}
+
 __probed void *msm_vma_job_run(struct drm_sched_job *_job)
 {
 	struct msm_vm_bind_job *job = to_msm_vm_bind_job(_job);
@@ -215,21 +164,13 @@ __probed void *msm_vma_job_run(struct drm_sched_job *_job)
 	}
 
 	pthread_mutex_lock(&vm->mmu_lock);
-	vm->mmu->prealloc = &job->prealloc;
-	for (unsigned int i = 0; i < job->nr_ops && !vm->unusable; i++) {
-		struct msm_vm_bind_op *op = &job->ops[i];
-
-		if (op->op == MSM_VM_BIND_OP_UNMAP)
-			ret = vm->mmu->funcs->unmap(vm->mmu, op->iova, op->range);
-		else
-			ret = vm->mmu->funcs->map(vm->mmu, op->iova, op->range, 0);
-		if (ret) {
-			/* msm_gem_vm_unusable(): a failed map poisons the VM */
-			fprintf(stderr, "msmvm-sim: vm %d unusable: map failed (%d)\n", vm->id, ret);
-			vm->unusable = true;
-		}
+	if (!vm->unusable)
+		ret = msm_vm_bind_job_apply(vm->mmu, job);
+	if (ret) {
+		/* msm_gem_vm_unusable(): a failed map poisons the VM */
+		fprintf(stderr, "msmvm-sim: vm %d unusable: map failed (%d)\n", vm->id, ret);
+		vm->unusable = true;
 	}
-	vm->mmu->prealloc = NULL;
 	pthread_mutex_unlock(&vm->mmu_lock);
 
 	return NULL;	/* no fence: the job completes at once */
@@ -250,9 +191,7 @@ __probed void msm_vma_job_free(struct drm_sched_job *_job)
 		      msm_model_now_ns(), getpid(), syscall(SYS_gettid), vm->id,
 		      job->prealloc.count, job->prealloc.ptr, pushed);
 
-	vm->mmu->funcs->prealloc_cleanup(vm->mmu, &job->prealloc);
-
-	atomic_sub((int)job->prealloc.count, &vm->prealloc_throttle.in_flight);
+	msm_vm_bind_job_release_prealloc(vm->mmu, job, &vm->prealloc_throttle.in_flight);
 
 	for (unsigned int i = 0; i < job->nr_ops; i++)	/* drm_gem_object_put() */
 		if (job->bos_pinned && job->ops[i].op == MSM_VM_BIND_OP_MAP && job->ops[i].obj)
@@ -261,54 +200,6 @@ __probed void msm_vma_job_free(struct drm_sched_job *_job)
 	wake_up(&vm->prealloc_throttle.wait);
 
 	free(job);
-}
-
-/*
- * lookup_op(): copy one op into the job and validate it. Every check runs, the last error
- * wins, as in the driver.
- */
-int msm_vm_bind_lookup_op(struct msm_vm_bind_job *job, const struct drm_msm_vm_bind_op *op)
-{
-	struct drm_gpuvm *gpuvm = job->vm;
-	unsigned int i = job->nr_ops++;
-	int ret = 0;
-
-	job->ops[i].op = op->op;
-	job->ops[i].handle = op->handle;
-	job->ops[i].obj_offset = op->obj_offset;
-	job->ops[i].iova = op->iova;
-	job->ops[i].range = op->range;
-	job->ops[i].flags = op->flags;
-
-	if (op->flags & ~MSM_VM_BIND_OP_FLAGS)
-		ret = -EINVAL;	/* invalid flags */
-	if (op->iova & (SZ_4K - 1))
-		ret = -EINVAL;	/* invalid address */
-	if (op->obj_offset & (SZ_4K - 1))
-		ret = -EINVAL;	/* invalid bo_offset */
-	if (op->range & (SZ_4K - 1))
-		ret = -EINVAL;	/* invalid range */
-	/* drm_gpuvm_range_valid(): non-empty, no overflow, inside the VM's VA space */
-	if (!op->range || op->iova + op->range < op->iova || op->iova < gpuvm->mm_start ||
-	    op->iova + op->range > gpuvm->mm_start + gpuvm->mm_range)
-		ret = -EINVAL;
-	/* MAP must specify a valid handle; the handle MBZ for UNMAP or MAP_NULL */
-	if (op->op == MSM_VM_BIND_OP_MAP) {
-		if (!op->handle)
-			ret = -EINVAL;
-	} else if (op->handle) {
-		ret = -EINVAL;
-	}
-	switch (op->op) {
-	case MSM_VM_BIND_OP_MAP:
-	case MSM_VM_BIND_OP_MAP_NULL:
-	case MSM_VM_BIND_OP_UNMAP:
-		break;
-	default:
-		ret = -EINVAL;	/* invalid op */
-		break;
-	}
-	return ret;
 }
 
 static int vm_bind_job_lookup_ops(struct msm_vm_bind_job *job, struct drm_msm_vm_bind *args,
@@ -495,6 +386,17 @@ static const struct drm_sched_backend_ops msm_vm_bind_ops = {
 	.free_job = msm_vma_job_free,
 };
 
+/* model: kmem_cache_alloc_bulk() fails at --alloc-fail-rate, drawn from the thread's PRNG. */
+static bool model_alloc_bulk_fails(void)
+{
+	/* Per-thread PRNG: which allocations fail depends on the seed, not on thread timing. */
+	return msm_rng_chance(&msm_current_call.rng, msm_model.alloc_fail_rate);
+}
+
+static const struct msm_iommu_pagetable_hooks model_pagetable_hooks = {
+	.alloc_bulk_fails = model_alloc_bulk_fails,
+};
+
 /* job_cost_us < 0: no scheduler thread (the calculator only counts). */
 struct drm_gpuvm *msm_gem_vm_create(struct drm_device *drm, const char *name, int id,
 				    int job_cost_us)
@@ -505,10 +407,10 @@ struct drm_gpuvm *msm_gem_vm_create(struct drm_device *drm, const char *name, in
 		return NULL;
 	vm->base.name = name;
 	vm->base.drm = drm;
-	vm->base.mm_start = SZ_16M;
-	vm->base.mm_range = (1ULL << 48) - SZ_16M;
+	vm->base.mm_start = MSM_VM_VA_START;
+	vm->base.mm_range = MSM_VM_VA_END - MSM_VM_VA_START;
 	vm->id = id;
-	vm->mmu = msm_iommu_pagetable_create();
+	vm->mmu = msm_iommu_pagetable_create(&model_pagetable_hooks);
 	if (!vm->mmu) {
 		free(vm);
 		return NULL;

@@ -30,7 +30,7 @@
 
 #include "count.h"
 #include "msm_drv.h"
-#include "workload.h"
+#include "workload_gen.h"
 
 #define MAX_PROCS 64
 #define MAX_VMS 16

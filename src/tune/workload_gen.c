@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+/* The model's workload generators (workload_gen.h). */
 #include <string.h>
 
-#include "workload.h"
+#include "workload_gen.h"
 
 const char *const workload_names[WL_COUNT_] = {
 	[WL_SPARSE] = "sparse",

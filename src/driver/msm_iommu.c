@@ -6,12 +6,13 @@
  * As in the driver, VM_BIND forces pgsize_bitmap = 4 KiB: there are no block mappings and a
  * 4 KiB unmap never frees a table, so tables only accumulate. A missing table is taken from
  * the job's preallocation (cfg->alloc = msm_iommu_pagetable_alloc_pt); the L0 root is not.
+ *
+ * Freestanding: pages come from compat.h's msm_pt_* helpers (the msm-mmu-pt kmem_cache in
+ * the kernel, the heap in user space).
  */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "msm_drv.h"
+#include "compat.h"
+#include "msm_mmu.h"
+#include "msm_vm_bind.h"
 
 #define PT_ENTRIES 512
 #define PTE_VALID  1ULL
@@ -24,6 +25,7 @@ struct msm_iommu_pagetable {
 	struct msm_mmu base;	/* first: the alloc_pt cookie's first member is a struct msm_mmu */
 	struct pt_table *pgd;	/* L0 root, from alloc_pages at creation, not the pool */
 	u64 tables;		/* tables installed below the root */
+	const struct msm_iommu_pagetable_hooks *hooks;	/* model: may be NULL */
 };
 
 static struct msm_iommu_pagetable *to_pagetable(struct msm_mmu *mmu)
@@ -41,12 +43,12 @@ static __probed void *msm_iommu_pagetable_alloc_pt(void *cookie, size_t size)
 	(void)size;
 	if (!p || p->ptr >= p->count) {
 		/* WARN_ON_ONCE in the driver: an undercount makes the map fail */
-		fprintf(stderr, "msmvm-sim: WARNING: alloc_pt beyond preallocation (%u/%u)\n",
-			p ? p->ptr : 0, p ? p->count : 0);
+		pr_warn("WARNING: alloc_pt beyond preallocation (%u/%u)\n", p ? p->ptr : 0,
+			p ? p->count : 0);
 		return NULL;
 	}
 	page = p->pages[p->ptr++];
-	memset(page, 0, sizeof(struct pt_table));
+	memset(page, 0, sizeof(struct pt_table));	/* the cache's pages are not zeroed */
 	return page;
 }
 
@@ -123,36 +125,27 @@ static __probed void msm_iommu_pagetable_prealloc_count(struct msm_mmu *mmu,
 }
 
 /* kmem_cache_alloc_bulk() is all or nothing: it returns p->count or 0. */
-static int kmem_cache_alloc_bulk_model(u32 count, void **pages)
+static u32 kmem_cache_alloc_bulk_pt(struct msm_iommu_pagetable *pt, u32 count, void **pages)
 {
-	/* Per-thread PRNG: which allocations fail depends on the seed, not on thread timing. */
-	if (msm_rng_chance(&msm_current_call.rng, msm_model.alloc_fail_rate))
+	/* model: fault injection first, so that it draws the same randomness either way */
+	if (pt->hooks && pt->hooks->alloc_bulk_fails && pt->hooks->alloc_bulk_fails())
 		return 0;
-	for (u32 i = 0; i < count; i++) {
-		pages[i] = malloc(sizeof(struct pt_table));
-		if (!pages[i]) {
-			while (i--)
-				free(pages[i]);
-			return 0;
-		}
-	}
-	return (int)count;
+	return msm_pt_alloc_bulk(sizeof(struct pt_table), count, pages);
 }
 
 static __probed int msm_iommu_pagetable_prealloc_allocate(struct msm_mmu *mmu,
 							   struct msm_mmu_prealloc *p)
 {
-	int ret;
+	u32 ret;
 
-	(void)mmu;
-	p->pages = calloc(p->count ? p->count : 1, sizeof(*p->pages));	/* kvmalloc_array */
+	p->pages = kvmalloc_array(p->count ? p->count : 1, sizeof(*p->pages), GFP_KERNEL);
 	if (!p->pages)
 		return -ENOMEM;
 
-	ret = kmem_cache_alloc_bulk_model(p->count, p->pages);
-	if ((u32)ret != p->count) {
+	ret = kmem_cache_alloc_bulk_pt(to_pagetable(mmu), p->count, p->pages);
+	if (ret != p->count) {
 		/* The driver's upward-drift path: count was already added to in_flight. */
-		p->count = (u32)ret;
+		p->count = ret;
 		return -ENOMEM;
 	}
 	return 0;
@@ -168,9 +161,8 @@ static __probed void msm_iommu_pagetable_prealloc_cleanup(struct msm_mmu *mmu,
 	if (!p->pages)
 		return;
 	/* trace_msm_mmu_prealloc_cleanup(p->count, remaining_pt_count) fires here if count > 0 */
-	for (u32 i = 0; i < remaining_pt_count; i++)
-		free(p->pages[p->ptr + i]);
-	free(p->pages);
+	msm_pt_free_bulk(remaining_pt_count, &p->pages[p->ptr]);
+	kvfree(p->pages);
 	p->pages = NULL;
 }
 
@@ -180,7 +172,7 @@ static void pt_free_level(struct pt_table *t, int level)
 		for (int i = 0; i < PT_ENTRIES; i++)
 			if (t->entry[i])
 				pt_free_level((struct pt_table *)(uintptr_t)t->entry[i], level + 1);
-	free(t);
+	msm_pt_free_page(t);
 }
 
 static void msm_iommu_pagetable_destroy(struct msm_mmu *mmu)
@@ -188,7 +180,7 @@ static void msm_iommu_pagetable_destroy(struct msm_mmu *mmu)
 	struct msm_iommu_pagetable *pt = to_pagetable(mmu);
 
 	pt_free_level(pt->pgd, 0);
-	free(pt);
+	kfree(pt);
 }
 
 static const struct msm_mmu_funcs pagetable_funcs = {
@@ -200,17 +192,18 @@ static const struct msm_mmu_funcs pagetable_funcs = {
 	.destroy = msm_iommu_pagetable_destroy,
 };
 
-struct msm_mmu *msm_iommu_pagetable_create(void)
+struct msm_mmu *msm_iommu_pagetable_create(const struct msm_iommu_pagetable_hooks *hooks)
 {
-	struct msm_iommu_pagetable *pt = calloc(1, sizeof(*pt));
+	struct msm_iommu_pagetable *pt = kzalloc(sizeof(*pt), GFP_KERNEL);
 
 	if (!pt)
 		return NULL;
-	pt->pgd = calloc(1, sizeof(*pt->pgd));
+	pt->pgd = msm_pt_zalloc_page(sizeof(*pt->pgd));
 	if (!pt->pgd) {
-		free(pt);
+		kfree(pt);
 		return NULL;
 	}
+	pt->hooks = hooks;
 	pt->base.funcs = &pagetable_funcs;
 	pt->base.type = 2;	/* MSM_MMU_IOMMU_PAGETABLE */
 	return &pt->base;
@@ -236,7 +229,7 @@ static bool pt_key_insert(struct pt_key_set *s, u64 key)
 {
 	if (2 * (s->n + 1) > s->cap) {
 		size_t ncap = s->cap ? 2 * s->cap : 64;
-		u64 *nk = calloc(ncap, sizeof(*nk));
+		u64 *nk = kcalloc(ncap, sizeof(*nk), GFP_KERNEL);
 
 		if (!nk)
 			return false;	/* caller sees the count so far: an undercount it reports */
@@ -248,7 +241,7 @@ static bool pt_key_insert(struct pt_key_set *s, u64 key)
 					j = (j + 1) & (ncap - 1);
 				nk[j] = s->keys[i];
 			}
-		free(s->keys);
+		kfree(s->keys);
 		s->keys = nk;
 		s->cap = ncap;
 	}
@@ -293,6 +286,6 @@ u32 msm_iommu_pagetable_count_missing(struct msm_mmu *mmu, const struct msm_vm_b
 				break;	/* the top of the address space */
 		}
 	}
-	free(seen.keys);
+	kfree(seen.keys);
 	return missing;
 }

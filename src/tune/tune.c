@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * msmvm-tune's engine (see tune.h): a discrete event simulation of the VM_BIND throttle
- * that calls the model's own code for everything the driver decides: the count
- * (vm_bind_count_ops), the preallocation (prealloc_allocate/cleanup), the job's maps on the
- * page table (msm_vma_job_run) and the free that returns the pages (msm_vma_job_free). Only
- * time is simulated: no thread sleeps, and one process replays every VM of the workload.
+ * that calls the driver's own rules (src/driver/, the code the model runs) for everything
+ * the driver decides: validation and the count (lookup_op, vm_bind_count_ops), the
+ * preallocation (prealloc_allocate/cleanup), the job's maps on the page table
+ * (msm_vm_bind_job_apply, as msm_vma_job_run) and the free that returns the pages
+ * (msm_vm_bind_job_release_prealloc, as msm_vma_job_free). Only time is simulated: no thread
+ * sleeps, and one process replays every VM of the workload.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "msm_drv.h"
+#include "msm_vm_bind.h"
 #include "tune.h"
 
 /* ---- small helpers ---- */
@@ -287,6 +289,83 @@ out:
 	return ret;
 }
 
+/* ---- the replay's VMs ---- */
+
+/*
+ * A VM as the rules see it: its page table and the throttle's in_flight. No locks, wait
+ * queue or scheduler: the replay keeps its sleepers and job FIFO itself (struct sim_vm).
+ */
+struct tune_vm {
+	struct drm_gpuvm base;	/* first: job->vm points here */
+	struct msm_mmu *mmu;
+	atomic_t in_flight;
+	bool unusable;		/* a map ran out of preallocated pages */
+	int id;
+};
+
+static struct tune_vm *to_tune_vm(struct drm_gpuvm *gpuvm)
+{
+	return container_of(gpuvm, struct tune_vm, base);
+}
+
+/* The rules' way to the VM's page table (src/driver/msm_vm_bind.h). */
+struct msm_mmu *msm_gem_vm_mmu(struct drm_gpuvm *gpuvm)
+{
+	return to_tune_vm(gpuvm)->mmu;
+}
+
+/* msm_gem_vm_create() for a user-managed VM: the model's VA space, an empty page table. */
+static struct drm_gpuvm *tune_vm_create(const char *name, int id)
+{
+	struct tune_vm *vm = calloc(1, sizeof(*vm));
+
+	if (!vm)
+		return NULL;
+	vm->base.name = name;
+	vm->base.mm_start = MSM_VM_VA_START;
+	vm->base.mm_range = MSM_VM_VA_END - MSM_VM_VA_START;
+	vm->id = id;
+	vm->mmu = msm_iommu_pagetable_create(NULL);	/* no fault injection */
+	if (!vm->mmu) {
+		free(vm);
+		return NULL;
+	}
+	atomic_set(&vm->in_flight, 0);
+	return &vm->base;
+}
+
+static void tune_vm_destroy(struct drm_gpuvm *gpuvm)
+{
+	struct tune_vm *vm = to_tune_vm(gpuvm);
+
+	vm->mmu->funcs->destroy(vm->mmu);
+	free(vm);
+}
+
+/* msm_vma_job_run(): the job's ops on the page table; a failed map makes the VM unusable. */
+static void tune_job_run(struct msm_vm_bind_job *job)
+{
+	struct tune_vm *vm = to_tune_vm(job->vm);
+	int ret = 0;
+
+	if (!vm->unusable)
+		ret = msm_vm_bind_job_apply(vm->mmu, job);
+	if (ret) {
+		/* the model's message (msm_vma_job_run), so that the output stays the same */
+		fprintf(stderr, "msmvm-sim: vm %d unusable: map failed (%d)\n", vm->id, ret);
+		vm->unusable = true;
+	}
+}
+
+/* msm_vma_job_free(): unused pages back, the count off in_flight, the job freed. */
+static void tune_job_free(struct msm_vm_bind_job *job)
+{
+	struct tune_vm *vm = to_tune_vm(job->vm);
+
+	msm_vm_bind_job_release_prealloc(vm->mmu, job, &vm->in_flight);
+	free(job);
+}
+
 /* ---- the simulation ---- */
 
 enum ev_type { EV_ARRIVE, EV_CHECK, EV_PUSH, EV_FREE, EV_WAKE, EV_INTR, EV_RETURN };
@@ -407,7 +486,6 @@ struct sim {
 	const struct tune_timing_info *tinfo;
 	uint32_t limit;
 	enum tune_count_rule rule;
-	struct drm_device dev;
 	struct sim_vm *vms;
 	size_t nvms;
 	struct sim_bind *binds;
@@ -439,7 +517,7 @@ static void push(struct sim *s, uint64_t t, uint32_t type, uint32_t arg)
 
 static int in_flight(const struct sim *s, uint32_t v)
 {
-	return atomic_read(&to_msm_vm(s->vms[v].gpuvm)->prealloc_throttle.in_flight);
+	return atomic_read(&to_tune_vm(s->vms[v].gpuvm)->in_flight);
 }
 
 /* The job as the ioctl builds it (vm_bind_job_create + lookup_op), counted by the rule. */
@@ -472,7 +550,7 @@ static struct msm_vm_bind_job *make_job(struct sim *s, uint32_t k)
 		return job;
 	}
 	if (s->rule == TUNE_COUNT_EXACT) {
-		job->prealloc.count = msm_iommu_pagetable_count_missing(to_msm_vm(gpuvm)->mmu,
+		job->prealloc.count = msm_iommu_pagetable_count_missing(to_tune_vm(gpuvm)->mmu,
 									 job->ops, job->nr_ops);
 	} else {
 		vm_bind_count_ops(job, NULL, NULL);
@@ -486,7 +564,7 @@ static struct msm_vm_bind_job *make_job(struct sim *s, uint32_t k)
 static void pass(struct sim *s, uint32_t k, uint64_t t)
 {
 	struct sim_bind *sb = &s->binds[k];
-	struct msm_gem_vm *vm = to_msm_vm(s->vms[sb->vm].gpuvm);
+	struct tune_vm *vm = to_tune_vm(s->vms[sb->vm].gpuvm);
 
 	if (sb->waiting) {
 		uint64_t w = t - sb->wait_start;
@@ -500,7 +578,7 @@ static void pass(struct sim *s, uint32_t k, uint64_t t)
 	}
 	sb->passed = true;
 	sb->count = sb->job->prealloc.count;
-	atomic_add_return((int)sb->count, &vm->prealloc_throttle.in_flight);
+	atomic_add_return((int)sb->count, &vm->in_flight);
 	account(s, t, sb->count);
 	s->r->pages_counted += sb->count;
 	push(s, t + s->timing[k].post_ns, EV_PUSH, k);
@@ -535,7 +613,7 @@ static void free_job(struct sim *s, uint32_t k, uint64_t t, bool run)
 {
 	struct sim_bind *sb = &s->binds[k];
 	struct sim_vm *sv = &s->vms[sb->vm];
-	struct msm_gem_vm *vm = to_msm_vm(sv->gpuvm);
+	struct tune_vm *vm = to_tune_vm(sv->gpuvm);
 	struct msm_vm_bind_job *job = sb->job;
 
 	/*
@@ -548,7 +626,7 @@ static void free_job(struct sim *s, uint32_t k, uint64_t t, bool run)
 		return;
 	}
 	if (run && job->prealloc.pages) {
-		msm_vma_job_run(&job->base);
+		tune_job_run(job);
 		if (vm->unusable) {	/* ran out of preallocated pages: the count was short */
 			s->r->undercounts++;
 			vm->unusable = false;
@@ -559,7 +637,7 @@ static void free_job(struct sim *s, uint32_t k, uint64_t t, bool run)
 	}
 	/* in_flight drops by the count the job carries: what the pass added */
 	job->prealloc.count = sb->count;
-	msm_vma_job_free(&job->base);
+	tune_job_free(job);
 	sb->job = NULL;
 	account(s, t, -(int64_t)sb->count);
 	s->r->jobs += run;
@@ -681,7 +759,7 @@ int tune_replay(const struct msmvm_workload *wl, const struct tune_timing *timin
 		struct tune_result *out)
 {
 	struct sim s = { .wl = wl, .timing = timing, .tinfo = tinfo, .limit = limit, .rule = rule,
-			 .dev = { .driver_name = "msm" }, .r = out };
+			 .r = out };
 	struct id_map threads = { 0 }, vms = { 0 };
 	uint32_t *last = NULL;
 	int ret = -ENOMEM;
@@ -716,7 +794,7 @@ int tune_replay(const struct msmvm_workload *wl, const struct tune_timing *timin
 	if (!s.vms)
 		goto out;
 	for (size_t v = 0; v < s.nvms; v++) {
-		s.vms[v].gpuvm = msm_gem_vm_create(&s.dev, "tune", (int)v, -1);
+		s.vms[v].gpuvm = tune_vm_create("tune", (int)v);
 		if (!s.vms[v].gpuvm)
 			goto out;
 	}
@@ -752,13 +830,13 @@ out:
 	for (size_t k = 0; s.binds && k < wl->nbinds; k++)
 		if (s.binds[k].job) {
 			s.binds[k].job->prealloc.count = s.binds[k].count;
-			msm_vma_job_free(&s.binds[k].job->base);
+			tune_job_free(s.binds[k].job);
 		}
 	for (size_t v = 0; s.vms && v < s.nvms; v++) {
 		free(s.vms[v].waiters.v);
 		free(s.vms[v].jobs.v);
 		if (s.vms[v].gpuvm)
-			msm_gem_vm_destroy(s.vms[v].gpuvm);
+			tune_vm_destroy(s.vms[v].gpuvm);
 	}
 	free(s.vms), free(s.binds), free(s.waits), free(last), free(s.heap.v);
 	id_free(&threads), id_free(&vms);
@@ -770,11 +848,10 @@ out:
 int tune_synth_workload(const struct tune_synth *sy, struct msmvm_workload *wl,
 			struct tune_timing **timing_out, struct tune_timing_info *info)
 {
-	struct drm_device dev = { .driver_name = "msm" };
 	struct drm_msm_vm_bind_op *ops = calloc(WL_MAX_OPS, sizeof(*ops));
 	size_t nbinds = (size_t)sy->procs * sy->binds, cap_ops = 4096;
 	struct tune_timing *timing = calloc(nbinds + 1, sizeof(*timing));
-	struct drm_gpuvm *scratch = msm_gem_vm_create(&dev, "tune-count", 0, -1);
+	struct drm_gpuvm *scratch = tune_vm_create("tune-count", 0);
 	struct msm_vm_bind_job *job = calloc(1, sizeof(*job) + WL_MAX_OPS * sizeof(job->ops[0]));
 	int job_cost_us = sy->job_cost_us >= 0 ? sy->job_cost_us :
 			  sy->kind == WL_STORM ? 1000 : 50;	/* msmvm-sim run's defaults */
@@ -844,13 +921,13 @@ int tune_synth_workload(const struct tune_synth *sy, struct msmvm_workload *wl,
 	info->service_median_ns = (uint64_t)job_cost_us * 1000;
 	info->wake_ns = TUNE_WAKE_DEFAULT_NS;
 	free(ops), free(job);
-	msm_gem_vm_destroy(scratch);
+	tune_vm_destroy(scratch);
 	*timing_out = timing;
 	return 0;
 nomem:
 	free(ops), free(job), free(timing);
 	if (scratch)
-		msm_gem_vm_destroy(scratch);
+		tune_vm_destroy(scratch);
 	free(wl->binds), free(wl->ops), free(wl->procs);
 	memset(wl, 0, sizeof(*wl));
 	return -ENOMEM;

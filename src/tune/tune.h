@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * msmvm-tune's engine: a recorded (or generated) VM_BIND workload replayed, as a discrete
- * event simulation, through the model's throttle rule, its count (vm_bind_count_ops), its
- * page tables (msm_iommu.c) and its job run/free, at another throttle limit.
+ * event simulation, through the throttle's rule and the driver's own rules (src/driver/: the
+ * count, vm_bind_count_ops; the page tables, msm_iommu.c; a job's run and free), at another
+ * throttle limit.
  *
  * What is kept from the recording, per bind: the thread's think time (its previous return to
  * this call's entry), the ioctl's own time outside the throttle, and its job's service time on
@@ -11,14 +12,14 @@
  * in_flight at that limit; hence when jobs are pushed, run and freed, and what the page tables
  * hold at each count.
  */
-#ifndef MSMVM_SIM_TUNE_H
-#define MSMVM_SIM_TUNE_H
+#ifndef MSMVM_TUNE_TUNE_H
+#define MSMVM_TUNE_TUNE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "msmvm/workload.h"
-#include "workload.h"
+#include "workload_gen.h"
 
 /* Per bind, derived from the workload (tune_timing_from_workload) or given (synthetic). */
 struct tune_timing {

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The VM_BIND part of include/uapi/drm/msm_drm.h. This is user-space ABI, so unlike the
- * driver-internal structs of msm_drv.h it keeps the kernel's exact layout (88 and 40 bytes):
- * the model's "ioctl" takes the same argument blob a real one would.
+ * driver-internal structs (msm_vm_bind.h, msm_mmu.h) it keeps the kernel's exact layout (88
+ * and 40 bytes): the model's "ioctl" takes the same argument blob a real one would.
  */
-#ifndef MSMVM_SIM_MSM_DRM_H
-#define MSMVM_SIM_MSM_DRM_H
+#ifndef MSMVM_DRIVER_MSM_DRM_H
+#define MSMVM_DRIVER_MSM_DRM_H
 
-#include <stdint.h>
+#include "compat.h"	/* uint32_t, uint64_t, int32_t: <stdint.h>, or linux/types.h */
 
 #define MSM_PARAM_EN_VM_BIND	0x16
 #define MSM_SUBMITQUEUE_VM_BIND	0x00000002

@@ -1,9 +1,31 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Workload shapes for msmvm-sim: what a Vulkan driver's VM_BINDs look like. */
-#ifndef MSMVM_SIM_WORKLOAD_H
-#define MSMVM_SIM_WORKLOAD_H
+/*
+ * The model's workload generators: what a Vulkan driver's VM_BINDs look like, as op
+ * streams that depend only on a seed. msmvm-sim run issues them; msmvm-tune --workload
+ * replays the same streams. (The recorded workload, as data, is include/msmvm/workload.h.)
+ */
+#ifndef MSMVM_TUNE_WORKLOAD_GEN_H
+#define MSMVM_TUNE_WORKLOAD_GEN_H
 
-#include "msm_drv.h"
+#include "compat.h"	/* src/driver */
+#include "msm_drm.h"
+
+/* small deterministic PRNG shared by workloads and the model's fault injection */
+static inline u64 msm_rng_next(u64 *s)
+{
+	/* splitmix64: tiny, seedable, good enough for workload shapes */
+	u64 z = (*s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static inline bool msm_rng_chance(u64 *s, double p)
+{
+	if (p <= 0)
+		return false;
+	return (double)(msm_rng_next(s) >> 11) / (double)(1ULL << 53) < p;
+}
 
 enum workload_kind {
 	WL_SPARSE,	/* many tiny unsorted 4 KiB maps: the throttle patch's case */
