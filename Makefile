@@ -54,8 +54,9 @@ $(BUILD)/asan/msmvm-sim: $(SIM_SRCS) $(SIM_HDRS) | $(BUILD)/asan
 	$(CC) $(CFLAGS) $(SANITIZE) -o $@ $(SIM_SRCS) $(LDLIBS_SIM)
 
 # --- helper tools ---
-$(BUILD)/tools/btfmerge: tools/btfmerge.c | $(BUILD)/tools
-	$(CC) $(CFLAGS) -o $@ $< -lbpf -lelf -lz
+# The merge code is libmsmvm's (src/lib/btf_merge.c), compiled in: the tool needs no skeletons.
+$(BUILD)/tools/btfmerge: tools/btfmerge.c src/lib/btf_merge.c src/lib/btf_merge.h | $(BUILD)/tools
+	$(CC) $(CFLAGS) -Isrc/lib -o $@ tools/btfmerge.c src/lib/btf_merge.c -lbpf -lelf -lz
 
 # --- BPF: one source, flavors by macro; clang -target bpf, then bpftool gen skeleton ---
 # kernel: kprobes, built for arm64 (msm's platform) and the host; model: uprobes on
@@ -122,6 +123,11 @@ $(BUILD)/tests/test_trace: tests/test_trace.c tests/trace_check.h tests/harness.
 		$(BUILD)/libmsmvm.a $(LIB_HDRS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(SANITIZE) -Isrc/lib -Itests -o $@ $< $(BUILD)/libmsmvm.a \
 		$(LDLIBS_BPF) -ljson-c -lm
+
+# BTF merging (src/lib/btf_merge.c) on small BTF built by the test.
+$(BUILD)/tests/test_btf_merge: tests/test_btf_merge.c tests/harness.h $(BUILD)/libmsmvm.a \
+		$(LIB_HDRS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(SANITIZE) -Isrc/lib -Itests -o $@ $< $(BUILD)/libmsmvm.a $(LDLIBS_BPF)
 
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BINS)

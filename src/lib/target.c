@@ -21,6 +21,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "btf_merge.h"
 #include "internal.h"
 
 int msmvm_fail(struct msmvm_err *err, enum msmvm_err_kind kind, int code, const char *fmt, ...)
@@ -317,129 +318,17 @@ int msmvm_probe_kernel(struct msmvm *m, struct msmvm_err *err)
  */
 static const char *const model_kernel_types[] = { "pt_regs", "user_pt_regs", "task_struct" };
 
-struct btf_copy {
-	const struct btf *src;
-	struct btf *dst;
-	__u32 *map;		/* src type id -> dst type id; 0: not copied yet */
-};
-
-static int copy_type(struct btf_copy *c, __u32 id);
-
-/* What a copied pointer points to: the type copied, or a forward declaration, or void. */
-static int copy_pointee(struct btf_copy *c, __u32 id)
-{
-	const struct btf_type *t = btf__type_by_id(c->src, id);
-	__u32 end = id;
-	const char *name;
-	int fwd;
-
-	while (t && (btf_is_mod(t) || btf_is_typedef(t) || btf_is_type_tag(t))) {
-		end = t->type;
-		t = btf__type_by_id(c->src, end);
-	}
-	if (!t || !(btf_is_composite(t) || btf_is_fwd(t) || btf_is_func_proto(t)))
-		return copy_type(c, id);	/* void, scalars, arrays: small, copied */
-	if (c->map[end])
-		return c->map[end];
-	name = btf__name_by_offset(c->src, t->name_off);
-	if (btf_is_func_proto(t) || !name || !*name)
-		return 0;
-	fwd = btf__find_by_name_kind(c->dst, name, BTF_KIND_FWD);
-	if (fwd > 0)
-		return fwd;
-	return btf__add_fwd(c->dst, name, btf_is_union(t) || (btf_is_fwd(t) && btf_kflag(t))
-						 ? BTF_FWD_UNION : BTF_FWD_STRUCT);
-}
-
-/*
- * Copy type id of src, and what it refers to, into dst; its new id or -errno.
- * btf__add_type() copies a type with its strings but keeps the type ids it refers to:
- * those are set here, once what they refer to is copied (its ids are known then). The
- * type is looked up again after each copy, as adding types may move dst's memory.
- */
-static int copy_type(struct btf_copy *c, __u32 id)
-{
-	const struct btf_type *t = btf__type_by_id(c->src, id);
-	struct btf_type *n;
-	int new, ref, ref2;
-
-	if (!id)
-		return 0;
-	if (!t)
-		return -EINVAL;
-	if (c->map[id])
-		return c->map[id];
-	new = btf__add_type(c->dst, c->src, t);
-	if (new < 0)
-		return new;
-	c->map[id] = new;
-	switch (btf_kind(t)) {
-	case BTF_KIND_INT:
-	case BTF_KIND_FLOAT:
-	case BTF_KIND_ENUM:
-	case BTF_KIND_ENUM64:
-	case BTF_KIND_FWD:
-		return new;
-	case BTF_KIND_PTR:
-		ref = copy_pointee(c, t->type);
-		if (ref < 0)
-			return ref;
-		((struct btf_type *)btf__type_by_id(c->dst, new))->type = ref;
-		return new;
-	case BTF_KIND_TYPEDEF:
-	case BTF_KIND_VOLATILE:
-	case BTF_KIND_CONST:
-	case BTF_KIND_RESTRICT:
-	case BTF_KIND_TYPE_TAG:
-		ref = copy_type(c, t->type);
-		if (ref < 0)
-			return ref;
-		((struct btf_type *)btf__type_by_id(c->dst, new))->type = ref;
-		return new;
-	case BTF_KIND_ARRAY:
-		ref = copy_type(c, btf_array(t)->type);
-		ref2 = ref < 0 ? ref : copy_type(c, btf_array(t)->index_type);
-		if (ref2 < 0)
-			return ref2;
-		n = (struct btf_type *)btf__type_by_id(c->dst, new);
-		btf_array(n)->type = ref;
-		btf_array(n)->index_type = ref2;
-		return new;
-	case BTF_KIND_STRUCT:
-	case BTF_KIND_UNION:
-		for (int i = 0; i < btf_vlen(t); i++) {
-			ref = copy_type(c, btf_members(t)[i].type);
-			if (ref < 0)
-				return ref;
-			n = (struct btf_type *)btf__type_by_id(c->dst, new);
-			btf_members(n)[i].type = ref;
-		}
-		return new;
-	default:	/* functions, variables, sections, tags: not reached from a struct */
-		return -EINVAL;
-	}
-}
-
 /* Into dst: model_kernel_types[] from the running kernel's BTF. 0 or -errno. */
 static int add_model_kernel_types(struct btf *dst)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf();
-	struct btf_copy c = { .src = vmlinux, .dst = dst };
-	int ret = 0, id;
+	int ret;
 
 	if (!vmlinux)
 		return errno ? -errno : -ENOENT;
-	c.map = calloc(btf__type_cnt(vmlinux), sizeof(*c.map));
-	if (!c.map)
-		ret = -ENOMEM;
-	for (size_t i = 0; !ret && i < sizeof(model_kernel_types) / sizeof(model_kernel_types[0]);
-	     i++) {
-		id = btf__find_by_name_kind(vmlinux, model_kernel_types[i], BTF_KIND_STRUCT);
-		if (id > 0)	/* user_pt_regs is arm64's only */
-			ret = copy_type(&c, id);
-		ret = ret < 0 ? ret : 0;
-	}
-	free(c.map);
+	/* user_pt_regs is arm64's only: a name vmlinux lacks is skipped */
+	ret = btf_copy_structs(dst, vmlinux, model_kernel_types,
+			       sizeof(model_kernel_types) / sizeof(model_kernel_types[0]));
 	btf__free(vmlinux);
 	return ret;
 }
