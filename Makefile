@@ -157,7 +157,7 @@ FUZZ_CC         ?= clang
 FUZZ_CFLAGS     := -g -O1 -std=gnu11 -fno-omit-frame-pointer -Wno-unknown-attributes \
 		   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_INC        := -Iinclude -Isrc/lib -Itools/sim -Itests/fuzz
-FUZZ_LIB_SRCS   := $(addprefix src/lib/,alert.c report.c snapshot.c target.c trace_build.c \
+FUZZ_LIB_SRCS   := $(addprefix src/lib/,alert.c errors.c report.c snapshot.c trace_build.c \
 		     trace_map.c trace_out.c trace_pb.c trace_read.c trace_replay.c \
 		     trace_workload.c)
 FUZZ_SIM_SRCS   := $(filter-out tools/sim/sim_main.c,$(SIM_SRCS))

@@ -25,6 +25,7 @@ struct msmvm {
 int msmvm_fail(struct msmvm_err *err, enum msmvm_err_kind kind, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 int msmvm_check_caps(struct msmvm_err *err);
+int msmvm_caps_suffice(uint64_t effective, struct msmvm_err *err);
 int msmvm_make_plan(struct msmvm *m, struct msmvm_err *err);
 int msmvm_probe_kernel(struct msmvm *m, struct msmvm_err *err);
 int msmvm_probe_sim(struct msmvm *m, struct msmvm_err *err);

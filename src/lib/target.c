@@ -11,56 +11,15 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <limits.h>
-#include <linux/capability.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "btf_merge.h"
 #include "internal.h"
-
-int msmvm_fail(struct msmvm_err *err, enum msmvm_err_kind kind, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		err->kind = kind;
-		err->code = code < 0 ? code : -code;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code < 0 ? code : -code;
-}
-
-/* CAP_BPF + CAP_PERFMON (5.8+), or CAP_SYS_ADMIN, in the effective set. */
-int msmvm_check_caps(struct msmvm_err *err)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2] = { 0 };
-	unsigned long long eff;
-	bool bpf, perfmon, admin;
-
-	if (syscall(SYS_capget, &hdr, data))
-		return msmvm_fail(err, MSMVM_E_PERM, errno, "cannot read capabilities: %s",
-				  strerror(errno));
-	eff = (unsigned long long)data[1].effective << 32 | data[0].effective;
-	admin = eff & (1ULL << 21);
-	perfmon = eff & (1ULL << 38);
-	bpf = eff & (1ULL << 39);
-	if (admin || (bpf && perfmon))
-		return 0;
-	return msmvm_fail(err, MSMVM_E_PERM, EPERM,
-			  "missing capability %s%s%s: msmvm loads BPF programs and probes; run it as "
-			  "root (sudo) or grant CAP_BPF and CAP_PERFMON",
-			  bpf ? "" : "CAP_BPF", !bpf && !perfmon ? " and " : "",
-			  perfmon ? "" : "CAP_PERFMON");
-}
 
 static bool path_exists(const char *p)
 {
