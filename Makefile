@@ -124,9 +124,9 @@ $(BUILD)/tests/test_trace: tests/test_trace.c tests/trace_check.h tests/harness.
 	$(CC) $(CFLAGS) $(SANITIZE) -Isrc/lib -Itests -o $@ $< $(BUILD)/libmsmvm.a \
 		$(LDLIBS_BPF) -ljson-c -lm
 
-# BTF merging (src/lib/btf_merge.c) on small BTF built by the test.
-$(BUILD)/tests/test_btf_merge: tests/test_btf_merge.c tests/harness.h $(BUILD)/libmsmvm.a \
-		$(LIB_HDRS) | $(BUILD)/tests
+# libmsmvm's start-up and BTF merging in pieces (symbols, probe table, plan, closure copies).
+$(BUILD)/tests/test_symbols $(BUILD)/tests/test_btf_merge: $(BUILD)/tests/test_%: tests/test_%.c \
+		tests/harness.h $(BUILD)/libmsmvm.a $(LIB_HDRS) | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(SANITIZE) -Isrc/lib -Itests -o $@ $< $(BUILD)/libmsmvm.a $(LDLIBS_BPF)
 
 test: deps

@@ -1,15 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Feature probing, done once at start-up: privileges, BTF, the driver (or the model
- * binary), and which of the hooks can be attached. The attach plan follows from that.
+ * The target, probed once at start-up: the running kernel (its BTF, the driver's module
+ * and its BTF), the model binary (its BTF merged with the host kernel's), or a BTF file.
+ * Privileges are privileges.c's, symbols symbols.c's, the attach plan plan.c's.
  */
 #define _GNU_SOURCE
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,76 +24,6 @@ static bool path_exists(const char *p)
 	struct stat st;
 
 	return stat(p, &st) == 0;
-}
-
-/* Does the BTF carry a FUNC record of this name? */
-static bool btf_has_func(const struct btf *btf, const char *name)
-{
-	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) > 0;
-}
-
-/* Is `name` a function symbol in /proc/kallsyms (in module `mod` when given)? */
-static bool kallsyms_has(const char *name, const char *mod)
-{
-	FILE *f = fopen("/proc/kallsyms", "r");
-	char line[512], sym[256], modbuf[128];
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char type;
-		unsigned long long addr;
-		int n = sscanf(line, "%llx %c %255s [%127[^]]]", &addr, &type, sym, modbuf);
-
-		if (n < 3 || (type != 't' && type != 'T') || strcmp(sym, name))
-			continue;
-		if (mod && (n < 4 || strcmp(modbuf, mod)))
-			continue;
-		found = true;
-	}
-	fclose(f);
-	return found;
-}
-
-/* Function symbols of an ELF file (the model binary): is `name` there? */
-static bool elf_has_func(const char *path, const char *name)
-{
-	bool found = false;
-	Elf_Scn *scn = NULL;
-	Elf *elf;
-	int fd;
-
-	elf_version(EV_CURRENT);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	while (elf && !found && (scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB)
-			continue;
-		d = elf_getdata(scn, NULL);
-		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym s;
-			const char *n;
-
-			if (!gelf_getsym(d, (int)i, &s) || GELF_ST_TYPE(s.st_info) != STT_FUNC ||
-			    !s.st_value)
-				continue;
-			n = elf_strptr(elf, sh.sh_link, s.st_name);
-			if (n && !strcmp(n, name)) {
-				found = true;
-				break;
-			}
-		}
-	}
-	if (elf)
-		elf_end(elf);
-	close(fd);
-	return found;
 }
 
 /* arm64 BTF has struct user_pt_regs; x86 has pt_regs with a `di` member. */
@@ -140,97 +68,10 @@ const char *msmvm_default_sim_path(void)
 	return "msmvm-sim";
 }
 
-/* Hooks and the functions they go on, per plan. */
-static const struct msmvm_probe_plan direct_probes[] = {
-	{ "ioctl_vm_bind_entry", "msm_ioctl_vm_bind", false, false },
-	{ "ioctl_vm_bind_return", "msm_ioctl_vm_bind", true, false },
-	{ "prealloc_count_entry", "vm_bind_prealloc_count", false, false },
-	{ "prealloc_count_return", "vm_bind_prealloc_count", true, false },
-	{ "job_free_entry", "msm_vma_job_free", false, false },
-	{ "job_free_return", "msm_vma_job_free", true, false },
-};
-
-static const struct msmvm_probe_plan fallback_probes[] = {
-	{ "ioctl_vm_bind_entry", "msm_ioctl_vm_bind", false, false },
-	{ "ioctl_vm_bind_return", "msm_ioctl_vm_bind", true, false },
-	{ "prepare_to_wait_event_entry", "prepare_to_wait_event", false, false },
-	{ "prepare_to_wait_event_return", "prepare_to_wait_event", true, false },
-	{ "finish_wait_entry", "finish_wait", false, false },
-	{ "prealloc_allocate_entry", "msm_iommu_pagetable_prealloc_allocate", false, false },
-	{ "job_free_entry", "msm_vma_job_free", false, false },
-	{ "job_free_return", "msm_vma_job_free", true, false },
-};
-
-/*
- * Where a function can be probed: the model binary's symbols; the running kernel's
- * kallsyms plus a BTF FUNC record; a BTF file alone (dry run for another kernel).
- */
-static bool hook_available(struct msmvm *m, const char *func, const char **why)
+/* The module the driver's functions and types are in. */
+const char *msmvm_driver_module(const struct msmvm *m)
 {
-	bool in_msm = strncmp(func, "prepare_to_wait", 15) && strcmp(func, "finish_wait");
-
-	if (m->opts.target == MSMVM_TARGET_SIM) {
-		*why = "symbol in the model binary";
-		return elf_has_func(m->sim_path, func);
-	}
-	if (m->opts.btf_path || m->opts.dry_run) {
-		*why = "BTF FUNC record";
-		return btf_has_func(m->target_btf, func);
-	}
-	*why = "kallsyms and BTF";
-	return kallsyms_has(func, in_msm ? "msm" : NULL) &&
-	       (btf_has_func(m->target_btf, func) || !in_msm);
-}
-
-int msmvm_make_plan(struct msmvm *m, struct msmvm_err *err)
-{
-	struct msmvm_plan *p = &m->plan;
-	const struct msmvm_probe_plan *probes;
-	const char *why = "";
-	bool direct_ok;
-	int n;
-
-	direct_ok = hook_available(m, "vm_bind_prealloc_count", &why);
-	switch (m->opts.hooks) {
-	case MSMVM_HOOKS_DIRECT:
-		if (!direct_ok)
-			return msmvm_fail(err, MSMVM_E_NO_HOOK, ENOENT,
-					  "vm_bind_prealloc_count cannot be probed on this target "
-					  "(no %s): it was inlined; use --hooks=fallback or auto", why);
-		p->kind = MSMVM_PLAN_DIRECT;
-		snprintf(p->reason, sizeof(p->reason), "direct hooks (forced)");
-		break;
-	case MSMVM_HOOKS_FALLBACK:
-		p->kind = MSMVM_PLAN_FALLBACK;
-		snprintf(p->reason, sizeof(p->reason),
-			 "fallback hooks (forced): wait from prepare_to_wait_event/finish_wait, "
-			 "count from msm_iommu_pagetable_prealloc_allocate");
-		break;
-	default:
-		p->kind = direct_ok ? MSMVM_PLAN_DIRECT : MSMVM_PLAN_FALLBACK;
-		snprintf(p->reason, sizeof(p->reason),
-			 direct_ok ? "direct hooks: vm_bind_prealloc_count found (%s)"
-				   : "fallback hooks: vm_bind_prealloc_count not found (%s), probably "
-				     "inlined",
-			 why);
-		break;
-	}
-
-	probes = p->kind == MSMVM_PLAN_DIRECT ? direct_probes : fallback_probes;
-	n = p->kind == MSMVM_PLAN_DIRECT ? (int)(sizeof(direct_probes) / sizeof(direct_probes[0]))
-					 : (int)(sizeof(fallback_probes) / sizeof(fallback_probes[0]));
-	p->nprobes = n;
-	for (int i = 0; i < n; i++) {
-		p->probes[i] = probes[i];
-		if (!hook_available(m, probes[i].function, &why))
-			return msmvm_fail(err, MSMVM_E_NO_HOOK, ENOENT,
-					  "%s cannot be probed on this target (no %s)%s",
-					  probes[i].function, why,
-					  m->opts.target == MSMVM_TARGET_SIM
-						  ? ": is this an msmvm-sim binary?"
-						  : "");
-	}
-	return 0;
+	return "msm";
 }
 
 /* The running kernel: BTF, msm loaded with its BTF. */
