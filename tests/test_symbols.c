@@ -3,6 +3,10 @@
  * libmsmvm's start-up, without a kernel: symbols found in one pass over kallsyms-format
  * text (with their module, msm or another) and over the model binary, the probe table and
  * the plan chosen for a given set of available functions, the capability verdict.
+ *
+ *   test_symbols module-btf OUT   writes split BTF on this kernel's vmlinux with a FUNC
+ *                                 record per driver function of the probe table (a fake
+ *                                 /sys/kernel/btf/NAME for tests/stat_cli.sh)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -278,9 +282,41 @@ TEST(caps_named)
 	CHECK(!strncmp(e.msg, "missing capability CAP_BPF: ", 28));
 }
 
-int main(void)
+static int write_module_btf(const char *out)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf(), *mod;
+	const void *raw;
+	FILE *f;
+	__u32 size;
+	int proto;
+
+	if (!vmlinux) {
+		fprintf(stderr, "test_symbols: no vmlinux BTF: %s\n", strerror(errno));
+		return 1;
+	}
+	mod = btf__new_empty_split(vmlinux);
+	proto = btf__add_func_proto(mod, 0);
+	for (int i = 0; i < msmvm_nhooks; i++)
+		if (msmvm_hooks[i].home == MSMVM_IN_DRIVER &&
+		    btf__find_by_name_kind(mod, msmvm_hooks[i].function, BTF_KIND_FUNC) < 0)
+			btf__add_func(mod, msmvm_hooks[i].function, BTF_FUNC_STATIC, proto);
+	raw = btf__raw_data(mod, &size);
+	f = fopen(out, "wb");
+	if (!raw || !f || fwrite(raw, 1, size, f) != size || fclose(f)) {
+		fprintf(stderr, "test_symbols: cannot write %s\n", out);
+		return 1;
+	}
+	btf__free(mod);
+	btf__free(vmlinux);
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	const char *b = getenv("BUILD");
+
+	if (argc == 3 && !strcmp(argv[1], "module-btf"))
+		return write_module_btf(argv[2]);
 
 	snprintf(sim_path, sizeof(sim_path), "%s/msmvm-sim", b ? b : "build");
 	return harness_main();

@@ -68,40 +68,44 @@ const char *msmvm_default_sim_path(void)
 	return "msmvm-sim";
 }
 
-/* The module the driver's functions and types are in. */
+/* The module the driver's functions and types are in (--module; the kernel twin's differs). */
 const char *msmvm_driver_module(const struct msmvm *m)
 {
-	return "msm";
+	return m->opts.module ? m->opts.module : "msm";
 }
 
-/* The running kernel: BTF, msm loaded with its BTF. */
+/* The running kernel: BTF, the driver's module (msm unless --module) loaded with its BTF. */
 int msmvm_probe_kernel(struct msmvm *m, struct msmvm_err *err)
 {
+	const char *mod = msmvm_driver_module(m);
+	char sys_module[PATH_MAX], sys_btf[PATH_MAX];
 	struct utsname u;
 
 	if (!path_exists("/sys/kernel/btf/vmlinux"))
 		return msmvm_fail(err, MSMVM_E_NO_BTF, ENOENT,
 				  "this kernel has no BTF (/sys/kernel/btf/vmlinux missing): msmvm "
 				  "needs CONFIG_DEBUG_INFO_BTF=y (or a BTF file with --btf for a dry run)");
-	if (!path_exists("/sys/module/msm"))
+	snprintf(sys_module, sizeof(sys_module), "/sys/module/%s", mod);
+	snprintf(sys_btf, sizeof(sys_btf), "/sys/kernel/btf/%s", mod);
+	if (!path_exists(sys_module))
 		return msmvm_fail(err, MSMVM_E_NO_DRIVER, ENODEV,
-				  "the msm driver is not loaded (no /sys/module/msm): this machine has "
+				  "the %s driver is not loaded (no %s): this machine has "
 				  "no Adreno GPU driver; to try msmvm anyway, use --sim to probe the "
-				  "msmvm-sim model");
-	if (!path_exists("/sys/kernel/btf/msm"))
+				  "msmvm-sim model", mod, sys_module);
+	if (!path_exists(sys_btf))
 		return msmvm_fail(err, MSMVM_E_NO_BTF, ENOENT,
-				  "msm is loaded but has no BTF (/sys/kernel/btf/msm missing): msmvm "
-				  "needs CONFIG_DEBUG_INFO_BTF_MODULES=y");
+				  "%s is loaded but has no BTF (%s missing): msmvm "
+				  "needs CONFIG_DEBUG_INFO_BTF_MODULES=y", mod, sys_btf);
 	m->target_btf_base = btf__load_vmlinux_btf();
 	if (!m->target_btf_base)
 		return msmvm_fail(err, MSMVM_E_NO_BTF, errno, "cannot read the kernel's BTF: %s",
 				  strerror(errno));
-	m->target_btf = btf__parse_split("/sys/kernel/btf/msm", m->target_btf_base);
+	m->target_btf = btf__parse_split(sys_btf, m->target_btf_base);
 	if (!m->target_btf)
-		return msmvm_fail(err, MSMVM_E_NO_BTF, errno, "cannot read msm's BTF: %s",
+		return msmvm_fail(err, MSMVM_E_NO_BTF, errno, "cannot read %s's BTF: %s", mod,
 				  strerror(errno));
 	uname(&u);
-	snprintf(m->plan.target, sizeof(m->plan.target), "kernel %s (msm)", u.release);
+	snprintf(m->plan.target, sizeof(m->plan.target), "kernel %s (%s)", u.release, mod);
 	return 0;
 }
 
