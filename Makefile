@@ -60,8 +60,9 @@ $(BUILD)/asan/msmvm-sim: $(SIM_SRCS) $(SIM_HDRS) | $(BUILD)/asan
 	$(CC) $(CFLAGS) $(SANITIZE) $(SIM_INC) -o $@ $(SIM_SRCS) $(LDLIBS_SIM)
 
 # --- helper tools ---
-$(BUILD)/tools/btfmerge: tools/btfmerge.c | $(BUILD)/tools
-	$(CC) $(CFLAGS) -o $@ $< -lbpf -lelf -lz
+# The merge code is libmsmvm's (src/lib/btf_merge.c), compiled in: the tool needs no skeletons.
+$(BUILD)/tools/btfmerge: tools/btfmerge.c src/lib/btf_merge.c src/lib/btf_merge.h | $(BUILD)/tools
+	$(CC) $(CFLAGS) -Isrc/lib -o $@ tools/btfmerge.c src/lib/btf_merge.c -lbpf -lelf -lz
 
 # --- BPF: the logic once (bpf/logic.bpf.h and what it includes), one thin wrapper per
 # attach kind; clang -target bpf, then bpftool gen skeleton ---
@@ -140,6 +141,11 @@ $(BUILD)/tests/test_trace: tests/test_trace.c tests/trace_check.h tests/harness.
 	$(CC) $(CFLAGS) $(SANITIZE) -Isrc/lib -Itests -o $@ $< $(BUILD)/libmsmvm.a \
 		$(LDLIBS_BPF) -ljson-c -lm
 
+# libmsmvm's start-up and BTF merging in pieces (symbols, probe table, plan, closure copies).
+$(BUILD)/tests/test_symbols $(BUILD)/tests/test_btf_merge: $(BUILD)/tests/test_%: tests/test_%.c \
+		tests/harness.h $(BUILD)/libmsmvm.a $(LIB_HDRS) | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(SANITIZE) -Isrc/lib -Itests -o $@ $< $(BUILD)/libmsmvm.a $(LDLIBS_BPF)
+
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_BINS)
 	@BUILD=$(BUILD) tests/run-tests.sh
@@ -181,7 +187,7 @@ FUZZ_CC         ?= clang
 FUZZ_CFLAGS     := -g -O1 -std=gnu11 -fno-omit-frame-pointer -Wno-unknown-attributes \
 		   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_INC        := -Iinclude -Isrc/lib -Itools/sim -Isrc/driver -Isrc/tune -Itests/fuzz
-FUZZ_LIB_SRCS   := $(addprefix src/lib/,alert.c report.c snapshot.c target.c) \
+FUZZ_LIB_SRCS   := $(addprefix src/lib/,alert.c errors.c report.c snapshot.c) \
 		   $(addprefix src/lib/trace/,build.c map.c out.c pb.c read.c replay.c workload.c)
 FUZZ_SIM_SRCS   := $(filter-out tools/sim/sim_main.c,$(SIM_SRCS))
 FUZZ_SRCS_trace  := $(FUZZ_LIB_SRCS)

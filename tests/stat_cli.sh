@@ -113,3 +113,51 @@ if "$B/tools/btfmerge" -o "$tmp/host+model.btf" /sys/kernel/btf/vmlinux "$B/msmv
 else
   fail "dry_run_kernel_flavor_host" "btfmerge: $(cat "$tmp/err")"
 fi
+
+# --- --module: the driver in another module (the kernel twin's), on the running kernel ---
+expect stat_bad_module 2 "invalid --module '../msm'" -- "$STAT" --module ../msm
+expect stat_module_not_with_sim 2 '--module names a kernel module: not with --sim' -- \
+  "$STAT" --sim --module msm_twin
+if [ ! -e /sys/module/msm_twin ]; then
+  expect stat_module_not_loaded 1 'the msm_twin driver is not loaded (no /sys/module/msm_twin)' -- \
+    "$STAT" --module msm_twin
+fi
+
+# In a private mount namespace, module NAME looks loaded with BTF (a FUNC record per hooked
+# function) and kallsyms lists those functions in [NAME]: the plan is made against NAME
+# (loading then fails: the probes' types are not there), reading kallsyms once. Functions
+# listed in msm's stead are not NAME's.
+fake_module() {	# NAME KALLSYMS-MODULE: runs msmvm-stat --module NAME; $tmp/fake.{out,strace}
+  { cat /proc/kallsyms
+    for f in msm_ioctl_vm_bind vm_bind_prealloc_count msm_vma_job_free \
+             msm_iommu_pagetable_prealloc_allocate; do
+      printf 'ffffffffc1000000 t %s\t[%s]\n' "$f" "$2"
+    done; } >"$tmp/kallsyms"
+  unshare -m bash -c '
+    mount -t tmpfs none /sys/module && mkdir "/sys/module/$1" &&
+    mount -t tmpfs none /sys/kernel/btf && cp "$2/vmlinux" /sys/kernel/btf/vmlinux &&
+    cp "$2/mod.btf" "/sys/kernel/btf/$1" && mount --bind "$2/kallsyms" /proc/kallsyms &&
+    exec strace -f -qq -e trace=openat -o "$2/fake.strace" "$3" --module "$1" -d 1' \
+    _ "$1" "$tmp" "$STAT" >"$tmp/fake.out" 2>&1
+}
+if ! command -v strace >/dev/null || ! command -v unshare >/dev/null; then
+  echo "skip stat_module_twin_plan # needs strace and unshare"
+elif ! cp /sys/kernel/btf/vmlinux "$tmp/vmlinux" ||
+     ! "$B/tests/test_symbols" module-btf "$tmp/mod.btf"; then
+  fail stat_module_twin_plan "cannot build the fake module's BTF (build/tests/test_symbols)"
+else
+  fake_module msm_twin msm_twin
+  reads=$(grep -c '"/proc/kallsyms"' "$tmp/fake.strace")
+  if grep -q 'cannot be probed\|not loaded\|no BTF' "$tmp/fake.out" || [ "$reads" != 1 ]; then
+    fail stat_module_twin_plan "kallsyms read $reads times" "$(head -c 400 "$tmp/fake.out")"
+  else
+    pass stat_module_twin_plan "kallsyms read once"
+  fi
+  fake_module msm_twin msm
+  if grep -q 'msm_ioctl_vm_bind cannot be probed on this target (no kallsyms and BTF)' \
+       "$tmp/fake.out"; then
+    pass stat_module_twin_not_msm
+  else
+    fail stat_module_twin_not_msm "$(head -c 400 "$tmp/fake.out")"
+  fi
+fi

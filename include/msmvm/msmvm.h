@@ -33,6 +33,8 @@ struct msmvm_opts {
 	const char *sim_path;		/* SIM: the model binary (default: next to the tool) */
 	const char *btf_path;		/* one BTF file: vmlinux + msm types (dry runs) */
 	const char *arch;		/* "arm64" or "x86"; NULL: the BTF's or the host's */
+	const char *module;		/* KERNEL: the driver's module (its BTF is
+					   /sys/kernel/btf/NAME); NULL: "msm" */
 	enum msmvm_hooks_choice hooks;
 	uint32_t filter_pid;		/* 0: every process */
 	int64_t throttle_limit;		/* pages; 0: the driver's 1024 (the model's --limit) */

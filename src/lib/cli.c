@@ -9,7 +9,9 @@
 
 #include "msmvm/cli.h"
 
-enum { OPT_SIM = 0x1000, OPT_HOOKS };
+enum { OPT_SIM = 0x1000, OPT_HOOKS, OPT_MODULE };
+
+#define MODULE_NAME_MAX 55	/* the kernel's MODULE_NAME_LEN, less its NUL */
 
 static struct msmvm_opts *bound;
 
@@ -21,6 +23,9 @@ static const struct argp_option target_options[] = {
 	{ "hooks", OPT_HOOKS, "auto|direct|fallback", 0,
 	  "Where the throttle is probed (default auto: direct unless vm_bind_prealloc_count "
 	  "was inlined)", 0 },
+	{ "module", OPT_MODULE, "NAME", 0,
+	  "The kernel module holding the driver's functions, its BTF in /sys/kernel/btf/NAME "
+	  "(default: msm)", 0 },
 	{ "verbose", 'v', NULL, 0, "libbpf's messages (twice: debug)", 0 },
 	{},
 };
@@ -54,9 +59,20 @@ static error_t parse_target(int key, char *arg, struct argp_state *state)
 		else
 			argp_error(state, "invalid --hooks '%s' (auto, direct or fallback)", arg);
 		return 0;
+	case OPT_MODULE:
+		/* a name, not a path: it becomes /sys/module/NAME and /sys/kernel/btf/NAME */
+		if (!*arg || strlen(arg) > MODULE_NAME_MAX || strchr(arg, '/') ||
+		    !strcmp(arg, ".") || !strcmp(arg, ".."))
+			argp_error(state, "invalid --module '%s' (a kernel module's name)", arg);
+		bound->module = arg;
+		return 0;
 	case 'v':
 		bound->verbose++;
 		return 0;
+	case ARGP_KEY_END:
+		if (bound->module && bound->target == MSMVM_TARGET_SIM)
+			argp_error(state, "--module names a kernel module: not with --sim");
+		return ARGP_ERR_UNKNOWN;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}

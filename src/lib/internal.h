@@ -6,6 +6,7 @@
 #include <bpf/libbpf.h>
 
 #include "msmvm/msmvm.h"
+#include "symbols.h"
 
 struct msmvm {
 	struct msmvm_opts opts;
@@ -14,6 +15,7 @@ struct msmvm {
 	struct btf *target_btf;		/* where hooks and types are looked up */
 	struct btf *target_btf_base;	/* vmlinux, when target_btf is split (msm) */
 	char *tmp_btf_path;		/* merged model + vmlinux BTF, removed at close */
+	struct msmvm_symtab syms;	/* the probe table's functions, read once */
 	struct bpf_object *obj;
 	struct bpf_link *links[MSMVM_MAX_PROBES];
 	struct ring_buffer *rb;
@@ -25,12 +27,14 @@ struct msmvm {
 int msmvm_fail(struct msmvm_err *err, enum msmvm_err_kind kind, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 int msmvm_check_caps(struct msmvm_err *err);
+int msmvm_caps_suffice(uint64_t effective, struct msmvm_err *err);
 int msmvm_make_plan(struct msmvm *m, struct msmvm_err *err);
 int msmvm_probe_kernel(struct msmvm *m, struct msmvm_err *err);
 int msmvm_probe_sim(struct msmvm *m, struct msmvm_err *err);
 int msmvm_probe_btf_file(struct msmvm *m, struct msmvm_err *err);
 const char *msmvm_btf_arch(const struct btf *btf);
 const char *msmvm_host_arch(void);
+const char *msmvm_driver_module(const struct msmvm *m);
 
 /* The embedded BPF objects, one per flavor (and architecture for the kernel). */
 const void *msmvm_flavor_object(enum msmvm_target_kind target, const char *arch, bool test,

@@ -1,141 +1,29 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Feature probing, done once at start-up: privileges, BTF, the driver (or the model
- * binary), and which of the hooks can be attached. The attach plan follows from that.
+ * The target, probed once at start-up: the running kernel (its BTF, the driver's module
+ * and its BTF), the model binary (its BTF merged with the host kernel's), or a BTF file.
+ * Privileges are privileges.c's, symbols symbols.c's, the attach plan plan.c's.
  */
 #define _GNU_SOURCE
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <limits.h>
-#include <linux/capability.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "btf_merge.h"
 #include "internal.h"
-
-int msmvm_fail(struct msmvm_err *err, enum msmvm_err_kind kind, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err) {
-		err->kind = kind;
-		err->code = code < 0 ? code : -code;
-		va_start(ap, fmt);
-		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
-		va_end(ap);
-	}
-	return code < 0 ? code : -code;
-}
-
-/* CAP_BPF + CAP_PERFMON (5.8+), or CAP_SYS_ADMIN, in the effective set. */
-int msmvm_check_caps(struct msmvm_err *err)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2] = { 0 };
-	unsigned long long eff;
-	bool bpf, perfmon, admin;
-
-	if (syscall(SYS_capget, &hdr, data))
-		return msmvm_fail(err, MSMVM_E_PERM, errno, "cannot read capabilities: %s",
-				  strerror(errno));
-	eff = (unsigned long long)data[1].effective << 32 | data[0].effective;
-	admin = eff & (1ULL << 21);
-	perfmon = eff & (1ULL << 38);
-	bpf = eff & (1ULL << 39);
-	if (admin || (bpf && perfmon))
-		return 0;
-	return msmvm_fail(err, MSMVM_E_PERM, EPERM,
-			  "missing capability %s%s%s: msmvm loads BPF programs and probes; run it as "
-			  "root (sudo) or grant CAP_BPF and CAP_PERFMON",
-			  bpf ? "" : "CAP_BPF", !bpf && !perfmon ? " and " : "",
-			  perfmon ? "" : "CAP_PERFMON");
-}
 
 static bool path_exists(const char *p)
 {
 	struct stat st;
 
 	return stat(p, &st) == 0;
-}
-
-/* Does the BTF carry a FUNC record of this name? */
-static bool btf_has_func(const struct btf *btf, const char *name)
-{
-	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) > 0;
-}
-
-/* Is `name` a function symbol in /proc/kallsyms (in module `mod` when given)? */
-static bool kallsyms_has(const char *name, const char *mod)
-{
-	FILE *f = fopen("/proc/kallsyms", "r");
-	char line[512], sym[256], modbuf[128];
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char type;
-		unsigned long long addr;
-		int n = sscanf(line, "%llx %c %255s [%127[^]]]", &addr, &type, sym, modbuf);
-
-		if (n < 3 || (type != 't' && type != 'T') || strcmp(sym, name))
-			continue;
-		if (mod && (n < 4 || strcmp(modbuf, mod)))
-			continue;
-		found = true;
-	}
-	fclose(f);
-	return found;
-}
-
-/* Function symbols of an ELF file (the model binary): is `name` there? */
-static bool elf_has_func(const char *path, const char *name)
-{
-	bool found = false;
-	Elf_Scn *scn = NULL;
-	Elf *elf;
-	int fd;
-
-	elf_version(EV_CURRENT);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	elf = elf_begin(fd, ELF_C_READ, NULL);
-	while (elf && !found && (scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB)
-			continue;
-		d = elf_getdata(scn, NULL);
-		for (size_t i = 0; d && i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym s;
-			const char *n;
-
-			if (!gelf_getsym(d, (int)i, &s) || GELF_ST_TYPE(s.st_info) != STT_FUNC ||
-			    !s.st_value)
-				continue;
-			n = elf_strptr(elf, sh.sh_link, s.st_name);
-			if (n && !strcmp(n, name)) {
-				found = true;
-				break;
-			}
-		}
-	}
-	if (elf)
-		elf_end(elf);
-	close(fd);
-	return found;
 }
 
 /* arm64 BTF has struct user_pt_regs; x86 has pt_regs with a `di` member. */
@@ -180,127 +68,44 @@ const char *msmvm_default_sim_path(void)
 	return "msmvm-sim";
 }
 
-/* Hooks and the functions they go on, per plan. */
-static const struct msmvm_probe_plan direct_probes[] = {
-	{ "ioctl_vm_bind_entry", "msm_ioctl_vm_bind", false, false },
-	{ "ioctl_vm_bind_return", "msm_ioctl_vm_bind", true, false },
-	{ "prealloc_count_entry", "vm_bind_prealloc_count", false, false },
-	{ "prealloc_count_return", "vm_bind_prealloc_count", true, false },
-	{ "job_free_entry", "msm_vma_job_free", false, false },
-	{ "job_free_return", "msm_vma_job_free", true, false },
-};
-
-static const struct msmvm_probe_plan fallback_probes[] = {
-	{ "ioctl_vm_bind_entry", "msm_ioctl_vm_bind", false, false },
-	{ "ioctl_vm_bind_return", "msm_ioctl_vm_bind", true, false },
-	{ "prepare_to_wait_event_entry", "prepare_to_wait_event", false, false },
-	{ "prepare_to_wait_event_return", "prepare_to_wait_event", true, false },
-	{ "finish_wait_entry", "finish_wait", false, false },
-	{ "prealloc_allocate_entry", "msm_iommu_pagetable_prealloc_allocate", false, false },
-	{ "job_free_entry", "msm_vma_job_free", false, false },
-	{ "job_free_return", "msm_vma_job_free", true, false },
-};
-
-/*
- * Where a function can be probed: the model binary's symbols; the running kernel's
- * kallsyms plus a BTF FUNC record; a BTF file alone (dry run for another kernel).
- */
-static bool hook_available(struct msmvm *m, const char *func, const char **why)
+/* The module the driver's functions and types are in (--module; the kernel twin's differs). */
+const char *msmvm_driver_module(const struct msmvm *m)
 {
-	bool in_msm = strncmp(func, "prepare_to_wait", 15) && strcmp(func, "finish_wait");
-
-	if (m->opts.target == MSMVM_TARGET_SIM) {
-		*why = "symbol in the model binary";
-		return elf_has_func(m->sim_path, func);
-	}
-	if (m->opts.btf_path || m->opts.dry_run) {
-		*why = "BTF FUNC record";
-		return btf_has_func(m->target_btf, func);
-	}
-	*why = "kallsyms and BTF";
-	return kallsyms_has(func, in_msm ? "msm" : NULL) &&
-	       (btf_has_func(m->target_btf, func) || !in_msm);
+	return m->opts.module ? m->opts.module : "msm";
 }
 
-int msmvm_make_plan(struct msmvm *m, struct msmvm_err *err)
-{
-	struct msmvm_plan *p = &m->plan;
-	const struct msmvm_probe_plan *probes;
-	const char *why = "";
-	bool direct_ok;
-	int n;
-
-	direct_ok = hook_available(m, "vm_bind_prealloc_count", &why);
-	switch (m->opts.hooks) {
-	case MSMVM_HOOKS_DIRECT:
-		if (!direct_ok)
-			return msmvm_fail(err, MSMVM_E_NO_HOOK, ENOENT,
-					  "vm_bind_prealloc_count cannot be probed on this target "
-					  "(no %s): it was inlined; use --hooks=fallback or auto", why);
-		p->kind = MSMVM_PLAN_DIRECT;
-		snprintf(p->reason, sizeof(p->reason), "direct hooks (forced)");
-		break;
-	case MSMVM_HOOKS_FALLBACK:
-		p->kind = MSMVM_PLAN_FALLBACK;
-		snprintf(p->reason, sizeof(p->reason),
-			 "fallback hooks (forced): wait from prepare_to_wait_event/finish_wait, "
-			 "count from msm_iommu_pagetable_prealloc_allocate");
-		break;
-	default:
-		p->kind = direct_ok ? MSMVM_PLAN_DIRECT : MSMVM_PLAN_FALLBACK;
-		snprintf(p->reason, sizeof(p->reason),
-			 direct_ok ? "direct hooks: vm_bind_prealloc_count found (%s)"
-				   : "fallback hooks: vm_bind_prealloc_count not found (%s), probably "
-				     "inlined",
-			 why);
-		break;
-	}
-
-	probes = p->kind == MSMVM_PLAN_DIRECT ? direct_probes : fallback_probes;
-	n = p->kind == MSMVM_PLAN_DIRECT ? (int)(sizeof(direct_probes) / sizeof(direct_probes[0]))
-					 : (int)(sizeof(fallback_probes) / sizeof(fallback_probes[0]));
-	p->nprobes = n;
-	for (int i = 0; i < n; i++) {
-		p->probes[i] = probes[i];
-		if (!hook_available(m, probes[i].function, &why))
-			return msmvm_fail(err, MSMVM_E_NO_HOOK, ENOENT,
-					  "%s cannot be probed on this target (no %s)%s",
-					  probes[i].function, why,
-					  m->opts.target == MSMVM_TARGET_SIM
-						  ? ": is this an msmvm-sim binary?"
-						  : "");
-	}
-	return 0;
-}
-
-/* The running kernel: BTF, msm loaded with its BTF. */
+/* The running kernel: BTF, the driver's module (msm unless --module) loaded with its BTF. */
 int msmvm_probe_kernel(struct msmvm *m, struct msmvm_err *err)
 {
+	const char *mod = msmvm_driver_module(m);
+	char sys_module[PATH_MAX], sys_btf[PATH_MAX];
 	struct utsname u;
 
 	if (!path_exists("/sys/kernel/btf/vmlinux"))
 		return msmvm_fail(err, MSMVM_E_NO_BTF, ENOENT,
 				  "this kernel has no BTF (/sys/kernel/btf/vmlinux missing): msmvm "
 				  "needs CONFIG_DEBUG_INFO_BTF=y (or a BTF file with --btf for a dry run)");
-	if (!path_exists("/sys/module/msm"))
+	snprintf(sys_module, sizeof(sys_module), "/sys/module/%s", mod);
+	snprintf(sys_btf, sizeof(sys_btf), "/sys/kernel/btf/%s", mod);
+	if (!path_exists(sys_module))
 		return msmvm_fail(err, MSMVM_E_NO_DRIVER, ENODEV,
-				  "the msm driver is not loaded (no /sys/module/msm): this machine has "
+				  "the %s driver is not loaded (no %s): this machine has "
 				  "no Adreno GPU driver; to try msmvm anyway, use --sim to probe the "
-				  "msmvm-sim model");
-	if (!path_exists("/sys/kernel/btf/msm"))
+				  "msmvm-sim model", mod, sys_module);
+	if (!path_exists(sys_btf))
 		return msmvm_fail(err, MSMVM_E_NO_BTF, ENOENT,
-				  "msm is loaded but has no BTF (/sys/kernel/btf/msm missing): msmvm "
-				  "needs CONFIG_DEBUG_INFO_BTF_MODULES=y");
+				  "%s is loaded but has no BTF (%s missing): msmvm "
+				  "needs CONFIG_DEBUG_INFO_BTF_MODULES=y", mod, sys_btf);
 	m->target_btf_base = btf__load_vmlinux_btf();
 	if (!m->target_btf_base)
 		return msmvm_fail(err, MSMVM_E_NO_BTF, errno, "cannot read the kernel's BTF: %s",
 				  strerror(errno));
-	m->target_btf = btf__parse_split("/sys/kernel/btf/msm", m->target_btf_base);
+	m->target_btf = btf__parse_split(sys_btf, m->target_btf_base);
 	if (!m->target_btf)
-		return msmvm_fail(err, MSMVM_E_NO_BTF, errno, "cannot read msm's BTF: %s",
+		return msmvm_fail(err, MSMVM_E_NO_BTF, errno, "cannot read %s's BTF: %s", mod,
 				  strerror(errno));
 	uname(&u);
-	snprintf(m->plan.target, sizeof(m->plan.target), "kernel %s (msm)", u.release);
+	snprintf(m->plan.target, sizeof(m->plan.target), "kernel %s (%s)", u.release, mod);
 	return 0;
 }
 
@@ -317,129 +122,17 @@ int msmvm_probe_kernel(struct msmvm *m, struct msmvm_err *err)
  */
 static const char *const model_kernel_types[] = { "pt_regs", "user_pt_regs", "task_struct" };
 
-struct btf_copy {
-	const struct btf *src;
-	struct btf *dst;
-	__u32 *map;		/* src type id -> dst type id; 0: not copied yet */
-};
-
-static int copy_type(struct btf_copy *c, __u32 id);
-
-/* What a copied pointer points to: the type copied, or a forward declaration, or void. */
-static int copy_pointee(struct btf_copy *c, __u32 id)
-{
-	const struct btf_type *t = btf__type_by_id(c->src, id);
-	__u32 end = id;
-	const char *name;
-	int fwd;
-
-	while (t && (btf_is_mod(t) || btf_is_typedef(t) || btf_is_type_tag(t))) {
-		end = t->type;
-		t = btf__type_by_id(c->src, end);
-	}
-	if (!t || !(btf_is_composite(t) || btf_is_fwd(t) || btf_is_func_proto(t)))
-		return copy_type(c, id);	/* void, scalars, arrays: small, copied */
-	if (c->map[end])
-		return c->map[end];
-	name = btf__name_by_offset(c->src, t->name_off);
-	if (btf_is_func_proto(t) || !name || !*name)
-		return 0;
-	fwd = btf__find_by_name_kind(c->dst, name, BTF_KIND_FWD);
-	if (fwd > 0)
-		return fwd;
-	return btf__add_fwd(c->dst, name, btf_is_union(t) || (btf_is_fwd(t) && btf_kflag(t))
-						 ? BTF_FWD_UNION : BTF_FWD_STRUCT);
-}
-
-/*
- * Copy type id of src, and what it refers to, into dst; its new id or -errno.
- * btf__add_type() copies a type with its strings but keeps the type ids it refers to:
- * those are set here, once what they refer to is copied (its ids are known then). The
- * type is looked up again after each copy, as adding types may move dst's memory.
- */
-static int copy_type(struct btf_copy *c, __u32 id)
-{
-	const struct btf_type *t = btf__type_by_id(c->src, id);
-	struct btf_type *n;
-	int new, ref, ref2;
-
-	if (!id)
-		return 0;
-	if (!t)
-		return -EINVAL;
-	if (c->map[id])
-		return c->map[id];
-	new = btf__add_type(c->dst, c->src, t);
-	if (new < 0)
-		return new;
-	c->map[id] = new;
-	switch (btf_kind(t)) {
-	case BTF_KIND_INT:
-	case BTF_KIND_FLOAT:
-	case BTF_KIND_ENUM:
-	case BTF_KIND_ENUM64:
-	case BTF_KIND_FWD:
-		return new;
-	case BTF_KIND_PTR:
-		ref = copy_pointee(c, t->type);
-		if (ref < 0)
-			return ref;
-		((struct btf_type *)btf__type_by_id(c->dst, new))->type = ref;
-		return new;
-	case BTF_KIND_TYPEDEF:
-	case BTF_KIND_VOLATILE:
-	case BTF_KIND_CONST:
-	case BTF_KIND_RESTRICT:
-	case BTF_KIND_TYPE_TAG:
-		ref = copy_type(c, t->type);
-		if (ref < 0)
-			return ref;
-		((struct btf_type *)btf__type_by_id(c->dst, new))->type = ref;
-		return new;
-	case BTF_KIND_ARRAY:
-		ref = copy_type(c, btf_array(t)->type);
-		ref2 = ref < 0 ? ref : copy_type(c, btf_array(t)->index_type);
-		if (ref2 < 0)
-			return ref2;
-		n = (struct btf_type *)btf__type_by_id(c->dst, new);
-		btf_array(n)->type = ref;
-		btf_array(n)->index_type = ref2;
-		return new;
-	case BTF_KIND_STRUCT:
-	case BTF_KIND_UNION:
-		for (int i = 0; i < btf_vlen(t); i++) {
-			ref = copy_type(c, btf_members(t)[i].type);
-			if (ref < 0)
-				return ref;
-			n = (struct btf_type *)btf__type_by_id(c->dst, new);
-			btf_members(n)[i].type = ref;
-		}
-		return new;
-	default:	/* functions, variables, sections, tags: not reached from a struct */
-		return -EINVAL;
-	}
-}
-
 /* Into dst: model_kernel_types[] from the running kernel's BTF. 0 or -errno. */
 static int add_model_kernel_types(struct btf *dst)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf();
-	struct btf_copy c = { .src = vmlinux, .dst = dst };
-	int ret = 0, id;
+	int ret;
 
 	if (!vmlinux)
 		return errno ? -errno : -ENOENT;
-	c.map = calloc(btf__type_cnt(vmlinux), sizeof(*c.map));
-	if (!c.map)
-		ret = -ENOMEM;
-	for (size_t i = 0; !ret && i < sizeof(model_kernel_types) / sizeof(model_kernel_types[0]);
-	     i++) {
-		id = btf__find_by_name_kind(vmlinux, model_kernel_types[i], BTF_KIND_STRUCT);
-		if (id > 0)	/* user_pt_regs is arm64's only */
-			ret = copy_type(&c, id);
-		ret = ret < 0 ? ret : 0;
-	}
-	free(c.map);
+	/* user_pt_regs is arm64's only: a name vmlinux lacks is skipped */
+	ret = btf_copy_structs(dst, vmlinux, model_kernel_types,
+			       sizeof(model_kernel_types) / sizeof(model_kernel_types[0]));
 	btf__free(vmlinux);
 	return ret;
 }
