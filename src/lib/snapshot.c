@@ -162,7 +162,7 @@ static int cmp_tgid(const void *a, const void *b)
 /* Waits in progress: the small "waiting" map, one entry per thread in the throttle. */
 static int snapshot_waiters(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err *err)
 {
-	int fd = bpf_object__find_map_fd_by_name(m->obj, "waiting");
+	int fd = msmvm_map_fd(&m->bpf, MSMVM_MAP_waiting);
 	__u32 key, *prev = NULL;
 	int cap = 16;
 
@@ -196,9 +196,9 @@ static int snapshot_waiters(struct msmvm *m, struct msmvm_snapshot *out, struct 
 
 int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err *err)
 {
-	int vm_fd = bpf_object__find_map_fd_by_name(m->obj, "vm_stats");
-	int proc_fd = bpf_object__find_map_fd_by_name(m->obj, "proc_stats");
-	int health_fd = bpf_object__find_map_fd_by_name(m->obj, "health");
+	int vm_fd = msmvm_map_fd(&m->bpf, MSMVM_MAP_vm_stats);
+	int proc_fd = msmvm_map_fd(&m->bpf, MSMVM_MAP_proc_stats);
+	int health_fd = msmvm_map_fd(&m->bpf, MSMVM_MAP_health);
 	struct msmvm_vm_key vk, *prev_vk = NULL;
 	__u32 tk, *prev_tk = NULL;
 	struct timespec ts;
