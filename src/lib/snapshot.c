@@ -12,6 +12,10 @@
 
 #include "internal.h"
 
+/*
+ * The table as data. Counters are read and written as 64-bit words at their offset: the
+ * _Generic (no default) refuses any type but __u64 and __s64 at compile time.
+ */
 #define COUNTER_DESC_(name_, type, kind_, prom_, help_) {				\
 	.name = #name_,									\
 	.offset = COUNTER_OFFSET_##kind_(name_),					\
@@ -29,16 +33,6 @@
 const struct msmvm_counter_desc msmvm_counter_table[MSMVM_NCOUNTERS] = {
 	MSMVM_COUNTER_TABLE(COUNTER_DESC_)
 };
-
-/* Every stored counter is 8 bytes: they are read and written as 64-bit words by offset. */
-#define COUNTER_SIZE_TOTAL(name) sizeof(((struct msmvm_counters *)0)->name)
-#define COUNTER_SIZE_MAX COUNTER_SIZE_TOTAL
-#define COUNTER_SIZE_LEVEL COUNTER_SIZE_TOTAL
-#define COUNTER_SIZE_DRIFT COUNTER_SIZE_TOTAL
-#define COUNTER_SIZE_OVERCOUNT(name) 8
-#define COUNTER_SIZE_(name, type, kind, prom, help) \
-	_Static_assert(COUNTER_SIZE_##kind(name) == 8, #name " is not a 64-bit counter");
-MSMVM_COUNTER_TABLE(COUNTER_SIZE_)
 
 static uint64_t *counter_at(struct msmvm_counters *c, const struct msmvm_counter_desc *d)
 {
