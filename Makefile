@@ -91,8 +91,13 @@ LIB_OBJS   := $(patsubst src/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
 LIB_HDRS   := $(wildcard src/lib/*.h src/lib/trace/*.h include/msmvm/*.h)
 LDLIBS_BPF := -lbpf -lelf -lz
 
-$(BUILD)/lib/%.o: src/lib/%.c $(LIB_HDRS) $(BPF_SKELS) | $(BUILD)/lib
+$(BUILD)/lib/%.o: src/lib/%.c $(LIB_HDRS) | $(BUILD)/lib
 	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isrc/lib -c $< -o $@
+
+# Only objects.c includes the skeletons (the rest of the library reaches the BPF objects
+# through struct msmvm_bpf): it alone is rebuilt when a BPF object changes.
+$(BUILD)/lib/objects.o: src/lib/objects.c $(LIB_HDRS) $(BPF_SKELS) | $(BUILD)/lib
 	$(CC) $(CFLAGS) -Isrc/lib -I$(BUILD)/bpf -c $< -o $@
 
 $(BUILD)/libmsmvm.a: $(LIB_OBJS)

@@ -263,22 +263,6 @@ static int dry_run(struct msmvm *m)
 	return 0;
 }
 
-static void counters_delta(struct msmvm_counters *d, const struct msmvm_counters *now,
-			   const struct msmvm_counters *prev)
-{
-	*d = *now;
-	d->binds -= prev->binds;
-	d->ops -= prev->ops;
-	d->errors -= prev->errors;
-	d->pages_counted -= prev->pages_counted;
-	d->pages_used -= prev->pages_used;
-	d->waits -= prev->waits;
-	d->interrupted_waits -= prev->interrupted_waits;
-	d->wait_ns_total -= prev->wait_ns_total;
-	d->drift -= prev->drift;
-	/* wait_ns_max, peak_in_flight and in_flight are gauges: shown as they are */
-}
-
 static void print_proc_table(const struct msmvm_snapshot *s)
 {
 	printf("  %-8s %-16s %8s %9s %8s %7s %6s %10s %6s\n", "PID", "COMM", "BINDS",
@@ -359,7 +343,7 @@ static void print_final_text(const struct msmvm_snapshot *s, double secs)
 
 	printf("\nTotals over %.1f s:\n", secs);
 	for (int i = 0; i < MSMVM_NCOUNTERS; i++)
-		printf("  %-18s %" PRId64 "\n", msmvm_counter_names[i],
+		printf("  %-18s %" PRId64 "\n", msmvm_counter_table[i].name,
 		       msmvm_counter_value(&s->totals.c, i));
 	for (int h = 0; h < MSMVM_HIST_COUNT_; h++) {
 		printf("\n%s:\n", msmvm_hist_name(h));
@@ -475,7 +459,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "msmvm-stat: %s\n", err.msg);
 				break;
 			}
-			counters_delta(&d, &snap.totals.c, &prev);
+			msmvm_counters_delta(&d, &snap.totals.c, &prev);
 			prev = snap.totals.c;
 			if (env.json) {
 				json_object *o = json_object_new_object();

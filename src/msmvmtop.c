@@ -381,7 +381,8 @@ static void print_batch_frame(const struct msmvm_frame *f, const struct msmvm_pl
 	}
 	printf("totals:");
 	for (int i = 0; i < MSMVM_NCOUNTERS; i++)
-		printf(" %s %" PRId64, msmvm_counter_names[i], msmvm_counter_value(&f->snap.totals.c, i));
+		printf(" %s %" PRId64, msmvm_counter_table[i].name,
+		       msmvm_counter_value(&f->snap.totals.c, i));
 	printf("\n");
 	n = table_rows(f, rows);
 	table_line(line, sizeof(line), NULL, 200);

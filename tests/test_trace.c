@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "msmvm/alert.h"
 #include "msmvm/trace.h"
 #include "msmvm/workload.h"
 #include "trace_check.h"
@@ -264,23 +265,20 @@ static void expect_of(const struct stream *s, struct expect *x)
 			x->drift_instants += e->drift != 0;
 		}
 	}
+	/* the totals by each counter's kind, as documented at MSMVM_COUNTER_TABLE */
 	for (int i = 0; i < x->nvms; i++) {
-		const struct msmvm_counters *c = &x->vms[i].c;
+		for (int k = 0; k < MSMVM_NCOUNTERS; k++) {
+			const struct msmvm_counter_desc *d = &msmvm_counter_table[k];
+			uint64_t *sum = (uint64_t *)((char *)&x->total + d->offset);
+			uint64_t v = *(const uint64_t *)((const char *)&x->vms[i].c + d->offset);
 
-		x->total.binds += c->binds;
-		x->total.ops += c->ops;
-		x->total.errors += c->errors;
-		x->total.pages_counted += c->pages_counted;
-		x->total.pages_used += c->pages_used;
-		x->total.waits += c->waits;
-		x->total.interrupted_waits += c->interrupted_waits;
-		x->total.wait_ns_total += c->wait_ns_total;
-		x->total.drift += c->drift;
-		x->total.in_flight += c->in_flight;
-		if (c->wait_ns_max > x->total.wait_ns_max)
-			x->total.wait_ns_max = c->wait_ns_max;
-		if (c->peak_in_flight > x->total.peak_in_flight)
-			x->total.peak_in_flight = c->peak_in_flight;
+			if (d->kind == MSMVM_COUNTER_OVERCOUNT)
+				continue;
+			if (d->kind != MSMVM_COUNTER_MAX)
+				*sum += v;
+			else if (d->is_signed ? (int64_t)v > (int64_t)*sum : v > *sum)
+				*sum = v;
+		}
 	}
 	x->binds = (long long)x->total.binds;
 	x->waits = (long long)x->total.waits;
@@ -292,7 +290,7 @@ static void check_counters(const char *where, const struct msmvm_counters *got,
 {
 	for (int i = 0; i < MSMVM_NCOUNTERS; i++)
 		if (msmvm_counter_value(got, i) != msmvm_counter_value(want, i))
-			FAILF("%s %s: replay %lld, events %lld", where, msmvm_counter_names[i],
+			FAILF("%s %s: replay %lld, events %lld", where, msmvm_counter_table[i].name,
 			      (long long)msmvm_counter_value(got, i),
 			      (long long)msmvm_counter_value(want, i));
 }
@@ -532,6 +530,85 @@ static void random_stream(struct stream *s, uint64_t seed, int nevents)
 			next_job += 0x100;
 		}
 	}
+}
+
+/*
+ * The counter table is the outputs' contract: its order is the order of every text, JSON
+ * and Prometheus listing, and its kinds say how counters combine. Values with the top bit
+ * set tell a signed maximum from an unsigned one.
+ */
+TEST(the_counter_table_keeps_the_summary_order_and_combines_by_kind)
+{
+	static const char *const order[] = {
+		"binds", "ops", "errors", "pages_counted", "pages_used", "pages_overcount", "waits",
+		"interrupted_waits", "wait_ns_total", "wait_ns_max", "peak_in_flight", "in_flight",
+		"drift",
+	};
+	static const char *const families[] = {
+		"msmvm_binds_total counter", "msmvm_ops_total counter", "msmvm_errors_total counter",
+		"msmvm_pages_counted_total counter", "msmvm_pages_used_total counter",
+		"msmvm_waits_total counter", "msmvm_interrupted_waits_total counter",
+		"msmvm_in_flight_pages gauge", "msmvm_peak_in_flight_pages gauge",
+		"msmvm_drift_pages gauge", "msmvm_waiters gauge",
+	};
+	struct msmvm_stats a = { 0 }, b = { 0 };
+	struct msmvm_counters d;
+	struct msmvm_vm_snap vm = { .vm = 0x1000, .owner_tgid = 7 };
+	struct msmvm_snapshot snap = { .nvms = 1, .vms = &vm };
+	size_t len, nfam = 0;
+	char *text, *line;
+
+	CHECK_EQ(MSMVM_NCOUNTERS, sizeof(order) / sizeof(order[0]));
+	for (int i = 0; i < MSMVM_NCOUNTERS && i < (int)(sizeof(order) / sizeof(order[0])); i++)
+		if (strcmp(msmvm_counter_table[i].name, order[i]))
+			FAILF("counter %d is %s, the outputs list %s", i,
+			      msmvm_counter_table[i].name, order[i]);
+
+	a.c.binds = 3;
+	a.c.pages_counted = 10;
+	a.c.pages_used = 4;
+	a.c.wait_ns_max = 5;
+	a.c.peak_in_flight = -1;
+	a.c.in_flight = 2;
+	a.c.drift = -3;
+	a.c.errno_counts[MSMVM_ERR_ENOMEM] = 1;
+	b.c.binds = 4;
+	b.c.pages_counted = 1;
+	b.c.wait_ns_max = 1ULL << 63;
+	b.c.peak_in_flight = INT64_MIN;
+	b.c.in_flight = 5;
+	b.c.drift = 1;
+	b.c.errno_counts[MSMVM_ERR_ENOMEM] = 2;
+	msmvm_stats_merge(&a, &b);
+	CHECK_EQ(a.c.binds, 7);
+	CHECK_EQ(msmvm_counter_value(&a.c, MSMVM_CTR_pages_overcount), 7);
+	CHECK(a.c.wait_ns_max == 1ULL << 63);		/* unsigned */
+	CHECK_EQ(a.c.peak_in_flight, -1);		/* signed */
+	CHECK_EQ(a.c.in_flight, 7);
+	CHECK_EQ(a.c.drift, -2);
+	CHECK_EQ(a.c.errno_counts[MSMVM_ERR_ENOMEM], 3);
+
+	msmvm_counters_delta(&d, &a.c, &b.c);		/* totals and drift: a - b */
+	CHECK_EQ(d.binds, 3);
+	CHECK_EQ(d.pages_counted, 10);
+	CHECK_EQ(d.drift, -3);
+	CHECK(d.wait_ns_max == 1ULL << 63);		/* the rest as they are */
+	CHECK_EQ(d.peak_in_flight, -1);
+	CHECK_EQ(d.in_flight, 7);
+
+	/* Prometheus: the families in the order they always had, TYPE as the kind says */
+	text = msmvm_prometheus_text(&snap, NULL, &len);
+	CHECK(text != NULL);
+	for (line = text; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
+		if (strncmp(line, "# TYPE ", 7) || nfam >= sizeof(families) / sizeof(families[0]))
+			continue;
+		if (strncmp(line + 7, families[nfam], strlen(families[nfam])))
+			FAILF("family %zu: %.*s, expected %s", nfam, (int)strcspn(line + 7, "\n"),
+			      line + 7, families[nfam]);
+		nfam++;
+	}
+	CHECK_EQ(nfam, sizeof(families) / sizeof(families[0]));
+	free(text);
 }
 
 TEST(random_streams_hold_the_invariants_and_replay_exactly)

@@ -61,22 +61,71 @@ struct msmvm_hist {
 };
 
 /*
- * The counters, named as in msmvm-sim's summary. in_flight is the last value a probe
- * read; drift is the sum over freed jobs of (pages added - pages subtracted).
+ * The counters, one table, named as in msmvm-sim's summary and listed in its order:
+ * X(name, C type, kind, Prometheus metric or 0, help). It makes struct msmvm_counters'
+ * fields (the BPF programs read them by name) and libmsmvm's msmvm_counter_table, through
+ * which snapshots merge, JSON and Prometheus print and the tests compare.
+ * Kinds (enum msmvm_counter_kind, without the prefix):
+ *   TOTAL	counts events: sums across VMs and processes, an interval shows its difference
+ *   MAX	the highest value seen: merges by maximum, an interval shows it as it is
+ *   LEVEL	the last value a probe read (in_flight): sums across VMs, shown as it is
+ *   DRIFT	a signed sum over freed jobs (pages added - pages subtracted): sums, differences
+ *   OVERCOUNT	derived, not stored: pages_counted - pages_used
  */
+#define MSMVM_COUNTER_TABLE(X)								\
+	X(binds, __u64, TOTAL, "msmvm_binds_total",					\
+	  "DRM_IOCTL_MSM_VM_BIND calls.")						\
+	X(ops, __u64, TOTAL, "msmvm_ops_total",						\
+	  "VM_BIND ops submitted.")							\
+	X(errors, __u64, TOTAL, "msmvm_errors_total",					\
+	  "VM_BIND calls that failed (interrupted ones included).")			\
+	X(pages_counted, __u64, TOTAL, "msmvm_pages_counted_total",			\
+	  "Page-table pages preallocated (added to in_flight).")			\
+	X(pages_used, __u64, TOTAL, "msmvm_pages_used_total",				\
+	  "Preallocated pages really used by jobs.")					\
+	X(pages_overcount, __u64, OVERCOUNT, 0,						\
+	  "Preallocated pages never used (pages_counted - pages_used).")		\
+	X(waits, __u64, TOTAL, "msmvm_waits_total",					\
+	  "VM_BINDs that slept in the throttle.")					\
+	X(interrupted_waits, __u64, TOTAL, "msmvm_interrupted_waits_total",		\
+	  "Throttle waits ended by a signal.")						\
+	X(wait_ns_total, __u64, TOTAL, 0,	/* Prometheus: msmvm_wait_seconds' sum */	\
+	  "Time VM_BINDs slept in the throttle, ns.")					\
+	X(wait_ns_max, __u64, MAX, 0,							\
+	  "The longest sleep in the throttle, ns.")					\
+	X(peak_in_flight, __s64, MAX, "msmvm_peak_in_flight_pages",			\
+	  "Highest in_flight seen after an add.")					\
+	X(in_flight, __s64, LEVEL, "msmvm_in_flight_pages",				\
+	  "Preallocated pages in flight (the throttle's counter).")			\
+	X(drift, __s64, DRIFT, "msmvm_drift_pages",					\
+	  "Accounting drift: pages added minus pages subtracted.")
+
+enum msmvm_counter_kind {
+	MSMVM_COUNTER_TOTAL,
+	MSMVM_COUNTER_MAX,
+	MSMVM_COUNTER_LEVEL,
+	MSMVM_COUNTER_DRIFT,
+	MSMVM_COUNTER_OVERCOUNT,
+};
+
+/* The counters' indices in the table (and in every output): MSMVM_CTR_binds, ... */
+#define MSMVM_COUNTER_ID_(name, type, kind, prom, help) MSMVM_CTR_##name,
+enum msmvm_counter_id {
+	MSMVM_COUNTER_TABLE(MSMVM_COUNTER_ID_)
+	MSMVM_NCOUNTERS
+};
+#undef MSMVM_COUNTER_ID_
+
+/* A field per stored counter; a derived one has none. */
+#define MSMVM_COUNTER_FIELD_TOTAL(type, name) type name;
+#define MSMVM_COUNTER_FIELD_MAX(type, name) type name;
+#define MSMVM_COUNTER_FIELD_LEVEL(type, name) type name;
+#define MSMVM_COUNTER_FIELD_DRIFT(type, name) type name;
+#define MSMVM_COUNTER_FIELD_OVERCOUNT(type, name)
+#define MSMVM_COUNTER_FIELD_(name, type, kind, prom, help) MSMVM_COUNTER_FIELD_##kind(type, name)
+
 struct msmvm_counters {
-	__u64 binds;
-	__u64 ops;
-	__u64 errors;
-	__u64 pages_counted;
-	__u64 pages_used;
-	__u64 waits;
-	__u64 interrupted_waits;
-	__u64 wait_ns_total;
-	__u64 wait_ns_max;
-	__s64 peak_in_flight;
-	__s64 in_flight;
-	__s64 drift;
+	MSMVM_COUNTER_TABLE(MSMVM_COUNTER_FIELD_)
 	__u64 errno_counts[MSMVM_ERR_SLOTS_];	/* by enum msmvm_errno_slot */
 };
 

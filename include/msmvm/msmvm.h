@@ -150,9 +150,20 @@ int msmvm_events_poll(struct msmvm *m, int timeout_ms);	/* events handled, or -e
 /* Helpers every tool uses. */
 void msmvm_stats_merge(struct msmvm_stats *into, const struct msmvm_stats *from);
 uint64_t msmvm_hist_percentile(const struct msmvm_hist *h, double p);	/* upper bound */
-#define MSMVM_NCOUNTERS 13
-extern const char *const msmvm_counter_names[MSMVM_NCOUNTERS];
+/* MSMVM_COUNTER_TABLE (abi.h) as data, in output order: index i is enum msmvm_counter_id. */
+struct msmvm_counter_desc {
+	const char *name;		/* as in msmvm-sim's summary and the JSON */
+	size_t offset;			/* in struct msmvm_counters (OVERCOUNT: none, 0) */
+	enum msmvm_counter_kind kind;
+	bool is_signed;			/* __s64: maxima compare signed */
+	const char *prom;		/* Prometheus metric, NULL: not exported as one */
+	const char *help;		/* Prometheus HELP */
+};
+extern const struct msmvm_counter_desc msmvm_counter_table[MSMVM_NCOUNTERS];
 int64_t msmvm_counter_value(const struct msmvm_counters *c, int i);
+/* now - prev for TOTAL and DRIFT counters; the others (and errno_counts) as in now */
+void msmvm_counters_delta(struct msmvm_counters *d, const struct msmvm_counters *now,
+			  const struct msmvm_counters *prev);
 const char *msmvm_hist_name(int id);
 const char *msmvm_health_name(int id);
 const char *msmvm_default_sim_path(void);

@@ -6,6 +6,7 @@
 #include <bpf/libbpf.h>
 
 #include "msmvm/msmvm.h"
+#include "objects.h"
 #include "symbols.h"
 
 struct msmvm {
@@ -16,7 +17,7 @@ struct msmvm {
 	struct btf *target_btf_base;	/* vmlinux, when target_btf is split (msm) */
 	char *tmp_btf_path;		/* merged model + vmlinux BTF, removed at close */
 	struct msmvm_symtab syms;	/* the probe table's functions, read once */
-	struct bpf_object *obj;
+	struct msmvm_bpf bpf;		/* the flavor's skeleton, from msmvm_load */
 	struct bpf_link *links[MSMVM_MAX_PROBES];
 	struct ring_buffer *rb;
 	msmvm_event_fn event_fn;
@@ -35,9 +36,5 @@ int msmvm_probe_btf_file(struct msmvm *m, struct msmvm_err *err);
 const char *msmvm_btf_arch(const struct btf *btf);
 const char *msmvm_host_arch(void);
 const char *msmvm_driver_module(const struct msmvm *m);
-
-/* The embedded BPF objects, one per flavor (and architecture for the kernel). */
-const void *msmvm_flavor_object(enum msmvm_target_kind target, const char *arch, bool test,
-				size_t *size, const char **name);
 
 #endif

@@ -74,61 +74,17 @@ fail:
 	return ret;
 }
 
-/* Set a `const volatile` global before load, found by name in .rodata's BTF. */
-static int set_rodata(struct bpf_object *obj, const char *name, const void *val, size_t sz)
-{
-	struct btf *btf = bpf_object__btf(obj);
-	struct bpf_map *map = NULL;
-	const struct btf_var_secinfo *vs;
-	const struct btf_type *sec;
-	const void *init;
-	size_t size;
-	char *data;
-	int id, ret = -ENOENT;
-
-	bpf_object__for_each_map(map, obj)
-		if (strstr(bpf_map__name(map), ".rodata"))
-			break;
-	if (!map || !btf)
-		return -ENOENT;
-	id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC);
-	if (id <= 0)
-		return -ENOENT;
-	sec = btf__type_by_id(btf, id);
-	init = bpf_map__initial_value(map, &size);
-	data = init ? malloc(size) : NULL;
-	if (!data)
-		return -ENOMEM;
-	memcpy(data, init, size);
-	vs = btf_var_secinfos(sec);
-	for (int i = 0; i < btf_vlen(sec); i++, vs++) {
-		const struct btf_type *var = btf__type_by_id(btf, vs->type);
-
-		if (strcmp(btf__name_by_offset(btf, var->name_off), name))
-			continue;
-		if (vs->size != sz || vs->offset + sz > size) {
-			ret = -EINVAL;
-			break;
-		}
-		memcpy(data + vs->offset, val, sz);
-		ret = bpf_map__set_initial_value(map, data, size);
-		break;
-	}
-	free(data);
-	return ret;
-}
-
 int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
-	const char *flavor;
+	const struct msmvm_flavor *flavor;
+	const char *name;
+	struct msmvm_bpf *b = &m->bpf;
 	struct bpf_program *prog;
-	size_t size;
-	const void *bytes;
-	__u32 plan = m->plan.kind, pid = m->opts.filter_pid;
 	__s64 limit = m->opts.throttle_limit > 0 ? m->opts.throttle_limit : 1024;
 	bool events = m->opts.events, ops = m->opts.events && m->opts.emit_ops;
 	struct msmvm_bpf_config cfg = MSMVM_BPF_CONFIG_DEFAULT;
+	bool used[MSMVM_NPROGS] = { [MSMVM_PROG_report_layout] = true };
 	int ret;
 
 	if (m->opts.ringbuf_bytes) {
@@ -139,56 +95,55 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 					  "ring buffer size %u: a power of two, at least %d bytes", sz,
 					  getpagesize());
 	}
-	bytes = msmvm_flavor_object(m->opts.target, m->plan.arch, m->opts.test_flavor, &size,
-				    &flavor);
-	if (!bytes)
+	flavor = msmvm_flavor_find(m->opts.target, m->plan.arch, m->opts.test_flavor);
+	if (!flavor)
 		return msmvm_fail(err, MSMVM_E_USAGE, EINVAL, "no BPF object for arch '%s'",
 				  m->plan.arch);
-	oo.object_name = "msmvm";
+	name = msmvm_flavor_name(flavor);
+	/* no object_name: the skeleton finds .rodata and .bss under its own name's prefix */
 	oo.btf_custom_path = m->tmp_btf_path ? m->tmp_btf_path : m->opts.btf_path;
-	m->obj = bpf_object__open_mem(bytes, size, &oo);
-	if (!m->obj)
-		return msmvm_fail(err, MSMVM_E_LOAD, errno, "cannot open the %s BPF object: %s",
-				  flavor, strerror(errno));
+	ret = msmvm_bpf_open(b, flavor, &oo);
+	if (ret)
+		return msmvm_fail(err, MSMVM_E_LOAD, -ret, "cannot open the %s BPF object: %s",
+				  name, strerror(-ret));
 
-	cfg.hook_plan = plan;
-	cfg.filter_tgid = pid;
+	cfg.hook_plan = m->plan.kind;
+	cfg.filter_tgid = m->opts.filter_pid;
 	cfg.emit_events = events;
 	cfg.throttle_limit = limit;
 	cfg.emit_ops = ops;
 	m->plan.throttle_limit = limit;
 	m->plan.emit_ops = ops;
 	if (!events) {
-		struct bpf_map *rb = bpf_object__find_map_by_name(m->obj, "events");
-		struct bpf_map *pf = bpf_object__find_map_by_name(m->obj, "pending_frees");
-
-		if (rb)	/* the aggregating path pays nothing for the event stream */
-			bpf_map__set_max_entries(rb, 4096);
-		if (pf)
-			bpf_map__set_max_entries(pf, 1);
+		/* the aggregating path pays nothing for the event stream */
+		bpf_map__set_max_entries(b->maps[MSMVM_MAP_events], 4096);
+		bpf_map__set_max_entries(b->maps[MSMVM_MAP_pending_frees], 1);
 	} else if (m->opts.ringbuf_bytes) {
-		struct bpf_map *rb = bpf_object__find_map_by_name(m->obj, "events");
 		__u64 sz = m->opts.ringbuf_bytes;
 
 		/* a small buffer still wakes its reader before it is full */
 		cfg.wakeup_bytes = sz / 4 < 65536 ? sz / 4 : 65536;
-		if (!rb || bpf_map__set_max_entries(rb, (__u32)sz))
+		if (bpf_map__set_max_entries(b->maps[MSMVM_MAP_events], (__u32)sz))
 			return msmvm_fail(err, MSMVM_E_LOAD, EINVAL, "cannot size the ring buffer");
 	}
-	if (set_rodata(m->obj, "config", &cfg, sizeof(cfg)))
-		return msmvm_fail(err, MSMVM_E_LOAD, EINVAL, "BPF object lacks its settings");
+	*b->config = cfg;
 
 	/* Load only the programs of the plan (and the layout reporter). */
-	bpf_object__for_each_program(prog, m->obj) {
-		const char *name = bpf_program__name(prog);
-		bool used = !strcmp(name, "report_layout") || m->opts.test_flavor;
+	for (int i = 0; i < m->plan.nprobes; i++) {
+		int id = msmvm_prog_id(m->plan.probes[i].program);
 
-		for (int i = 0; i < m->plan.nprobes; i++)
-			used |= !strcmp(name, m->plan.probes[i].program);
-		bpf_program__set_autoload(prog, used);
+		if (id >= 0)
+			used[id] = true;
+	}
+	bpf_object__for_each_program(prog, b->obj) {
+		bool load = m->opts.test_flavor;
+
+		for (int i = 0; i < MSMVM_NPROGS; i++)
+			load |= used[i] && prog == b->progs[i];
+		bpf_program__set_autoload(prog, load);
 	}
 
-	ret = bpf_object__load(m->obj);
+	ret = msmvm_bpf_load(b);
 	if (m->tmp_btf_path) {
 		unlink(m->tmp_btf_path);
 		free(m->tmp_btf_path);
@@ -198,7 +153,7 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 		return msmvm_fail(err, MSMVM_E_LOAD, ret,
 				  "loading the %s BPF programs failed: %s (CO-RE could not relocate "
 				  "against %s, or the verifier refused; -v shows libbpf's log)",
-				  flavor, strerror(-ret), m->plan.target);
+				  name, strerror(-ret), m->plan.target);
 	m->loaded = true;
 	return 0;
 }
@@ -215,7 +170,8 @@ int msmvm_attach(struct msmvm *m, struct msmvm_err *err)
 	 */
 	for (int i = m->plan.nprobes - 1; i >= 0; i--) {
 		struct msmvm_probe_plan *pp = &m->plan.probes[i];
-		struct bpf_program *prog = bpf_object__find_program_by_name(m->obj, pp->program);
+		int id = msmvm_prog_id(pp->program);
+		struct bpf_program *prog = id >= 0 ? m->bpf.progs[id] : NULL;
 		struct bpf_link *link;
 
 		if (!prog)
@@ -252,7 +208,8 @@ int msmvm_attach(struct msmvm *m, struct msmvm_err *err)
 
 int msmvm_program_fd(struct msmvm *m, const char *name)
 {
-	struct bpf_program *p = m->obj ? bpf_object__find_program_by_name(m->obj, name) : NULL;
+	int id = msmvm_prog_id(name);
+	struct bpf_program *p = id >= 0 ? m->bpf.progs[id] : NULL;
 
 	return p ? bpf_program__fd(p) : -ENOENT;
 }
@@ -265,32 +222,18 @@ const struct msmvm_plan *msmvm_get_plan(const struct msmvm *m)
 int msmvm_get_layout(struct msmvm *m, struct msmvm_layout *out, struct msmvm_err *err)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, topts);
-	struct bpf_program *prog;
-	struct bpf_map *bss = NULL;
-	__u32 zero = 0;
-	void *data;
 	int ret;
 
 	if (!m->loaded)
 		return msmvm_fail(err, MSMVM_E_USAGE, EINVAL, "layout before load");
-	prog = bpf_object__find_program_by_name(m->obj, "report_layout");
-	bpf_object__for_each_map(bss, m->obj)
-		if (strstr(bpf_map__name(bss), ".bss"))
-			break;
-	if (!prog || !bss)
-		return msmvm_fail(err, MSMVM_E_LOAD, ENOENT, "BPF object lacks report_layout");
-	ret = bpf_prog_test_run_opts(bpf_program__fd(prog), &topts);
+	ret = bpf_prog_test_run_opts(bpf_program__fd(m->bpf.progs[MSMVM_PROG_report_layout]),
+				     &topts);
 	if (ret)
 		return msmvm_fail(err, MSMVM_E_RUNTIME, errno, "running report_layout: %s",
 				  strerror(errno));
-	data = calloc(1, bpf_map__value_size(bss));
-	if (!data || bpf_map__value_size(bss) < sizeof(*out) ||
-	    bpf_map_lookup_elem(bpf_map__fd(bss), &zero, data)) {
-		free(data);
+	/* .bss is mapped into our memory: the program's writes are there */
+	if (msmvm_bpf_layout(&m->bpf, out))
 		return msmvm_fail(err, MSMVM_E_RUNTIME, EINVAL, "cannot read the layout (.bss)");
-	}
-	memcpy(out, data, sizeof(*out));	/* `layout` is .bss's only variable */
-	free(data);
 	return 0;
 }
 
@@ -301,7 +244,7 @@ void msmvm_close(struct msmvm *m)
 	ring_buffer__free(m->rb);
 	for (int i = 0; i < MSMVM_MAX_PROBES; i++)
 		bpf_link__destroy(m->links[i]);	/* detach first: no probe outlives us */
-	bpf_object__close(m->obj);
+	msmvm_bpf_destroy(&m->bpf);
 	if (m->tmp_btf_path) {
 		unlink(m->tmp_btf_path);
 		free(m->tmp_btf_path);
@@ -322,7 +265,7 @@ static int ringbuf_cb(void *ctx, void *data, size_t size)
 
 int msmvm_events_subscribe(struct msmvm *m, msmvm_event_fn fn, void *ctx, struct msmvm_err *err)
 {
-	struct bpf_map *map = bpf_object__find_map_by_name(m->obj, "events");
+	struct bpf_map *map = m->bpf.maps[MSMVM_MAP_events];
 
 	if (!m->opts.events || !map)
 		return msmvm_fail(err, MSMVM_E_USAGE, EINVAL, "events were not enabled at open");

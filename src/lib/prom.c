@@ -91,28 +91,37 @@ static void histogram(FILE *f, const char *name, const struct vm_labels *l,
 	fprintf(f, " %" PRIu64 "\n", total);
 }
 
+/* One counter of the table, per VM. */
+static void counter_family(FILE *f, const struct msmvm_snapshot *s, int c, const char *type)
+{
+	const struct msmvm_counter_desc *d = &msmvm_counter_table[c];
+
+	family(f, d->prom, type, d->help);
+	for (int i = 0; i < s->nvms; i++) {
+		const struct msmvm_vm_snap *v = &s->vms[i];
+		struct vm_labels l = { v->vm, v->owner_tgid, comm_of(s, v->owner_tgid) };
+
+		fputs(d->prom, f);
+		labels(f, &l, NULL, NULL);
+		fprintf(f, " %" PRId64 "\n", msmvm_counter_value(&v->s.c, c));
+	}
+}
+
 char *msmvm_prometheus_text(const struct msmvm_snapshot *s, const struct msmvm_alert_engine *e,
 			    size_t *len)
 {
+	/*
+	 * The counters' families: the totals as counters, then as gauges the level, the
+	 * maxima and the drift (in_flight before its peak), the counters with a metric only.
+	 */
 	static const struct {
-		const char *name, *help;
-		int counter;	/* index in msmvm_counter_names */
-	} counters[] = {
-		{ "msmvm_binds_total", "DRM_IOCTL_MSM_VM_BIND calls.", 0 },
-		{ "msmvm_ops_total", "VM_BIND ops submitted.", 1 },
-		{ "msmvm_errors_total", "VM_BIND calls that failed (interrupted ones included).", 2 },
-		{ "msmvm_pages_counted_total", "Page-table pages preallocated (added to in_flight).", 3 },
-		{ "msmvm_pages_used_total", "Preallocated pages really used by jobs.", 4 },
-		{ "msmvm_waits_total", "VM_BINDs that slept in the throttle.", 6 },
-		{ "msmvm_interrupted_waits_total", "Throttle waits ended by a signal.", 7 },
-	};
-	static const struct {
-		const char *name, *help;
-		int counter;
-	} gauges[] = {
-		{ "msmvm_in_flight_pages", "Preallocated pages in flight (the throttle's counter).", 11 },
-		{ "msmvm_peak_in_flight_pages", "Highest in_flight seen after an add.", 10 },
-		{ "msmvm_drift_pages", "Accounting drift: pages added minus pages subtracted.", 12 },
+		enum msmvm_counter_kind kind;
+		const char *type;
+	} families[] = {
+		{ MSMVM_COUNTER_TOTAL, "counter" },
+		{ MSMVM_COUNTER_LEVEL, "gauge" },
+		{ MSMVM_COUNTER_MAX, "gauge" },
+		{ MSMVM_COUNTER_DRIFT, "gauge" },
 	};
 	struct msmvm_stall_info *info = NULL;
 	int ninfo = e ? msmvm_alert_engine_stall(e, &info) : 0;
@@ -122,28 +131,11 @@ char *msmvm_prometheus_text(const struct msmvm_snapshot *s, const struct msmvm_a
 
 	if (!f)
 		return NULL;
-	for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++) {
-		family(f, counters[c].name, "counter", counters[c].help);
-		for (int i = 0; i < s->nvms; i++) {
-			const struct msmvm_vm_snap *v = &s->vms[i];
-			struct vm_labels l = { v->vm, v->owner_tgid, comm_of(s, v->owner_tgid) };
-
-			fputs(counters[c].name, f);
-			labels(f, &l, NULL, NULL);
-			fprintf(f, " %" PRId64 "\n", msmvm_counter_value(&v->s.c, counters[c].counter));
-		}
-	}
-	for (size_t g = 0; g < sizeof(gauges) / sizeof(gauges[0]); g++) {
-		family(f, gauges[g].name, "gauge", gauges[g].help);
-		for (int i = 0; i < s->nvms; i++) {
-			const struct msmvm_vm_snap *v = &s->vms[i];
-			struct vm_labels l = { v->vm, v->owner_tgid, comm_of(s, v->owner_tgid) };
-
-			fputs(gauges[g].name, f);
-			labels(f, &l, NULL, NULL);
-			fprintf(f, " %" PRId64 "\n", msmvm_counter_value(&v->s.c, gauges[g].counter));
-		}
-	}
+	for (size_t k = 0; k < sizeof(families) / sizeof(families[0]); k++)
+		for (int c = 0; c < MSMVM_NCOUNTERS; c++)
+			if (msmvm_counter_table[c].kind == families[k].kind &&
+			    msmvm_counter_table[c].prom)
+				counter_family(f, s, c, families[k].type);
 	family(f, "msmvm_waiters", "gauge", "Threads in the throttle now.");
 	for (int i = 0; i < s->nvms; i++) {
 		const struct msmvm_vm_snap *v = &s->vms[i];

@@ -12,7 +12,7 @@ json_object *msmvm_counters_json(const struct msmvm_counters *c)
 	json_object *o = json_object_new_object();
 
 	for (int i = 0; i < MSMVM_NCOUNTERS; i++)
-		json_object_object_add(o, msmvm_counter_names[i],
+		json_object_object_add(o, msmvm_counter_table[i].name,
 				       json_object_new_int64(msmvm_counter_value(c, i)));
 	return o;
 }

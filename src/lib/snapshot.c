@@ -12,29 +12,59 @@
 
 #include "internal.h"
 
-const char *const msmvm_counter_names[MSMVM_NCOUNTERS] = {
-	"binds", "ops", "errors", "pages_counted", "pages_used", "pages_overcount", "waits",
-	"interrupted_waits", "wait_ns_total", "wait_ns_max", "peak_in_flight", "in_flight",
-	"drift",
+/*
+ * The table as data. Counters are read and written as 64-bit words at their offset: the
+ * _Generic (no default) refuses any type but __u64 and __s64 at compile time.
+ */
+#define COUNTER_DESC_(name_, type, kind_, prom_, help_) {				\
+	.name = #name_,									\
+	.offset = COUNTER_OFFSET_##kind_(name_),					\
+	.kind = MSMVM_COUNTER_##kind_,							\
+	.is_signed = _Generic((type)0, __s64: true, __u64: false),			\
+	.prom = prom_,									\
+	.help = help_,									\
+},
+#define COUNTER_OFFSET_TOTAL(name) offsetof(struct msmvm_counters, name)
+#define COUNTER_OFFSET_MAX(name) offsetof(struct msmvm_counters, name)
+#define COUNTER_OFFSET_LEVEL(name) offsetof(struct msmvm_counters, name)
+#define COUNTER_OFFSET_DRIFT(name) offsetof(struct msmvm_counters, name)
+#define COUNTER_OFFSET_OVERCOUNT(name) 0
+
+const struct msmvm_counter_desc msmvm_counter_table[MSMVM_NCOUNTERS] = {
+	MSMVM_COUNTER_TABLE(COUNTER_DESC_)
 };
+
+static uint64_t *counter_at(struct msmvm_counters *c, const struct msmvm_counter_desc *d)
+{
+	return (uint64_t *)((char *)c + d->offset);
+}
+
+static uint64_t counter_get(const struct msmvm_counters *c, const struct msmvm_counter_desc *d)
+{
+	return *(const uint64_t *)((const char *)c + d->offset);
+}
 
 int64_t msmvm_counter_value(const struct msmvm_counters *c, int i)
 {
-	switch (i) {
-	case 0: return (int64_t)c->binds;
-	case 1: return (int64_t)c->ops;
-	case 2: return (int64_t)c->errors;
-	case 3: return (int64_t)c->pages_counted;
-	case 4: return (int64_t)c->pages_used;
-	case 5: return (int64_t)(c->pages_counted - c->pages_used);
-	case 6: return (int64_t)c->waits;
-	case 7: return (int64_t)c->interrupted_waits;
-	case 8: return (int64_t)c->wait_ns_total;
-	case 9: return (int64_t)c->wait_ns_max;
-	case 10: return c->peak_in_flight;
-	case 11: return c->in_flight;
-	case 12: return c->drift;
-	default: return 0;
+	const struct msmvm_counter_desc *d;
+
+	if (i < 0 || i >= MSMVM_NCOUNTERS)
+		return 0;
+	d = &msmvm_counter_table[i];
+	if (d->kind == MSMVM_COUNTER_OVERCOUNT)
+		return (int64_t)(c->pages_counted - c->pages_used);
+	return (int64_t)counter_get(c, d);
+}
+
+void msmvm_counters_delta(struct msmvm_counters *d, const struct msmvm_counters *now,
+			  const struct msmvm_counters *prev)
+{
+	*d = *now;
+	for (int i = 0; i < MSMVM_NCOUNTERS; i++) {
+		const struct msmvm_counter_desc *k = &msmvm_counter_table[i];
+
+		if (k->kind == MSMVM_COUNTER_TOTAL || k->kind == MSMVM_COUNTER_DRIFT)
+			*counter_at(d, k) -= counter_get(prev, k);
 	}
 }
 
@@ -62,27 +92,31 @@ const char *msmvm_health_name(int id)
 	return id >= 0 && id < MSMVM_H_COUNT_ ? names[id] : "?";
 }
 
-/* Counters add up, except the maxima; in_flight and drift add up across VMs. */
+/* Totals, levels and drift add up, the maxima merge by maximum (see MSMVM_COUNTER_TABLE). */
 void msmvm_stats_merge(struct msmvm_stats *into, const struct msmvm_stats *from)
 {
 	struct msmvm_counters *a = &into->c;
 	const struct msmvm_counters *b = &from->c;
 
-	a->binds += b->binds;
-	a->ops += b->ops;
-	a->errors += b->errors;
-	a->pages_counted += b->pages_counted;
-	a->pages_used += b->pages_used;
-	a->waits += b->waits;
-	a->interrupted_waits += b->interrupted_waits;
-	a->wait_ns_total += b->wait_ns_total;
-	if (b->wait_ns_max > a->wait_ns_max)
-		a->wait_ns_max = b->wait_ns_max;
-	if (b->peak_in_flight > a->peak_in_flight)
-		a->peak_in_flight = b->peak_in_flight;
-	/* wrapping, not signed overflow (a crafted trace can hold any values) */
-	a->in_flight = (int64_t)((uint64_t)a->in_flight + (uint64_t)b->in_flight);
-	a->drift = (int64_t)((uint64_t)a->drift + (uint64_t)b->drift);
+	for (int i = 0; i < MSMVM_NCOUNTERS; i++) {
+		const struct msmvm_counter_desc *d = &msmvm_counter_table[i];
+		uint64_t *x = counter_at(a, d), y = counter_get(b, d);
+
+		switch (d->kind) {
+		case MSMVM_COUNTER_MAX:
+			if (d->is_signed ? (int64_t)y > (int64_t)*x : y > *x)
+				*x = y;
+			break;
+		case MSMVM_COUNTER_TOTAL:
+		case MSMVM_COUNTER_LEVEL:
+		case MSMVM_COUNTER_DRIFT:
+			/* wrapping, not signed overflow (a crafted trace can hold any values) */
+			*x += y;
+			break;
+		case MSMVM_COUNTER_OVERCOUNT:
+			break;
+		}
+	}
 	for (int i = 0; i < MSMVM_ERR_SLOTS_; i++)
 		a->errno_counts[i] += b->errno_counts[i];
 	for (int h = 0; h < MSMVM_HIST_COUNT_; h++)
@@ -122,7 +156,7 @@ static int cmp_tgid(const void *a, const void *b)
 /* Waits in progress: the small "waiting" map, one entry per thread in the throttle. */
 static int snapshot_waiters(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err *err)
 {
-	int fd = bpf_object__find_map_fd_by_name(m->obj, "waiting");
+	int fd = msmvm_map_fd(&m->bpf, MSMVM_MAP_waiting);
 	__u32 key, *prev = NULL;
 	int cap = 16;
 
@@ -156,9 +190,9 @@ static int snapshot_waiters(struct msmvm *m, struct msmvm_snapshot *out, struct 
 
 int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err *err)
 {
-	int vm_fd = bpf_object__find_map_fd_by_name(m->obj, "vm_stats");
-	int proc_fd = bpf_object__find_map_fd_by_name(m->obj, "proc_stats");
-	int health_fd = bpf_object__find_map_fd_by_name(m->obj, "health");
+	int vm_fd = msmvm_map_fd(&m->bpf, MSMVM_MAP_vm_stats);
+	int proc_fd = msmvm_map_fd(&m->bpf, MSMVM_MAP_proc_stats);
+	int health_fd = msmvm_map_fd(&m->bpf, MSMVM_MAP_health);
 	struct msmvm_vm_key vk, *prev_vk = NULL;
 	__u32 tk, *prev_tk = NULL;
 	struct timespec ts;
