@@ -164,8 +164,8 @@ TEST(probe_table_is_consistent)
 			    !strcmp(h->function, "finish_wait");
 
 		for (int j = 0; j < i; j++)
-			if (!strcmp(msmvm_hooks[j].program, h->program))
-				FAILF("program %s twice", h->program);
+			if (msmvm_hooks[j].program == h->program)
+				FAILF("program %s twice", msmvm_prog_name(h->program));
 		CHECK_EQ(h->home, core ? MSMVM_IN_VMLINUX : MSMVM_IN_DRIVER);
 		CHECK(h->plans);
 		for (int k = 0; k < 2; k++)

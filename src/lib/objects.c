@@ -126,14 +126,19 @@ void msmvm_bpf_destroy(struct msmvm_bpf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-int msmvm_prog_id(const char *name)
-{
 #define PROG_NAME_(name) #name,
-	static const char *const names[MSMVM_NPROGS] = { MSMVM_PROGRAMS(PROG_NAME_) };
+static const char *const prog_names[MSMVM_NPROGS] = { MSMVM_PROGRAMS(PROG_NAME_) };
 #undef PROG_NAME_
 
+const char *msmvm_prog_name(enum msmvm_prog_id id)
+{
+	return id < MSMVM_NPROGS ? prog_names[id] : "?";
+}
+
+int msmvm_prog_id(const char *name)
+{
 	for (int i = 0; i < MSMVM_NPROGS; i++)
-		if (!strcmp(names[i], name))
+		if (!strcmp(prog_names[i], name))
 			return i;
 	return -1;
 }

@@ -70,7 +70,8 @@ int msmvm_bpf_load(struct msmvm_bpf *b);
 int msmvm_bpf_layout(const struct msmvm_bpf *b, struct msmvm_layout *out);
 void msmvm_bpf_destroy(struct msmvm_bpf *b);
 
-/* A program's id from its name (as in struct msmvm_probe_plan), or -1. */
+/* A program's name (as in struct msmvm_probe_plan), and its id from that name (or -1). */
+const char *msmvm_prog_name(enum msmvm_prog_id id);
 int msmvm_prog_id(const char *name);
 
 /* A map's fd, negative before load. */

@@ -12,22 +12,23 @@
 
 #define DIRECT MSMVM_PLAN_BIT(MSMVM_PLAN_DIRECT)
 #define FALLBACK MSMVM_PLAN_BIT(MSMVM_PLAN_FALLBACK)
+#define P(name) MSMVM_PROG_##name
 
 const struct msmvm_hook msmvm_hooks[] = {
 	/* function, home, program, retprobe, plans */
-	{ "msm_ioctl_vm_bind", MSMVM_IN_DRIVER, "ioctl_vm_bind_entry", false, MSMVM_IN_BOTH },
-	{ "msm_ioctl_vm_bind", MSMVM_IN_DRIVER, "ioctl_vm_bind_return", true, MSMVM_IN_BOTH },
-	{ "vm_bind_prealloc_count", MSMVM_IN_DRIVER, "prealloc_count_entry", false, DIRECT },
-	{ "vm_bind_prealloc_count", MSMVM_IN_DRIVER, "prealloc_count_return", true, DIRECT },
-	{ "prepare_to_wait_event", MSMVM_IN_VMLINUX, "prepare_to_wait_event_entry", false,
+	{ "msm_ioctl_vm_bind", MSMVM_IN_DRIVER, P(ioctl_vm_bind_entry), false, MSMVM_IN_BOTH },
+	{ "msm_ioctl_vm_bind", MSMVM_IN_DRIVER, P(ioctl_vm_bind_return), true, MSMVM_IN_BOTH },
+	{ "vm_bind_prealloc_count", MSMVM_IN_DRIVER, P(prealloc_count_entry), false, DIRECT },
+	{ "vm_bind_prealloc_count", MSMVM_IN_DRIVER, P(prealloc_count_return), true, DIRECT },
+	{ "prepare_to_wait_event", MSMVM_IN_VMLINUX, P(prepare_to_wait_event_entry), false,
 	  FALLBACK },
-	{ "prepare_to_wait_event", MSMVM_IN_VMLINUX, "prepare_to_wait_event_return", true,
+	{ "prepare_to_wait_event", MSMVM_IN_VMLINUX, P(prepare_to_wait_event_return), true,
 	  FALLBACK },
-	{ "finish_wait", MSMVM_IN_VMLINUX, "finish_wait_entry", false, FALLBACK },
-	{ "msm_iommu_pagetable_prealloc_allocate", MSMVM_IN_DRIVER, "prealloc_allocate_entry",
+	{ "finish_wait", MSMVM_IN_VMLINUX, P(finish_wait_entry), false, FALLBACK },
+	{ "msm_iommu_pagetable_prealloc_allocate", MSMVM_IN_DRIVER, P(prealloc_allocate_entry),
 	  false, FALLBACK },
-	{ "msm_vma_job_free", MSMVM_IN_DRIVER, "job_free_entry", false, MSMVM_IN_BOTH },
-	{ "msm_vma_job_free", MSMVM_IN_DRIVER, "job_free_return", true, MSMVM_IN_BOTH },
+	{ "msm_vma_job_free", MSMVM_IN_DRIVER, P(job_free_entry), false, MSMVM_IN_BOTH },
+	{ "msm_vma_job_free", MSMVM_IN_DRIVER, P(job_free_return), true, MSMVM_IN_BOTH },
 };
 const int msmvm_nhooks = sizeof(msmvm_hooks) / sizeof(msmvm_hooks[0]);
 
@@ -80,7 +81,7 @@ int msmvm_plan_choose(struct msmvm_plan *p, enum msmvm_hooks_choice hooks, bool 
 		if (p->nprobes == MSMVM_MAX_PROBES)
 			return msmvm_fail(err, MSMVM_E_RUNTIME, ENOSPC, "too many probes in the plan");
 		p->probes[p->nprobes++] = (struct msmvm_probe_plan){
-			.program = h->program, .function = h->function, .retprobe = h->retprobe,
+			.program = msmvm_prog_name(h->program), .function = h->function, .retprobe = h->retprobe,
 		};
 		if (!available(ctx, h, &why))
 			return msmvm_fail(err, MSMVM_E_NO_HOOK, ENOENT,

@@ -7,6 +7,7 @@
 #define MSMVM_LIB_PROBE_TABLE_H
 
 #include "msmvm/msmvm.h"
+#include "objects.h"
 
 enum msmvm_hook_home {
 	MSMVM_IN_DRIVER,	/* the driver's module: opts.module, "msm" by default */
@@ -19,7 +20,7 @@ enum msmvm_hook_home {
 struct msmvm_hook {
 	const char *function;
 	enum msmvm_hook_home home;
-	const char *program;	/* BPF program name */
+	enum msmvm_prog_id program;	/* its BPF program (a typed skeleton field) */
 	bool retprobe;
 	unsigned int plans;	/* MSMVM_PLAN_BIT() of each plan it is part of */
 };
