@@ -15,30 +15,74 @@ CFLAGS     ?= -O2 -g
 CFLAGS     += $(WARN) -std=gnu11 -fno-omit-frame-pointer -Iinclude
 SANITIZE   := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDLIBS_SIM := -ljson-c -lpthread -lm -lrt
+LDLIBS_BPF := -lbpf -lelf -lz
 
+# A failed command leaves no half-written target that would count as built next time; and
+# objects and skeletons made on the way stay (make would delete them as intermediates).
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+# Quiet by default ("CC build/obj/..."); V=1 prints every command.
+V ?= 0
+ifeq ($(V),0)
+Q   := @
+msg  = @printf '  %-8s %s\n' '$(1)' '$(2)';
+else
+Q   :=
+msg  =
+endif
+
+# --- sources ---
 # src/driver: the driver's rules, freestanding (make check-freestanding); src/tune: msmvm-tune's
-# engine and the workload generators msmvm-sim shares with it.
+# engine and the workload generators msmvm-sim shares with it; tools/sim: the model around
+# the rules; src/lib (and src/lib/trace): libmsmvm.
 DRIVER_SRCS := $(wildcard src/driver/*.c)
-DRIVER_HDRS := $(wildcard src/driver/*.h)
-WLGEN_SRCS := src/tune/workload_gen.c
-SIM_SRCS   := $(wildcard tools/sim/*.c) $(DRIVER_SRCS) $(WLGEN_SRCS)
-SIM_HDRS   := $(wildcard tools/sim/*.h) $(DRIVER_HDRS) src/tune/workload_gen.h
-SIM_INC    := -Itools/sim -Isrc/driver -Isrc/tune
+WLGEN_SRCS  := src/tune/workload_gen.c
+SIM_SRCS    := $(wildcard tools/sim/*.c) $(DRIVER_SRCS) $(WLGEN_SRCS)
+SIM_LIB_SRCS := $(filter-out tools/sim/sim_main.c,$(SIM_SRCS))	# the model without its main()
+TUNE_SRCS   := src/tune/tune.c $(WLGEN_SRCS) $(DRIVER_SRCS)
+LIB_SRCS    := $(wildcard src/lib/*.c src/lib/trace/*.c)
+TOOLS       := $(patsubst src/%.c,%,$(wildcard src/msmvm*.c))
+
+# Each source is compiled once per variant into an object beside its path: $(BUILD)/obj/...
+# (plain) and $(BUILD)/asan/obj/... (ASan+UBSan, for the tests and the checked model).
+# Dependencies on headers come from the compiler (-MMD), so they are exact.
+obj      = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+asan_obj = $(patsubst %.c,$(BUILD)/asan/obj/%.o,$(1))
+
+# Include paths by folder: each sees what it may use, and no folder of src/ sees tools/.
+inc_for = $(strip \
+	$(if $(filter src/lib/%,$(1)),-Isrc/lib) \
+	$(if $(filter src/lib/objects.c,$(1)),-I$(BUILD)/bpf) \
+	$(if $(filter src/tune/% src/msmvm-tune.c,$(1)),-Isrc/tune -Isrc/driver) \
+	$(if $(filter tools/sim/%,$(1)),-Itools/sim -Isrc/driver -Isrc/tune) \
+	$(if $(filter tools/btfmerge.c,$(1)),-Isrc/lib) \
+	$(if $(filter tests/%,$(1)),-Itests -Isrc/lib -Itools/sim -Isrc/driver -Isrc/tune))
+
+$(BUILD)/obj/%.o: %.c
+	$(call msg,CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -gdwarf-4 $(call inc_for,$<) -MMD -MP -c $< -o $@
+
+$(BUILD)/asan/obj/%.o: %.c
+	$(call msg,CC-ASAN,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) $(call inc_for,$<) -MMD -MP -c $< -o $@
 
 BPF_FLAVORS := kernel_arm64 kernel_x86 model test
 BPF_OBJS   := $(patsubst %,$(BUILD)/bpf/msmvm_%.bpf.o,$(BPF_FLAVORS))
 BPF_SKELS  := $(patsubst %,$(BUILD)/bpf/msmvm_%.skel.h,$(BPF_FLAVORS))
-TOOLS      := $(patsubst src/%.c,%,$(wildcard src/msmvm*.c))
 
-.PHONY: all deps sim run test clean help
+.PHONY: all deps sim run test clean help check-freestanding
 .DEFAULT_GOAL := all
 
 all: sim $(BUILD)/tools/btfmerge $(BPF_OBJS) $(BUILD)/libmsmvm.a $(patsubst %,$(BUILD)/%,$(TOOLS))
 
 help:
-	@echo "make         build the model and the toolkit into $(BUILD)/"
+	@echo "make         build the model and the toolkit into $(BUILD)/ (V=1: show commands)"
 	@echo "make run     build and run the main job (against the model without an msm GPU)"
 	@echo "make test    install what is missing, build, run the whole suite"
+	@echo "make check-freestanding  the driver's rules (src/driver) compile without libc"
 	@echo "make bench   msmvm against bpftrace on the model; writes docs/PERFORMANCE.md"
 	@echo "make fuzz    libFuzzer on the trace reader, config and op parsers (FUZZ_SECS=60)"
 	@echo "make soak    the model flat out with three tools attached (SOAK_SECS=600)"
@@ -50,19 +94,23 @@ deps:
 # --- the model: msmvm-sim (probed by uprobes: unstripped, real symbols) ---
 sim: $(BUILD)/msmvm-sim $(BUILD)/asan/msmvm-sim
 
-# The binary carries its own BTF (pahole -J): the model flavor's CO-RE target.
-$(BUILD)/msmvm-sim: $(SIM_SRCS) $(SIM_HDRS) | $(BUILD)
-	$(CC) $(CFLAGS) $(SIM_INC) -gdwarf-4 -o $@.tmp $(SIM_SRCS) $(LDLIBS_SIM)
-	$(PAHOLE) -J $@.tmp
-	mv $@.tmp $@
+# The binary carries its own BTF (pahole -J, from its DWARF 4): the model flavor's CO-RE target.
+$(BUILD)/msmvm-sim: $(call obj,$(SIM_SRCS))
+	$(call msg,LD+BTF,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@.tmp $^ $(LDLIBS_SIM)
+	$(Q)$(PAHOLE) -J $@.tmp
+	$(Q)mv $@.tmp $@
 
-$(BUILD)/asan/msmvm-sim: $(SIM_SRCS) $(SIM_HDRS) | $(BUILD)/asan
-	$(CC) $(CFLAGS) $(SANITIZE) $(SIM_INC) -o $@ $(SIM_SRCS) $(LDLIBS_SIM)
+$(BUILD)/asan/msmvm-sim: $(call asan_obj,$(SIM_SRCS))
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(LDLIBS_SIM)
 
 # --- helper tools ---
-# The merge code is libmsmvm's (src/lib/btf_merge.c), compiled in: the tool needs no skeletons.
-$(BUILD)/tools/btfmerge: tools/btfmerge.c src/lib/btf_merge.c src/lib/btf_merge.h | $(BUILD)/tools
-	$(CC) $(CFLAGS) -Isrc/lib -o $@ tools/btfmerge.c src/lib/btf_merge.c -lbpf -lelf -lz
+# The merge code is libmsmvm's (src/lib/btf_merge.c), linked in: the tool needs no skeletons.
+$(BUILD)/tools/btfmerge: $(call obj,tools/btfmerge.c src/lib/btf_merge.c)
+	$(call msg,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS_BPF)
 
 # --- BPF: the logic once (bpf/logic.bpf.h and what it includes), one thin wrapper per
 # attach kind; clang -target bpf, then bpftool gen skeleton ---
@@ -70,89 +118,73 @@ $(BUILD)/tools/btfmerge: tools/btfmerge.c src/lib/btf_merge.c src/lib/btf_merge.
 # msmvm-sim; test: raw_tp programs driven by BPF_PROG_TEST_RUN.
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Iinclude -Ivmlinux -Ibpf \
 	      -idirafter /usr/include/$(shell $(CC) -print-multiarch)
-BPF_DEPS   := bpf/logic.bpf.h bpf/maps.bpf.h bpf/stats.bpf.h bpf/events.bpf.h \
-	      bpf/ops_walk.bpf.h bpf/flavor.h include/msmvm/abi.h vmlinux/msmvm_types.h
+BPF_ARCH_kernel_arm64 := arm64
+BPF_ARCH_kernel_x86   := x86
+BPF_ARCH_model        := $(HOST_ARCH)
+BPF_ARCH_test         := $(HOST_ARCH)
+BPF_WRAPPER_kernel_arm64 := bpf/msmvm_kprobe.bpf.c
+BPF_WRAPPER_kernel_x86   := bpf/msmvm_kprobe.bpf.c
+BPF_WRAPPER_model        := bpf/msmvm_uprobe.bpf.c
+BPF_WRAPPER_test         := bpf/msmvm_test.bpf.c
 
-$(BUILD)/bpf/msmvm_kernel_arm64.bpf.o: bpf/msmvm_kprobe.bpf.c $(BPF_DEPS) | $(BUILD)/bpf
-	$(CLANG) $(BPF_CFLAGS) -D__TARGET_ARCH_arm64 -c $< -o $@
-$(BUILD)/bpf/msmvm_kernel_x86.bpf.o: bpf/msmvm_kprobe.bpf.c $(BPF_DEPS) | $(BUILD)/bpf
-	$(CLANG) $(BPF_CFLAGS) -D__TARGET_ARCH_x86 -c $< -o $@
-$(BUILD)/bpf/msmvm_model.bpf.o: bpf/msmvm_uprobe.bpf.c $(BPF_DEPS) | $(BUILD)/bpf
-	$(CLANG) $(BPF_CFLAGS) -D__TARGET_ARCH_$(HOST_ARCH) -c $< -o $@
-$(BUILD)/bpf/msmvm_test.bpf.o: bpf/msmvm_test.bpf.c $(BPF_DEPS) | $(BUILD)/bpf
-	$(CLANG) $(BPF_CFLAGS) -D__TARGET_ARCH_$(HOST_ARCH) -c $< -o $@
+.SECONDEXPANSION:
+$(BUILD)/bpf/msmvm_%.bpf.o: $$(BPF_WRAPPER_$$*)
+	$(call msg,CLANG,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -D__TARGET_ARCH_$(BPF_ARCH_$*) -MMD -MP -c $< -o $@
 
 $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
-	$(BPFTOOL) gen skeleton $< name $* > $@
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $* > $@
 
 # --- libmsmvm and the tools ---
-LIB_SRCS   := $(wildcard src/lib/*.c src/lib/trace/*.c)
-LIB_OBJS   := $(patsubst src/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
-LIB_HDRS   := $(wildcard src/lib/*.h src/lib/trace/*.h include/msmvm/*.h)
-LDLIBS_BPF := -lbpf -lelf -lz
-
-$(BUILD)/lib/%.o: src/lib/%.c $(LIB_HDRS) | $(BUILD)/lib
-	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc/lib -c $< -o $@
+LIB_OBJS   := $(call obj,$(LIB_SRCS))
 
 # Only objects.c includes the skeletons (the rest of the library reaches the BPF objects
-# through struct msmvm_bpf): it alone is rebuilt when a BPF object changes.
-$(BUILD)/lib/objects.o: src/lib/objects.c $(LIB_HDRS) $(BPF_SKELS) | $(BUILD)/lib
-	$(CC) $(CFLAGS) -Isrc/lib -I$(BUILD)/bpf -c $< -o $@
+# through struct msmvm_bpf): they must exist before it compiles, and it alone is rebuilt when
+# a BPF object changes (its -MMD dependencies name them).
+$(call obj,src/lib/objects.c): $(BPF_SKELS)
 
 $(BUILD)/libmsmvm.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
 	@rm -f $@	# ar only adds: a member whose source is gone would stay
-	$(AR) rcs $@ $^
+	$(Q)$(AR) rcs $@ $^
 
 LDLIBS_TOOL := $(LDLIBS_BPF) -ljson-c -lm
 $(BUILD)/msmvmtop: LDLIBS_TOOL += -lncursesw
 $(BUILD)/msmvm-alert: LDLIBS_TOOL += -lmicrohttpd -lcap-ng -lpthread
-
-$(BUILD)/msmvm%: src/msmvm%.c $(BUILD)/libmsmvm.a $(LIB_HDRS)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libmsmvm.a $(LDLIBS_TOOL)
+$(BUILD)/msmvm-tune: LDLIBS_TOOL += -lpthread
 
 # msmvm-tune replays workloads through the driver's rules (count, page tables, job run/free).
-TUNE_SRCS  := src/tune/tune.c $(WLGEN_SRCS) $(DRIVER_SRCS)
-TUNE_HDRS  := $(wildcard src/tune/*.h) $(DRIVER_HDRS)
-TUNE_INC   := -Isrc/tune -Isrc/driver
-$(BUILD)/msmvm-tune: src/msmvm-tune.c $(TUNE_SRCS) $(TUNE_HDRS) $(BUILD)/libmsmvm.a $(LIB_HDRS)
-	$(CC) $(CFLAGS) $(TUNE_INC) -o $@ $< $(TUNE_SRCS) $(BUILD)/libmsmvm.a \
-		$(LDLIBS_TOOL) -lpthread
+$(BUILD)/msmvm-tune: $(call obj,$(TUNE_SRCS))
 
-# --- tests ---
+$(BUILD)/msmvm%: $(BUILD)/obj/src/msmvm%.o $(BUILD)/libmsmvm.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $(filter %.o,$^) $(BUILD)/libmsmvm.a $(LDLIBS_TOOL)
+
+# --- tests: one binary per tests/test_*.c, with ASan+UBSan ---
 TEST_SRCS  := $(wildcard tests/test_*.c)
 TEST_BINS  := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRCS))
 
-$(BUILD)/tests/test_%: tests/test_%.c tests/harness.h $(SIM_SRCS) $(SIM_HDRS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) $(SANITIZE) $(SIM_INC) -Itests -o $@ $< \
-		$(filter-out tools/sim/sim_main.c,$(SIM_SRCS)) $(LDLIBS_SIM)
+# What each test links beside its own object: by default the model without its main().
+TEST_LINK              := $(call asan_obj,$(SIM_LIB_SRCS))
+TEST_LINK_tune         := $(call asan_obj,$(TUNE_SRCS))	# the engine alone, no model
+TEST_LINK_probes       := $(TEST_LINK) $(BUILD)/libmsmvm.a	# the test flavor on model structs
+TEST_LINK_trace        := $(BUILD)/libmsmvm.a	# msmvm-trace's files and the trace checker
+TEST_LINK_symbols      := $(BUILD)/libmsmvm.a	# start-up in pieces: symbols, probe table, plan
+TEST_LINK_btf_merge    := $(BUILD)/libmsmvm.a
+test_link = $(if $(filter undefined,$(origin TEST_LINK_$(1))),$(TEST_LINK),$(TEST_LINK_$(1)))
 
-# msmvm-tune's engine alone, on the driver's rules (no model).
-$(BUILD)/tests/test_tune: tests/test_tune.c tests/harness.h $(TUNE_SRCS) $(TUNE_HDRS) \
-		| $(BUILD)/tests
-	$(CC) $(CFLAGS) $(SANITIZE) $(TUNE_INC) -Itests -o $@ $< $(TUNE_SRCS) -lm
+$(BUILD)/tests/test_%: $(BUILD)/asan/obj/tests/test_%.o $$(call test_link,$$*)
+	$(call msg,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(LDLIBS_BPF) $(LDLIBS_SIM)
 
-# Tier 1 of the probes: the test flavor under BPF_PROG_TEST_RUN, on model structs.
-$(BUILD)/tests/test_probes: tests/test_probes.c tests/harness.h $(SIM_SRCS) $(SIM_HDRS) \
-		$(BUILD)/libmsmvm.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) $(SANITIZE) $(SIM_INC) -Itests -o $@ $< \
-		$(filter-out tools/sim/sim_main.c,$(SIM_SRCS)) $(BUILD)/libmsmvm.a \
-		$(LDLIBS_BPF) $(LDLIBS_SIM)
-
-# msmvm-trace's files: encoder, writer, reader and the trace_processor-style checker,
-# on event streams the test builds (also the checker the end-to-end trace scripts call).
-$(BUILD)/tests/test_trace: tests/test_trace.c tests/trace_check.h tests/harness.h \
-		$(BUILD)/libmsmvm.a $(LIB_HDRS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) $(SANITIZE) -Isrc/lib -Itests -o $@ $< $(BUILD)/libmsmvm.a \
-		$(LDLIBS_BPF) -ljson-c -lm
-
-# libmsmvm's start-up and BTF merging in pieces (symbols, probe table, plan, closure copies).
-$(BUILD)/tests/test_symbols $(BUILD)/tests/test_btf_merge: $(BUILD)/tests/test_%: tests/test_%.c \
-		tests/harness.h $(BUILD)/libmsmvm.a $(LIB_HDRS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) $(SANITIZE) -Isrc/lib -Itests -o $@ $< $(BUILD)/libmsmvm.a $(LDLIBS_BPF)
+.PHONY: test-bins
+test-bins: $$(TEST_BINS)	# with the fuzz replays, listed further down
 
 test: deps
-	@$(MAKE) --no-print-directory all $(TEST_BINS)
+	@$(MAKE) --no-print-directory all test-bins
 	@BUILD=$(BUILD) tests/run-tests.sh
 
 # The driver's rules compile with the compiler's own headers only (no libc), so that the
@@ -160,7 +192,6 @@ test: deps
 FREESTANDING_SRCS ?= $(DRIVER_SRCS)
 FREESTANDING_CFLAGS = -std=gnu11 $(WARN) -Werror=implicit-function-declaration -O2 \
 		      -ffreestanding -nostdinc -isystem $(shell $(CC) -print-file-name=include)
-.PHONY: check-freestanding
 check-freestanding:
 	@st=0; for f in $(FREESTANDING_SRCS); do \
 		if $(CC) $(FREESTANDING_CFLAGS) -c $$f -o /dev/null; then \
@@ -171,9 +202,6 @@ check-freestanding:
 run: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) tools/run-demo.sh
-
-$(BUILD) $(BUILD)/asan $(BUILD)/tests $(BUILD)/tools $(BUILD)/bpf $(BUILD)/lib:
-	@mkdir -p $@
 
 clean:
 	rm -rf $(BUILD)
@@ -194,21 +222,33 @@ FUZZ_CFLAGS     := -g -O1 -std=gnu11 -fno-omit-frame-pointer -Wno-unknown-attrib
 FUZZ_INC        := -Iinclude -Isrc/lib -Itools/sim -Isrc/driver -Isrc/tune -Itests/fuzz
 FUZZ_LIB_SRCS   := $(addprefix src/lib/,alert.c errors.c report.c snapshot.c) \
 		   $(addprefix src/lib/trace/,build.c map.c out.c pb.c read.c replay.c workload.c)
-FUZZ_SIM_SRCS   := $(filter-out tools/sim/sim_main.c,$(SIM_SRCS))
+FUZZ_SIM_SRCS   := $(SIM_LIB_SRCS)
 FUZZ_SRCS_trace  := $(FUZZ_LIB_SRCS)
 FUZZ_SRCS_config := $(FUZZ_LIB_SRCS)
 FUZZ_SRCS_count  := $(FUZZ_SIM_SRCS)
 FUZZ_LDLIBS     := $(LDLIBS_BPF) -ljson-c -lpthread -lm -lrt
-FUZZ_DEPS       := tests/fuzz/fuzz.h $(FUZZ_LIB_SRCS) $(FUZZ_SIM_SRCS) $(LIB_HDRS) $(SIM_HDRS)
+# libFuzzer builds (make fuzz only) are one clang command each: they depend on every header
+FUZZ_DEPS       := $(wildcard tests/fuzz/*.h include/msmvm/*.h src/lib/*.h src/lib/trace/*.h \
+		     tools/sim/*.h src/driver/*.h src/tune/*.h) $(FUZZ_LIB_SRCS) $(FUZZ_SIM_SRCS)
 FUZZ_BINS       := $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_NAMES))
 TEST_BINS       += $(patsubst %,$(BUILD)/tests/test_fuzz_%,$(FUZZ_NAMES))
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS) | $(BUILD)/fuzz
-	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_INC) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LDLIBS)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS)
+	$(call msg,FUZZ,$@)
+	@mkdir -p $(@D)
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_INC) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LDLIBS)
 
-$(BUILD)/tests/test_fuzz_%: tests/fuzz/replay.c tests/fuzz/fuzz_%.c $(FUZZ_DEPS) | $(BUILD)/tests
-	$(CC) $(CFLAGS) $(SANITIZE) $(FUZZ_INC) -DFUZZ_NAME='"$*"' -o $@ tests/fuzz/replay.c \
-		tests/fuzz/fuzz_$*.c $(FUZZ_SRCS_$*) $(FUZZ_LDLIBS)
+# In make test: the replay driver (one per target: FUZZ_NAME) with the same entry point.
+$(BUILD)/asan/obj/tests/fuzz/replay-%.o: tests/fuzz/replay.c
+	$(call msg,CC-ASAN,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -DFUZZ_NAME='"$*"' -MMD -MP -c $< -o $@
+
+$(BUILD)/tests/test_fuzz_%: $(BUILD)/asan/obj/tests/fuzz/replay-%.o \
+		$(BUILD)/asan/obj/tests/fuzz/fuzz_%.o $$(call asan_obj,$$(FUZZ_SRCS_$$*))
+	$(call msg,LD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(SANITIZE) -o $@ $^ $(FUZZ_LDLIBS)
 
 .PHONY: fuzz soak
 fuzz: deps
@@ -221,16 +261,17 @@ soak: deps
 	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) SOAK_SECS=$(SOAK_SECS) tools/soak.sh
 
-$(BUILD)/fuzz:
-	@mkdir -p $@
-
 # --- make bench: msmvm against an equivalent bpftrace script and against no tracing, on the
 # model (docs/PERFORMANCE.md, which it writes). Timings live here, never in make test.
 .PHONY: bench
 $(BUILD)/bench/tracesize: tools/bench/tracesize.c
+	$(call msg,CC,$@)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -o $@ $<
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/tracesize
 	@BUILD=$(BUILD) bash tools/bench/bench.sh
+
+# The header dependencies the compilers wrote (-MMD): exact, and regenerated with each object.
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
