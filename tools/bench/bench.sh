@@ -578,7 +578,7 @@ LB=$RD/lib/$(basename "$LIBBPF")
   # itself elsewhere): the kernel types the model flavor needs, looked up and copied one by one
   # into the merged BTF. Every call counted.
   for f in btf__load_vmlinux_btf btf__parse_elf btf__find_by_name_kind btf__add_type btf__add_btf \
-           bpf_object__open_mem bpf_object__load; do
+           bpf_object__open_skeleton bpf_object__load; do
     case $f in btf__find_by_name_kind|btf__add_type) pred='/@in[tid]/ ' ;; *) pred= ;; esac
     echo "uprobe:$LB:$f $pred{ @s[tid, \"$f\"] = nsecs; @n[\"$f\"] = count(); }"
     echo "uretprobe:$LB:$f /@s[tid, \"$f\"]/ { @ms[\"$f\"] = sum((nsecs - @s[tid, \"$f\"]) / 1000); delete(@s[tid, \"$f\"]); }"

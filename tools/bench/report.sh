@@ -470,7 +470,7 @@ of libbpf, total $STARTUP_SELF ms by its own account):
 | &nbsp;&nbsp;&nbsp;&nbsp;\`btf__add_type\` ($(suc btf__add_type) calls: the kernel types copied) | $(su btf__add_type) |
 | &nbsp;&nbsp;&nbsp;&nbsp;\`btf__add_btf\` (the model's BTF, $(suc btf__add_btf) call) | $(su btf__add_btf) |
 | \`msmvm_load\` | $(su msmvm_load) |
-| &nbsp;&nbsp;\`bpf_object__open_mem\` | $(su bpf_object__open_mem) |
+| &nbsp;&nbsp;\`bpf_object__open_skeleton\` (the flavor's typed skeleton) | $(su bpf_object__open_skeleton) |
 | &nbsp;&nbsp;\`bpf_object__load\` (CO-RE against the merged file, verifier) | $(su bpf_object__load) |
 | \`msmvm_attach\` (six uprobes) | $(su msmvm_attach) |
 
