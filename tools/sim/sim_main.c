@@ -165,6 +165,7 @@ struct queue_thread {
 	volatile bool running;
 	u64 issued;
 	u64 run_delay_ns;	/* runnable but not running, over the thread's life (schedstat) */
+	pthread_barrier_t *start_line;	/* every queue thread of the process exists: go */
 };
 
 /* What drm_ioctl() and libdrm's drmIoctl() add around the driver: bookkeeping and restart. */
@@ -242,6 +243,14 @@ static void *queue_thread_main(void *arg)
 	msm_current_call.rng = qt->seed ^ 0x5bd1e995ULL;
 	workload_init(&wl, qt->opts->workload, qt->seed,
 		      (1ULL << 32) * (1 + 2 * qt->queue->id));
+	/*
+	 * No bind before the process's last thread is created: pthread_create() maps the new
+	 * thread's stack (mmap, mprotect), which takes the mmap_lock for writing. A thread whose
+	 * first vm_bind_prealloc_count returns through the uretprobe trampoline meanwhile faults
+	 * its page in ([uprobes], first touch in this process), waits for that lock, and the
+	 * probes count a wait the model did not sleep (a kprobe in the kernel never does).
+	 */
+	pthread_barrier_wait(qt->start_line);
 
 	while (!stop_requested) {
 		struct drm_msm_vm_bind args = { 0 };
@@ -341,6 +350,7 @@ static int run_process(const struct sim_opts *o, unsigned int index, struct proc
 	u64 wedged_since[MAX_VMS] = { 0 };
 	bool wedged[MAX_VMS] = { 0 };
 	u64 start = mono_ns();
+	pthread_barrier_t start_line;
 	unsigned int t = 0;
 
 	snprintf(res->comm, sizeof(res->comm), "%s-%u", o->comm ? o->comm : workload_names[o->workload],
@@ -362,6 +372,8 @@ static int run_process(const struct sim_opts *o, unsigned int index, struct proc
 		fprintf(stderr, "msmvm-sim: out of memory\n");
 		return 1;
 	}
+	/* the queue threads and this one: binds start once every thread is there */
+	pthread_barrier_init(&start_line, NULL, nthreads + 1);
 	memset(files, 0, sizeof(files));
 	memset(ctxs, 0, sizeof(ctxs));
 
@@ -408,11 +420,13 @@ static int run_process(const struct sim_opts *o, unsigned int index, struct proc
 		qt->interval_ns = o->rate > 0 ? 1e9 * nthreads / o->rate : 0;
 		qt->start_ns = start;
 		qt->running = true;
+		qt->start_line = &start_line;
 		if (pthread_create(&qt->thread, NULL, queue_thread_main, qt)) {
 			fprintf(stderr, "msmvm-sim: cannot start thread\n");
-			return 1;
+			return 1;	/* the process exits: the threads waiting at the start go too */
 		}
 	}
+	pthread_barrier_wait(&start_line);
 
 	/* Watch for the end, a stop request, or a VM that upward drift has wedged. */
 	for (;;) {
@@ -455,6 +469,7 @@ static int run_process(const struct sim_opts *o, unsigned int index, struct proc
 		pthread_join(qts[t].thread, NULL);
 		res->run_delay_ns += qts[t].run_delay_ns;
 	}
+	pthread_barrier_destroy(&start_line);
 
 	for (unsigned int v = 0; v < o->vms; v++) {
 		struct msm_gem_vm *vm = to_msm_vm(ctxs[v].vm);
