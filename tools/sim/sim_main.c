@@ -237,6 +237,7 @@ static void *queue_thread_main(void *arg)
 
 	if (!ops) {
 		qt->running = false;
+		pthread_barrier_wait(qt->start_line);	/* the others wait for this one too */
 		return NULL;
 	}
 	signal_init_thread();
