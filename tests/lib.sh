@@ -7,6 +7,9 @@ fail() { echo "not ok $1"; shift; for l in "$@"; do printf '%s\n' "$l" | head -2
 
 # start_rec ARGS...: msmvm-trace --sim in the background, once attached (rec_pid, $tmp/rec.err)
 start_rec() {
+  # emptied first: until the forked shell runs the redirection, the file still says the
+  # previous recording's "attached", and the wait below would not wait
+  : >"$tmp/rec.err"
   "$TRACE" --sim="$SIM" "$@" 2>"$tmp/rec.err" &
   rec_pid=$!
   for _ in $(seq 200); do

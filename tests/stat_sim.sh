@@ -54,17 +54,27 @@ JQ
 case_run() {
   local name=$1 hooks=$2 check=$3; shift 4
   local stat_pid i diffs
+  # Empty before it starts: the redirection below truncates only once the forked shell
+  # runs, and until then the file still holds the previous case's "attached" line. On a
+  # busy machine that was long enough for the poll below to see it and start the run before
+  # this msmvm-stat had attached: partial counts, or none.
+  : >"$tmp/stat.err"
   "$STAT" --sim="$SIM" --json --hooks "$hooks" -d 120 >"$tmp/stat.json" 2>"$tmp/stat.err" &
   stat_pid=$!
-  # up to 60 s: attaching takes ~0.1 s, but once (a clean-clone run) took over 20 s
+  # up to 60 s: attaching takes ~0.1 s, 1-3 s on a loaded machine
+  local waited=$SECONDS
   for i in $(seq 1200); do grep -q attached "$tmp/stat.err" && break; sleep 0.05; done
   if ! grep -q attached "$tmp/stat.err"; then
-    echo "not ok $name"; echo "#   msmvm-stat did not attach in 60 s:"; sed 's/^/#   /' "$tmp/stat.err"
-    # where it is stuck, if it is still there (seen once, not reproduced since)
+    echo "not ok $name"
+    echo "#   msmvm-stat did not attach (waited $((SECONDS - waited)) s):"; sed 's/^/#   /' "$tmp/stat.err"
+    # where it is stuck, if it is still there
     if kill -0 "$stat_pid" 2>/dev/null; then
-      echo "#   still running: $(ps -o stat=,wchan:32=,time=,etime= -p "$stat_pid")"
-      for t in /proc/"$stat_pid"/task/*; do	# CPU spent (utime stime, ticks) and syscall
-        echo "#   task ${t##*/}: $(cut -d' ' -f3,14,15 "$t/stat" 2>/dev/null) syscall $(cat "$t/syscall" 2>/dev/null)"
+      echo "#   still running: $(ps -o comm=,stat=,wchan:32=,time=,etime=,psr= -p "$stat_pid")"
+      # CPU spent (utime stime, ticks), syscall, and schedstat (ns on a CPU, ns runnable
+      # but waiting for one, times run): a task that is R with nothing run has not been
+      # given a CPU, e.g. a forked shell that never reached the exec
+      for t in /proc/"$stat_pid"/task/*; do
+        echo "#   task ${t##*/}: $(cut -d' ' -f3,14,15 "$t/stat" 2>/dev/null) syscall $(cat "$t/syscall" 2>/dev/null) schedstat $(cat "$t/schedstat" 2>/dev/null)"
         sed 's/^/#     kernel stack: /' "$t/stack" 2>/dev/null | head -12
       done
       timeout 20 gdb -p "$stat_pid" -batch -ex 'thread apply all bt' 2>/dev/null | grep '^#' | head -30 |

@@ -165,7 +165,49 @@ struct queue_thread {
 	volatile bool running;
 	u64 issued;
 	u64 run_delay_ns;	/* runnable but not running, over the thread's life (schedstat) */
+	struct start_line *start;	/* how the process's queue threads begin */
+	bool leader;		/* the thread whose first bind goes alone */
 };
+
+/*
+ * How a process's queue threads begin: every one of them created (the barrier), then one
+ * bind alone, then all. Both keep what only the uprobes add out of vm_bind_prealloc_count's
+ * window, where the probes would count it as a wait the model never slept (a kprobe in the
+ * kernel never does any of it):
+ *  - pthread_create() maps the new thread's stack (mmap, mprotect): the mmap_lock taken
+ *    for writing, which the uprobe's lookup or a page fault of a binding thread waits for;
+ *  - the process's first return through the uretprobe trampoline faults its [uprobes] page
+ *    in (the page exists from the process's first probe hit only, so it cannot be prefaulted):
+ *    two threads doing it at once meet on the page's lock, one sleeps.
+ * The first bind of a process never waits in the throttle (nothing is in flight yet).
+ */
+struct start_line {
+	pthread_barrier_t created;
+	pthread_mutex_t lock;
+	pthread_cond_t first_bind_done;
+	bool first_done;
+};
+
+static void start_line_first_done(struct start_line *sl)
+{
+	pthread_mutex_lock(&sl->lock);
+	sl->first_done = true;
+	pthread_cond_broadcast(&sl->first_bind_done);
+	pthread_mutex_unlock(&sl->lock);
+}
+
+static void start_line_wait(struct queue_thread *qt)
+{
+	struct start_line *sl = qt->start;
+
+	pthread_barrier_wait(&sl->created);
+	if (qt->leader)
+		return;
+	pthread_mutex_lock(&sl->lock);
+	while (!sl->first_done)
+		pthread_cond_wait(&sl->first_bind_done, &sl->lock);
+	pthread_mutex_unlock(&sl->lock);
+}
 
 /* What drm_ioctl() and libdrm's drmIoctl() add around the driver: bookkeeping and restart. */
 static int drm_ioctl_vm_bind(struct drm_device *dev, struct drm_msm_vm_bind *args,
@@ -236,12 +278,16 @@ static void *queue_thread_main(void *arg)
 
 	if (!ops) {
 		qt->running = false;
+		pthread_barrier_wait(&qt->start->created);	/* the others wait for this one too */
+		if (qt->leader)
+			start_line_first_done(qt->start);
 		return NULL;
 	}
 	signal_init_thread();
 	msm_current_call.rng = qt->seed ^ 0x5bd1e995ULL;
 	workload_init(&wl, qt->opts->workload, qt->seed,
 		      (1ULL << 32) * (1 + 2 * qt->queue->id));
+	start_line_wait(qt);
 
 	while (!stop_requested) {
 		struct drm_msm_vm_bind args = { 0 };
@@ -278,7 +324,11 @@ static void *queue_thread_main(void *arg)
 			args.ops = (u64)(uintptr_t)ops;
 		drm_ioctl_vm_bind(qt->dev, &args, qt->file);
 		qt->issued++;
+		if (qt->leader && qt->issued == 1)
+			start_line_first_done(qt->start);
 	}
+	if (qt->leader)		/* stopped before its first bind: let the others go */
+		start_line_first_done(qt->start);
 	signal_fini_thread();
 	free(ops);
 	qt->run_delay_ns = thread_run_delay_ns();
@@ -341,6 +391,8 @@ static int run_process(const struct sim_opts *o, unsigned int index, struct proc
 	u64 wedged_since[MAX_VMS] = { 0 };
 	bool wedged[MAX_VMS] = { 0 };
 	u64 start = mono_ns();
+	struct start_line start_line = { .lock = PTHREAD_MUTEX_INITIALIZER,
+					 .first_bind_done = PTHREAD_COND_INITIALIZER };
 	unsigned int t = 0;
 
 	snprintf(res->comm, sizeof(res->comm), "%s-%u", o->comm ? o->comm : workload_names[o->workload],
@@ -362,6 +414,8 @@ static int run_process(const struct sim_opts *o, unsigned int index, struct proc
 		fprintf(stderr, "msmvm-sim: out of memory\n");
 		return 1;
 	}
+	/* the queue threads and this one: binds start once every thread is there */
+	pthread_barrier_init(&start_line.created, NULL, nthreads + 1);
 	memset(files, 0, sizeof(files));
 	memset(ctxs, 0, sizeof(ctxs));
 
@@ -408,11 +462,14 @@ static int run_process(const struct sim_opts *o, unsigned int index, struct proc
 		qt->interval_ns = o->rate > 0 ? 1e9 * nthreads / o->rate : 0;
 		qt->start_ns = start;
 		qt->running = true;
+		qt->start = &start_line;
+		qt->leader = t == 0;
 		if (pthread_create(&qt->thread, NULL, queue_thread_main, qt)) {
 			fprintf(stderr, "msmvm-sim: cannot start thread\n");
-			return 1;
+			return 1;	/* the process exits: the threads waiting at the start go too */
 		}
 	}
+	pthread_barrier_wait(&start_line.created);
 
 	/* Watch for the end, a stop request, or a VM that upward drift has wedged. */
 	for (;;) {
@@ -455,6 +512,7 @@ static int run_process(const struct sim_opts *o, unsigned int index, struct proc
 		pthread_join(qts[t].thread, NULL);
 		res->run_delay_ns += qts[t].run_delay_ns;
 	}
+	pthread_barrier_destroy(&start_line.created);
 
 	for (unsigned int v = 0; v < o->vms; v++) {
 		struct msm_gem_vm *vm = to_msm_vm(ctxs[v].vm);
