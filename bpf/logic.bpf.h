@@ -352,23 +352,6 @@ static __always_inline int handle_prepare_to_wait_return(long ret)
 	return 0;
 }
 
-/*
- * For an fexit of prepare_to_wait_event, which sees wq_head and ret together: both halves
- * on one lookup (the wait then starts at the first prepare_to_wait_event's return).
- */
-static __always_inline int handle_prepare_to_wait(struct wait_queue_head *wq_head, long ret)
-{
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
-	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
-
-	if (st) {
-		fallback_prepare_begin(st, tgid, wq_head);
-		fallback_prepare_end(st, ret);
-	}
-	return 0;
-}
-
 static __always_inline int handle_finish_wait_entry(struct wait_queue_head *wq_head)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
