@@ -73,7 +73,13 @@ twin_bind() {	# OPS...
   echo "$out"
 }
 
+# The same for many op lists (one a line on stdin), one python process: a line each, in order.
+twin_binds() {
+  "$CLIENT" bind --stdin 2>&1 || echo "ret=client-failed"
+}
+
 # --- (a) counts ---------------------------------------------------------------------------
+echo "# kmodel: ${SECONDS}s"
 count_cases=(
   "map:0x100000000:4K"
   "map:0x100000000:4K map:0x100400000:4K"
@@ -93,13 +99,16 @@ many=""
 for i in $(seq 0 341); do many+=" map:$(printf '0x%x' $((0x100000000 + i * 0x200000))):4K"; done
 count_cases+=("${many# }")
 
-for ops in "${count_cases[@]}"; do
+out=$(printf '%s\n' "${count_cases[@]}" | twin_binds)
+mapfile -t twin <<<"$out"
+for k in "${!count_cases[@]}"; do
+  ops=${count_cases[$k]}
   # shellcheck disable=SC2086
   want=$("$SIM" count $ops 2>&1 | head -n1)
+  out=${twin[$k]:-ret=missing}
+  ret=$(field "$out" ret)
+  line=${out#ret=* }
   # shellcheck disable=SC2086
-  out=$(twin_bind $ops)
-  ret=$(echo "$out" | sed -n 's/^ret=//p')
-  line=$(echo "$out" | grep '^serial=')
   set -- $ops
   name="count ${ops:0:60}$([ ${#ops} -gt 60 ] && echo "... ($# ops)")"
   got=$(field "$line" pages_counted)
@@ -120,6 +129,7 @@ for ops in "${count_cases[@]}"; do
 done
 
 # --- (b) validation -------------------------------------------------------------------------
+echo "# kmodel: ${SECONDS}s"
 valid_cases=(
   "map:0x100000000:4K"            # the first page of the VM
   "map:0xFFFFF000:4K"             # just below ADRENO_VM_START
@@ -143,7 +153,10 @@ for vm_size in default 64G; do
     simopt=(--vm-size "$vm_size") twin_size=$((64 << 30))
   fi
   echo "$twin_size" >$P/vm_size
-  for ops in "${valid_cases[@]}"; do
+  out=$(printf '%s\n' "${valid_cases[@]}" | twin_binds)
+  mapfile -t twin <<<"$out"
+  for k in "${!valid_cases[@]}"; do
+    ops=${valid_cases[$k]}
     # shellcheck disable=SC2086
     serr=$("$SIM" count "${simopt[@]}" $ops 2>&1 >/dev/null); src=$?
     case $src in
@@ -151,8 +164,7 @@ for vm_size in default 64G; do
       2) if echo "$serr" | grep -q 'would fail with -EINVAL'; then want=-22; else want="usage($serr)"; fi ;;
       *) want="rc$src" ;;
     esac
-    # shellcheck disable=SC2086
-    ret=$(twin_bind $ops | sed -n 's/^ret=//p')
+    ret=$(field "${twin[$k]:-ret=missing}" ret)
     if [ "$ret" = "$want" ]; then
       ok "validate (vm_size $vm_size) $ops: $ret, as the model"
     else
@@ -163,6 +175,7 @@ done
 echo 281474976710656 >$P/vm_size
 
 # --- (c) throttle, interrupted waits, failed allocations ----------------------------------
+echo "# kmodel: ${SECONDS}s"
 # storm_check NAME JSON: the VM's ground truth against what the client issued
 storm_check() {
   python3 - "$1" "$2" <<'EOF'
@@ -196,6 +209,7 @@ EOF
 }
 
 storm() {	# NAME CLIENT-ARGS...: runs the storm, checks it, leaves its JSON in $storm_json
+  echo "# kmodel: ${SECONDS}s storm $1"
   local name=$1; shift
   storm_json=$("$CLIENT" storm "$@" 2>&1) || { nok "$name: client failed: $storm_json"; storm_json=; return; }
   local line
@@ -253,9 +267,37 @@ if [ -n "$storm_json" ]; then
   fi
 fi
 echo 0 >$P/alloc_fail_ppm
+
+# A process killed mid-storm: its waits end, its queued jobs are killed and still freed, and
+# its VM closes. Every count comes off in_flight, so what stays is the downward drift of the
+# waits SIGKILL ended (600 pages each).
+echo 200000 >$P/job_cost_us
+"$CLIENT" storm --threads 3 --binds 6 --nops 200 >/dev/null 2>&1 &
+victim=$!
+line=
+for _ in $(seq 1 300); do	# until the third job is in flight and a thread waits
+  line=$(grep " pid=$victim " "$VMS")
+  [ -n "$line" ] && [ "$(field "$line" pages_counted)" -ge 1800 ] 2>/dev/null && break
+  sleep 0.1
+done
+kill -KILL $victim
+wait $victim 2>/dev/null
+for _ in $(seq 1 300); do
+  line=$(grep " pid=$victim " "$VMS")
+  [ "$(field "$line" open)" = 0 ] && break
+  sleep 0.1
+done
+n=$(field "$line" interrupted_waits) i=$(field "$line" in_flight)
+if [ -n "$line" ] && [ "$(field "$line" open)" = 0 ] && [ "$(field "$line" outstanding_pages)" = 0 ] &&
+   [ "$(field "$line" pages_counted)" -ge 1800 ] && [ "$i" = $((-600 * n)) ] 2>/dev/null; then
+  ok "killed process: VM closed, every job freed, in_flight $i = -600 x $n interrupted waits"
+else
+  nok "killed process: ${line:-no VM line for pid $victim}"
+fi
 echo 50 >$P/job_cost_us
 
 # --- (d) the probed functions -------------------------------------------------------------
+echo "# kmodel: ${SECONDS}s"
 btf=$(bpftool btf dump file /sys/kernel/btf/msm_kmodel 2>/dev/null)
 for fn in msm_ioctl_vm_bind vm_bind_prealloc_count msm_vma_job_run msm_vma_job_free \
           msm_iommu_pagetable_prealloc_count msm_iommu_pagetable_prealloc_allocate \
@@ -271,6 +313,7 @@ for fn in msm_ioctl_vm_bind vm_bind_prealloc_count msm_vma_job_run msm_vma_job_f
 done
 
 # --- (e) unload and reload ------------------------------------------------------------------
+echo "# kmodel: ${SECONDS}s"
 before=$(grep -c . "$VMS")
 node=
 for n in /sys/class/drm/renderD*; do
