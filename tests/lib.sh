@@ -36,8 +36,11 @@ stop_rec() {
 # inside, so |probe - truth| <= 2% + 100 us per wait + the time the process's queue threads
 # waited for a CPU (run_delay_ns in the summary: a thread preempted between the probe and
 # the truth's own clock read widens the gap by that much, on a loaded machine only).
+# SCOPE (optional): all (default), totals (only the totals), processes (only the processes
+# of the summary and their VMs, for a msmvm-stat that watched more runs than this one).
+# (The stat line comes on stdin, not through <(...): the guest has no /dev/fd.)
 stat_compare() {
-  jq -rn --arg truth "$3" --slurpfile stat <(tail -n 1 "$1") --slurpfile sum "$2" '
+  tail -n 1 "$1" | jq -r --arg truth "$3" --arg scope "${4:-all}" --slurpfile sum "$2" '
 def exact: ["binds","ops","errors","pages_counted","pages_used","pages_overcount","waits",
             "interrupted_waits","peak_in_flight","in_flight","drift"];
 def cmp($where; $a; $b; $delay):
@@ -45,9 +48,9 @@ def cmp($where; $a; $b; $delay):
   (["wait_ns_total","wait_ns_max"][] as $k
      | select((($a[$k] - $b[$k]) | fabs) > ($b[$k] * 0.02 + 100000 * ([$b.waits, 1] | max) + $delay))
      | "\($where) \($k): probes \($a[$k]), \($truth) \($b[$k]) (beyond tolerance; run delay \($delay) ns)");
-$stat[0] as $s | $sum[0] as $m |
-cmp("totals"; $s.totals; $m.totals; ([$m.processes[].run_delay_ns // 0] | add)),
-($m.processes[] as $mp |
+. as $s | $sum[0] as $m |
+(select($scope != "processes") | cmp("totals"; $s.totals; $m.totals; ([$m.processes[].run_delay_ns // 0] | add))),
+(select($scope != "totals") | $m.processes[] as $mp |
   ([$s.processes[] | select(.pid == $mp.pid)] | first) as $sp |
   if $sp == null then "process \($mp.pid) (\($mp.comm)) missing from msmvm-stat"
   else
@@ -58,4 +61,14 @@ cmp("totals"; $s.totals; $m.totals; ([$m.processes[].run_delay_ns // 0] | add)),
       if $sv == null then "process \($mp.pid) vm \($mv.addr) missing"
       else cmp("process \($mp.pid) vm \($mv.addr)"; $sv.totals; $mv.totals; $mp.run_delay_ns // 0) end)
   end)' 2>&1
+}
+
+# summary_merge SUMMARY...: one summary of several runs, as msmvm-stat watching all of them
+# counts it: their processes side by side, totals summed (wait_ns_max, peak_in_flight: max).
+summary_merge() {
+  jq -s '{limit: .[0].limit, workload: "merged", seed: 0, processes: [.[].processes[]],
+          totals: (reduce (.[].totals | to_entries[]) as $e ({};
+                     .[$e.key] = if ($e.key == "wait_ns_max" or $e.key == "peak_in_flight")
+                                 then ([.[$e.key] // $e.value, $e.value] | max)
+                                 else (.[$e.key] // 0) + $e.value end))}' "$@"
 }

@@ -34,61 +34,94 @@ if "$STAT" --help 2>&1 | grep -q -- '--attach'; then
   attach_kinds=(kprobe fentry)
 fi
 
-# case NAME HOOKS ATTACH CHECK -- SIM_ARGS...   (CHECK: a jq condition on the twin's totals)
-case_run() {
-  local name=$1 hooks=$2 attach=$3 check=$4; shift 5
-  local stat_pid i diffs t0 args=(--json --module msm_kmodel --hooks "$hooks" -d 300)
+# One msmvm-stat per attach kind and hook plan watches all the workload cases (attaching
+# takes seconds in the emulated guest). At its end, each case's processes and VMs are
+# compared with that case's summary (pids and addresses differ between cases), and the
+# totals with all the cases' summaries together. Nothing else issues VM_BINDs in the guest.
+
+# stat_start GROUP HOOKS ATTACH: msmvm-stat in the background, once attached (stat_pid)
+stat_start() {
+  local group=$1 hooks=$2 attach=$3 i t0=$SECONDS
+  local args=(--json --module msm_kmodel --hooks "$hooks" -d 600)
   [ -n "$attach" ] && args+=(--attach="$attach")
-  t0=$SECONDS
-  : >"$tmp/stat.err"	# emptied first: the previous case's "attached" must not count
+  cases=() sums=() checks=() times=()
+  : >"$tmp/stat.err"	# emptied first: the previous group's "attached" must not count
   "$STAT" "${args[@]}" >"$tmp/stat.json" 2>"$tmp/stat.err" &
   stat_pid=$!
-  # the guest is emulated: loading and attaching take seconds
-  for i in $(seq 1200); do
+  for i in $(seq 1200); do	# the guest is emulated: loading and attaching take seconds
     grep -q attached "$tmp/stat.err" && break
     kill -0 "$stat_pid" 2>/dev/null || break
     sleep 0.1
   done
   if ! grep -q attached "$tmp/stat.err"; then
-    fail "$name" "msmvm-stat did not attach (waited $((SECONDS - t0)) s):" "$(cat "$tmp/stat.err")"
-    kill "$stat_pid" 2>/dev/null; wait "$stat_pid" 2>/dev/null; return
+    fail "${group}_attach" "msmvm-stat did not attach (waited $((SECONDS - t0)) s):" "$(cat "$tmp/stat.err")"
+    kill "$stat_pid" 2>/dev/null; wait "$stat_pid" 2>/dev/null; stat_pid=
+    return 1
   fi
-  if ! "$SIM" run --kernel "$@" -o "$tmp/sum.json" 2>"$tmp/sim.err"; then
-    fail "$name" "msmvm-sim run --kernel failed:" "$(cat "$tmp/sim.err")"
-    kill "$stat_pid" 2>/dev/null; wait "$stat_pid" 2>/dev/null; return
+  attach_s=$((SECONDS - t0))
+}
+
+# case_run NAME CHECK -- SIM_ARGS...   (CHECK: a jq condition on the twin's totals)
+case_run() {
+  local name=$1 check=$2 t0=$SECONDS n=${#cases[@]}; shift 3
+  if ! "$SIM" run --kernel "$@" -o "$tmp/sum$n.json" 2>"$tmp/sim.err"; then
+    fail "$name" "msmvm-sim run --kernel $* failed:" "$(cat "$tmp/sim.err")"
+    return
   fi
+  cases+=("$name") sums+=("$tmp/sum$n.json") checks+=("$check") times+=($((SECONDS - t0)))
+}
+
+# stat_stop GROUP: msmvm-stat's final report against each case, then against all of them
+stat_stop() {
+  local group=$1 diffs i s
   if ! kill -0 "$stat_pid" 2>/dev/null; then
-    fail "$name" "msmvm-stat ended before the run did:" "$(cat "$tmp/stat.err")"
-    wait "$stat_pid"; return
+    fail "${group}_totals" "msmvm-stat ended before the runs did:" "$(cat "$tmp/stat.err")"
+    wait "$stat_pid"; stat_pid=; return
   fi
   kill -INT "$stat_pid"
   if ! wait "$stat_pid"; then
-    fail "$name" "msmvm-stat failed:" "$(cat "$tmp/stat.err")"; return
+    fail "${group}_totals" "msmvm-stat failed:" "$(cat "$tmp/stat.err")"; stat_pid=; return
   fi
-  diffs=$(stat_compare "$tmp/stat.json" "$tmp/sum.json" twin)
-  if ! jq -e ".totals | $check" "$tmp/sum.json" >/dev/null; then
-    diffs="$diffs
-the twin's run does not show what this case is about: $check"
+  stat_pid=
+  for i in "${!cases[@]}"; do
+    s=${sums[$i]}
+    diffs=$(stat_compare "$tmp/stat.json" "$s" twin processes)
+    if ! jq -e ".totals | ${checks[$i]}" "$s" >/dev/null; then
+      diffs="$diffs
+the twin's run does not show what this case is about: ${checks[$i]}"
+    fi
+    if [ -n "$diffs" ]; then
+      fail "${cases[$i]}" "$diffs" "twin: $(jq -c .totals "$s")"
+    else
+      pass "${cases[$i]}" "binds $(jq .totals.binds "$s"), waits $(jq .totals.waits "$s"), interrupted $(jq .totals.interrupted_waits "$s"), drift $(jq .totals.drift "$s"); ${times[$i]} s"
+    fi
+  done
+  if [ ${#sums[@]} -eq 0 ]; then
+    fail "${group}_totals" "no run to compare"; return
   fi
+  summary_merge "${sums[@]}" >"$tmp/all.json"
+  diffs=$(stat_compare "$tmp/stat.json" "$tmp/all.json" twin totals)
   if [ -n "$diffs" ]; then
-    fail "$name" "$diffs" "twin: $(jq -c .totals "$tmp/sum.json")"
+    fail "${group}_totals" "$diffs" "twin: $(jq -c .totals "$tmp/all.json")"
   else
-    pass "$name" "binds $(jq .totals.binds "$tmp/sum.json"), waits $(jq .totals.waits "$tmp/sum.json"), $((SECONDS - t0)) s"
+    pass "${group}_totals" "${#sums[@]} runs, binds $(jq .totals.binds "$tmp/all.json"); attach ${attach_s} s"
   fi
 }
 
 # Small counts: the guest is emulated (TCG), 10-50 times slower than the host.
 for attach in "${attach_kinds[@]}"; do
   for hooks in direct fallback; do
-    sfx=${attach:-kprobe}_$hooks
-    case_run "kernel_storm_$sfx" $hooks "$attach" '.waits > 0 and .peak_in_flight > 1024' -- \
-      -w storm -P 2 --queues 2 -n 24 --seed 12
-    case_run "kernel_interrupted_$sfx" $hooks "$attach" '.interrupted_waits > 0 and .drift < 0' -- \
-      -w storm -P 2 -n 40 --interrupt-rate 0.3 --seed 13
-    case_run "kernel_alloc_fail_$sfx" $hooks "$attach" '.drift > 0' -- \
-      -w sparse -P 2 -n 300 --alloc-fail-rate 0.02 --wedge-timeout 0.5 --seed 14
-    case_run "kernel_mixed_$sfx" $hooks "$attach" '.binds == 160' -- \
-      -w mixed -P 2 --vms 2 --queues 2 -n 80 --seed 15
+    g=kernel_${attach:-kprobe}_$hooks
+    stat_start "$g" "$hooks" "$attach" || continue
+    case_run "${g}_storm" '.waits > 0 and .peak_in_flight > 1024' -- \
+      -w storm -P 2 --queues 2 -n 16 --seed 12
+    case_run "${g}_interrupted" '.interrupted_waits > 0 and .drift < 0' -- \
+      -w storm -P 2 -n 30 --interrupt-rate 0.5 --seed 13
+    case_run "${g}_alloc_fail" '.drift > 0' -- \
+      -w sparse -P 2 -n 200 --alloc-fail-rate 0.02 --wedge-timeout 0.5 --seed 14
+    case_run "${g}_mixed" '.binds == 120' -- \
+      -w mixed -P 2 --vms 2 --queues 2 -n 60 --seed 15
+    stat_stop "$g"
   done
 done
 if [ "${attach_kinds[0]}" = "" ]; then
