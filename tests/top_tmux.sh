@@ -108,7 +108,8 @@ run_mode() {
   local top_pid
   "$TOP" --sim="$SIM" -d 0.3 "$@" >"$tmp/out" 2>"$tmp/err" &
   top_pid=$!
-  for _ in $(seq 60); do [ -s "$tmp/out" ] && break; sleep 0.1; done
+  # the first frame comes once it has attached: seconds on a loaded machine
+  for _ in $(seq 300); do [ -s "$tmp/out" ] && break; sleep 0.1; done
   "$SIM" run -w storm -P 2 --queues 2 -n 60 --seed 21 -o "$tmp/sum.json" 2>/dev/null
   sleep 0.8
   kill -TERM "$top_pid"
