@@ -285,8 +285,14 @@ static void *queue_thread_main(void *arg)
 	}
 	signal_init_thread();
 	msm_current_call.rng = qt->seed ^ 0x5bd1e995ULL;
-	workload_init(&wl, qt->opts->workload, qt->seed,
-		      (1ULL << 32) * (1 + 2 * qt->queue->id));
+	{
+		u64 base = 0, size = 0;
+
+		/* cmd_run() checked that every queue has a window */
+		workload_window(qt->queue->id, qt->opts->queues, ADRENO_VM_START, msm_model.vm_size,
+				&base, &size);
+		workload_init(&wl, qt->opts->workload, qt->seed, base, size);
+	}
 	start_line_wait(qt);
 
 	while (!stop_requested) {
@@ -684,6 +690,8 @@ static void run_usage(FILE *f)
 	      "\n"
 	      "Driver and faults:\n"
 	      "      --limit PAGES        throttle limit (the driver's 1024)\n"
+	      "      --vm-size SIZE       each VM's VA size from 4 GiB (ADRENO_VM_START), a multiple\n"
+	      "                           of 2 MiB (default 256T = 2^48): " SIM_VM_SIZE_HELP "\n"
 	      "      --interrupt-rate P   probability that a signal arrives during a throttle sleep\n"
 	      "                           (-ERESTARTSYS, retried: downward drift)\n"
 	      "      --alloc-fail-rate P  probability that the bulk page allocation fails after the\n"
@@ -730,6 +738,7 @@ static int cmd_run(int argc, char **argv)
 		{ "burst-len", required_argument, NULL, 'b' },
 		{ "summary", required_argument, NULL, 'o' },
 		{ "log", required_argument, NULL, 'l' },
+		{ "vm-size", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -831,6 +840,11 @@ static int cmd_run(int argc, char **argv)
 			if (parse_double(optarg, 0.01, 1e6, &o.wedge_timeout))
 				return usage_error("run: bad --wedge-timeout '%s'", optarg);
 			break;
+		case 'M':
+			if (sim_parse_vm_size(optarg, &msm_model.vm_size))
+				return usage_error("run: bad --vm-size '%s' (a multiple of 2 MiB from 64M"
+						   " to 256T)", optarg);
+			break;
 		case 'o':
 			o.summary_path = optarg;
 			break;
@@ -856,6 +870,15 @@ static int cmd_run(int argc, char **argv)
 		return usage_error("run: give --duration or --binds, not both");
 	if (o.duration)
 		o.binds = 0;
+	{
+		u64 base, size;
+
+		if (workload_window(o.queues, o.queues, ADRENO_VM_START, msm_model.vm_size, &base,
+				    &size))
+			return usage_error("run: --vm-size %" PRIu64 " MiB is too small for %u queues"
+					   " (each needs %llu MiB)", msm_model.vm_size >> 20,
+					   o.queues, WL_MIN_WINDOW >> 20);
+	}
 	if (o.job_cost_us < 0)
 		o.job_cost_us = o.workload == WL_STORM ? 1000 : 50;
 
