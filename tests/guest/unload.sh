@@ -49,10 +49,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# kmod: the system's, or the one tools/guest/fetch unpacked
+kmod() {	# rmmod|insmod|modprobe ARGS...
+  local c=$1; shift
+  if command -v "$c" >/dev/null; then
+    "$c" "$@"
+  else
+    # shellcheck disable=SC1091
+    (. "$B/guest/kernel.env" && LD_LIBRARY_PATH=$KMOD_LIBS "$KMOD_SBIN/$c" "$@")
+  fi
+}
 loaded() { [ -e /sys/module/$MOD ]; }
 load_twin() {
-  modprobe drm 2>/dev/null; modprobe gpu-sched 2>/dev/null || modprobe gpu_sched 2>/dev/null
-  insmod "$KO"
+  kmod modprobe drm 2>/dev/null; kmod modprobe gpu-sched 2>/dev/null
+  kmod insmod "$KO"
 }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 wait_for() {	# FILE PATTERN [SECS]
@@ -78,7 +88,7 @@ read_truth() {	# OUT
 }
 
 # a fresh twin: its vms file then holds only what these tools see
-if loaded; then rmmod $MOD || { fail guest_unload_setup "cannot rmmod a $MOD loaded before the test"; exit 0; }; fi
+if loaded; then kmod rmmod $MOD || { fail guest_unload_setup "cannot rmmod a $MOD loaded before the test"; exit 0; }; fi
 if ! load_twin; then fail guest_unload_setup "cannot load $KO"; exit 0; fi
 [ -r "$VMS" ] || { fail guest_unload_setup "no $VMS (debugfs mounted?)"; exit 0; }
 
@@ -121,7 +131,7 @@ pids+=("$scraper")
 read_truth "$tmp/truth1"
 sleep 1	# the tools' last snapshot before the unload is not what is checked: the final one is
 t0=$(now_ms)
-rmmod $MOD; rmmod_rc=$?
+kmod rmmod $MOD; rmmod_rc=$?
 t_stat=$(seen_at "$tmp/stat.err" "driver module $MOD was unloaded; stopping")
 if [ $rmmod_rc != 0 ]; then
   fail guest_unload_rmmod "rmmod $MOD failed ($rmmod_rc) with kprobes attached"
@@ -238,7 +248,7 @@ if ! wait_for "$tmp/fstat.err" attached 120; then
   skip guest_unload_fentry_holds_module "fentry does not attach here: $(head -c 300 "$tmp/fstat.err")"
   exit 0
 fi
-rmmod $MOD 2>"$tmp/rmmod.err"; r=$?
+kmod rmmod $MOD 2>"$tmp/rmmod.err"; r=$?
 still=0; loaded && still=1
 kill -INT "$f_pid"; wait "$f_pid"; f_rc=$?
 pids=()
