@@ -69,7 +69,7 @@ $(BUILD)/asan/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SANITIZE) $(call inc_for,$<) -MMD -MP -c $< -o $@
 
-BPF_FLAVORS := kernel_arm64 kernel_x86 model test
+BPF_FLAVORS := kernel_arm64 kernel_x86 kernel_fentry_arm64 kernel_fentry_x86 model test
 BPF_OBJS   := $(patsubst %,$(BUILD)/bpf/msmvm_%.bpf.o,$(BPF_FLAVORS))
 BPF_SKELS  := $(patsubst %,$(BUILD)/bpf/msmvm_%.skel.h,$(BPF_FLAVORS))
 
@@ -114,16 +114,21 @@ $(BUILD)/tools/btfmerge: $(call obj,tools/btfmerge.c src/lib/btf_merge.c)
 
 # --- BPF: the logic once (bpf/logic.bpf.h and what it includes), one thin wrapper per
 # attach kind; clang -target bpf, then bpftool gen skeleton ---
-# kernel: kprobes, built for arm64 (msm's platform) and the host; model: uprobes on
-# msmvm-sim; test: raw_tp programs driven by BPF_PROG_TEST_RUN.
+# kernel: kprobes, and kernel_fentry: fentry/fexit, each built for arm64 (msm's platform)
+# and the host; model: uprobes on msmvm-sim; test: raw_tp programs driven by
+# BPF_PROG_TEST_RUN.
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Iinclude -Ivmlinux -Ibpf \
 	      -idirafter /usr/include/$(shell $(CC) -print-multiarch)
 BPF_ARCH_kernel_arm64 := arm64
 BPF_ARCH_kernel_x86   := x86
+BPF_ARCH_kernel_fentry_arm64 := arm64
+BPF_ARCH_kernel_fentry_x86   := x86
 BPF_ARCH_model        := $(HOST_ARCH)
 BPF_ARCH_test         := $(HOST_ARCH)
 BPF_WRAPPER_kernel_arm64 := bpf/msmvm_kprobe.bpf.c
 BPF_WRAPPER_kernel_x86   := bpf/msmvm_kprobe.bpf.c
+BPF_WRAPPER_kernel_fentry_arm64 := bpf/msmvm_fentry.bpf.c
+BPF_WRAPPER_kernel_fentry_x86   := bpf/msmvm_fentry.bpf.c
 BPF_WRAPPER_model        := bpf/msmvm_uprobe.bpf.c
 BPF_WRAPPER_test         := bpf/msmvm_test.bpf.c
 
