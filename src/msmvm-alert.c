@@ -30,6 +30,7 @@
 
 #include "msmvm/alert.h"
 #include "msmvm/cli.h"
+#include "msmvm/driver_watch.h"
 #include "msmvm/msmvm.h"
 #include "msmvm/trace.h"
 
@@ -43,7 +44,7 @@ static struct env {
 	struct msmvm_opts o;
 	struct msmvm_alert_cfg cfg;
 	const char *config_path;
-	bool keep_caps;
+	bool keep_caps, no_reattach;
 } env = { .o = { .target = MSMVM_TARGET_KERNEL } };
 
 static volatile sig_atomic_t exiting, reload;
@@ -91,20 +92,30 @@ static const char doc[] =
 	"--flight-recorder DIR keeps the last --ring SECS of probe events in memory and\n"
 	"writes them on each alert as DIR/msmvm-alert-TIME-TRIGGER-PID.perfetto-trace.\n"
 	"\n"
-	"After attaching, every capability is dropped (the maps are read through open file\n"
-	"descriptors); --listen binds its socket before that.\n"
+	"When the driver's module is unloaded (rmmod), msmvm-alert says so (stderr, syslog),\n"
+	"sets msmvm_driver_attached to 0, counts it in msmvm_driver_detaches_total, keeps\n"
+	"serving the metrics and waits for the module to be loaded again; then it re-attaches\n"
+	"(open, load and attach against the new module's BTF). Counters never go down: after\n"
+	"a re-attach each is what was counted before the unload plus the new count; the\n"
+	"series of the gone module keep their counts, their gauges read 0.\n"
+	"\n"
+	"After attaching, the effective capabilities are dropped (the maps are read through\n"
+	"open file descriptors); --listen binds its socket before that. Only CAP_BPF,\n"
+	"CAP_PERFMON and CAP_SYS_ADMIN stay permitted, raised again for a re-attach alone;\n"
+	"--no-reattach drops them too (and never re-attaches).\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    sudo msmvm-alert --stall 100/1000 --wedge 5 --drift 1024 --syslog\n"
 	"    sudo msmvm-alert --config /etc/msmvm-alert.conf --listen 127.0.0.1:9464\n"
 	"\n"
-	"Exit status: 0 after SIGTERM or SIGINT; 1 runtime error (no driver, no BTF,\n"
-	"missing capability, attach failure, metrics endpoint); 2 bad usage or config.\n"
+	"Exit status: 0 after SIGTERM or SIGINT (the driver's unload does not end it); 1\n"
+	"runtime error at start-up (no driver, no BTF, missing capability, attach failure,\n"
+	"metrics endpoint); 2 bad usage or config.\n"
 	"\n"
 	"OPTIONS:";
 
 enum {
-	OPT_CONFIG = 0x100, OPT_KEEP_CAPS, OPT_SET,
+	OPT_CONFIG = 0x100, OPT_KEEP_CAPS, OPT_SET, OPT_NO_REATTACH,
 };
 
 static const struct argp_option opts[] = {
@@ -128,6 +139,9 @@ static const struct argp_option opts[] = {
 	  "each alert (the 16 newest files are kept)", 4 },
 	{ "ring", OPT_SET, "SECS", 0, "Flight recorder window (default 30)", 4 },
 	{ "keep-caps", OPT_KEEP_CAPS, NULL, 0, "Do not drop capabilities after attaching", 5 },
+	{ "no-reattach", OPT_NO_REATTACH, NULL, 0,
+	  "Drop every capability after attaching; when the driver's module is unloaded, keep "
+	  "serving what was counted but never re-attach", 5 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
 };
@@ -171,6 +185,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	}
 	case OPT_KEEP_CAPS:
 		env.keep_caps = true;
+		break;
+	case OPT_NO_REATTACH:
+		env.no_reattach = true;
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
@@ -299,7 +316,7 @@ static void run_exec(const struct msmvm_alert *a)
 
 /* ------------------------------------------------------------------ flight recorder */
 
-static struct msmvm *session;
+static struct msmvm_plan plan;	/* of the last attachment: traces keep it while detached */
 static struct msmvm_trace_ring *ring;
 static uint64_t ring_drops;
 
@@ -326,7 +343,7 @@ static int ours(const struct dirent *d)
 static void flight_dump(const struct msmvm_alert *a)
 {
 	struct msmvm_trace_opts to = { .format = MSMVM_TRACE_PERFETTO,
-				       .plan = msmvm_get_plan(session) };
+				       .plan = &plan };
 	struct msmvm_trace_stats st;
 	struct msmvm_err err;
 	struct timespec wall;
@@ -507,6 +524,168 @@ static int load_config(struct msmvm_alert_cfg *c, char *err, size_t errlen)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ the driver going away */
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+/* What a re-attach needs (module BTF ids want CAP_SYS_ADMIN), kept permitted only. */
+static const int reattach_caps[] = { CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON };
+
+static struct {
+	struct msmvm *m;		/* NULL while detached */
+	struct msmvm *closing;		/* detached, closed once the metrics say so */
+	struct msmvm_driver_watch watch;
+	struct msmvm_carry *carry;	/* what earlier attachments counted */
+	uint64_t attaches, detaches;
+	uint64_t next_try;		/* re-attach: not before (CLOCK_MONOTONIC ns) */
+	char last_failure[1024];	/* said once until it changes */
+} drv;
+
+static void log_at(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_at(int prio, const char *fmt, ...)
+{
+	char msg[1200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "msmvm-alert: %s\n", msg);
+	if (env.cfg.syslog)
+		syslog(prio, "%s", msg);
+}
+
+/* Open, load, subscribe the recorder, attach: the whole start-up, against the module now. */
+static int attach_driver(struct msmvm_err *err)
+{
+	struct msmvm *m = NULL;
+
+	if (msmvm_open(&env.o, &m, err) || msmvm_load(m, err) ||
+	    (ring && msmvm_events_subscribe(m, ring_event, NULL, err)) || msmvm_attach(m, err)) {
+		msmvm_close(m);
+		return -1;
+	}
+	plan = *msmvm_get_plan(m);
+	/* the instance attached to; gone already: the next poll says so */
+	msmvm_driver_watch_start(&drv.watch, m);
+	drv.m = m;
+	drv.attaches++;
+	return 0;
+}
+
+/* Raise (or lower) the kept capabilities in the effective set, around a re-attach. */
+static int reattach_caps_effective(bool on)
+{
+	if (env.keep_caps)
+		return 0;
+	capng_get_caps_process();
+	for (size_t i = 0; i < sizeof(reattach_caps) / sizeof(reattach_caps[0]); i++)
+		if (capng_update(on ? CAPNG_ADD : CAPNG_DROP, CAPNG_EFFECTIVE, reattach_caps[i]))
+			return -1;
+	return capng_apply(CAPNG_SELECT_CAPS);
+}
+
+/* The module went away: keep what was counted (the maps outlive it), let the probes go. */
+static void detach_driver(void)
+{
+	struct msmvm_snapshot last;
+	struct msmvm_err err;
+
+	/* the recorder's last events first */
+	for (int i = 0; ring && i < 256 && msmvm_events_poll(drv.m, 0) > 0; i++)
+		;
+	if (msmvm_snapshot(drv.m, &last, &err)) {
+		log_at(LOG_ERR, "reading the counts at the unload: %s", err.msg);
+	} else {
+		if (msmvm_carry_fold(drv.carry, &last))
+			log_at(LOG_ERR, "out of memory: the counts before the unload are lost");
+		msmvm_snapshot_free(&last);
+	}
+	/* closing takes a second or two (the kernel lets the probes go): after the metrics */
+	drv.closing = drv.m;
+	drv.m = NULL;
+	drv.detaches++;
+	drv.next_try = 0;
+	drv.last_failure[0] = 0;
+	log_at(LOG_WARNING, "driver module %s was unloaded: detached (msmvm_driver_attached 0); "
+	       "metrics keep what was counted; %s", msmvm_driver_watch_module(&drv.watch),
+	       env.no_reattach ? "not re-attaching (--no-reattach)"
+			       : "re-attaching when it is loaded again");
+}
+
+static void try_reattach(void)
+{
+	const char *mod = msmvm_driver_watch_module(&drv.watch);
+	struct msmvm_err err;
+	uint64_t t0 = msmvm_now_ns();
+	int r;
+
+	if (env.no_reattach || t0 < drv.next_try || !msmvm_driver_ready(drv.watch.root, mod))
+		return;
+	if (reattach_caps_effective(true)) {
+		snprintf(err.msg, sizeof(err.msg), "cannot raise CAP_BPF, CAP_PERFMON and "
+			 "CAP_SYS_ADMIN again");
+		r = -1;
+	} else {
+		r = attach_driver(&err);
+		if (reattach_caps_effective(false)) {
+			/* never run on with capabilities in effect */
+			log_at(LOG_ERR, "cannot drop capabilities after re-attaching: exiting");
+			exiting = 1;
+		}
+	}
+	if (r) {
+		drv.next_try = msmvm_now_ns() + 1000000000ULL;	/* once a second */
+		if (strcmp(err.msg, drv.last_failure)) {
+			log_at(LOG_ERR, "re-attaching to %s failed: %s; retrying every second", mod,
+			       err.msg);
+			snprintf(drv.last_failure, sizeof(drv.last_failure), "%s", err.msg);
+		}
+		return;
+	}
+	log_at(LOG_NOTICE, "driver module %s is loaded again: re-attached %d probes to %s in "
+	       "%.1f ms (msmvm_driver_attached 1); counters go on from their values before "
+	       "the unload", mod, plan.nprobes, plan.target, (double)(msmvm_now_ns() - t0) / 1e6);
+}
+
+/*
+ * After attaching: nothing in effect. Permitted keeps what a re-attach needs (raised for
+ * it alone), unless --no-reattach; the bounding set the same.
+ */
+static int drop_caps(void)
+{
+	capng_clear(CAPNG_SELECT_BOTH);
+	if (!env.no_reattach)
+		for (size_t i = 0; i < sizeof(reattach_caps) / sizeof(reattach_caps[0]); i++)
+			if (capng_update(CAPNG_ADD, CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
+					 reattach_caps[i]))
+				return -1;
+	return capng_apply(CAPNG_SELECT_BOTH);
+}
+
+/* Sleep until `until`, waking every 100 ms to notice an unload within the tick. */
+static void nap_until(uint64_t until)
+{
+	for (;;) {
+		uint64_t now = msmvm_now_ns(), left;
+		struct timespec nap;
+
+		if (now >= until || exiting || reload)
+			return;
+		if (drv.m && msmvm_driver_watch_poll(&drv.watch) == MSMVM_DRIVER_UNLOADED)
+			return;
+		left = until - now < 100000000ULL ? until - now : 100000000ULL;
+		nap.tv_sec = 0;
+		nap.tv_nsec = (long)left;
+		nanosleep(&nap, NULL);
+	}
+}
+
 static const struct argp_child argp_children[] = {
 	{ &msmvm_target_argp, 0, "Target:", 1 },
 	{},
@@ -519,7 +698,6 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct msmvm_alert_engine *engine = NULL;
 	struct MHD_Daemon *http = NULL;
-	struct msmvm *m = NULL;
 	struct msmvm_err err;
 	char msg[1024];
 	int ret = 0;
@@ -559,31 +737,32 @@ int main(int argc, char **argv)
 			return EXIT_RUNTIME;
 		}
 	}
-	if (msmvm_open(&env.o, &m, &err) || msmvm_load(m, &err) ||
-	    (ring && msmvm_events_subscribe(m, ring_event, NULL, &err)) || msmvm_attach(m, &err)) {
-		fprintf(stderr, "msmvm-alert: %s\n", err.msg);
-		msmvm_close(m);
+	drv.carry = msmvm_carry_new();
+	if (!drv.carry) {
+		fprintf(stderr, "msmvm-alert: out of memory\n");
 		msmvm_trace_ring_free(ring);
+		return EXIT_RUNTIME;
+	}
+	if (attach_driver(&err)) {
+		fprintf(stderr, "msmvm-alert: %s\n", err.msg);
+		msmvm_trace_ring_free(ring);
+		msmvm_carry_free(drv.carry);
 		return err.kind == MSMVM_E_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
 	}
-	session = m;
 	if (env.cfg.listen[0]) {
 		http = start_http(env.cfg.listen);
 		if (!http) {
 			fprintf(stderr, "msmvm-alert: cannot serve metrics at %s (ADDR:PORT, IPv4)\n",
 				env.cfg.listen);
-			msmvm_close(m);
-			return EXIT_RUNTIME;
-		}
-	}
-	/* everything privileged is done: keep nothing (maps are read through our fds) */
-	if (!env.keep_caps) {
-		capng_clear(CAPNG_SELECT_BOTH);
-		if (capng_apply(CAPNG_SELECT_BOTH)) {
-			fprintf(stderr, "msmvm-alert: cannot drop capabilities\n");
 			ret = EXIT_RUNTIME;
 			goto out;
 		}
+	}
+	/* everything privileged is done: keep nothing in effect (maps are read through our fds) */
+	if (!env.keep_caps && drop_caps()) {
+		fprintf(stderr, "msmvm-alert: cannot drop capabilities\n");
+		ret = EXIT_RUNTIME;
+		goto out;
 	}
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -596,14 +775,14 @@ int main(int argc, char **argv)
 		ret = EXIT_RUNTIME;
 		goto out;
 	}
-	fprintf(stderr, "msmvm-alert: watching %s (%s hooks)%s\n", msmvm_get_plan(m)->target,
-		msmvm_get_plan(m)->kind == MSMVM_PLAN_DIRECT ? "direct" : "fallback",
+	fprintf(stderr, "msmvm-alert: watching %s (%s hooks)%s\n", plan.target,
+		plan.kind == MSMVM_PLAN_DIRECT ? "direct" : "fallback",
 		env.keep_caps ? "" : ", capabilities dropped");
 
 	while (!exiting) {
-		struct msmvm_snapshot snap;
-		struct timespec nap;
-		double secs;
+		struct msmvm_snapshot live, view, *snap;
+		uint64_t t_tick = msmvm_now_ns();
+		bool have_live = false;
 
 		if (reload) {
 			struct msmvm_alert_cfg c;
@@ -622,19 +801,44 @@ int main(int argc, char **argv)
 					    env.config_path ? env.config_path : "(no --config)");
 			}
 		}
+		if (drv.m && msmvm_driver_watch_poll(&drv.watch) == MSMVM_DRIVER_UNLOADED)
+			detach_driver();
+		if (!drv.m)
+			try_reattach();
 		/* the recorder's events first, so an alert's dump holds what led to it */
-		for (int i = 0; ring && i < 256 && msmvm_events_poll(m, 0) > 0; i++)
+		for (int i = 0; drv.m && ring && i < 256 && msmvm_events_poll(drv.m, 0) > 0; i++)
 			;
-		if (msmvm_snapshot(m, &snap, &err)) {
-			log_problem("%s", err.msg);
+		if (drv.m) {
+			if (msmvm_snapshot(drv.m, &live, &err)) {
+				log_problem("%s", err.msg);
+				ret = EXIT_RUNTIME;
+				break;
+			}
+			have_live = true;
+		}
+		/* what earlier attachments counted, plus this one's: counters never go down */
+		if (have_live && msmvm_carry_empty(drv.carry)) {
+			snap = &live;
+		} else if (msmvm_carry_view(drv.carry, have_live ? &live : NULL, msmvm_now_ns(),
+					    &view) == 0) {
+			snap = &view;
+		} else {
+			log_problem("out of memory");
 			ret = EXIT_RUNTIME;
+			if (have_live)
+				msmvm_snapshot_free(&live);
 			break;
 		}
-		ring_drops = snap.health[MSMVM_H_RINGBUF_DROPS];
-		msmvm_alert_engine_tick(engine, &snap, on_alert, NULL);
+		ring_drops = snap->health[MSMVM_H_RINGBUF_DROPS];
+		msmvm_alert_engine_tick(engine, snap, on_alert, NULL);
 		if (env.cfg.textfile[0] || http) {
+			struct msmvm_prom_driver d = {
+				.module = msmvm_driver_watch_module(&drv.watch),
+				.attached = drv.m != NULL, .detaches = drv.detaches,
+				.attaches = drv.attaches,
+			};
 			size_t len;
-			char *text = msmvm_prometheus_text(&snap, engine, &len);
+			char *text = msmvm_prometheus_text_driver(snap, engine, &d, &len);
 
 			if (text && env.cfg.textfile[0]) {
 				int r = write_textfile(env.cfg.textfile, text, len);
@@ -653,19 +857,22 @@ int main(int argc, char **argv)
 			}
 			free(text);
 		}
-		msmvm_snapshot_free(&snap);
+		if (snap == &view)
+			msmvm_snapshot_free(&view);
+		if (have_live)
+			msmvm_snapshot_free(&live);
+		msmvm_close(drv.closing);
+		drv.closing = NULL;
 		reap_children(false);
-		secs = env.cfg.interval_s;
-		nap.tv_sec = (time_t)secs;
-		nap.tv_nsec = (long)((secs - (double)nap.tv_sec) * 1e9);
-		nanosleep(&nap, NULL);
+		nap_until(t_tick + (uint64_t)(env.cfg.interval_s * 1e9));
 	}
 out:
 	reap_children(true);
 	if (http)
 		MHD_stop_daemon(http);
 	msmvm_alert_engine_free(engine);
-	msmvm_close(m);
+	msmvm_close(drv.m);
+	msmvm_carry_free(drv.carry);
 	msmvm_trace_ring_free(ring);
 	free(metrics_text);
 	if (env.cfg.syslog)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "msmvm/cli.h"
+#include "msmvm/driver_watch.h"
 #include "msmvm/msmvm.h"
 #include "msmvm/report.h"
 #include "msmvm/trace.h"
@@ -69,8 +70,13 @@ static const char doc[] =
 	"peak_in_flight, in_flight, drift. Percentiles come from log2 histograms: a p99 of\n"
 	"'<= 2^k' means the bucket's upper bound.\n"
 	"\n"
-	"Exit status: 0 success; 1 runtime error (no driver, no BTF, missing capability,\n"
-	"load or attach failure); 2 bad usage.\n"
+	"When the driver's module is unloaded (rmmod) while msmvm-stat runs, it says so on\n"
+	"stderr (\"driver module NAME was unloaded; stopping\") and ends as on Ctrl-C: the\n"
+	"final report (text or --json) holds everything counted up to the unload.\n"
+	"\n"
+	"Exit status: 0 success, the driver's unload included (the counts are complete);\n"
+	"1 runtime error (no driver, no BTF, missing capability, load or attach failure);\n"
+	"2 bad usage.\n"
 	"\n"
 	"OPTIONS:";
 
@@ -400,6 +406,7 @@ int main(int argc, char **argv)
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc,
 					    .children = argp_children };
 	struct msmvm_counters prev = { 0 };
+	struct msmvm_driver_watch watch;
 	struct msmvm_snapshot snap;
 	struct msmvm *m = NULL;
 	struct msmvm_err err;
@@ -432,6 +439,7 @@ int main(int argc, char **argv)
 		msmvm_close(m);
 		return EXIT_RUNTIME;
 	}
+	msmvm_driver_watch_start(&watch, m);	/* gone already: the first poll says so */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -451,6 +459,13 @@ int main(int argc, char **argv)
 
 		if (t_end && now >= t_end)
 			break;
+		/* rmmod: the probes see nothing more; what they counted is final */
+		if (msmvm_driver_watch_poll(&watch) == MSMVM_DRIVER_UNLOADED) {
+			fprintf(stderr, "msmvm-stat: driver module %s was unloaded; stopping (the "
+					"report holds every count up to the unload)\n",
+				msmvm_driver_watch_module(&watch));
+			break;
+		}
 		if (t_next && now >= t_next) {
 			struct msmvm_counters d;
 			double secs = env.interval;
@@ -479,7 +494,7 @@ int main(int argc, char **argv)
 		nanosleep(&nap, NULL);
 	}
 
-	/* Final report: Ctrl-C, SIGTERM, duration or count all end here. */
+	/* Final report: Ctrl-C, SIGTERM, duration, count or the driver's unload all end here. */
 	ret = 0;
 	if (msmvm_snapshot(m, &snap, &err)) {
 		fprintf(stderr, "msmvm-stat: %s\n", err.msg);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "msmvm/cli.h"
+#include "msmvm/driver_watch.h"
 #include "msmvm/msmvm.h"
 #include "msmvm/trace.h"
 
@@ -51,8 +52,9 @@ static const char doc[] =
 	"\n"
 	"USAGE: msmvm-trace [OPTION...] -o FILE\n"
 	"\n"
-	"Records until the duration, the size limit, Ctrl-C or SIGTERM, then\n"
-	"closes FILE and prints a one-line summary on stderr. FILE is a Perfetto\n"
+	"Records until the duration, the size limit, Ctrl-C, SIGTERM or the\n"
+	"driver's module being unloaded (rmmod: said on stderr), then closes FILE\n"
+	"and prints a one-line summary on stderr. FILE is a Perfetto\n"
 	"protobuf trace written packet by packet: it is valid at every moment, and\n"
 	"a recorder that is killed, or that fills the disk, leaves a file that\n"
 	"opens up to its last whole packet.\n"
@@ -90,7 +92,8 @@ static const char doc_after[] =
 	"Open FILE at https://ui.perfetto.dev (Open trace file): the UI reads it\n"
 	"in the browser.\n"
 	"\n"
-	"EXIT STATUS: 0 success (the size limit ending the recording included);\n"
+	"EXIT STATUS: 0 success (the size limit or the driver's unload ending the\n"
+	"recording included: FILE then holds every event up to the unload);\n"
 	"1 runtime error (no driver, missing capability, load or attach failure,\n"
 	"FILE cannot be written, the disk is full: what was written stays valid);\n"
 	"2 bad usage.\n";
@@ -294,6 +297,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct msmvm_trace_opts to = { 0 };
 	struct msmvm_trace_stats st = { 0 };
+	struct msmvm_driver_watch watch;
 	uint64_t health[MSMVM_H_COUNT_] = { 0 }, t_start, t_end = 0, t_health = 0;
 	uint64_t dropped_seen = 0;
 	struct msmvm *m = NULL;
@@ -352,6 +356,7 @@ int main(int argc, char **argv)
 		msmvm_close(m);
 		return EXIT_RUNTIME;
 	}
+	msmvm_driver_watch_start(&watch, m);	/* gone already: the first poll says so */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -402,6 +407,13 @@ int main(int argc, char **argv)
 		dump_requested = 0;
 		if (t_end && now >= t_end)
 			break;
+		/* rmmod: nothing more can come; end as on Ctrl-C (the drain below keeps the rest) */
+		if (msmvm_driver_watch_poll(&watch) == MSMVM_DRIVER_UNLOADED) {
+			fprintf(stderr, "msmvm-trace: driver module %s was unloaded; stopping (%s "
+					"holds every event up to the unload)\n",
+				msmvm_driver_watch_module(&watch), env.output);
+			break;
+		}
 	}
 	/* what is in the ring buffer now was recorded too */
 	for (int i = 0; i < 64 && !rec.stop && msmvm_events_poll(m, 0) > 0; i++)

@@ -21,6 +21,7 @@
 
 #include "msmvm/frame.h"
 #include "msmvm/cli.h"
+#include "msmvm/driver_watch.h"
 #include "msmvm/msmvm.h"
 #include "msmvm/report.h"
 
@@ -97,8 +98,13 @@ static const char doc[] =
 	"    sudo msmvmtop -b -n 5 -d 2      # five plain-text frames, 2 s apart\n"
 	"    sudo msmvmtop --json --sim      # one JSON object per interval (docs/msmvmtop.md)\n"
 	"\n"
-	"Exit status: 0 success; 1 runtime error (no driver, no BTF, missing capability,\n"
-	"attach failure); 2 bad usage.\n"
+	"When the driver's module is unloaded (rmmod), msmvmtop says so on stderr (\"driver\n"
+	"module NAME was unloaded; stopping\"), restores the terminal and prints its last\n"
+	"state as a text frame (-b: one last frame; --json: one last object), counted up to\n"
+	"the unload.\n"
+	"\n"
+	"Exit status: 0 success, the driver's unload included; 1 runtime error (no driver,\n"
+	"no BTF, missing capability, attach failure); 2 bad usage.\n"
 	"\n"
 	"OPTIONS:";
 
@@ -761,11 +767,12 @@ int main(int argc, char **argv)
 					    .children = argp_children };
 	struct msmvm_frame cur = { 0 }, prev = { 0 };
 	struct msmvm_history *hist = msmvm_history_new();
+	struct msmvm_driver_watch watch;
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct msmvm_snapshot snap;
 	struct msmvm *m = NULL;
 	struct msmvm_err err;
-	bool have_prev = false, screen = false;
+	bool have_prev = false, screen = false, unloaded = false;
 	long frames = 0;
 	int ret = 0;
 
@@ -787,6 +794,7 @@ int main(int argc, char **argv)
 		msmvm_history_free(hist);
 		return err.kind == MSMVM_E_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
 	}
+	msmvm_driver_watch_start(&watch, m);	/* gone already: the first poll says so */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -795,7 +803,7 @@ int main(int argc, char **argv)
 		screen = true;
 	}
 
-	while (!exiting) {
+	while (!exiting && !unloaded) {
 		uint64_t t_next;
 
 		if (!ui.paused || !have_prev) {
@@ -818,12 +826,17 @@ int main(int argc, char **argv)
 
 		t_next = msmvm_now_ns() + (uint64_t)(env.interval * 1e9);
 		do {
+			/* rmmod: checked at least every 250 ms, whatever the interval */
+			if (msmvm_driver_watch_poll(&watch) == MSMVM_DRIVER_UNLOADED) {
+				unloaded = true;
+				break;
+			}
 			if (screen) {
 				int wait_ms = (int)((t_next - msmvm_now_ns()) / 1000000);
 
 				/* draw, then wait for a key until the next frame is due */
 				draw(&prev, msmvm_get_plan(m));
-				timeout(wait_ms > 0 ? wait_ms : 0);
+				timeout(wait_ms > 250 ? 250 : wait_ms > 0 ? wait_ms : 0);
 				handle_key(getch(), prev.nprocs);
 			} else {
 				struct timespec nap = { 0, 20 * 1000000 };
@@ -834,14 +847,24 @@ int main(int argc, char **argv)
 	}
 	if (screen)
 		endwin();
-	/* batch/JSON cut short by a signal: one last frame, so nothing seen is lost */
-	if ((env.json || env.batch) && exiting && msmvm_snapshot(m, &snap, &err) == 0) {
-		msmvm_frame_build(&cur, &snap, have_prev ? &prev.snap : NULL, hist);
-		if (env.json)
-			print_json_frame(&cur, msmvm_get_plan(m));
-		else
-			print_batch_frame(&cur, msmvm_get_plan(m));
-		msmvm_frame_free(&cur);
+	if (unloaded)
+		fprintf(stderr, "msmvmtop: driver module %s was unloaded; stopping (last state "
+				"below, counted up to the unload)\n", msmvm_driver_watch_module(&watch));
+	/*
+	 * Batch/JSON cut short by a signal, or any mode ended by the driver's unload: one last
+	 * frame, so nothing seen is lost (after the screen is restored: text on the terminal).
+	 */
+	if (((env.json || env.batch) && exiting) || unloaded) {
+		if (msmvm_snapshot(m, &snap, &err) == 0) {
+			msmvm_frame_build(&cur, &snap, have_prev ? &prev.snap : NULL, hist);
+			if (env.json)
+				print_json_frame(&cur, msmvm_get_plan(m));
+			else
+				print_batch_frame(&cur, msmvm_get_plan(m));
+			msmvm_frame_free(&cur);
+		} else if (!ret) {
+			ret = EXIT_RUNTIME;
+		}
 	}
 	if (ret)
 		fprintf(stderr, "msmvmtop: %s\n", err.msg);

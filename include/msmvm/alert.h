@@ -71,8 +71,46 @@ int msmvm_alert_engine_tick(struct msmvm_alert_engine *e, const struct msmvm_sna
 int msmvm_alert_engine_stall(const struct msmvm_alert_engine *e, struct msmvm_stall_info **out);
 uint64_t msmvm_alert_engine_fired(const struct msmvm_alert_engine *e, const char *trigger);
 
+/*
+ * Figures across the driver going away and coming back (msmvm-alert re-attaches to a module
+ * loaded again: new maps, counting from zero). The carry holds what earlier attachments
+ * counted; a view is the carry plus the live snapshot, so that exported counters never go
+ * down: counter = everything before the unloads + the new attachment's count. Per VM (by
+ * address and scope) and per process (by tgid), as the snapshot: a VM or process seen again
+ * adds up, one of a gone module keeps its final counts. The gauges of the gone (in_flight,
+ * drift, waiters) read 0: a gone module holds nothing now. At most MSMVM_CARRY_MAX VMs and
+ * processes each are kept apart; beyond, the least recently active are folded into one
+ * series (vm 0, pid 0, comm "(gone)"), so that sums still never go down.
+ */
+#define MSMVM_CARRY_MAX 4096
+
+struct msmvm_carry;
+struct msmvm_carry *msmvm_carry_new(void);
+void msmvm_carry_free(struct msmvm_carry *c);
+/* Take in the last snapshot of an attachment that ended (its maps read after the unload). */
+int msmvm_carry_fold(struct msmvm_carry *c, const struct msmvm_snapshot *final);
+bool msmvm_carry_empty(const struct msmvm_carry *c);
+uint64_t msmvm_carry_folds(const struct msmvm_carry *c);	/* attachments folded in */
+/*
+ * Into out (free with msmvm_snapshot_free): the carry plus `live` (NULL while detached:
+ * the carry alone, at time ts_ns). Live waits and the open stall period come from live.
+ */
+int msmvm_carry_view(const struct msmvm_carry *c, const struct msmvm_snapshot *live,
+		     uint64_t ts_ns, struct msmvm_snapshot *out);
+
 /* Prometheus text exposition of a snapshot and the engine's stall figures. */
 char *msmvm_prometheus_text(const struct msmvm_snapshot *s, const struct msmvm_alert_engine *e,
 			    size_t *len);
+
+/* The daemon's view of the driver, exported with the metrics when given. */
+struct msmvm_prom_driver {
+	const char *module;
+	bool attached;			/* msmvm_driver_attached */
+	uint64_t detaches;		/* msmvm_driver_detaches_total: unloads seen */
+	uint64_t attaches;		/* msmvm_driver_attaches_total: start-up and re-attaches */
+};
+char *msmvm_prometheus_text_driver(const struct msmvm_snapshot *s,
+				   const struct msmvm_alert_engine *e,
+				   const struct msmvm_prom_driver *d, size_t *len);
 
 #endif

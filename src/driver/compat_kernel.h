@@ -22,8 +22,11 @@
 #include <linux/string.h>
 #include <linux/types.h>
 
-/* Probed functions: kprobes need a real, separately named function. */
-#define __probed noinline __used
+/*
+ * Probed functions: kprobes and fentry need a real, separately named function with a BTF FUNC
+ * record: no inlining, no IPA clones (.isra/.constprop would rename it), never dropped.
+ */
+#define __probed noinline __attribute__((__noclone__)) __used
 
 extern struct kmem_cache *msm_pt_cache;
 

@@ -13,9 +13,16 @@
 #include "compat.h"
 
 struct msm_mmu_prealloc {
+#ifdef __KERNEL__
+	/* The kernel twin is laid out as msm.ko (msm_mmu.h). */
+	u32 count;
+	u32 ptr;
+	void **pages;
+#else
 	void **pages;
 	u32 ptr;
 	u32 count;
+#endif
 };
 
 struct msm_mmu;
@@ -30,15 +37,25 @@ struct msm_mmu_funcs {
 };
 
 struct msm_mmu {
+#ifdef __KERNEL__
+	/* The kernel twin is laid out as msm.ko (msm_mmu.h). */
+	const struct msm_mmu_funcs *funcs;
+	struct device *dev;
+	int (*handler)(void *arg, unsigned long iova, int flags, void *data);
+	void *arg;
+	int type;
+	struct msm_mmu_prealloc *prealloc;	/* set only while a job runs, under mmu_lock */
+#else
 	int type;
 	struct msm_mmu_prealloc *prealloc;	/* set only while a job runs, under mmu_lock */
 	const struct msm_mmu_funcs *funcs;
 	void *arg;
+#endif
 };
 
 /*
  * model: what the environment adds to a page table; NULL, or any member NULL, adds nothing
- * (the kernel twin passes NULL).
+ * (msmvm-sim's --alloc-fail-rate; the kernel twin's alloc_fail_ppm).
  */
 struct msm_iommu_pagetable_hooks {
 	/* fault injection: true makes this kmem_cache_alloc_bulk() fail (upward drift) */

@@ -24,6 +24,11 @@
 #define MSM_VM_VA_START SZ_16M
 #define MSM_VM_VA_END   (1ULL << 48)
 
+#ifdef __KERNEL__
+/* The kernel twin: the real drm_gpuvm and drm_sched_job. */
+#include <drm/drm_gpuvm.h>
+#include <drm/gpu_scheduler.h>
+#else
 struct drm_gpuvm {
 	const char *name;
 	struct drm_device *drm;
@@ -41,6 +46,7 @@ struct drm_sched_job {
 	struct drm_gpu_scheduler *sched;
 	u32 credits;
 };
+#endif
 
 struct drm_gem_object;
 struct dma_fence;
@@ -60,6 +66,16 @@ struct msm_vm_bind_op {
 
 struct msm_vm_bind_job {
 	struct drm_sched_job base;	/* first, as in the driver: to_msm_vm_bind_job() is a cast */
+#ifdef __KERNEL__
+	/* The kernel twin is laid out as msm.ko (msm_gem_vma.c). */
+	struct drm_gpuvm *vm;
+	struct dma_fence *fence;
+	struct msm_gpu_submitqueue *queue;
+	struct msm_mmu_prealloc prealloc;
+	struct list_head vm_ops;
+	bool bos_pinned;
+	unsigned int nr_ops;
+#else
 	unsigned int nr_ops;
 	bool bos_pinned;
 	struct msm_mmu_prealloc prealloc;
@@ -67,6 +83,7 @@ struct msm_vm_bind_job {
 	struct msm_gpu_submitqueue *queue;
 	struct list_head vm_ops;
 	struct drm_gpuvm *vm;
+#endif
 	struct msm_vm_bind_op ops[];
 };
 

@@ -110,6 +110,38 @@ static void counter_family(FILE *f, const struct msmvm_snapshot *s, int c, const
 char *msmvm_prometheus_text(const struct msmvm_snapshot *s, const struct msmvm_alert_engine *e,
 			    size_t *len)
 {
+	return msmvm_prometheus_text_driver(s, e, NULL, len);
+}
+
+/* The daemon's attachment to the driver's module: is it attached, how often it went away. */
+static void driver_families(FILE *f, const struct msmvm_prom_driver *d)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fams[3] = {
+		{ "msmvm_driver_attached", "gauge",
+		  "1 while the probes are attached to the driver's module; 0 once it was unloaded, "
+		  "until it is loaded again and re-attached." },
+		{ "msmvm_driver_detaches_total", "counter",
+		  "Unloads of the driver's module seen while attached: the counters then keep "
+		  "what was counted before." },
+		{ "msmvm_driver_attaches_total", "counter",
+		  "Attachments to the driver's module: the first, then one per re-attach." },
+	};
+	const uint64_t v[3] = { d->attached, d->detaches, d->attaches };
+
+	for (int i = 0; i < 3; i++) {
+		family(f, fams[i].name, fams[i].type, fams[i].help);
+		fprintf(f, "%s{module=\"", fams[i].name);
+		escaped(f, d->module ? d->module : "");
+		fprintf(f, "\"} %" PRIu64 "\n", v[i]);
+	}
+}
+
+char *msmvm_prometheus_text_driver(const struct msmvm_snapshot *s,
+				   const struct msmvm_alert_engine *e,
+				   const struct msmvm_prom_driver *d, size_t *len)
+{
 	/*
 	 * The counters' families: the totals as counters, then as gauges the level, the
 	 * maxima and the drift (in_flight before its peak), the counters with a metric only.
@@ -217,6 +249,8 @@ char *msmvm_prometheus_text(const struct msmvm_snapshot *s, const struct msmvm_a
 			fprintf(f, "msmvm_alerts_total{trigger=\"%s\"} %" PRIu64 "\n", trig[t],
 				msmvm_alert_engine_fired(e, trig[t]));
 	}
+	if (d)
+		driver_families(f, d);
 	family(f, "msmvm_probe_health_total", "counter",
 	       "The probes' own misses: non-zero means some events were not counted.");
 	for (int h = 0; h < MSMVM_H_COUNT_; h++)

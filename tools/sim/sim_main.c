@@ -30,47 +30,9 @@
 
 #include "count.h"
 #include "msm_drv.h"
+#include "kernel_run.h"
+#include "sim_run.h"
 #include "workload_gen.h"
-
-#define MAX_PROCS 64
-#define MAX_VMS 16
-
-#define EXIT_USAGE 2
-
-struct sim_opts {
-	enum workload_kind workload;
-	unsigned int procs, vms, queues;
-	double rate;		/* binds/s per process, 0 = as fast as possible */
-	double duration;	/* seconds, 0 = use binds */
-	u64 binds;		/* per process */
-	int job_cost_us;	/* -1 = the workload's default */
-	u64 seed;
-	const char *summary_path;
-	const char *log_path;
-	double wedge_timeout;
-	double burst_every;	/* seconds between storm bursts, 0 = none */
-	double burst_len;	/* seconds each burst lasts */
-	const char *comm;	/* process name prefix (default: the workload's) */
-	double sched_hang_after;	/* seconds, 0 = never */
-};
-
-/* Filled by each workload process in shared memory, read by the parent. */
-struct vm_result {
-	struct msm_vm_truth truth;
-	int in_flight;
-	bool wedged;
-	u64 addr;	/* the msm_gem_vm's address in its process: what a probe sees */
-	u64 tables;
-};
-
-struct proc_result {
-	pid_t pid;
-	char comm[16];
-	unsigned int nvms;
-	bool done;
-	u64 run_delay_ns;	/* of its queue threads: see thread_run_delay_ns() */
-	struct vm_result vm[MAX_VMS];
-};
 
 static volatile sig_atomic_t stop_requested;
 /* Set in the parent once every workload process exists: the handler forwards the stop. */
@@ -248,25 +210,6 @@ static int drm_ioctl_vm_bind(struct drm_device *dev, struct drm_msm_vm_bind *arg
 		/* -ERESTARTSYS: the kernel restarts, or libdrm retries EINTR: same call again */
 	} while (ret == -ERESTARTSYS && !stop_requested);
 	return ret;
-}
-
-/*
- * How long this thread waited for a CPU (the second field of schedstat). Observers that time
- * a call from outside (uprobe to uretprobe) and the model's own clock reads inside it can
- * differ by more than the trap cost only when the thread is preempted in between: the tests
- * allow this much more.
- */
-static u64 thread_run_delay_ns(void)
-{
-	unsigned long long run, delay = 0;
-	FILE *f = fopen("/proc/thread-self/schedstat", "re");
-
-	if (f) {
-		if (fscanf(f, "%llu %llu", &run, &delay) != 2)
-			delay = 0;
-		fclose(f);
-	}
-	return delay;
 }
 
 static void *queue_thread_main(void *arg)
@@ -530,134 +473,6 @@ static int run_process(const struct sim_opts *o, unsigned int index, struct proc
 	return 0;
 }
 
-/* ---------------------------------------------------------------- run: summary */
-
-struct totals {
-	u64 binds, ops, errors, pages_counted, pages_used, waits, interrupted_waits;
-	u64 wait_ns_total, wait_ns_max;
-	s64 peak_in_flight, in_flight, drift;
-};
-
-static void totals_add_vm(struct totals *t, const struct vm_result *r)
-{
-	const struct msm_vm_truth *x = &r->truth;
-
-	t->binds += x->binds;
-	t->ops += x->ops;
-	t->errors += x->errors;
-	t->pages_counted += x->pages_counted;
-	t->pages_used += x->pages_used;
-	t->waits += x->waits;
-	t->interrupted_waits += x->interrupted_waits;
-	t->wait_ns_total += x->wait_ns_total;
-	if (x->wait_ns_max > t->wait_ns_max)
-		t->wait_ns_max = x->wait_ns_max;
-	if (x->peak_in_flight > t->peak_in_flight)
-		t->peak_in_flight = x->peak_in_flight;
-	t->in_flight += r->in_flight;
-	/* drift: final in_flight minus the pages of jobs still outstanding */
-	t->drift += (s64)r->in_flight - x->outstanding_pages;
-}
-
-static void totals_merge(struct totals *t, const struct totals *s)
-{
-	t->binds += s->binds;
-	t->ops += s->ops;
-	t->errors += s->errors;
-	t->pages_counted += s->pages_counted;
-	t->pages_used += s->pages_used;
-	t->waits += s->waits;
-	t->interrupted_waits += s->interrupted_waits;
-	t->wait_ns_total += s->wait_ns_total;
-	t->wait_ns_max = s->wait_ns_max > t->wait_ns_max ? s->wait_ns_max : t->wait_ns_max;
-	t->peak_in_flight = s->peak_in_flight > t->peak_in_flight ? s->peak_in_flight
-								   : t->peak_in_flight;
-	t->in_flight += s->in_flight;
-	t->drift += s->drift;
-}
-
-static json_object *totals_json(const struct totals *t)
-{
-	json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "binds", json_object_new_uint64(t->binds));
-	json_object_object_add(o, "ops", json_object_new_uint64(t->ops));
-	json_object_object_add(o, "errors", json_object_new_uint64(t->errors));
-	json_object_object_add(o, "pages_counted", json_object_new_uint64(t->pages_counted));
-	json_object_object_add(o, "pages_used", json_object_new_uint64(t->pages_used));
-	json_object_object_add(o, "pages_overcount",
-			       json_object_new_int64((s64)t->pages_counted - (s64)t->pages_used));
-	json_object_object_add(o, "waits", json_object_new_uint64(t->waits));
-	json_object_object_add(o, "interrupted_waits",
-			       json_object_new_uint64(t->interrupted_waits));
-	json_object_object_add(o, "wait_ns_total", json_object_new_uint64(t->wait_ns_total));
-	json_object_object_add(o, "wait_ns_max", json_object_new_uint64(t->wait_ns_max));
-	json_object_object_add(o, "peak_in_flight", json_object_new_int64(t->peak_in_flight));
-	json_object_object_add(o, "in_flight", json_object_new_int64(t->in_flight));
-	json_object_object_add(o, "drift", json_object_new_int64(t->drift));
-	return o;
-}
-
-static json_object *summary_json(const struct sim_opts *o, const struct proc_result *res,
-				 unsigned int nprocs)
-{
-	json_object *root = json_object_new_object(), *procs = json_object_new_array();
-	struct totals all = { 0 };
-
-	json_object_object_add(root, "limit", json_object_new_int64(msm_model.prealloc_limit));
-	json_object_object_add(root, "workload", json_object_new_string(workload_names[o->workload]));
-	json_object_object_add(root, "seed", json_object_new_uint64(o->seed));
-	for (unsigned int p = 0; p < nprocs; p++) {
-		json_object *po = json_object_new_object(), *vms = json_object_new_array();
-		struct totals pt = { 0 };
-
-		for (unsigned int v = 0; v < res[p].nvms; v++) {
-			const struct vm_result *r = &res[p].vm[v];
-			json_object *vo = json_object_new_object(), *model = json_object_new_object();
-			struct totals vt = { 0 };
-			char addr[32];
-
-			totals_add_vm(&vt, r);
-			totals_merge(&pt, &vt);
-			snprintf(addr, sizeof(addr), "0x%" PRIx64, r->addr);
-			json_object_object_add(vo, "id", json_object_new_int((int)v));
-			json_object_object_add(vo, "addr", json_object_new_string(addr));
-			json_object_object_add(vo, "totals", totals_json(&vt));
-			json_object_object_add(model, "wedged", json_object_new_boolean(r->wedged));
-			json_object_object_add(model, "page_tables", json_object_new_uint64(r->tables));
-			json_object_object_add(model, "max_in_flight_at_pass",
-					       json_object_new_int(r->truth.max_in_flight_at_pass));
-			json_object_object_add(vo, "model", model);
-			json_object_array_add(vms, vo);
-		}
-		totals_merge(&all, &pt);
-		json_object_object_add(po, "pid", json_object_new_int(res[p].pid));
-		json_object_object_add(po, "comm", json_object_new_string(res[p].comm));
-		json_object_object_add(po, "run_delay_ns", json_object_new_uint64(res[p].run_delay_ns));
-		json_object_object_add(po, "totals", totals_json(&pt));
-		json_object_object_add(po, "vms", vms);
-		json_object_array_add(procs, po);
-	}
-	json_object_object_add(root, "totals", totals_json(&all));
-	json_object_object_add(root, "processes", procs);
-	return root;
-}
-
-/* f was opened before the run, so that a bad path fails before any work is done. */
-static int write_summary(FILE *f, const char *path, json_object *root)
-{
-	const char *text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
-								JSON_C_TO_STRING_NOSLASHESCAPE);
-
-	fprintf(f, "%s\n", text);
-	if (fflush(f) || ferror(f) || (path && fclose(f))) {
-		fprintf(stderr, "msmvm-sim: writing summary '%s' failed: %s\n",
-			path ? path : "<stdout>", strerror(errno));
-		return 1;
-	}
-	return 0;
-}
-
 /* ---------------------------------------------------------------- run */
 
 static void run_usage(FILE *f)
@@ -665,7 +480,8 @@ static void run_usage(FILE *f)
 	fputs("Usage: msmvm-sim run [OPTIONS]\n"
 	      "\n"
 	      "Run workload processes against the model of the msm VM_BIND path and print a JSON\n"
-	      "ground-truth summary when they finish (or on SIGINT/SIGTERM).\n"
+	      "ground-truth summary when they finish (or on SIGINT/SIGTERM). With --kernel, run\n"
+	      "the same workloads as real ioctls on the msm_kmodel kernel twin instead.\n"
 	      "\n"
 	      "Workload:\n"
 	      "  -w, --workload NAME      sparse | contiguous | mixed | unmap-heavy | storm\n"
@@ -686,16 +502,37 @@ static void run_usage(FILE *f)
 	      "      --limit PAGES        throttle limit (the driver's 1024)\n"
 	      "      --interrupt-rate P   probability that a signal arrives during a throttle sleep\n"
 	      "                           (-ERESTARTSYS, retried: downward drift)\n"
+	      "      --interrupt-delay USEC  how long after the sleep begins it arrives (default 200)\n"
 	      "      --alloc-fail-rate P  probability that the bulk page allocation fails after the\n"
 	      "                           count was added (upward drift)\n"
 	      "      --wedge-timeout SECS stop when a VM stays wedged this long (default 2)\n"
 	      "      --hang-scheduler-after SECS  schedulers stop running jobs after SECS (a hung\n"
 	      "                           GPU): in_flight stays up, binds wait; drained at the end\n"
+	      "                           (the model only)\n"
+	      "\n"
+	      "Kernel twin (docs/kmodel.md; as root, in the guest of tools/guest/run):\n"
+	      "      --kernel             issue the workloads as real ioctls (EN_VM_BIND, GEM_NEW,\n"
+	      "                           SUBMITQUEUE_NEW, VM_BIND) on the DRM device of driver\n"
+	      "                           msm_kmodel, one open file per VM, one thread per queue.\n"
+	      "                           Loads the module if needed (modprobe msm_kmodel, else\n"
+	      "                           kmodel/msm_kmodel.ko beside this binary's build\n"
+	      "                           directory); sets its parameters prealloc_limit,\n"
+	      "                           job_cost_us, op_cost_us, interrupt_ppm,\n"
+	      "                           interrupt_delay_us and alloc_fail_ppm from the options\n"
+	      "                           above (their defaults when not given; vm_size is left\n"
+	      "                           as it is). The twin's signal is SIGURG: each interrupted\n"
+	      "                           VM_BIND returns EINTR and is issued again, as libdrm\n"
+	      "                           does. The summary is the twin's ground truth\n"
+	      "                           (debugfs msm_kmodel/vms) for the VMs the run created,\n"
+	      "                           read once every process has exited and its VMs drained;\n"
+	      "                           addr is the kernel's struct msm_gem_vm, as probes see it\n"
+	      "      --kmodel PATH        the msm_kmodel.ko to load if it is not loaded\n"
 	      "\n"
 	      "Output:\n"
 	      "  -o, --summary FILE       write the summary here instead of stdout\n"
 	      "      --comm NAME          name the processes NAME-0, NAME-1, ... (15 bytes at most)\n"
 	      "      --log FILE           JSON lines, one per VM_BIND call and per freed job\n"
+	      "                           (the model only)\n"
 	      "  -h, --help               this text\n"
 	      "\n"
 	      "Summary counters (every \"totals\" object; the toolkit prints the same names):\n"
@@ -730,6 +567,9 @@ static int cmd_run(int argc, char **argv)
 		{ "burst-len", required_argument, NULL, 'b' },
 		{ "summary", required_argument, NULL, 'o' },
 		{ "log", required_argument, NULL, 'l' },
+		{ "kernel", no_argument, NULL, 'K' },
+		{ "kmodel", required_argument, NULL, 'k' },
+		{ "interrupt-delay", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -738,6 +578,7 @@ static int cmd_run(int argc, char **argv)
 		.job_cost_us = -1, .seed = 1, .wedge_timeout = 2, .burst_len = 2,
 	};
 	bool have_binds = false;
+	const char *model_only = NULL;	/* an option --kernel cannot honour */
 	struct proc_result *res;
 	pid_t pids[MAX_PROCS];
 	sigset_t stop_set, old_set;
@@ -813,6 +654,7 @@ static int cmd_run(int argc, char **argv)
 			if (parse_double(optarg, 0.001, 1e6, &o.sched_hang_after))
 				return usage_error("run: bad --hang-scheduler-after '%s' (seconds)",
 						   optarg);
+			model_only = "--hang-scheduler-after";
 			break;
 		case 'O':
 			if (parse_uint(optarg, 0, 1000000, &v))
@@ -836,6 +678,18 @@ static int cmd_run(int argc, char **argv)
 			break;
 		case 'l':
 			o.log_path = optarg;
+			model_only = "--log";
+			break;
+		case 'K':
+			o.kernel = true;
+			break;
+		case 'k':
+			o.kmodel_path = optarg;
+			break;
+		case 'D':
+			if (parse_uint(optarg, 0, 10000000, &v))
+				return usage_error("run: bad --interrupt-delay '%s' (microseconds)", optarg);
+			msm_model.interrupt_delay_us = (unsigned int)v;
 			break;
 		case 'h':
 			run_usage(stdout);
@@ -858,12 +712,19 @@ static int cmd_run(int argc, char **argv)
 		o.binds = 0;
 	if (o.job_cost_us < 0)
 		o.job_cost_us = o.workload == WL_STORM ? 1000 : 50;
+	if (o.kernel && model_only)
+		return usage_error("run: %s is the model's only; --kernel cannot honour it", model_only);
+	if (o.kmodel_path && !o.kernel)
+		return usage_error("run: --kmodel goes with --kernel");
 
 	summary_f = o.summary_path ? fopen(o.summary_path, "w") : stdout;
 	if (!summary_f) {
 		fprintf(stderr, "msmvm-sim: cannot write summary '%s': %s\n", o.summary_path,
 			strerror(errno));
 		return 1;
+	}
+	if (o.kernel) {
+		return kernel_run(&o, summary_f);
 	}
 	if (o.log_path) {
 		msm_model_log_fd = open(o.log_path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
@@ -943,8 +804,8 @@ static int cmd_run(int argc, char **argv)
 		}
 	}
 
-	summary = summary_json(&o, res, o.procs);
-	if (write_summary(summary_f, o.summary_path, summary))
+	summary = sim_summary_json(msm_model.prealloc_limit, o.workload, o.seed, res, o.procs);
+	if (sim_summary_write(summary_f, o.summary_path, summary))
 		status = 1;
 	json_object_put(summary);
 	munmap(res, sizeof(*res) * o.procs);
