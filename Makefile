@@ -69,7 +69,7 @@ $(BUILD)/asan/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SANITIZE) $(call inc_for,$<) -MMD -MP -c $< -o $@
 
-BPF_FLAVORS := kernel_arm64 kernel_x86 model test
+BPF_FLAVORS := kernel_arm64 kernel_x86 kernel_fentry_arm64 kernel_fentry_x86 model test
 BPF_OBJS   := $(patsubst %,$(BUILD)/bpf/msmvm_%.bpf.o,$(BPF_FLAVORS))
 BPF_SKELS  := $(patsubst %,$(BUILD)/bpf/msmvm_%.skel.h,$(BPF_FLAVORS))
 
@@ -114,16 +114,21 @@ $(BUILD)/tools/btfmerge: $(call obj,tools/btfmerge.c src/lib/btf_merge.c)
 
 # --- BPF: the logic once (bpf/logic.bpf.h and what it includes), one thin wrapper per
 # attach kind; clang -target bpf, then bpftool gen skeleton ---
-# kernel: kprobes, built for arm64 (msm's platform) and the host; model: uprobes on
-# msmvm-sim; test: raw_tp programs driven by BPF_PROG_TEST_RUN.
+# kernel: kprobes, and kernel_fentry: fentry/fexit, each built for arm64 (msm's platform)
+# and the host; model: uprobes on msmvm-sim; test: raw_tp programs driven by
+# BPF_PROG_TEST_RUN.
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -Wall -Iinclude -Ivmlinux -Ibpf \
 	      -idirafter /usr/include/$(shell $(CC) -print-multiarch)
 BPF_ARCH_kernel_arm64 := arm64
 BPF_ARCH_kernel_x86   := x86
+BPF_ARCH_kernel_fentry_arm64 := arm64
+BPF_ARCH_kernel_fentry_x86   := x86
 BPF_ARCH_model        := $(HOST_ARCH)
 BPF_ARCH_test         := $(HOST_ARCH)
 BPF_WRAPPER_kernel_arm64 := bpf/msmvm_kprobe.bpf.c
 BPF_WRAPPER_kernel_x86   := bpf/msmvm_kprobe.bpf.c
+BPF_WRAPPER_kernel_fentry_arm64 := bpf/msmvm_fentry.bpf.c
+BPF_WRAPPER_kernel_fentry_x86   := bpf/msmvm_fentry.bpf.c
 BPF_WRAPPER_model        := bpf/msmvm_uprobe.bpf.c
 BPF_WRAPPER_test         := bpf/msmvm_test.bpf.c
 
@@ -275,4 +280,52 @@ bench: deps
 	@BUILD=$(BUILD) bash tools/bench/bench.sh
 
 # The header dependencies the compilers wrote (-MMD): exact, and regenerated with each object.
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+# (Not under guest/ and kmodel/: the guest's unpacked Debian trees and Kbuild's own files.)
+-include $(shell find $(BUILD) \( -path $(BUILD)/guest -o -path $(BUILD)/kmodel \) -prune \
+	-o -name '*.d' -type f -print 2>/dev/null)
+
+# === guest and kmodel (tools/guest, tools/kmodel) ===============================================
+# make guest    fetch the guest's Debian 6.12 amd64 kernel and headers (tools/guest/fetch) and
+#               build the kernel twin: everything tools/guest/run needs
+# make kmodel   build $(BUILD)/kmodel/msm_kmodel.ko against the guest kernel's headers
+# Kbuild puts objects beside their sources and only under M=, so $(BUILD)/kmodel/ holds symlinks:
+# tools/kmodel/* at its top, src/driver/* under driver/. The module is built with the guest
+# kernel's own compiler settings (bookworm's gcc-12, the host's), never with this Makefile's
+# CC/CFLAGS: MAKEFLAGS is cleared for the kernel's make.
+GUEST_ENV    := $(BUILD)/guest/kernel.env
+KMODEL_SRC   ?= tools/kmodel
+KMODEL_DIR   := $(BUILD)/kmodel
+KMODEL_KO    := $(KMODEL_DIR)/msm_kmodel.ko
+KMODEL_DEPS   = $(wildcard $(KMODEL_SRC)/Kbuild $(KMODEL_SRC)/*.c $(KMODEL_SRC)/*.h \
+			   src/driver/*.c src/driver/*.h)
+
+.PHONY: guest kmodel guest-test
+guest: kmodel
+
+$(GUEST_ENV): tools/guest/fetch
+	$(call msg,FETCH,guest kernel (tools/guest/fetch))
+	$(Q)BUILD=$(BUILD) tools/guest/fetch
+
+kmodel: $(KMODEL_KO)
+
+$(KMODEL_KO): $(KMODEL_DEPS) $(GUEST_ENV)
+	$(call msg,KBUILD,$@)
+	@test -f $(KMODEL_SRC)/Kbuild || { echo "make kmodel: no $(KMODEL_SRC)/Kbuild" >&2; exit 1; }
+	@mkdir -p $(KMODEL_DIR)/driver
+	@# symlinks to the current sources; links whose source is gone are dropped
+	@find $(KMODEL_DIR) -maxdepth 2 -type l -delete
+	$(Q)for f in $(abspath $(wildcard $(KMODEL_SRC)/Kbuild $(KMODEL_SRC)/*.c $(KMODEL_SRC)/*.h)); do \
+		ln -sfn $$f $(KMODEL_DIR)/; done
+	$(Q)for f in $(abspath $(wildcard src/driver/*.c src/driver/*.h)); do \
+		ln -sfn $$f $(KMODEL_DIR)/driver/; done
+	$(Q). $(GUEST_ENV) && env -u MAKEFLAGS -u MFLAGS -u MAKEOVERRIDES -u MAKELEVEL \
+		$(MAKE) -C "$$KDIR" M=$(abspath $(KMODEL_DIR)) $(if $(filter 0,$(V)),-s,V=1) \
+		-j$(shell nproc) modules >$(KMODEL_DIR)/build.log 2>&1 || \
+		{ cat $(KMODEL_DIR)/build.log >&2; echo "make kmodel: the twin failed to build (log: $(KMODEL_DIR)/build.log)" >&2; exit 1; }
+	@cat $(KMODEL_DIR)/build.log >&2
+	@touch $@
+
+# The guest suite alone (make test runs it too, through tests/guest.sh).
+guest-test: deps
+	@BUILD=$(BUILD) bash tests/guest.sh
+# === end guest and kmodel ========================================================================

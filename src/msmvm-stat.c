@@ -173,9 +173,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		if (env.o.btf_path && env.o.target == MSMVM_TARGET_SIM)
 			argp_error(state, "--btf and --sim do not go together");
 		if (env.replay && (env.o.target == MSMVM_TARGET_SIM || env.o.dry_run ||
-				   env.o.hooks != MSMVM_HOOKS_AUTO || env.duration || env.interval))
+				   env.o.hooks != MSMVM_HOOKS_AUTO || env.o.attach != MSMVM_ATTACH_AUTO ||
+				   env.duration || env.interval))
 			argp_error(state, "--replay reads a trace: no --sim, --dry-run, --hooks, "
-					  "-d or INTERVAL with it");
+					  "--attach, -d or INTERVAL with it");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -194,9 +195,12 @@ static void print_json(json_object *o)
 static void print_plan_text(const struct msmvm_plan *p, FILE *f)
 {
 	fprintf(f, "target: %s (%s)\nplan:   %s\n", p->target, p->arch, p->reason);
+	if (p->attach_reason[0])
+		fprintf(f, "attach: %s\n", p->attach_reason);
 	for (int i = 0; i < p->nprobes; i++)
-		fprintf(f, "  %-30s %s%s\n", p->probes[i].program, p->probes[i].function,
-			p->probes[i].retprobe ? " (return)" : "");
+		fprintf(f, "  %-30s %-38s %s\n", p->probes[i].program, p->probes[i].function,
+			p->probes[i].attach ? p->probes[i].attach
+			: p->probes[i].retprobe ? "(return)" : "");
 }
 
 static json_object *plan_json(const struct msmvm_plan *p)
@@ -208,12 +212,18 @@ static json_object *plan_json(const struct msmvm_plan *p)
 	json_object_object_add(o, "kind", json_object_new_string(p->kind == MSMVM_PLAN_DIRECT
 									 ? "direct" : "fallback"));
 	json_object_object_add(o, "reason", json_object_new_string(p->reason));
+	if (p->attach)
+		json_object_object_add(o, "attach", json_object_new_string(p->attach));
+	json_object_object_add(o, "attach_reason", json_object_new_string(p->attach_reason));
 	for (int i = 0; i < p->nprobes; i++) {
 		json_object *h = json_object_new_object();
 
 		json_object_object_add(h, "program", json_object_new_string(p->probes[i].program));
 		json_object_object_add(h, "function", json_object_new_string(p->probes[i].function));
 		json_object_object_add(h, "return", json_object_new_boolean(p->probes[i].retprobe));
+		if (p->probes[i].attach)
+			json_object_object_add(h, "attach",
+					       json_object_new_string(p->probes[i].attach));
 		json_object_array_add(a, h);
 	}
 	json_object_object_add(o, "probes", a);

@@ -27,3 +27,48 @@ stop_rec() {
   rec_rc=$?
   rec_pid=
 }
+
+# stat_compare STAT_JSON SUMMARY_JSON TRUTH: msmvm-stat's final JSON line (the last of
+# STAT_JSON) against msmvm-sim run's summary (TRUTH names whose: model, or the twin for
+# --kernel), in total, per process (by pid) and per VM (by addr). Prints one line per
+# mismatch, nothing when all agree. Every counter exactly, except the wait times: the probes
+# time vm_bind_prealloc_count from outside (entry to return probe), the ground truth from
+# inside, so |probe - truth| <= 2% + 100 us per wait + the time the process's queue threads
+# waited for a CPU (run_delay_ns in the summary: a thread preempted between the probe and
+# the truth's own clock read widens the gap by that much, on a loaded machine only).
+# SCOPE (optional): all (default), totals (only the totals), processes (only the processes
+# of the summary and their VMs, for a msmvm-stat that watched more runs than this one).
+# (The stat line comes on stdin, not through <(...): the guest has no /dev/fd.)
+stat_compare() {
+  tail -n 1 "$1" | jq -r --arg truth "$3" --arg scope "${4:-all}" --slurpfile sum "$2" '
+def exact: ["binds","ops","errors","pages_counted","pages_used","pages_overcount","waits",
+            "interrupted_waits","peak_in_flight","in_flight","drift"];
+def cmp($where; $a; $b; $delay):
+  (exact[] as $k | select($a[$k] != $b[$k]) | "\($where) \($k): probes \($a[$k]), \($truth) \($b[$k])"),
+  (["wait_ns_total","wait_ns_max"][] as $k
+     | select((($a[$k] - $b[$k]) | fabs) > ($b[$k] * 0.02 + 100000 * ([$b.waits, 1] | max) + $delay))
+     | "\($where) \($k): probes \($a[$k]), \($truth) \($b[$k]) (beyond tolerance; run delay \($delay) ns)");
+. as $s | $sum[0] as $m |
+(select($scope != "processes") | cmp("totals"; $s.totals; $m.totals; ([$m.processes[].run_delay_ns // 0] | add))),
+(select($scope != "totals") | $m.processes[] as $mp |
+  ([$s.processes[] | select(.pid == $mp.pid)] | first) as $sp |
+  if $sp == null then "process \($mp.pid) (\($mp.comm)) missing from msmvm-stat"
+  else
+    (if $sp.comm != $mp.comm then "process \($mp.pid): comm \($sp.comm) != \($mp.comm)" else empty end),
+    cmp("process \($mp.pid)"; $sp.totals; $mp.totals; $mp.run_delay_ns // 0),
+    ($mp.vms[] as $mv |
+      ([$sp.vms[] | select(.addr == $mv.addr)] | first) as $sv |
+      if $sv == null then "process \($mp.pid) vm \($mv.addr) missing"
+      else cmp("process \($mp.pid) vm \($mv.addr)"; $sv.totals; $mv.totals; $mp.run_delay_ns // 0) end)
+  end)' 2>&1
+}
+
+# summary_merge SUMMARY...: one summary of several runs, as msmvm-stat watching all of them
+# counts it: their processes side by side, totals summed (wait_ns_max, peak_in_flight: max).
+summary_merge() {
+  jq -s '{limit: .[0].limit, workload: "merged", seed: 0, processes: [.[].processes[]],
+          totals: (reduce (.[].totals | to_entries[]) as $e ({};
+                     .[$e.key] = if ($e.key == "wait_ns_max" or $e.key == "peak_in_flight")
+                                 then ([.[$e.key] // $e.value, $e.value] | max)
+                                 else (.[$e.key] // 0) + $e.value end))}' "$@"
+}

@@ -33,6 +33,11 @@ expect stat_bad_hooks 2 "invalid --hooks 'sideways'" -- "$STAT" --hooks sideways
 expect stat_bad_arch 2 "invalid --arch 'mips'" -- "$STAT" --dry-run --arch mips
 expect stat_btf_needs_dry_run 2 '--btf only goes with --dry-run' -- "$STAT" --btf /dev/null
 expect stat_bad_pid 2 "invalid PID" -- "$STAT" -p -3
+expect stat_bad_attach 2 "invalid --attach 'sideways' (auto, fentry or kprobe)" -- \
+  "$STAT" --attach sideways
+expect stat_attach_not_with_sim 2 '--attach chooses how the kernel is probed: not with --sim' -- \
+  "$STAT" --sim --attach=kprobe
+expect stat_attach_auto_not_with_sim 2 'not with --sim' -- "$STAT" --sim --attach=auto
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "skip stat_errors_as_root # needs root"
@@ -40,10 +45,13 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # This machine has no Adreno GPU: a clear error that points at --sim.
-if [ ! -e /sys/module/msm ]; then
+if [ ! -e /sys/module/msm ] && [ ! -e /sys/module/msm_kmodel ]; then
   expect stat_no_msm_driver 1 'use --sim' -- "$STAT"
+  expect stat_no_msm_driver_names_the_twin 1 \
+    'the msm driver is not loaded (no /sys/module/msm, nor the kernel twin.s /sys/module/msm_kmodel)' \
+    -- "$STAT" --attach=fentry
 else
-  echo "skip stat_no_msm_driver # msm is loaded here"
+  echo "skip stat_no_msm_driver # msm or its twin is loaded here"
 fi
 expect stat_sim_missing 1 "not found" -- "$STAT" --sim=/nonexistent/msmvm-sim -d 1
 expect stat_sim_not_a_model 1 "carries no BTF" -- "$STAT" --sim=/bin/true -d 1
@@ -85,6 +93,10 @@ for fx in tests/fixtures/btf/*.btf.xz; do
   jq -e '.verified' "$tmp/dry.json" >/dev/null || problems+=("not verified")
   jq -e '.plan.arch == "arm64"' "$tmp/dry.json" >/dev/null || problems+=("arch is not the BTF's arm64")
   jq -e '.plan.kind == "direct"' "$tmp/dry.json" >/dev/null || problems+=("plan is not direct")
+  # a BTF file: the kprobe programs (fentry ones load against the running kernel only)
+  jq -e '.plan.attach == "kprobe" and ([.plan.probes[] | .attach == (if .return then
+         "kretprobe" else "kprobe" end)] | all)' "$tmp/dry.json" >/dev/null ||
+    problems+=("probes are not kprobe/kretprobe")
   for f in msm_ioctl_vm_bind vm_bind_prealloc_count msm_vma_job_free; do
     jq -e --arg f "$f" '[.plan.probes[] | select(.function == $f)] | length == 2' \
       "$tmp/dry.json" >/dev/null || problems+=("no entry+return probe on $f")
@@ -97,6 +109,8 @@ for fx in tests/fixtures/btf/*.btf.xz; do
   fi
   expect "dry_run_fallback_$ver" 0 'verified: all 8 programs' -- \
     "$STAT" --dry-run --hooks fallback --btf "$tmp/$ver.btf"
+  expect "dry_run_attach_fentry_$ver" 2 '--attach=fentry: fentry programs load against the running kernel only' -- \
+    "$STAT" --dry-run --attach=fentry --btf "$tmp/$ver.btf"
 done
 if [ ${#offsets[@]} -eq 2 ] && [ "${offsets[0]}" != "${offsets[1]}" ]; then
   pass in_flight_offset_differs_between_kernels "${offsets[*]}"
@@ -160,4 +174,54 @@ else
   else
     fail stat_module_twin_not_msm "$(head -c 400 "$tmp/fake.out")"
   fi
+fi
+
+# The driver's module found: msm if loaded, else the kernel twin msm_kmodel. Here fentry
+# cannot be used (this host refuses it, EPERM; and a fake module has no BTF object in the
+# kernel): auto falls back to kprobes (named on the target, seen in the load error, as the
+# fake module has no types), and --attach=fentry is a clear error.
+fake_sys() {	# "MODULES" KALLSYMS-MODULE ARGS...: msmvm-stat ARGS; $tmp/sys.out
+  local mods=$1 ksmod=$2
+  shift 2
+  { cat /proc/kallsyms
+    for f in msm_ioctl_vm_bind vm_bind_prealloc_count msm_vma_job_free \
+             msm_iommu_pagetable_prealloc_allocate; do
+      printf 'ffffffffc1000000 t %s\t[%s]\n' "$f" "$ksmod"
+    done; } >"$tmp/kallsyms"
+  unshare -m bash -c '
+    mods=$1 dir=$2; shift 2
+    mount -t tmpfs none /sys/module && mount -t tmpfs none /sys/kernel/btf &&
+    cp "$dir/vmlinux" /sys/kernel/btf/vmlinux && mount --bind "$dir/kallsyms" /proc/kallsyms &&
+    for m in $mods; do mkdir "/sys/module/$m" && cp "$dir/mod.btf" "/sys/kernel/btf/$m"; done &&
+    exec "$@"' _ "$mods" "$tmp" "$STAT" "$@" >"$tmp/sys.out" 2>&1
+  sys_rc=$?
+}
+sys_expect() {	# NAME STATUS PATTERN: after fake_sys
+  if [ "$sys_rc" -ne "$2" ]; then
+    fail "$1" "exit $sys_rc, expected $2" "$(head -c 400 "$tmp/sys.out")"
+  elif ! grep -q -- "$3" "$tmp/sys.out"; then
+    fail "$1" "output lacks '$3'" "$(head -c 400 "$tmp/sys.out")"
+  else
+    pass "$1"
+  fi
+}
+if ! command -v unshare >/dev/null || [ ! -s "$tmp/mod.btf" ]; then
+  echo "skip stat_module_default_twin # needs unshare and the fake module's BTF"
+else
+  fake_sys msm_kmodel msm_kmodel -d 1
+  sys_expect stat_module_default_twin 1 '(msm_kmodel, the kernel twin; kprobes)'
+  for hooks in direct fallback; do
+    fake_sys msm_kmodel msm_kmodel --hooks "$hooks" -d 1
+    sys_expect "stat_attach_auto_kprobe_$hooks" 1 \
+      "loading the kernel-$(uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/') BPF programs failed.*(msm_kmodel, the kernel twin; kprobes)"
+    fake_sys msm_kmodel msm_kmodel --hooks "$hooks" --attach=fentry -d 1
+    sys_expect "stat_attach_fentry_refused_$hooks" 1 \
+      '--attach=fentry: fentry/fexit cannot be used here (.*); use --attach=kprobe'
+  done
+  fake_sys msm_kmodel msm_kmodel --attach=kprobe -d 1
+  sys_expect stat_attach_kprobe_forced 1 '(msm_kmodel, the kernel twin; kprobes)'
+  fake_sys "msm msm_kmodel" msm -d 1
+  sys_expect stat_module_default_msm_first 1 '(msm; kprobes)'
+  fake_sys "" msm -d 1
+  sys_expect stat_module_default_none 1 'nor the kernel twin.s /sys/module/msm_kmodel'
 fi

@@ -26,29 +26,8 @@ trap 'rm -rf "$tmp"' EXIT
 cp "$SIM" "$tmp/msmvm-sim"
 SIM=$tmp/msmvm-sim
 
-# The comparison, in jq: prints one line per mismatch, nothing when all agree.
-read -r -d '' COMPARE <<'JQ'
-def exact: ["binds","ops","errors","pages_counted","pages_used","pages_overcount","waits",
-            "interrupted_waits","peak_in_flight","in_flight","drift"];
-def cmp($where; $a; $b; $delay):
-  (exact[] as $k | select($a[$k] != $b[$k]) | "\($where) \($k): probes \($a[$k]), model \($b[$k])"),
-  (["wait_ns_total","wait_ns_max"][] as $k
-     | select((($a[$k] - $b[$k]) | fabs) > ($b[$k] * 0.02 + 100000 * ([$b.waits, 1] | max) + $delay))
-     | "\($where) \($k): probes \($a[$k]), model \($b[$k]) (beyond tolerance; run delay \($delay) ns)");
-$stat[0] as $s | $sum[0] as $m |
-cmp("totals"; $s.totals; $m.totals; ([$m.processes[].run_delay_ns // 0] | add)),
-($m.processes[] as $mp |
-  ([$s.processes[] | select(.pid == $mp.pid)] | first) as $sp |
-  if $sp == null then "process \($mp.pid) (\($mp.comm)) missing from msmvm-stat"
-  else
-    (if $sp.comm != $mp.comm then "process \($mp.pid): comm \($sp.comm) != \($mp.comm)" else empty end),
-    cmp("process \($mp.pid)"; $sp.totals; $mp.totals; $mp.run_delay_ns // 0),
-    ($mp.vms[] as $mv |
-      ([$sp.vms[] | select(.addr == $mv.addr)] | first) as $sv |
-      if $sv == null then "process \($mp.pid) vm \($mv.addr) missing"
-      else cmp("process \($mp.pid) vm \($mv.addr)"; $sv.totals; $mv.totals; $mp.run_delay_ns // 0) end)
-  end)
-JQ
+# The comparison (tests/lib.sh): one line per mismatch, nothing when all agree.
+. tests/lib.sh
 
 # case NAME HOOKS CHECK -- SIM_ARGS...   (CHECK: a jq condition on the model's totals)
 case_run() {
@@ -95,8 +74,7 @@ case_run() {
   if ! wait "$stat_pid"; then
     echo "not ok $name"; echo "#   msmvm-stat failed:"; sed 's/^/#   /' "$tmp/stat.err"; return
   fi
-  diffs=$(jq -rn --slurpfile stat <(tail -n 1 "$tmp/stat.json") --slurpfile sum "$tmp/sum.json" \
-          "$COMPARE" 2>&1)
+  diffs=$(stat_compare "$tmp/stat.json" "$tmp/sum.json" model)
   if ! jq -e ".totals | $check" "$tmp/sum.json" >/dev/null; then
     diffs="$diffs
 the model run does not show what this case is about: $check"

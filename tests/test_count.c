@@ -177,7 +177,10 @@ TEST(validation_rejects_bad_ops_with_einval)
 		mkop(MAP, BASE, 0),			/* empty */
 		mkop(7, BASE, K4),			/* unknown op */
 		mkop(NUL, ~0ULL - K4 + 1, 2 * K4),	/* wraps */
-		mkop(MAP, 1ULL << 48, K4),		/* beyond the VA space */
+		mkop(MAP, 4 * G1 + (1ULL << 48), K4),	/* beyond the VM's end */
+		mkop(MAP, 4 * G1 + (1ULL << 48) - K4, 2 * K4),	/* across it */
+		mkop(MAP, 4 * G1 - K4, K4),		/* below ADRENO_VM_START */
+		mkop(NUL, 16 * M2 / 2, K4),		/* the kernel-managed VM's start */
 	};
 	struct drm_msm_vm_bind_op nohandle = mkop(MAP, BASE, K4), handle = mkop(NUL, BASE, K4);
 	struct drm_msm_vm_bind_op flags = mkop(MAP, BASE, K4), offs = mkop(MAP, BASE, K4);
@@ -192,6 +195,21 @@ TEST(validation_rejects_bad_ops_with_einval)
 	CHECK_EQ(model_count(&handle, 1), -EINVAL);
 	CHECK_EQ(model_count(&flags, 1), -EINVAL);
 	CHECK_EQ(model_count(&offs, 1), -EINVAL);
+}
+
+/* The VM's size bounds it: [4 GiB, 4 GiB + size), 4 GiB for most GPUs (msmvm-sim --vm-size). */
+TEST(vm_size_bounds_the_valid_range)
+{
+	struct drm_msm_vm_bind_op last = mkop(MAP, 8 * G1 - K4, K4), past = mkop(MAP, 8 * G1, K4);
+	struct drm_msm_vm_bind_op across = mkop(NUL, 8 * G1 - M2, 2 * M2);
+	u64 saved = msm_model.vm_size;
+
+	CHECK_EQ(model_count(&past, 1), 3);	/* inside the default 2^48 */
+	msm_model.vm_size = 4 * G1;
+	CHECK_EQ(model_count(&last, 1), 3);
+	CHECK_EQ(model_count(&past, 1), -EINVAL);
+	CHECK_EQ(model_count(&across, 1), -EINVAL);
+	msm_model.vm_size = saved;
 }
 
 static u64 rng = 42;
@@ -209,7 +227,7 @@ TEST(random_op_lists_match_the_reference)
 	for (unsigned iter = 0; iter < 20000; iter++) {
 		unsigned n = 1 + (unsigned)rnd(64);
 		/* a base near a 1 GiB or 512 GiB boundary now and then */
-		u64 base = rnd(4) == 0 ? 512 * G1 - 8 * M2 : rnd(2) ? 3 * G1 - 4 * M2 : BASE;
+		u64 base = rnd(4) == 0 ? 512 * G1 - 8 * M2 : rnd(2) ? 7 * G1 - 4 * M2 : BASE;
 
 		for (unsigned i = 0; i < n; i++) {
 			u64 kinds[] = { MAP, MAP, NUL, UNM };

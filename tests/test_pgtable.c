@@ -248,7 +248,7 @@ TEST(random_jobs_use_at_most_their_count_and_tables_match_touched_blocks)
 {
 	/* places near 1 GiB and 512 GiB boundaries, and the top of the 48-bit VA space */
 	static const u64 spots[] = {
-		BASE, 3 * G1 - 8 * M2, G512 - 16 * M2, 2 * G512 - 4 * M2, 5 * G512 + 7 * G1,
+		BASE, 7 * G1 - 8 * M2, G512 - 16 * M2, 2 * G512 - 4 * M2, 5 * G512 + 7 * G1,
 		(1ULL << 47) - 12 * M2, (1ULL << 48) - 600 * M2,
 	};
 	struct drm_msm_vm_bind_op ops[32];
@@ -414,7 +414,7 @@ TEST(ioctl_rejects_bad_ops_before_counting_and_drains_good_ones)
 	{	/* one bad op, inline */
 		struct drm_msm_vm_bind_op bad[] = {
 			mkop(MAP, BASE + 1, K4), mkop(MAP, BASE, K4 + 1), mkop(MAP, BASE, 0),
-			mkop(9, BASE, K4), mkop(NUL, 1ULL << 48, K4),
+			mkop(9, BASE, K4), mkop(NUL, 4 * G1 + (1ULL << 48), K4), mkop(MAP, 4 * G1 - K4, K4),
 		};
 
 		for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)

@@ -14,6 +14,8 @@
 #include "harness.h"
 #include "model_util.h"
 #include "msmvm/msmvm.h"
+#include "objects.h"
+#include "probe_table.h"
 
 static char sim_path[4096];
 
@@ -756,6 +758,132 @@ TEST(kernel_flavor_with_ops_loads_against_distribution_btf)
 			FAILF("%s: %s", fixtures[i], err.msg);
 		else
 			CHECK(msmvm_get_plan(m)->emit_ops);
+		msmvm_close(m);
+		unlink(btf);
+	}
+}
+
+/* A BTF fixture, decompressed to a temporary file (path in out). 0, 1: skip, -1: failure. */
+static int fixture_btf(const char *name, char *out, size_t len)
+{
+	char src[256], cmd[700];
+
+	snprintf(src, sizeof(src), "tests/fixtures/btf/%s.btf.xz", name);
+	snprintf(out, len, "/tmp/msmvm-test-probes-%d-%s.btf", getpid(), name);
+	if (access(src, R_OK)) {
+		FAILF("no fixture %s (run from the source tree)", src);
+		return -1;
+	}
+	snprintf(cmd, sizeof(cmd), "xz -dc '%s' > '%s'", src, out);
+	if (system(cmd)) {
+		unlink(out);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * The fentry flavor (bpf/msmvm_fentry.bpf.c): the kernel flavor's handlers, unpacked from
+ * fentry/fexit arguments. This host refuses fentry programs, so what can be checked here
+ * is checked: each program is the fentry or fexit the probe table says (entry or return),
+ * in both architectures' objects; and, opened as raw_tp programs (the same array of u64
+ * arguments as fentry's), the whole object, ops path included, passes CO-RE and the
+ * verifier against real kernels' BTF and relocates to the kprobe flavor's layout.
+ */
+TEST(fentry_flavor_is_the_kernel_handlers)
+{
+	static const char *const fixtures[] = { "debian-6.17.13-arm64", "debian-7.2.13-arm64" };
+	static const char *const arches[] = { "arm64", "x86" };
+
+	for (int a = 0; a < 2; a++) {
+		const struct msmvm_flavor *f = msmvm_flavor_find(MSMVM_TARGET_KERNEL, arches[a],
+								 false, true);
+		struct msmvm_bpf b;
+
+		if (!f || msmvm_bpf_open(&b, f, NULL)) {
+			FAILF("cannot open the fentry flavor for %s", arches[a]);
+			continue;
+		}
+		CHECK(!strncmp(msmvm_flavor_name(f), "kernel-fentry-", 14));
+		for (int i = 0; i < msmvm_nhooks; i++) {
+			const struct msmvm_hook *h = &msmvm_hooks[i];
+			struct bpf_program *p = b.progs[h->program];
+
+			CHECK_EQ(bpf_program__type(p), BPF_PROG_TYPE_TRACING);
+			if (bpf_program__expected_attach_type(p) !=
+			    (h->retprobe ? BPF_TRACE_FEXIT : BPF_TRACE_FENTRY))
+				FAILF("%s: %s program %s is not an %s", arches[a], h->function,
+				      msmvm_prog_name(h->program), h->retprobe ? "fexit" : "fentry");
+		}
+		msmvm_bpf_destroy(&b);
+	}
+
+	for (int i = 0; i < 2; i++) {
+		LIBBPF_OPTS(bpf_object_open_opts, oo);
+		LIBBPF_OPTS(bpf_test_run_opts, topts);
+		struct msmvm_bpf_config cfg = MSMVM_BPF_CONFIG_DEFAULT;
+		struct msmvm_opts o = { .target = MSMVM_TARGET_KERNEL, .dry_run = true };
+		struct msmvm_layout want, got;
+		struct msmvm_err err;
+		struct msmvm *m = NULL;
+		struct msmvm_bpf b;
+		char btf[256];
+		static int h1, h2;
+		int ret;
+
+		ret = fixture_btf(fixtures[i], btf, sizeof(btf));
+		if (ret < 0)
+			continue;
+		if (ret > 0)
+			SKIP("xz cannot decompress the BTF fixtures");
+		o.btf_path = btf;
+		if (msmvm_open(&o, &m, &err) || msmvm_load(m, &err) ||
+		    msmvm_get_layout(m, &want, &err)) {
+			FAILF("%s, kprobe flavor: %s", fixtures[i], err.msg);
+			goto next;
+		}
+		CHECK(!msmvm_get_plan(m)->fentry);	/* a BTF file: kprobes */
+		CHECK(!strcmp(msmvm_get_plan(m)->attach, "kprobe"));
+
+		/*
+		 * Sections "fentry"/"fexit" open as raw_tp from here on, in this process (only
+		 * the fentry flavor has them, and this test is its last user). Registered once
+		 * and never unregistered: libbpf 1.1 frees its handler table twice when the
+		 * last handler is unregistered and another registered later.
+		 */
+		if (!h1)
+			h1 = libbpf_register_prog_handler("fentry", BPF_PROG_TYPE_RAW_TRACEPOINT, 0,
+							  NULL);
+		if (!h2)
+			h2 = libbpf_register_prog_handler("fexit", BPF_PROG_TYPE_RAW_TRACEPOINT, 0,
+							  NULL);
+		oo.btf_custom_path = btf;
+		ret = h1 > 0 && h2 > 0
+			      ? msmvm_bpf_open(&b, msmvm_flavor_find(MSMVM_TARGET_KERNEL, "arm64",
+								     false, true), &oo)
+			      : -EINVAL;
+		if (ret) {
+			FAILF("%s: cannot open the fentry flavor as raw_tp (%d)", fixtures[i], ret);
+			goto next;
+		}
+		cfg.emit_events = 1;
+		cfg.emit_ops = 1;
+		*b.config = cfg;
+		ret = msmvm_bpf_load(&b);
+		if (ret) {
+			FAILF("%s: the fentry flavor's programs do not load: %d", fixtures[i], ret);
+		} else if (bpf_prog_test_run_opts(bpf_program__fd(b.progs[MSMVM_PROG_report_layout]),
+						  &topts) || msmvm_bpf_layout(&b, &got)) {
+			FAILF("%s: report_layout: errno %d", fixtures[i], errno);
+		} else {
+			for (int p = 0; p < MSMVM_NPROGS; p++)	/* every program went through */
+				if (bpf_program__fd(b.progs[p]) < 0)
+					FAILF("%s: %s not loaded", fixtures[i], msmvm_prog_name(p));
+			CHECK(!memcmp(&got, &want, sizeof(got)));
+			CHECK_EQ(got.msm_gem_vm_in_flight, want.msm_gem_vm_in_flight);
+		}
+		msmvm_bpf_destroy(&b);
+next:
 		msmvm_close(m);
 		unlink(btf);
 	}

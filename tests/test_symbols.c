@@ -267,6 +267,81 @@ TEST(plan_fails_on_a_missing_hook)
 			     "is this an msmvm-sim binary?"));
 }
 
+/* Each probe's attach kind, in plan order, against entry/return. */
+static void check_attach(const struct msmvm_plan *p, const char *entry, const char *ret)
+{
+	for (int i = 0; i < p->nprobes; i++)
+		if (!p->probes[i].attach ||
+		    strcmp(p->probes[i].attach, p->probes[i].retprobe ? ret : entry))
+			FAILF("probe %s on %s attaches as %s", p->probes[i].program,
+			      p->probes[i].function, p->probes[i].attach ? p->probes[i].attach : "?");
+}
+
+TEST(attach_fentry_where_supported)
+{
+	struct offer all = { { NULL } };
+	struct msmvm_err e = { 0 };
+
+	for (int hooks = MSMVM_HOOKS_DIRECT; hooks <= MSMVM_HOOKS_FALLBACK; hooks++) {
+		struct msmvm_plan p = { 0 };
+
+		CHECK_EQ(msmvm_plan_choose(&p, hooks, false, offered, &all, &e), 0);
+		CHECK_EQ(msmvm_attach_choose(&p, MSMVM_ATTACH_AUTO, false, true, "trampolines", &e),
+			 0);
+		CHECK(p.fentry);
+		CHECK(!strcmp(p.attach, "fentry"));
+		CHECK(!strcmp(p.attach_reason, "fentry/fexit: trampolines"));
+		check_attach(&p, "fentry", "fexit");
+		CHECK_EQ(msmvm_attach_choose(&p, MSMVM_ATTACH_FENTRY, false, true, "trampolines",
+					     &e), 0);
+		CHECK(!strcmp(p.attach_reason, "fentry/fexit (forced): trampolines"));
+		check_attach(&p, "fentry", "fexit");
+		/* forced kprobes, fentry or not */
+		CHECK_EQ(msmvm_attach_choose(&p, MSMVM_ATTACH_KPROBE, false, true, "trampolines",
+					     &e), 0);
+		CHECK(!p.fentry);
+		CHECK(!strcmp(p.attach_reason, "kprobe/kretprobe (forced)"));
+		check_attach(&p, "kprobe", "kretprobe");
+	}
+}
+
+TEST(attach_kprobe_where_fentry_is_not)
+{
+	struct offer all = { { NULL } };
+	struct msmvm_err e = { 0 };
+	struct msmvm_plan p = { 0 };
+
+	CHECK_EQ(msmvm_plan_choose(&p, MSMVM_HOOKS_FALLBACK, false, offered, &all, &e), 0);
+	CHECK_EQ(msmvm_attach_choose(&p, MSMVM_ATTACH_AUTO, false, false, "EPERM", &e), 0);
+	CHECK(!p.fentry);
+	CHECK(!strcmp(p.attach, "kprobe"));
+	CHECK(!strcmp(p.attach_reason, "kprobe/kretprobe: fentry/fexit unavailable (EPERM)"));
+	check_attach(&p, "kprobe", "kretprobe");
+	/* forced where it cannot be: a clear error, the plan's attach kinds untouched */
+	CHECK_EQ(msmvm_attach_choose(&p, MSMVM_ATTACH_FENTRY, false, false, "EPERM", &e),
+		 -EOPNOTSUPP);
+	CHECK_EQ(e.kind, MSMVM_E_ATTACH);
+	CHECK(!strcmp(e.msg, "--attach=fentry: fentry/fexit cannot be used here (EPERM); use "
+			     "--attach=kprobe, or auto to fall back to kprobes"));
+	check_attach(&p, "kprobe", "kretprobe");
+}
+
+TEST(attach_uprobes_on_the_model)
+{
+	struct offer all = { { NULL } };
+	struct msmvm_err e = { 0 };
+	struct msmvm_plan p = { 0 };
+
+	CHECK_EQ(msmvm_plan_choose(&p, MSMVM_HOOKS_DIRECT, true, offered, &all, &e), 0);
+	CHECK_EQ(msmvm_attach_choose(&p, MSMVM_ATTACH_AUTO, true, false, "", &e), 0);
+	CHECK(!strcmp(p.attach, "uprobe"));
+	check_attach(&p, "uprobe", "uretprobe");
+	CHECK_EQ(msmvm_attach_choose(&p, MSMVM_ATTACH_KPROBE, true, false, "", &e), -EINVAL);
+	CHECK_EQ(e.kind, MSMVM_E_USAGE);
+	CHECK(strstr(e.msg, "the model (--sim) is always probed with uprobes"));
+	CHECK_EQ(msmvm_attach_choose(&p, MSMVM_ATTACH_FENTRY, true, true, "", &e), -EINVAL);
+}
+
 TEST(caps_named)
 {
 	struct msmvm_err e = { 0 };

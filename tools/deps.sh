@@ -17,6 +17,8 @@ packages=(
   prometheus curl                         # tests: promtool check metrics, fetching /metrics
   libclang-rt-dev                         # make fuzz: clang's libFuzzer and sanitizer runtimes
   bpftrace                                # make bench: the bpftrace script msmvm is compared with
+  qemu-system-x86 gcc-12                  # the x86 guest (tools/guest): TCG, and the kernel's compiler
+  debian-archive-keyring                  # tools/guest/fetch: checks the guest kernel's packages
 )
 
 missing=()

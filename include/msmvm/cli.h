@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * What every msmvm tool's command line has in common: where to look (--sim[=PATH], the
- * running kernel otherwise), which process (-p PID), which hooks (--hooks) and libbpf's
- * messages (-v). One argp child, so the flags mean the same in every tool.
+ * running kernel otherwise), which process (-p PID), which hooks (--hooks), which module
+ * (--module), how they attach (--attach) and libbpf's messages (-v). One argp child, so the flags mean the same in every tool.
  */
 #ifndef MSMVM_CLI_H
 #define MSMVM_CLI_H

@@ -28,14 +28,24 @@ enum msmvm_hooks_choice {
 	MSMVM_HOOKS_FALLBACK,
 };
 
+/* How the kernel flavor's programs are attached (the model's are uprobes). */
+enum msmvm_attach_choice {
+	MSMVM_ATTACH_AUTO,	/* fentry/fexit where the running kernel supports them */
+	MSMVM_ATTACH_KPROBE,	/* kprobe/kretprobe */
+	MSMVM_ATTACH_FENTRY,	/* fentry/fexit, or an error */
+};
+
 struct msmvm_opts {
 	enum msmvm_target_kind target;
 	const char *sim_path;		/* SIM: the model binary (default: next to the tool) */
 	const char *btf_path;		/* one BTF file: vmlinux + msm types (dry runs) */
 	const char *arch;		/* "arm64" or "x86"; NULL: the BTF's or the host's */
 	const char *module;		/* KERNEL: the driver's module (its BTF is
-					   /sys/kernel/btf/NAME); NULL: "msm" */
+					   /sys/kernel/btf/NAME); NULL: msm if
+					   loaded, else msm_kmodel (the kernel twin)
+					   if loaded, else msm */
 	enum msmvm_hooks_choice hooks;
+	enum msmvm_attach_choice attach;	/* KERNEL only */
 	uint32_t filter_pid;		/* 0: every process */
 	int64_t throttle_limit;		/* pages; 0: the driver's 1024 (the model's --limit) */
 	bool events;			/* open the event stream (trace, alerts) */
@@ -73,14 +83,18 @@ struct msmvm_probe_plan {
 	const char *program;	/* BPF program name */
 	const char *function;	/* driver function */
 	bool retprobe;
+	const char *attach;	/* "fentry", "fexit", "kprobe", "kretprobe", "uprobe", "uretprobe" */
 	bool attached;
 };
 
 struct msmvm_plan {
 	enum msmvm_hook_plan kind;
 	char reason[256];	/* one line: why this plan */
-	char target[256];	/* what is probed: "kernel 6.18 (msm)", "model /path" */
+	char target[256];	/* what is probed: "kernel 6.18 (msm; kprobes)", "model /path" */
 	char arch[16];
+	bool fentry;		/* kernel: fentry/fexit (BTF trampolines), else kprobes */
+	const char *attach;	/* "fentry" (fentry/fexit), "kprobe" (and kretprobe), "uprobe" */
+	char attach_reason[256];	/* one line: why these attach kinds */
 	int nprobes;
 	struct msmvm_probe_plan probes[MSMVM_MAX_PROBES];
 	/* as loaded (msmvm_load), for the headers of traces */

@@ -29,6 +29,7 @@ typedef int64_t s64;
 #define SZ_2M  0x200000ULL
 #define SZ_16M 0x1000000ULL
 #define SZ_1G  0x40000000ULL
+#define SZ_4G  0x100000000ULL
 
 #define ALIGN(x, a)      (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
 #define ALIGN_DOWN(x, a) ((x) & ~((__typeof__(x))(a) - 1))

@@ -20,9 +20,15 @@
 #include "msm_drm.h"
 #include "msm_mmu.h"
 
-/* The VA space of the model's VMs: the kernel-managed VM's start, up to 48 bits. */
-#define MSM_VM_VA_START SZ_16M
-#define MSM_VM_VA_END   (1ULL << 48)
+/*
+ * The VA space of a VM_BIND VM (a6xx_create_private_vm()): it starts at ADRENO_VM_START, 4
+ * GiB, "to catch issues with not setting xyz_BASE_HI", and spans a per-GPU size: 4 GiB by
+ * default, 16 or 256 GiB on some a7xx, BIT(ias) of the SMMU (2^48) on newer kernels. The
+ * environment sets it in drm_gpuvm.mm_start/mm_range; MSM_VM_SIZE_DEFAULT is the largest
+ * a shipping GPU has. (The kernel-managed VM's start, max(16 MiB, aperture), is not this.)
+ */
+#define ADRENO_VM_START		SZ_4G
+#define MSM_VM_SIZE_DEFAULT	(1ULL << 48)
 
 #ifdef __KERNEL__
 /* The kernel twin: the real drm_gpuvm and drm_sched_job. */

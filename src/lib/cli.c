@@ -9,11 +9,12 @@
 
 #include "msmvm/cli.h"
 
-enum { OPT_SIM = 0x1000, OPT_HOOKS, OPT_MODULE };
+enum { OPT_SIM = 0x1000, OPT_HOOKS, OPT_MODULE, OPT_ATTACH };
 
 #define MODULE_NAME_MAX 55	/* the kernel's MODULE_NAME_LEN, less its NUL */
 
 static struct msmvm_opts *bound;
+static bool attach_given;	/* --attach=auto too is refused with --sim */
 
 static const struct argp_option target_options[] = {
 	{ "sim", OPT_SIM, "PATH", OPTION_ARG_OPTIONAL,
@@ -25,7 +26,10 @@ static const struct argp_option target_options[] = {
 	  "was inlined)", 0 },
 	{ "module", OPT_MODULE, "NAME", 0,
 	  "The kernel module holding the driver's functions, its BTF in /sys/kernel/btf/NAME "
-	  "(default: msm)", 0 },
+	  "(default: msm if loaded, else the kernel twin msm_kmodel if loaded)", 0 },
+	{ "attach", OPT_ATTACH, "auto|fentry|kprobe", 0,
+	  "How the kernel's functions are probed (default auto: fentry/fexit where the kernel "
+	  "supports them, else kprobe/kretprobe)", 0 },
 	{ "verbose", 'v', NULL, 0, "libbpf's messages (twice: debug)", 0 },
 	{},
 };
@@ -66,12 +70,26 @@ static error_t parse_target(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid --module '%s' (a kernel module's name)", arg);
 		bound->module = arg;
 		return 0;
+	case OPT_ATTACH:
+		if (!strcmp(arg, "auto"))
+			bound->attach = MSMVM_ATTACH_AUTO;
+		else if (!strcmp(arg, "fentry"))
+			bound->attach = MSMVM_ATTACH_FENTRY;
+		else if (!strcmp(arg, "kprobe"))
+			bound->attach = MSMVM_ATTACH_KPROBE;
+		else
+			argp_error(state, "invalid --attach '%s' (auto, fentry or kprobe)", arg);
+		attach_given = true;
+		return 0;
 	case 'v':
 		bound->verbose++;
 		return 0;
 	case ARGP_KEY_END:
 		if (bound->module && bound->target == MSMVM_TARGET_SIM)
 			argp_error(state, "--module names a kernel module: not with --sim");
+		if (attach_given && bound->target == MSMVM_TARGET_SIM)
+			argp_error(state, "--attach chooses how the kernel is probed: not with --sim "
+					  "(the model is probed with uprobes)");
 		return ARGP_ERR_UNKNOWN;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -86,6 +104,7 @@ const struct argp msmvm_target_argp = {
 void msmvm_cli_bind(struct msmvm_opts *o)
 {
 	bound = o;
+	attach_given = false;
 }
 
 uint64_t msmvm_now_ns(void)

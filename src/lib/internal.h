@@ -9,8 +9,12 @@
 #include "objects.h"
 #include "symbols.h"
 
+#define MSMVM_MODULE "msm"			/* the driver */
+#define MSMVM_TWIN_MODULE "msm_kmodel"		/* its kernel twin (docs/kmodel.md) */
+
 struct msmvm {
 	struct msmvm_opts opts;
+	char module[64];		/* the kernel: the driver's module, decided at start-up */
 	char sim_path[4096];
 	struct msmvm_plan plan;
 	struct btf *target_btf;		/* where hooks and types are looked up */

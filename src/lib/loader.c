@@ -47,6 +47,18 @@ int msmvm_open(const struct msmvm_opts *opts, struct msmvm **out, struct msmvm_e
 	}
 	snprintf(m->plan.arch, sizeof(m->plan.arch), "%s",
 		 opts->arch ? opts->arch : msmvm_host_arch());
+	if (opts->target == MSMVM_TARGET_SIM && opts->attach != MSMVM_ATTACH_AUTO) {
+		ret = msmvm_fail(err, MSMVM_E_USAGE, EINVAL,
+				 "--attach chooses between kprobes and fentry/fexit on the kernel; "
+				 "the model (--sim) is always probed with uprobes");
+		goto fail;
+	}
+	if (opts->btf_path && opts->attach == MSMVM_ATTACH_FENTRY) {
+		ret = msmvm_fail(err, MSMVM_E_USAGE, EINVAL,
+				 "--attach=fentry: fentry programs load against the running kernel "
+				 "only; a dry run against a BTF file verifies the kprobe programs");
+		goto fail;
+	}
 
 	if (opts->target == MSMVM_TARGET_SIM) {
 		snprintf(m->sim_path, sizeof(m->sim_path), "%s",
@@ -95,7 +107,8 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 					  "ring buffer size %u: a power of two, at least %d bytes", sz,
 					  getpagesize());
 	}
-	flavor = msmvm_flavor_find(m->opts.target, m->plan.arch, m->opts.test_flavor);
+	flavor = msmvm_flavor_find(m->opts.target, m->plan.arch, m->opts.test_flavor,
+				   m->plan.fentry);
 	if (!flavor)
 		return msmvm_fail(err, MSMVM_E_USAGE, EINVAL, "no BPF object for arch '%s'",
 				  m->plan.arch);
@@ -130,10 +143,25 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 
 	/* Load only the programs of the plan (and the layout reporter). */
 	for (int i = 0; i < m->plan.nprobes; i++) {
-		int id = msmvm_prog_id(m->plan.probes[i].program);
+		const struct msmvm_probe_plan *pp = &m->plan.probes[i];
+		int id = msmvm_prog_id(pp->program);
 
-		if (id >= 0)
-			used[id] = true;
+		if (id < 0)
+			continue;
+		used[id] = true;
+		/*
+		 * An fentry/fexit program is verified against its target function's BTF: the
+		 * target is set now, from the plan (libbpf finds a module's function in the
+		 * module's BTF object).
+		 */
+		if (m->plan.fentry && !m->opts.test_flavor) {
+			ret = bpf_program__set_attach_target(b->progs[id], 0, pp->function);
+			if (ret)
+				return msmvm_fail(err, MSMVM_E_LOAD, -ret,
+						  "cannot target %s with an %s: %s (not in the "
+						  "kernel's BTF objects?); try --attach=kprobe",
+						  pp->function, pp->attach, strerror(-ret));
+		}
 	}
 	bpf_object__for_each_program(prog, b->obj) {
 		bool load = m->opts.test_flavor;
@@ -182,6 +210,8 @@ int msmvm_attach(struct msmvm *m, struct msmvm_err *err)
 				    .retprobe = pp->retprobe);
 
 			link = bpf_program__attach_uprobe_opts(prog, -1, m->sim_path, 0, &uo);
+		} else if (m->plan.fentry) {
+			link = bpf_program__attach_trace(prog);	/* the target set at load */
 		} else {
 			link = bpf_program__attach_kprobe(prog, pp->retprobe, pp->function);
 		}
@@ -189,11 +219,10 @@ int msmvm_attach(struct msmvm *m, struct msmvm_err *err)
 			int e = errno;
 
 			return msmvm_fail(err, MSMVM_E_ATTACH, e, "cannot attach a %s to %s: %s%s",
-					  m->opts.target == MSMVM_TARGET_SIM
-						  ? (pp->retprobe ? "uretprobe" : "uprobe")
-						  : (pp->retprobe ? "kretprobe" : "kprobe"),
-					  pp->function, strerror(e),
-					  e == ENOENT || e == EOPNOTSUPP
+					  pp->attach, pp->function, strerror(e),
+					  m->plan.fentry
+						  ? " (try --attach=kprobe)"
+					  : e == ENOENT || e == EOPNOTSUPP
 						  ? " (kernel without CONFIG_KPROBES/UPROBES?)"
 					  : e == EACCES || e == EPERM
 						  ? " (missing capability: some kernels want CAP_SYS_ADMIN "

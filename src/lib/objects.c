@@ -10,6 +10,8 @@
 #include "internal.h"
 #include "msmvm_kernel_arm64.skel.h"
 #include "msmvm_kernel_x86.skel.h"
+#include "msmvm_kernel_fentry_arm64.skel.h"
+#include "msmvm_kernel_fentry_x86.skel.h"
 #include "msmvm_model.skel.h"
 #include "msmvm_test.skel.h"
 
@@ -79,20 +81,22 @@ static const struct msmvm_flavor skel_name##_flavor = {					\
 
 FLAVOR(msmvm_kernel_arm64, "kernel-arm64")
 FLAVOR(msmvm_kernel_x86, "kernel-x86")
+FLAVOR(msmvm_kernel_fentry_arm64, "kernel-fentry-arm64")
+FLAVOR(msmvm_kernel_fentry_x86, "kernel-fentry-x86")
 FLAVOR(msmvm_model, "model")
 FLAVOR(msmvm_test, "test")
 
 const struct msmvm_flavor *msmvm_flavor_find(enum msmvm_target_kind target, const char *arch,
-					     bool test)
+					     bool test, bool fentry)
 {
 	if (test)
 		return &msmvm_test_flavor;
 	if (target == MSMVM_TARGET_SIM)
 		return &msmvm_model_flavor;
 	if (arch && !strcmp(arch, "arm64"))
-		return &msmvm_kernel_arm64_flavor;
+		return fentry ? &msmvm_kernel_fentry_arm64_flavor : &msmvm_kernel_arm64_flavor;
 	if (arch && !strcmp(arch, "x86"))
-		return &msmvm_kernel_x86_flavor;
+		return fentry ? &msmvm_kernel_fentry_x86_flavor : &msmvm_kernel_x86_flavor;
 	return NULL;
 }
 

@@ -56,11 +56,11 @@ struct msmvm_bpf {
 };
 
 /*
- * The flavor for a target: the model, the kernel of an arch ("arm64", "x86"), or the test
- * flavor. NULL: no object for that arch.
+ * The flavor for a target: the model, the kernel of an arch ("arm64", "x86") with kprobes
+ * or (fentry) with fentry/fexit, or the test flavor. NULL: no object for that arch.
  */
 const struct msmvm_flavor *msmvm_flavor_find(enum msmvm_target_kind target, const char *arch,
-					     bool test);
+					     bool test, bool fentry);
 const char *msmvm_flavor_name(const struct msmvm_flavor *f);	/* "model", "kernel-arm64" */
 
 /* Open (0 or -errno), load (libbpf's result), read .bss's layout (0 or -errno), destroy. */

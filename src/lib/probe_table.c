@@ -91,3 +91,42 @@ int msmvm_plan_choose(struct msmvm_plan *p, enum msmvm_hooks_choice hooks, bool 
 	}
 	return 0;
 }
+
+int msmvm_attach_choose(struct msmvm_plan *p, enum msmvm_attach_choice choice, bool model,
+			bool fentry_ok, const char *why, struct msmvm_err *err)
+{
+	if (model) {
+		if (choice != MSMVM_ATTACH_AUTO)
+			return msmvm_fail(err, MSMVM_E_USAGE, EINVAL,
+					  "--attach chooses between kprobes and fentry/fexit on the "
+					  "kernel; the model (--sim) is always probed with uprobes");
+		p->fentry = false;
+		snprintf(p->attach_reason, sizeof(p->attach_reason),
+			 "uprobe/uretprobe on the model binary");
+	} else if (choice == MSMVM_ATTACH_KPROBE) {
+		p->fentry = false;
+		snprintf(p->attach_reason, sizeof(p->attach_reason), "kprobe/kretprobe (forced)");
+	} else if (!fentry_ok && choice == MSMVM_ATTACH_FENTRY) {
+		return msmvm_fail(err, MSMVM_E_ATTACH, EOPNOTSUPP,
+				  "--attach=fentry: fentry/fexit cannot be used here (%s); use "
+				  "--attach=kprobe, or auto to fall back to kprobes", why);
+	} else {
+		p->fentry = fentry_ok;
+		snprintf(p->attach_reason, sizeof(p->attach_reason), "%s%s: %s",
+			 fentry_ok ? "fentry/fexit" : "kprobe/kretprobe",
+			 choice == MSMVM_ATTACH_FENTRY ? " (forced)" : "",
+			 fentry_ok ? why : "fentry/fexit unavailable");
+		if (!fentry_ok)	/* the reason why, after the verdict */
+			snprintf(p->attach_reason + strlen(p->attach_reason),
+				 sizeof(p->attach_reason) - strlen(p->attach_reason), " (%s)", why);
+	}
+	p->attach = model ? "uprobe" : p->fentry ? "fentry" : "kprobe";
+	for (int i = 0; i < p->nprobes; i++) {
+		struct msmvm_probe_plan *pp = &p->probes[i];
+
+		pp->attach = model	   ? (pp->retprobe ? "uretprobe" : "uprobe")
+			     : p->fentry ? (pp->retprobe ? "fexit" : "fentry")
+					 : (pp->retprobe ? "kretprobe" : "kprobe");
+	}
+	return 0;
+}

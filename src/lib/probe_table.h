@@ -42,4 +42,13 @@ typedef bool (*msmvm_hook_available_fn)(void *ctx, const struct msmvm_hook *h, c
 int msmvm_plan_choose(struct msmvm_plan *p, enum msmvm_hooks_choice hooks, bool model,
 		      msmvm_hook_available_fn available, void *ctx, struct msmvm_err *err);
 
+/*
+ * How the plan's probes attach (after msmvm_plan_choose): uprobes for the model; for the
+ * kernel, fentry/fexit or kprobes, by the user's choice and whether the running kernel can
+ * take fentry/fexit on the plan's functions (fentry_ok; why: what was found, or what is
+ * missing). Fills p's fentry, attach_reason and each probe's attach kind.
+ */
+int msmvm_attach_choose(struct msmvm_plan *p, enum msmvm_attach_choice choice, bool model,
+			bool fentry_ok, const char *why, struct msmvm_err *err);
+
 #endif

@@ -68,25 +68,46 @@ const char *msmvm_default_sim_path(void)
 	return "msmvm-sim";
 }
 
-/* The module the driver's functions and types are in (--module; the kernel twin's differs). */
+/*
+ * The module the driver's functions and types are in: --module, else msm if it is loaded,
+ * else the kernel twin (docs/kmodel.md) if it is loaded, else msm (for the error).
+ */
 const char *msmvm_driver_module(const struct msmvm *m)
 {
-	return m->opts.module ? m->opts.module : "msm";
+	if (m->module[0])
+		return m->module;	/* decided at start-up */
+	if (m->opts.module)
+		return m->opts.module;
+	if (path_exists("/sys/module/" MSMVM_MODULE))
+		return MSMVM_MODULE;
+	if (path_exists("/sys/module/" MSMVM_TWIN_MODULE))
+		return MSMVM_TWIN_MODULE;
+	return MSMVM_MODULE;
 }
 
-/* The running kernel: BTF, the driver's module (msm unless --module) loaded with its BTF. */
+/* The running kernel: BTF, the driver's module loaded with its BTF. */
 int msmvm_probe_kernel(struct msmvm *m, struct msmvm_err *err)
 {
 	const char *mod = msmvm_driver_module(m);
+	bool twin = !strcmp(mod, MSMVM_TWIN_MODULE);
 	char sys_module[PATH_MAX], sys_btf[PATH_MAX];
 	struct utsname u;
 
+	/* decided once: the plan's symbols and BTF are this module's from here on */
+	snprintf(m->module, sizeof(m->module), "%s", mod);
+	mod = m->module;
 	if (!path_exists("/sys/kernel/btf/vmlinux"))
 		return msmvm_fail(err, MSMVM_E_NO_BTF, ENOENT,
 				  "this kernel has no BTF (/sys/kernel/btf/vmlinux missing): msmvm "
 				  "needs CONFIG_DEBUG_INFO_BTF=y (or a BTF file with --btf for a dry run)");
 	snprintf(sys_module, sizeof(sys_module), "/sys/module/%s", mod);
 	snprintf(sys_btf, sizeof(sys_btf), "/sys/kernel/btf/%s", mod);
+	if (!path_exists(sys_module) && !m->opts.module)
+		return msmvm_fail(err, MSMVM_E_NO_DRIVER, ENODEV,
+				  "the msm driver is not loaded (no /sys/module/msm, nor the kernel "
+				  "twin's /sys/module/" MSMVM_TWIN_MODULE "): this machine has no Adreno "
+				  "GPU driver; to try msmvm anyway, use --sim to probe the msmvm-sim "
+				  "model, or load the kernel twin, msm_kmodel.ko (tools/kmodel)");
 	if (!path_exists(sys_module))
 		return msmvm_fail(err, MSMVM_E_NO_DRIVER, ENODEV,
 				  "the %s driver is not loaded (no %s): this machine has "
@@ -105,7 +126,8 @@ int msmvm_probe_kernel(struct msmvm *m, struct msmvm_err *err)
 		return msmvm_fail(err, MSMVM_E_NO_BTF, errno, "cannot read %s's BTF: %s", mod,
 				  strerror(errno));
 	uname(&u);
-	snprintf(m->plan.target, sizeof(m->plan.target), "kernel %s (%s)", u.release, mod);
+	snprintf(m->plan.target, sizeof(m->plan.target), "kernel %s (%s%s)", u.release, mod,
+		 twin ? ", the kernel twin" : "");
 	return 0;
 }
 

@@ -322,8 +322,8 @@ static struct drm_gpuvm *tune_vm_create(const char *name, int id)
 	if (!vm)
 		return NULL;
 	vm->base.name = name;
-	vm->base.mm_start = MSM_VM_VA_START;
-	vm->base.mm_range = MSM_VM_VA_END - MSM_VM_VA_START;
+	vm->base.mm_start = ADRENO_VM_START;
+	vm->base.mm_range = MSM_VM_SIZE_DEFAULT;
 	vm->id = id;
 	vm->mmu = msm_iommu_pagetable_create(NULL);	/* no fault injection */
 	if (!vm->mmu) {
@@ -872,7 +872,7 @@ int tune_synth_workload(const struct tune_synth *sy, struct msmvm_workload *wl,
 		uint64_t seed = sy->seed * 0x100000001b3ULL + p * 7919ULL + 1;
 		uint64_t t = 0;
 
-		workload_init(&st, sy->kind, seed, (1ULL << 32) * 3);
+		workload_init(&st, sy->kind, seed, (1ULL << 32) * 3, 4 * SZ_1G);	/* queue 1's window */
 		wl->procs[p].pid = 1000 + p;
 		snprintf(wl->procs[p].comm, sizeof(wl->procs[p].comm), "%s-%u",
 			 workload_names[sy->kind], p);

@@ -22,14 +22,41 @@ int workload_parse(const char *name, enum workload_kind *out)
 	return -1;
 }
 
-void workload_init(struct workload_state *st, enum workload_kind kind, u64 seed, u64 va_base)
+void workload_init(struct workload_state *st, enum workload_kind kind, u64 seed, u64 va_base,
+		   u64 va_size)
 {
 	memset(st, 0, sizeof(*st));
 	st->kind = kind;
 	st->rng = seed;
 	st->va_base = va_base;
-	st->va_size = 4 * SZ_1G;
+	st->va_size = va_size;
 	st->cursor = va_base;
+}
+
+/*
+ * Queue queue_id's window: 4 GiB at 4 GiB * (1 + 2 * queue_id), the layout every seed's
+ * streams were made with, when the VM holds all of them (any VM of 256 GiB or more); else an
+ * equal share of the VM per queue, 2 MiB aligned, less the 64 KiB an unmap-heavy op may
+ * reach past its page.
+ */
+int workload_window(u32 queue_id, u32 nqueues, u64 vm_start, u64 vm_size, u64 *base, u64 *size)
+{
+	u64 share;
+
+	if (queue_id < 1 || nqueues < 1 || queue_id > nqueues)
+		return -1;
+	if (4 * SZ_1G * (2 + 2 * (u64)nqueues) <= vm_start + vm_size &&
+	    4 * SZ_1G * 3 >= vm_start) {
+		*base = 4 * SZ_1G * (1 + 2 * (u64)queue_id);
+		*size = 4 * SZ_1G;
+		return 0;
+	}
+	share = ALIGN_DOWN(vm_size / nqueues, SZ_2M);
+	if (share < WL_MIN_WINDOW)
+		return -1;
+	*base = vm_start + (queue_id - 1) * share;
+	*size = share - 16 * SZ_4K;
+	return 0;
 }
 
 static u64 rnd(struct workload_state *st, u64 n)
@@ -77,6 +104,8 @@ static unsigned int gen_contiguous(struct workload_state *st, struct drm_msm_vm_
 
 		if (range > 64 * SZ_2M / 2)
 			range = 64 * SZ_2M / 2;		/* cap at 64 MiB */
+		if (range > st->va_size / 2)		/* small VMs: half the window */
+			range = ALIGN_DOWN(st->va_size / 2, SZ_4K);
 		if (rnd(st, 4))				/* mostly 2 MiB aligned starts */
 			st->cursor = ALIGN(st->cursor, SZ_2M);
 		if (st->cursor + range > st->va_base + st->va_size)

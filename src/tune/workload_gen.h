@@ -46,12 +46,17 @@ int workload_parse(const char *name, enum workload_kind *out);
 struct workload_state {
 	enum workload_kind kind;
 	u64 rng;
-	u64 va_base;	/* this thread's 4 GiB window */
+	u64 va_base;	/* this thread's window (workload_window) */
 	u64 va_size;
 	u64 cursor;	/* next address for contiguous maps */
 };
 
-void workload_init(struct workload_state *st, enum workload_kind kind, u64 seed, u64 va_base);
+void workload_init(struct workload_state *st, enum workload_kind kind, u64 seed, u64 va_base,
+		   u64 va_size);
+/* The smallest window a queue gets: the VM size divided by the queues must reach it. */
+#define WL_MIN_WINDOW (4 * SZ_2M)
+/* Queue queue_id's (1..nqueues) VA window inside the VM: 0, or -1 if the VM is too small. */
+int workload_window(u32 queue_id, u32 nqueues, u64 vm_start, u64 vm_size, u64 *base, u64 *size);
 /* Fills ops[] for the next VM_BIND; returns how many. */
 unsigned int workload_next(struct workload_state *st, struct drm_msm_vm_bind_op *ops);
 

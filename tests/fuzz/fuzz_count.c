@@ -7,7 +7,8 @@
  * Properties checked besides the sanitizers:
  *  - it succeeds exactly when every op parses (sim_parse_op) and passes the driver's
  *    checks, restated here independently (4 KiB aligned, non-empty, no wrap, inside
- *    [16 MiB, 2^48));
+ *    the VM_BIND VM [4 GiB, 4 GiB + VM size), the size 2^48 unless a leading
+ *    `--vm-size SIZE` or `--vm-size=SIZE` gives a multiple of 2 MiB in [64 MiB, 2^48]);
  *  - the total (first line) equals an independent implementation of the counting rule
  *    (as tests/test_count.c's, written from the rule's text, not the driver's code), and
  *    the runs printed after it add up to it;
@@ -53,9 +54,11 @@ static uint32_t ref_count(const struct drm_msm_vm_bind_op *ops, unsigned n)
 	return (uint32_t)total;
 }
 
+static uint64_t ref_vm_size = 1ULL << 48;
+
 static int ref_valid(const struct drm_msm_vm_bind_op *op)
 {
-	const uint64_t lo = 16ULL << 20, hi = 1ULL << 48;
+	const uint64_t lo = 4ULL << 30, hi = lo + ref_vm_size;
 
 	return !(op->iova & 4095) && !(op->range & 4095) && op->range &&
 	       op->iova + op->range > op->iova && op->iova >= lo && op->iova + op->range <= hi;
@@ -68,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *text, *out = NULL, *err = NULL, *line, *next;
 	size_t outlen = 0, errlen = 0;
 	FILE *fout, *ferr;
-	int argc = 1, all_valid = 1, rc;
+	int argc = 1, all_valid = 1, rc, first = 1;
 	uint64_t runs_total = 0;
 
 	if (size > 65536)
@@ -98,10 +101,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(rc == 0 && !strncmp(out, "Usage: msmvm-sim count", 22), "--help");
 		goto done;
 	}
-	for (int i = 1; i < argc; i++) {
-		if (sim_parse_op(argv[i], &ops[i - 1]) || !ref_valid(&ops[i - 1]))
+	/* a leading --vm-size: the rest are ops in a VM of that size */
+	ref_vm_size = 1ULL << 48;
+	if (argc >= 2 && argv[1][0] == '-') {
+		const char *v = !strcmp(argv[1], "--vm-size") ? (argc >= 3 ? argv[2] : NULL) :
+				!strncmp(argv[1], "--vm-size=", 10) ? argv[1] + 10 : NULL;
+		uint64_t size;
+
+		first = !strcmp(argv[1], "--vm-size") ? 3 : 2;
+		if (!v || sim_parse_size(v, &size) || size < (64ULL << 20) || size > (1ULL << 48) ||
+		    size % (2ULL << 20))
+			all_valid = 0;
+		else
+			ref_vm_size = size;
+	}
+	for (int i = first; i < argc; i++) {
+		if (sim_parse_op(argv[i], &ops[i - first]) || !ref_valid(&ops[i - first]))
 			all_valid = 0;
 	}
+	if (first > argc - 1)
+		all_valid = 0;	/* no op */
 	if (argc == 1 || !all_valid) {
 		FUZZ_CHECK(rc == 2, "exit %d for invalid ops, expected 2 (stderr: %s)", rc, err);
 		FUZZ_CHECK(!strncmp(err, "msmvm-sim: ", 11) && strchr(err, '\n') == err + errlen - 1,
@@ -113,7 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(errlen == 0, "stderr for valid ops: %s", err);
 	{
 		unsigned long total = strtoul(out, &next, 10);
-		uint32_t want = ref_count(ops, (unsigned)(argc - 1));
+		uint32_t want = ref_count(ops, (unsigned)(argc - first));
 		unsigned nrun = 0;
 
 		FUZZ_CHECK(*next == '\n', "first line is not a number: %s", out);

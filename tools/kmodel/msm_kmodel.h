@@ -34,11 +34,6 @@
 #include "msm_mmu.h"
 #include "msm_vm_bind.h"
 
-/* a6xx_create_private_vm(): VM_BIND VMs start at 4 GiB (msm_vm_bind.h has it once merged). */
-#ifndef ADRENO_VM_START
-#define ADRENO_VM_START SZ_4G
-#endif
-
 /* 6.12's uapi predates MSM_SUBMITQUEUE_ALLOW_PREEMPT; msm accepts it with VM_BIND. */
 #define MSM_SUBMITQUEUE_ALLOW_PREEMPT_ 0x00000001
 #define MSM_KMODEL_SUBMITQUEUE_FLAGS (MSM_SUBMITQUEUE_ALLOW_PREEMPT_ | MSM_SUBMITQUEUE_VM_BIND)

@@ -28,7 +28,7 @@ unsigned int prealloc_limit = 1024;
 module_param(prealloc_limit, uint, 0644);
 MODULE_PARM_DESC(prealloc_limit, "The VM_BIND throttle's limit, in pages (the driver's 1024)");
 
-unsigned long long vm_size = 1ULL << 48;
+unsigned long long vm_size = MSM_VM_SIZE_DEFAULT;	/* 2^48 */
 module_param(vm_size, ullong, 0644);
 MODULE_PARM_DESC(vm_size, "VA size of VMs created from now on, from ADRENO_VM_START (4 GiB)");
 

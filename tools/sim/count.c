@@ -38,6 +38,17 @@ int sim_parse_size(const char *s, u64 *out)
 	return 0;
 }
 
+int sim_parse_vm_size(const char *s, u64 *out)
+{
+	u64 v;
+
+	if (sim_parse_size(s, &v) || v < 64 * (1ULL << 20) || v > (1ULL << 48) ||
+	    v & (SZ_2M - 1))
+		return -1;
+	*out = v;
+	return 0;
+}
+
 int sim_parse_op(const char *arg, struct drm_msm_vm_bind_op *op)
 {
 	char kind[16], *c1, *c2, buf[256];
@@ -73,15 +84,19 @@ int sim_parse_op(const char *arg, struct drm_msm_vm_bind_op *op)
 
 static void count_usage(FILE *f)
 {
-	fputs("Usage: msmvm-sim count OP...\n"
+	fputs("Usage: msmvm-sim count [--vm-size SIZE] OP...\n"
 	      "\n"
 	      "Print the number of page-table pages the msm driver preallocates for one VM_BIND\n"
 	      "with these ops, in this order (first line), then the merged runs it counted.\n"
 	      "\n"
 	      "OP is KIND:IOVA:RANGE with KIND one of map, null (MAP_NULL) or unmap; IOVA and\n"
 	      "RANGE are decimal or 0x-hex, with an optional K, M, G or T suffix (x1024).\n"
-	      "Ops are validated as the driver does (4 KiB alignment, non-empty, inside the\n"
-	      "48-bit VA space): an invalid op is an error, as the ioctl's -EINVAL would be.\n"
+	      "Ops are validated as the driver does (flags, 4 KiB alignment, non-empty, inside\n"
+	      "the VM_BIND VM's VA space [4 GiB, 4 GiB + SIZE)): an invalid op is an error, as\n"
+	      "the ioctl's -EINVAL would be.\n"
+	      "\n"
+	      "  --vm-size SIZE   the VM's size, a multiple of 2 MiB (default 256T, i.e. 2^48,\n"
+	      "                   the largest a shipping GPU has): " SIM_VM_SIZE_HELP "\n"
 	      "\n"
 	      "Rule: per merged run [first.iova, last.iova+last.range), one page per 512 GiB,\n"
 	      "1 GiB and 2 MiB aligned block touched. Consecutive MAP/MAP_NULL ops merge when\n"
@@ -114,12 +129,36 @@ int sim_count_main(int argc, char **argv, FILE *out, FILE *err)
 	struct run_print rp = { .out = out };
 	struct msm_vm_bind_job *job;
 	struct drm_gpuvm *gpuvm;
-	int nops = argc - 1;
+	int first = 1, nops;
 
 	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		count_usage(out);
 		return 0;
 	}
+	msm_model.vm_size = MSM_VM_SIZE_DEFAULT;	/* each call on its own (tests, fuzzing) */
+	/* options first: an op never starts with '-' */
+	while (first < argc && !strncmp(argv[first], "--vm-size", 9)) {
+		const char *v = argv[first][9] == '=' ? argv[first] + 10 :
+				argv[first][9] ? NULL : argv[first + 1];
+
+		if (!v) {
+			fprintf(err, "msmvm-sim: count: unknown option '%s' (see --help)\n",
+				argv[first]);
+			return EXIT_USAGE;
+		}
+		if (sim_parse_vm_size(v, &msm_model.vm_size)) {
+			fprintf(err, "msmvm-sim: count: bad --vm-size '%s': a multiple of 2 MiB from"
+				     " 64M to 256T (see --help)\n", v);
+			return EXIT_USAGE;
+		}
+		first += argv[first][9] == '=' ? 1 : 2;
+	}
+	if (first < argc && argv[first][0] == '-' && strcmp(argv[first], "-")) {
+		fprintf(err, "msmvm-sim: count: unknown option '%s' (see --help)\n", argv[first]);
+		return EXIT_USAGE;
+	}
+	argv += first - 1;
+	nops = argc - first;
 	if (nops < 1) {
 		fputs("msmvm-sim: count: no OP given (see --help)\n", err);
 		return EXIT_USAGE;
@@ -152,7 +191,8 @@ int sim_count_main(int argc, char **argv, FILE *out, FILE *err)
 		if (msm_vm_bind_lookup_op(job, &op)) {
 			fprintf(err,
 				"msmvm-sim: count: op '%s' would fail with -EINVAL (4 KiB alignment,"
-				" non-empty, inside [0x%" PRIx64 ", 0x%" PRIx64 "))\n",
+				" non-empty, inside the VM [0x%" PRIx64 ", 0x%" PRIx64 "), see"
+				" --vm-size)\n",
 				arg, gpuvm->mm_start, gpuvm->mm_start + gpuvm->mm_range);
 			free(job);
 			msm_gem_vm_destroy(gpuvm);

@@ -296,25 +296,6 @@ static int param_write(const char *name, u64 v)
 	return 0;
 }
 
-static int param_read(const char *name, u64 *v)
-{
-	char path[256];
-	unsigned long long x;
-	FILE *f;
-	int n;
-
-	snprintf(path, sizeof(path), KMODEL_PARAMS "%s", name);
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	n = fscanf(f, "%llu", &x);
-	fclose(f);
-	if (n != 1)
-		return -1;
-	*v = x;
-	return 0;
-}
-
 static bool is_kmodel_device(const char *path)
 {
 	char name[64] = "";
@@ -579,7 +560,14 @@ static void *kqueue_thread_main(void *arg)
 		return NULL;
 	}
 	/* the model's queue_thread_main: same seed, same window per queue id, same stream */
-	workload_init(&wl, qt->opts->workload, qt->seed, (1ULL << 32) * (1 + 2 * qt->queue_id));
+	{
+		u64 base = 0, size = 0;
+
+		/* cmd_run() checked that every queue has a window */
+		workload_window(qt->queue_id, qt->opts->queues, ADRENO_VM_START, msm_model.vm_size,
+				&base, &size);
+		workload_init(&wl, qt->opts->workload, qt->seed, base, size);
+	}
 	next_ns = mono_ns();
 
 	while (!stop_requested) {
@@ -845,22 +833,15 @@ static void child_signals(void)
 
 static int kmodel_configure(const struct sim_opts *o)
 {
-	u64 vm_size;
-
 	/* every parameter the model has, so that no earlier run's setting carries over */
 	if (param_write("prealloc_limit", msm_model.prealloc_limit) ||
+	    param_write("vm_size", msm_model.vm_size) ||
 	    param_write("job_cost_us", (u64)o->job_cost_us) ||
 	    param_write("op_cost_us", msm_model.op_cost_us) ||
 	    param_write("interrupt_ppm", (u64)llround(msm_model.interrupt_rate * 1e6)) ||
 	    param_write("interrupt_delay_us", msm_model.interrupt_delay_us) ||
 	    param_write("alloc_fail_ppm", (u64)llround(msm_model.alloc_fail_rate * 1e6)))
 		return 1;
-	/* vm_size is left as it is: the queues' windows must fit in [4 GiB, 4 GiB + vm_size) */
-	if (!param_read("vm_size", &vm_size) &&
-	    (1ULL << 32) * (2 + 2 * (u64)o->queues) > (1ULL << 32) + vm_size)
-		return kerr("the twin's vm_size is %" PRIu64 " bytes; %u queues' windows need %llu: "
-			    "write a larger one to " KMODEL_PARAMS "vm_size",
-			    vm_size, o->queues, (1ULL << 32) * (1 + 2 * (u64)o->queues));
 	return 0;
 }
 

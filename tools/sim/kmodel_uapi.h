@@ -31,9 +31,14 @@ struct kmodel_drm_version {
 };
 #define KMODEL_DRM_IOCTL_VERSION _IOWR(DRM_IOCTL_BASE, 0x00, struct kmodel_drm_version)
 
-#ifndef DRM_MSM_SET_PARAM	/* unless msm_drm.h grows them */
+#ifndef MSM_PIPE_3D0
 #define MSM_PIPE_3D0		0x10
+#endif
+#ifndef MSM_BO_WC
 #define MSM_BO_WC		0x00020000
+#endif
+
+#ifndef DRM_MSM_SET_PARAM	/* unless msm_drm.h grows them */
 
 #define DRM_MSM_SET_PARAM		0x01
 #define DRM_MSM_GEM_NEW			0x02

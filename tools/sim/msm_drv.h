@@ -129,6 +129,7 @@ struct msm_model_params {
 	unsigned int interrupt_delay_us;
 	unsigned int op_cost_us;	/* scheduler time per op, on top of the job's cost */
 	u64 sched_hang_at_ns;		/* schedulers stop running jobs from then (0: never) */
+	u64 vm_size;			/* VA size of new VMs, from ADRENO_VM_START */
 };
 extern struct msm_model_params msm_model;
 

@@ -28,6 +28,7 @@
 struct msm_model_params msm_model = {
 	.prealloc_limit = 1024,
 	.interrupt_delay_us = 200,
+	.vm_size = MSM_VM_SIZE_DEFAULT,
 };
 __thread struct msm_call_record msm_current_call;
 
@@ -407,8 +408,8 @@ struct drm_gpuvm *msm_gem_vm_create(struct drm_device *drm, const char *name, in
 		return NULL;
 	vm->base.name = name;
 	vm->base.drm = drm;
-	vm->base.mm_start = MSM_VM_VA_START;
-	vm->base.mm_range = MSM_VM_VA_END - MSM_VM_VA_START;
+	vm->base.mm_start = ADRENO_VM_START;
+	vm->base.mm_range = msm_model.vm_size;
 	vm->id = id;
 	vm->mmu = msm_iommu_pagetable_create(&model_pagetable_hooks);
 	if (!vm->mmu) {

@@ -228,8 +228,14 @@ static void *queue_thread_main(void *arg)
 	}
 	signal_init_thread();
 	msm_current_call.rng = qt->seed ^ 0x5bd1e995ULL;
-	workload_init(&wl, qt->opts->workload, qt->seed,
-		      (1ULL << 32) * (1 + 2 * qt->queue->id));
+	{
+		u64 base = 0, size = 0;
+
+		/* cmd_run() checked that every queue has a window */
+		workload_window(qt->queue->id, qt->opts->queues, ADRENO_VM_START, msm_model.vm_size,
+				&base, &size);
+		workload_init(&wl, qt->opts->workload, qt->seed, base, size);
+	}
 	start_line_wait(qt);
 
 	while (!stop_requested) {
@@ -500,6 +506,8 @@ static void run_usage(FILE *f)
 	      "\n"
 	      "Driver and faults:\n"
 	      "      --limit PAGES        throttle limit (the driver's 1024)\n"
+	      "      --vm-size SIZE       each VM's VA size from 4 GiB (ADRENO_VM_START), a multiple\n"
+	      "                           of 2 MiB (default 256T = 2^48): " SIM_VM_SIZE_HELP "\n"
 	      "      --interrupt-rate P   probability that a signal arrives during a throttle sleep\n"
 	      "                           (-ERESTARTSYS, retried: downward drift)\n"
 	      "      --interrupt-delay USEC  how long after the sleep begins it arrives (default 200)\n"
@@ -516,16 +524,16 @@ static void run_usage(FILE *f)
 	      "                           msm_kmodel, one open file per VM, one thread per queue.\n"
 	      "                           Loads the module if needed (modprobe msm_kmodel, else\n"
 	      "                           kmodel/msm_kmodel.ko beside this binary's build\n"
-	      "                           directory); sets its parameters prealloc_limit,\n"
-	      "                           job_cost_us, op_cost_us, interrupt_ppm,\n"
-	      "                           interrupt_delay_us and alloc_fail_ppm from the options\n"
-	      "                           above (their defaults when not given; vm_size is left\n"
-	      "                           as it is). The twin's signal is SIGURG: each interrupted\n"
-	      "                           VM_BIND returns EINTR and is issued again, as libdrm\n"
-	      "                           does. The summary is the twin's ground truth\n"
-	      "                           (debugfs msm_kmodel/vms) for the VMs the run created,\n"
-	      "                           read once every process has exited and its VMs drained;\n"
-	      "                           addr is the kernel's struct msm_gem_vm, as probes see it\n"
+	      "                           directory) and sets all its parameters from the options\n"
+	      "                           above, defaults included, so no earlier setting carries\n"
+	      "                           over: prealloc_limit, vm_size, job_cost_us, op_cost_us,\n"
+	      "                           interrupt_ppm, interrupt_delay_us, alloc_fail_ppm.\n"
+	      "                           The twin's signal is SIGURG: an interrupted VM_BIND\n"
+	      "                           returns EINTR and is issued again, as libdrm does.\n"
+	      "                           The summary is the twin's ground truth (debugfs\n"
+	      "                           msm_kmodel/vms) for the VMs the run created, read once\n"
+	      "                           every process has exited and its VMs are drained; addr\n"
+	      "                           is the kernel's struct msm_gem_vm, as probes see it\n"
 	      "      --kmodel PATH        the msm_kmodel.ko to load if it is not loaded\n"
 	      "\n"
 	      "Output:\n"
@@ -567,6 +575,7 @@ static int cmd_run(int argc, char **argv)
 		{ "burst-len", required_argument, NULL, 'b' },
 		{ "summary", required_argument, NULL, 'o' },
 		{ "log", required_argument, NULL, 'l' },
+		{ "vm-size", required_argument, NULL, 'M' },
 		{ "kernel", no_argument, NULL, 'K' },
 		{ "kmodel", required_argument, NULL, 'k' },
 		{ "interrupt-delay", required_argument, NULL, 'D' },
@@ -673,6 +682,11 @@ static int cmd_run(int argc, char **argv)
 			if (parse_double(optarg, 0.01, 1e6, &o.wedge_timeout))
 				return usage_error("run: bad --wedge-timeout '%s'", optarg);
 			break;
+		case 'M':
+			if (sim_parse_vm_size(optarg, &msm_model.vm_size))
+				return usage_error("run: bad --vm-size '%s' (a multiple of 2 MiB from 64M"
+						   " to 256T)", optarg);
+			break;
 		case 'o':
 			o.summary_path = optarg;
 			break;
@@ -710,6 +724,15 @@ static int cmd_run(int argc, char **argv)
 		return usage_error("run: give --duration or --binds, not both");
 	if (o.duration)
 		o.binds = 0;
+	{
+		u64 base, size;
+
+		if (workload_window(o.queues, o.queues, ADRENO_VM_START, msm_model.vm_size, &base,
+				    &size))
+			return usage_error("run: --vm-size %" PRIu64 " MiB is too small for %u queues"
+					   " (each needs %llu MiB)", msm_model.vm_size >> 20,
+					   o.queues, WL_MIN_WINDOW >> 20);
+	}
 	if (o.job_cost_us < 0)
 		o.job_cost_us = o.workload == WL_STORM ? 1000 : 50;
 	if (o.kernel && model_only)
