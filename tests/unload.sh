@@ -133,6 +133,32 @@ want=$(jq .totals.binds "$tmp/sum.json")
 [[ "$last" == *" binds $want "* ]] || problems+=("-b last frame: '$last', model binds $want")
 if [ ${#problems[@]} -eq 0 ]; then pass unload_top_last_frame; else fail unload_top_last_frame "${problems[@]}"; fi
 
+# --- msmvmtop on a terminal (tmux): the screen restored, its last state printed ---
+if command -v tmux >/dev/null; then
+  rm -rf "$tmp/sys"; insmod_fake
+  sess=msmvm-unload-$$
+  tmux new-session -d -s "$sess" -x 160 -y 40 \
+    "MSMVM_SYSFS='$MSMVM_SYSFS' MSMVM_WATCH_MODULE=fakemod '$B/msmvmtop' --sim='$SIM' 2>'$tmp/tty.err'; echo \$? >'$tmp/tty.rc'; sleep 60"
+  sleep 2
+  "$SIM" run -w sparse -P 2 -n 30 --seed 54 -o "$tmp/sum3.json" 2>/dev/null
+  sleep 1.5
+  rmmod_fake
+  wait_for "$tmp/tty.rc" . 20
+  tmux capture-pane -p -J -t "$sess" >"$tmp/tty.screen" 2>/dev/null
+  tmux kill-session -t "$sess" 2>/dev/null
+  want=$(jq .totals.binds "$tmp/sum3.json")
+  if [ "$(cat "$tmp/tty.rc" 2>/dev/null)" = 0 ] &&
+     grep -q 'driver module fakemod was unloaded; stopping' "$tmp/tty.err" &&
+     grep -q "^totals: binds $want " "$tmp/tty.screen"; then
+    pass unload_top_terminal_last_state "$want binds on the restored terminal"
+  else
+    fail unload_top_terminal_last_state "status $(cat "$tmp/tty.rc" 2>/dev/null), model binds $want" \
+      "$(cat "$tmp/tty.err")" "$(grep totals: "$tmp/tty.screen")"
+  fi
+else
+  echo "skip unload_top_terminal_last_state # no tmux"
+fi
+
 # --- msmvm-alert: detaches, keeps serving, re-attaches, counters never go down ---
 rm -rf "$tmp/sys"
 insmod_fake

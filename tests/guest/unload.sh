@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# The driver going away, for real: run INSIDE the guest (tools/guest/run), as root, from the
+# project root. With the kernel twin loaded, msmvm-stat --json, msmvm-trace, msmvmtop
+# (--json and -b) and msmvm-alert (HTTP metrics) are attached with kprobes; msmvm-sim run
+# --kernel issues VM_BINDs; then `rmmod msm_kmodel`. Checked against the twin's ground truth
+# (debugfs msm_kmodel/vms, read before the rmmod), counts compared exactly:
+#   - stat, top and trace end by themselves with status 0 and a line naming the module;
+#     their final report / last frame / trace (recounted by msmvm-stat --replay) hold the
+#     twin's counts;
+#   - msmvm-alert stays up, exports msmvm_driver_attached 0 and one detach, still serves the
+#     counts; after `insmod` it re-attaches and its totals are the first load's plus the
+#     second's, exactly, and no scrape ever saw a total go down;
+#   - with fentry/fexit attached the kernel holds the module: rmmod is refused ("in use").
+# Prints "ok" / "not ok" / "skip" lines.
+set -u
+B=${BUILD:-build}
+MOD=msm_kmodel
+KO=$B/kmodel/$MOD.ko
+VMS=/sys/kernel/debug/$MOD/vms
+
+pass() { echo "ok $1${2:+ # $2}"; }
+fail() { echo "not ok $1"; shift; for l in "$@"; do printf '%s\n' "$l" | head -20 | sed 's/^/#   /'; done; }
+skip() { echo "skip $1 # $2"; }
+
+if [ "$(id -u)" -ne 0 ]; then skip guest_unload "needs root (run it in the guest)"; exit 0; fi
+for t in msmvm-stat msmvm-trace msmvmtop msmvm-alert msmvm-sim; do
+  [ -x "$B/$t" ] || { skip guest_unload "$B/$t is not built"; exit 0; }
+done
+if ! "$B/msmvm-sim" run --help 2>&1 | grep -q -- '--kernel'; then
+  skip guest_unload "msmvm-sim run has no --kernel"; exit 0
+fi
+[ -e "$KO" ] || { skip guest_unload "$KO is not built"; exit 0; }
+for c in curl jq awk; do command -v $c >/dev/null || { skip guest_unload "no $c"; exit 0; }; done
+
+# --attach=kprobe where the tools have the option (kprobes are what let a module go)
+KPROBE=() FENTRY=()
+if "$B/msmvm-stat" --help 2>&1 | grep -q -- '--attach'; then
+  KPROBE=(--attach=kprobe) FENTRY=(--attach=fentry)
+fi
+TGT=(--module "$MOD" "${KPROBE[@]}")
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$tmp"
+  loaded || load_twin >/dev/null 2>&1	# leave the twin loaded, as other tests expect
+}
+trap cleanup EXIT
+
+# kmod: the system's, or the one tools/guest/fetch unpacked
+kmod() {	# rmmod|insmod|modprobe ARGS...
+  local c=$1; shift
+  if command -v "$c" >/dev/null; then
+    "$c" "$@"
+  else
+    # shellcheck disable=SC1091
+    (. "$B/guest/kernel.env" && LD_LIBRARY_PATH=$KMOD_LIBS "$KMOD_SBIN/$c" "$@")
+  fi
+}
+loaded() { [ -e /sys/module/$MOD ]; }
+load_twin() {
+  kmod modprobe drm 2>/dev/null; kmod modprobe gpu-sched 2>/dev/null
+  kmod insmod "$KO"
+}
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+wait_for() {	# FILE PATTERN [SECS]
+  local i
+  for i in $(seq $((${3:-30} * 10))); do grep -q -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+seen_at() {	# FILE PATTERN: ms since the epoch when FILE first held it (polled every 20 ms)
+  local i
+  for i in $(seq 500); do grep -q -- "$2" "$1" 2>/dev/null && { now_ms; return 0; }; sleep 0.02; done
+}
+# The twin's ground truth: KEY summed over every VM since the module was loaded
+truth() { awk -v k="$1" '{for (i = 1; i <= NF; i++) {split($i, a, "="); if (a[1] == k) s += a[2]}} END {print s + 0}' "$2"; }
+# every VM closed and drained (open=0): its figures are final
+drained() {
+  local i
+  for i in $(seq 100); do grep -q 'open=1' "$VMS" || return 0; sleep 0.1; done
+  return 1
+}
+read_truth() {	# OUT
+  drained || echo "warning: VMs still open in $VMS" >&2
+  cp "$VMS" "$1"
+}
+
+# a fresh twin: its vms file then holds only what these tools see
+if loaded; then kmod rmmod $MOD || { fail guest_unload_setup "cannot rmmod a $MOD loaded before the test"; exit 0; }; fi
+if ! load_twin; then fail guest_unload_setup "cannot load $KO"; exit 0; fi
+[ -r "$VMS" ] || { fail guest_unload_setup "no $VMS (debugfs mounted?)"; exit 0; }
+
+# --- stat, trace, top --json, top -b and alert, all attached with kprobes ---
+"$B/msmvm-stat" "${TGT[@]}" --json >"$tmp/stat.json" 2>"$tmp/stat.err" & stat_pid=$!
+"$B/msmvm-trace" "${TGT[@]}" -o "$tmp/rec.perfetto-trace" 2>"$tmp/trace.err" & trace_pid=$!
+"$B/msmvmtop" "${TGT[@]}" --json -d 0.5 >"$tmp/top.json" 2>"$tmp/top.err" & top_pid=$!
+"$B/msmvmtop" "${TGT[@]}" -b -d 0.5 >"$tmp/top.txt" 2>"$tmp/topb.err" & topb_pid=$!
+port=$((20000 + RANDOM % 20000))
+"$B/msmvm-alert" "${TGT[@]}" --listen "127.0.0.1:$port" --stall 100/1000 >/dev/null 2>"$tmp/alert.err" &
+alert_pid=$!
+pids+=("$stat_pid" "$trace_pid" "$top_pid" "$topb_pid" "$alert_pid")
+ok=1
+wait_for "$tmp/stat.err" attached 120 || ok=0
+wait_for "$tmp/trace.err" attached 120 || ok=0
+wait_for "$tmp/top.json" '"totals"' 120 || ok=0
+wait_for "$tmp/top.txt" 'totals:' 120 || ok=0
+wait_for "$tmp/alert.err" watching 120 || ok=0
+if [ $ok = 0 ]; then
+  fail guest_unload_attach "$(tail -n 3 "$tmp"/*.err)"
+  exit 0
+fi
+pass guest_unload_attach "5 tools on $(head -c 200 "$tmp/stat.err" | grep -o 'attached.*')"
+
+scrape_sum() { awk -v m="$2" 'index($0, m "{") == 1 {s += $NF} END {print s + 0}' "$1"; }
+metric() { curl -sf "http://127.0.0.1:$port/metrics" | awk -v m="$1" 'index($0, m "{") == 1 {print $NF}'; }
+(
+  while [ ! -e "$tmp/stop" ]; do
+    if curl -sf "http://127.0.0.1:$port/metrics" >"$tmp/scrape" 2>/dev/null; then
+      echo "$(scrape_sum "$tmp/scrape" msmvm_binds_total) $(scrape_sum "$tmp/scrape" msmvm_pages_counted_total) $(scrape_sum "$tmp/scrape" msmvm_pages_used_total)"
+    fi
+    sleep 0.2
+  done
+) >"$tmp/scrapes" &
+scraper=$!
+pids+=("$scraper")
+
+"$B/msmvm-sim" run --kernel -w mixed -P 3 -n 60 --seed 61 -o "$tmp/sum1.json" 2>"$tmp/sim1.err" ||
+  fail guest_unload_workload "msmvm-sim run --kernel: $(tail -3 "$tmp/sim1.err")"
+read_truth "$tmp/truth1"
+sleep 1	# the tools' last snapshot before the unload is not what is checked: the final one is
+t0=$(now_ms)
+kmod rmmod $MOD; rmmod_rc=$?
+t_stat=$(seen_at "$tmp/stat.err" "driver module $MOD was unloaded; stopping")
+if [ $rmmod_rc != 0 ]; then
+  fail guest_unload_rmmod "rmmod $MOD failed ($rmmod_rc) with kprobes attached"
+  exit 0
+fi
+wait "$stat_pid"; stat_rc=$?
+wait "$trace_pid"; trace_rc=$?
+wait "$top_pid"; top_rc=$?
+wait "$topb_pid"; topb_rc=$?
+
+# counts: the twin's ground truth, exactly
+COUNTERS="binds ops errors pages_counted pages_used waits interrupted_waits"
+cmp_json() {	# JSON-FILE TRUTH-FILE: lines of disagreement
+  local k got want
+  for k in $COUNTERS; do
+    got=$(jq ".totals.$k" "$1"); want=$(truth "$k" "$2")
+    [ "$got" = "$want" ] || echo "$k: $got, twin $want"
+  done
+}
+problems=()
+[ "$stat_rc" = 0 ] || problems+=("exit status $stat_rc")
+[ -n "$t_stat" ] || problems+=("no unload line: $(cat "$tmp/stat.err")")
+tail -1 "$tmp/stat.json" >"$tmp/stat.final"
+[ "$(jq -r .type "$tmp/stat.final")" = final ] || problems+=("no final report")
+mapfile -t d < <(cmp_json "$tmp/stat.final" "$tmp/truth1"); problems+=("${d[@]}")
+[ "$(truth binds "$tmp/truth1")" -gt 0 ] || problems+=("the twin counted no binds")
+if [ ${#problems[@]} -eq 0 ]; then
+  pass guest_unload_stat_final_report "$(jq .totals.binds "$tmp/stat.final") binds = twin; said $((t_stat - t0)) ms after rmmod returned"
+else
+  fail guest_unload_stat_final_report "${problems[@]}"
+fi
+if [ -n "$t_stat" ] && [ $((t_stat - t0)) -lt 1000 ]; then
+  pass guest_unload_detected_within_1s "$((t_stat - t0)) ms"
+else
+  fail guest_unload_detected_within_1s "${t_stat:-never} (rmmod returned at $t0)"
+fi
+
+problems=()
+[ "$trace_rc" = 0 ] || problems+=("exit status $trace_rc")
+grep -q "driver module $MOD was unloaded; stopping" "$tmp/trace.err" || problems+=("no unload line: $(cat "$tmp/trace.err")")
+if "$B/msmvm-stat" --replay "$tmp/rec.perfetto-trace" --json >"$tmp/replay.json" 2>"$tmp/replay.err"; then
+  grep -q 'has no final stats\|ends inside a packet\|lost' "$tmp/replay.err" && problems+=("$(cat "$tmp/replay.err")")
+  mapfile -t d < <(cmp_json "$tmp/replay.json" "$tmp/truth1"); problems+=("${d[@]}")
+else
+  problems+=("--replay failed: $(cat "$tmp/replay.err")")
+fi
+if [ ${#problems[@]} -eq 0 ]; then pass guest_unload_trace_finalised; else fail guest_unload_trace_finalised "${problems[@]}"; fi
+
+problems=()
+[ "$top_rc" = 0 ] || problems+=("--json exit status $top_rc")
+[ "$topb_rc" = 0 ] || problems+=("-b exit status $topb_rc")
+for f in top topb; do
+  grep -q "driver module $MOD was unloaded; stopping" "$tmp/$f.err" || problems+=("$f: no unload line: $(cat "$tmp/$f.err")")
+done
+tail -1 "$tmp/top.json" >"$tmp/top.final"
+mapfile -t d < <(cmp_json "$tmp/top.final" "$tmp/truth1"); problems+=("${d[@]}")
+last=$(grep '^totals:' "$tmp/top.txt" | tail -1)
+want=$(truth binds "$tmp/truth1")
+[[ "$last" == *" binds $want "* ]] || problems+=("-b last frame: '$last', twin binds $want")
+if [ ${#problems[@]} -eq 0 ]; then pass guest_unload_top_last_frame; else fail guest_unload_top_last_frame "${problems[@]}"; fi
+
+# --- alert: detached, serving, then re-attached with monotonic totals ---
+wait_for "$tmp/alert.err" "driver module $MOD was unloaded: detached" 10
+sleep 0.5
+problems=()
+kill -0 "$alert_pid" 2>/dev/null || problems+=("msmvm-alert exited: $(cat "$tmp/alert.err")")
+[ "$(metric msmvm_driver_attached)" = 0 ] || problems+=("msmvm_driver_attached '$(metric msmvm_driver_attached)', not 0")
+[ "$(metric msmvm_driver_detaches_total)" = 1 ] || problems+=("msmvm_driver_detaches_total '$(metric msmvm_driver_detaches_total)', not 1")
+curl -sf "http://127.0.0.1:$port/metrics" >"$tmp/detached.prom" || problems+=("no metrics while detached")
+got=$(scrape_sum "$tmp/detached.prom" msmvm_binds_total); want=$(truth binds "$tmp/truth1")
+[ "$got" = "$want" ] || problems+=("binds while detached $got, twin $want")
+if [ ${#problems[@]} -eq 0 ]; then pass guest_unload_alert_detached "serving $got binds, attached 0"; else
+  fail guest_unload_alert_detached "${problems[@]}"; fi
+
+t0=$(now_ms)
+if ! load_twin; then fail guest_unload_reinsmod "insmod $KO failed"; exit 0; fi
+wait_for "$tmp/alert.err" 'is loaded again: re-attached' 60; t_re=$(now_ms)
+"$B/msmvm-sim" run --kernel -w mixed -P 2 -n 50 --seed 62 -o "$tmp/sum2.json" 2>"$tmp/sim2.err" ||
+  fail guest_unload_workload "second msmvm-sim run --kernel: $(tail -3 "$tmp/sim2.err")"
+read_truth "$tmp/truth2"
+sleep 1
+curl -sf "http://127.0.0.1:$port/metrics" >"$tmp/after.prom"
+touch "$tmp/stop"; wait "$scraper" 2>/dev/null
+kill -TERM "$alert_pid"; wait "$alert_pid"; alert_rc=$?
+pids=()
+problems=()
+[ "$alert_rc" = 0 ] || problems+=("exit status $alert_rc after SIGTERM")
+grep -q 'is loaded again: re-attached' "$tmp/alert.err" || problems+=("no re-attach line: $(cat "$tmp/alert.err")")
+[ "$(awk 'index($0, "msmvm_driver_attached{") == 1 {print $NF}' "$tmp/after.prom")" = 1 ] || problems+=("not attached again")
+for k in binds:msmvm_binds_total ops:msmvm_ops_total errors:msmvm_errors_total \
+         pages_counted:msmvm_pages_counted_total pages_used:msmvm_pages_used_total \
+         waits:msmvm_waits_total; do
+  a=$(truth "${k%%:*}" "$tmp/truth1"); b=$(truth "${k%%:*}" "$tmp/truth2")
+  got=$(scrape_sum "$tmp/after.prom" "${k##*:}")
+  [ "$got" = $((a + b)) ] || problems+=("${k##*:}: $got, twin $a + $b")
+done
+down=$(awk 'NR > 1 && ($1 < b || $2 < p || $3 < u) {n++} {b = $1; p = $2; u = $3} END {print n + 0}' "$tmp/scrapes")
+[ "$down" = 0 ] || problems+=("$down scrapes where a total went down")
+if [ ${#problems[@]} -eq 0 ]; then
+  pass guest_unload_alert_reattached_monotonic "binds $(scrape_sum "$tmp/after.prom" msmvm_binds_total) = $(truth binds "$tmp/truth1") + $(truth binds "$tmp/truth2"); re-attached $((t_re - t0)) ms after insmod; $(wc -l <"$tmp/scrapes") scrapes, none lower"
+else
+  fail guest_unload_alert_reattached_monotonic "${problems[@]}"
+fi
+
+# --- fentry/fexit: the kernel holds the module while attached, rmmod is refused ---
+if [ ${#FENTRY[@]} -eq 0 ]; then
+  skip guest_unload_fentry_holds_module "the tools have no --attach option"
+  exit 0
+fi
+loaded || load_twin
+"$B/msmvm-stat" --module "$MOD" "${FENTRY[@]}" >/dev/null 2>"$tmp/fstat.err" & f_pid=$!
+pids+=("$f_pid")
+if ! wait_for "$tmp/fstat.err" attached 120; then
+  skip guest_unload_fentry_holds_module "fentry does not attach here: $(head -c 300 "$tmp/fstat.err")"
+  exit 0
+fi
+kmod rmmod $MOD 2>"$tmp/rmmod.err"; r=$?
+still=0; loaded && still=1
+kill -INT "$f_pid"; wait "$f_pid"; f_rc=$?
+pids=()
+if [ $r != 0 ] && [ $still = 1 ] && grep -qi 'in use' "$tmp/rmmod.err" && [ $f_rc = 0 ]; then
+  pass guest_unload_fentry_holds_module "rmmod: $(head -1 "$tmp/rmmod.err")"
+else
+  fail guest_unload_fentry_holds_module "rmmod status $r, loaded after: $still, msmvm-stat status $f_rc" "$(cat "$tmp/rmmod.err")"
+fi
