@@ -299,7 +299,7 @@ KMODEL_KO    := $(KMODEL_DIR)/msm_kmodel.ko
 KMODEL_DEPS   = $(wildcard $(KMODEL_SRC)/Kbuild $(KMODEL_SRC)/*.c $(KMODEL_SRC)/*.h \
 			   src/driver/*.c src/driver/*.h)
 
-.PHONY: guest kmodel guest-test
+.PHONY: guest kmodel guest-test kmodel-force
 guest: kmodel
 
 $(GUEST_ENV): tools/guest/fetch
@@ -308,7 +308,15 @@ $(GUEST_ENV): tools/guest/fetch
 
 kmodel: $(KMODEL_KO)
 
-$(KMODEL_KO): $(KMODEL_DEPS) $(GUEST_ENV)
+# The list of sources, rewritten only when it changes: a file added, removed or taken from
+# another KMODEL_SRC rebuilds the module even when older than it.
+KMODEL_LIST := $(KMODEL_DIR)/sources.list
+$(KMODEL_LIST): kmodel-force
+	@mkdir -p $(@D)
+	@echo '$(abspath $(KMODEL_DEPS))' | cmp -s - $@ || echo '$(abspath $(KMODEL_DEPS))' >$@
+kmodel-force: ;
+
+$(KMODEL_KO): $(KMODEL_DEPS) $(GUEST_ENV) $(KMODEL_LIST)
 	$(call msg,KBUILD,$@)
 	@test -f $(KMODEL_SRC)/Kbuild || { echo "make kmodel: no $(KMODEL_SRC)/Kbuild" >&2; exit 1; }
 	@mkdir -p $(KMODEL_DIR)/driver

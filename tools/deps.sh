@@ -18,6 +18,7 @@ packages=(
   libclang-rt-dev                         # make fuzz: clang's libFuzzer and sanitizer runtimes
   bpftrace                                # make bench: the bpftrace script msmvm is compared with
   qemu-system-x86 gcc-12                  # the x86 guest (tools/guest): TCG, and the kernel's compiler
+  kmod                                    # modprobe/insmod/rmmod for the tests in the guest
   debian-archive-keyring                  # tools/guest/fetch: checks the guest kernel's packages
 )
 
