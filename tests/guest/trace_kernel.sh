@@ -8,9 +8,9 @@
 set -u
 cd "$(dirname "$0")/../.."
 tmp=$(mktemp -d)
-rec_pid=
+rec_pids=()
 cleanup() {
-  [ -n "$rec_pid" ] && kill -9 "$rec_pid" 2>/dev/null
+  for p in "${rec_pids[@]}"; do kill -9 "$p" 2>/dev/null; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -19,62 +19,76 @@ trap cleanup EXIT
 guest_ready trace_kernel || exit 0
 CHECK_TRACE=$B/tests/test_trace
 
-# truth NAME MODE CHECK -- SIM_ARGS...: record a run, replay the file, hold it to the twin
-truth() {
-  local name=$1 mode=$2 check=$3 t0=$SECONDS f=$tmp/$1.perfetto-trace diffs attach_s
-  shift 4
-  attach_args "$mode"
-  : >"$tmp/rec.err"
-  "$TRACE" "${KARGS[@]}" -o "$f" 2>"$tmp/rec.err" &
-  rec_pid=$!
-  if ! wait_for "$tmp/rec.err" attached "$rec_pid" 60; then
-    fail "$name" "msmvm-trace did not attach in $((SECONDS - t0)) s:" "$(cat "$tmp/rec.err")"
-    kstop "$rec_pid" KILL; rec_pid=; return
-  fi
-  attach_s=$((SECONDS - t0))
-  if ! diffs=$(krun "$tmp/sum.json" "$@"); then
-    fail "$name" "$diffs"; kstop "$rec_pid" KILL; rec_pid=; return
-  fi
-  kstop "$rec_pid" INT; rec_pid=
-  if [ "$krc" -ne 0 ]; then
-    fail "$name" "msmvm-trace exited $krc:" "$(cat "$tmp/rec.err")"; return
-  fi
-  if ! jq -e ".totals | $check" "$tmp/sum.json" >/dev/null; then
-    fail "$name" "the run does not show what this case is about: $check" "twin: $(jq -c .totals "$tmp/sum.json")"
-    return
-  fi
-  # the file keeps trace_processor's rules (when the checker is built: make test builds it)
-  if command -v protoc >/dev/null && [ -x "$CHECK_TRACE" ]; then
-    if ! protoc --decode=perfetto.protos.Trace -I tests tests/trace.proto <"$f" >"$f.txt" 2>"$f.perr"; then
-      fail "$name" "protoc cannot decode the trace:" "$(head -c 300 "$f.perr")"; return
-    fi
-    if ! "$CHECK_TRACE" check "$f.txt" >"$f.chk" 2>"$f.cerr"; then
-      fail "$name" "trace_processor's rules broken:" "$(cat "$f.cerr")"; return
-    fi
-  fi
-  if ! "$STAT" --replay "$f" --json >"$tmp/replay.json" 2>"$tmp/replay.err"; then
-    fail "$name" "msmvm-stat --replay failed:" "$(cat "$tmp/replay.err")"; return
-  fi
-  tail -n 1 "$tmp/replay.json" >"$tmp/final.json"
-  diffs=$(summary_cmp replay "$tmp/final.json" "$tmp/sum.json")
-  if [ -n "$diffs" ]; then
-    fail "$name" "$diffs" "twin: $(jq -c .totals "$tmp/sum.json")" "$(grep -v '^$' "$tmp/rec.err" | tail -n 2)"
-    return
-  fi
-  pass "$name" "$(jq -r '.plan.kind // empty' "$tmp/final.json") hooks; $(jq -c '.totals | {binds, waits, interrupted_waits, drift}' "$tmp/sum.json"); $(stat -c %s "$f") bytes; attach ${attach_s} s, case $((SECONDS - t0)) s"
-}
-
+# The attach modes, each its own recorder of the same runs (attaching takes seconds in the
+# emulated guest: they attach side by side): the tools' default, and kprobes forced.
 modes=(auto)
 if [ "$HAVE_ATTACH" = 1 ]; then
   modes+=(kprobe)
 else
   skip trace_kernel_kprobe "the tools have no --attach yet"
 fi
-for mode in "${modes[@]}"; do
-  # real signals in the throttle's sleep: -ERESTARTSYS, the call restarted, downward drift
-  truth "trace_kernel_interrupted_$mode" "$mode" '.interrupted_waits > 0 and .drift < 0 and .waits > 0' -- \
-    -w storm -P 2 -n 20 --interrupt-rate 0.3 --seed 51
-  # the bulk allocation failing after the count was added: upward drift
-  truth "trace_kernel_alloc_fail_$mode" "$mode" '.drift > 0' -- \
-    -w sparse -P 2 -n 150 --alloc-fail-rate 0.02 --wedge-timeout 0.3 --seed 52
-done
+
+# truth NAME CHECK -- SIM_ARGS...: record a run in each mode, replay each file, hold it to
+# the twin (NAME_MODE for each)
+truth() {
+  local name=$1 check=$2 t0=$SECONDS mode diffs attach_s f pid
+  shift 3
+  rec_pids=()
+  for mode in "${modes[@]}"; do
+    attach_args "$mode"
+    : >"$tmp/$mode.err"
+    "$TRACE" "${KARGS[@]}" -o "$tmp/$name-$mode.perfetto-trace" 2>"$tmp/$mode.err" &
+    rec_pids+=($!)
+  done
+  local i=0
+  for mode in "${modes[@]}"; do
+    if ! wait_for "$tmp/$mode.err" attached "${rec_pids[$i]}" 60; then
+      fail "${name}_$mode" "msmvm-trace did not attach in $((SECONDS - t0)) s:" "$(cat "$tmp/$mode.err")"
+      for pid in "${rec_pids[@]}"; do kstop "$pid" KILL; done; rec_pids=(); return
+    fi
+    i=$((i + 1))
+  done
+  attach_s=$((SECONDS - t0))
+  if ! krun "$tmp/sum.json" "$check" "$@" >"$tmp/krun.out"; then
+    for mode in "${modes[@]}"; do fail "${name}_$mode" "$(cat "$tmp/krun.out")"; done
+    for pid in "${rec_pids[@]}"; do kstop "$pid" KILL; done; rec_pids=(); return
+  fi
+  i=0
+  for mode in "${modes[@]}"; do
+    kstop "${rec_pids[$i]}" INT; rcs[$i]=$krc; i=$((i + 1))
+  done
+  rec_pids=()
+  i=0
+  for mode in "${modes[@]}"; do
+    f=$tmp/$name-$mode.perfetto-trace
+    local rc=${rcs[$i]}; i=$((i + 1))
+    if [ "$rc" -ne 0 ]; then
+      fail "${name}_$mode" "msmvm-trace exited $rc:" "$(cat "$tmp/$mode.err")"; continue
+    fi
+    # the file keeps trace_processor's rules (when the checker is built: make test builds it)
+    if command -v protoc >/dev/null && [ -x "$CHECK_TRACE" ]; then
+      if ! protoc --decode=perfetto.protos.Trace -I tests tests/trace.proto <"$f" >"$f.txt" 2>"$f.perr"; then
+        fail "${name}_$mode" "protoc cannot decode the trace:" "$(head -c 300 "$f.perr")"; continue
+      fi
+      if ! "$CHECK_TRACE" check "$f.txt" >"$f.chk" 2>"$f.cerr"; then
+        fail "${name}_$mode" "trace_processor's rules broken:" "$(cat "$f.cerr")"; continue
+      fi
+    fi
+    if ! "$STAT" --replay "$f" --json >"$tmp/replay.json" 2>"$tmp/replay.err"; then
+      fail "${name}_$mode" "msmvm-stat --replay failed:" "$(cat "$tmp/replay.err")"; continue
+    fi
+    diffs=$(stat_compare "$tmp/replay.json" "$tmp/sum.json" twin)
+    if [ -n "$diffs" ]; then
+      fail "${name}_$mode" "$diffs" "twin: $(cat "$tmp/sum.json")" "$(grep -v '^$' "$tmp/$mode.err" | tail -n 2)"
+      continue
+    fi
+    pass "${name}_$mode" "$run_note; $(stat -c %s "$f") bytes; attach ${attach_s} s, $((SECONDS - t0)) s; $(grep -o 'attached [^;]*' "$tmp/$mode.err" | head -1)"
+  done
+}
+
+# real signals in the throttle's sleep: -ERESTARTSYS, the call restarted, downward drift
+truth trace_kernel_interrupted '.interrupted_waits > 0 and .drift < 0 and .waits > 0' -- \
+  -w storm -P 2 -n 20 --job-cost 5000 --interrupt-rate 0.5 --seed 51
+# the bulk allocation failing after the count was added: upward drift
+truth trace_kernel_alloc_fail '.drift > 0' -- \
+  -w sparse -P 2 -n 150 --alloc-fail-rate 0.03 --wedge-timeout 0.3 --seed 52
