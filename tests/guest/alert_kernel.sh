@@ -17,11 +17,11 @@ trap cleanup EXIT
 guest_ready alert_kernel || exit 0
 attach_args auto
 
-# metric FILE NAME [max]: the sum (or the largest value) of a family over its label sets
+# metric FILE NAME: the sum of a family over its label sets
+# (The exposition format itself is checked with promtool by tests/alert.sh on the host: the
+# same code writes it here, and promtool takes seconds to start in the emulated guest.)
 metric() {
-  awk -v m="$2" -v op="${3:-sum}" 'index($0, m "{") == 1 || index($0, m " ") == 1 {
-      v = $NF + 0; if (op == "max") { if (!n++ || v > s) s = v } else s += v }
-    END {printf "%d\n", s}' "$1"
+  awk -v m="$2" 'index($0, m "{") == 1 || index($0, m " ") == 1 {s += $NF} END {printf "%d\n", s}' "$1"
 }
 # scrape URL OUT: GET /metrics, with curl or, without it, bash's /dev/tcp
 scrape() {
@@ -113,7 +113,7 @@ problems=()
 sed -n 's/^stall //p' "$tmp/verdict" >"$tmp/p"	# (no <(...): the guest has no /dev/fd)
 while IFS= read -r l; do problems+=("$l"); done <"$tmp/p"
 if [ ${#problems[@]} -eq 0 ]; then
-  pass alert_kernel_stall_fires "$nstall stall alerts; $run_note; attach ${attach_s} s, run ${run_s} s$lo_note"
+  pass alert_kernel_stall_fires "$nstall stall alerts; $run_note; attach ${attach_s} s ($(sed -n 's/.*watching .*(msm_kmodel[^;]*; \([^)]*\)).*/\1/p' "$tmp/alert.err" | head -1)), run ${run_s} s$lo_note"
 else
   fail alert_kernel_stall_fires "${problems[@]}" "alerts: $(head -c 400 "$tmp/alerts")"
 fi
@@ -123,9 +123,6 @@ problems=()
 [ "$scraped" = 1 ] || problems+=("GET /metrics on 127.0.0.1:$port failed")
 grep -v '^nstall \|^stall ' "$tmp/verdict" | sed 's/^metrics //' >"$tmp/p"
 while IFS= read -r l; do problems+=("$l"); done <"$tmp/p"
-if [ "$scraped" = 1 ] && command -v promtool >/dev/null; then
-  out=$(promtool check metrics <"$tmp/metrics.prom" 2>&1) || problems+=("promtool: $out")
-fi
 if [ ${#problems[@]} -eq 0 ]; then
   pass alert_kernel_metrics_equal_twin "$((SECONDS - t0)) s in all"
 else

@@ -82,13 +82,14 @@ truth() {
       fail "${name}_$mode" "$diffs" "twin: $(cat "$tmp/sum.json")" "$(grep -v '^$' "$tmp/$mode.err" | tail -n 2)"
       continue
     fi
-    pass "${name}_$mode" "$run_note; $(stat -c %s "$f") bytes; attach ${attach_s} s, $((SECONDS - t0)) s; $(grep -o 'attached [^;]*' "$tmp/$mode.err" | head -1)"
+    pass "${name}_$mode" "$run_note; $(stat -c %s "$f") bytes; attach ${attach_s} s, $((SECONDS - t0)) s; attached with $(sed -n 's/.*attached .*(msm_kmodel[^;]*; \([^)]*\)).*/\1/p' "$tmp/$mode.err" | head -1)"
   done
 }
 
 # real signals in the throttle's sleep: -ERESTARTSYS, the call restarted, downward drift
+# (jobs of 20 ms: each bind sleeps for the one before, long past the signal's 200 us delay)
 truth trace_kernel_interrupted '.interrupted_waits > 0 and .drift < 0 and .waits > 0' -- \
-  -w storm -P 2 -n 20 --job-cost 5000 --interrupt-rate 0.5 --seed 51
+  -w storm -P 2 -n 12 --job-cost 20000 --interrupt-rate 0.5 --seed 51
 # the bulk allocation failing after the count was added: upward drift
 truth trace_kernel_alloc_fail '.drift > 0' -- \
   -w sparse -P 2 -n 150 --alloc-fail-rate 0.03 --wedge-timeout 0.3 --seed 52

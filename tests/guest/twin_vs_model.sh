@@ -73,8 +73,8 @@ versus() {
 # one queue per VM: each VM's jobs in one seeded order, so its tables too
 versus twin_vs_model_storm_one_queue_per_vm true \
   '["binds","ops","errors","pages_counted","pages_used","pages_overcount","in_flight","drift"]' -- \
-  -w storm -P 2 --queues 1 -n 15 --seed 71
+  -w storm -P 2 --queues 1 -n 15 --job-cost 3000 --seed 71
 # two queues on one VM: the calls and their counts are the op streams', the order is not
 versus twin_vs_model_storm_two_queues false \
   '["binds","ops","errors","pages_counted","in_flight","drift"]' -- \
-  -w storm -P 1 --queues 2 -n 20 --seed 72
+  -w storm -P 1 --queues 2 -n 20 --job-cost 3000 --seed 72
