@@ -302,7 +302,7 @@ KMODEL_DEPS   = $(wildcard $(KMODEL_SRC)/Kbuild $(KMODEL_SRC)/*.c $(KMODEL_SRC)/
 .PHONY: guest kmodel guest-test kmodel-force
 guest: kmodel
 
-$(GUEST_ENV): tools/guest/fetch
+$(GUEST_ENV):	# tools/guest/fetch itself redoes what an older version left (its stamp)
 	$(call msg,FETCH,guest kernel (tools/guest/fetch))
 	$(Q)BUILD=$(BUILD) tools/guest/fetch
 
