@@ -17,16 +17,6 @@ TWIN=msm_kmodel
 
 skip() { echo "skip $1${2:+ # $2}"; }
 
-# The tools find the twin by themselves once they know it (auto-detection comes with
-# --attach); before that it is named with --module.
-if "$STAT" --help 2>&1 | grep -q -- '--attach'; then
-  KTARGET=()
-  HAVE_ATTACH=1
-else
-  KTARGET=(--module "$TWIN")
-  HAVE_ATTACH=0
-fi
-
 # guest_ready NAME: true when the kernel flavor can run here; else says why (skip) and fails
 guest_ready() {
   if [ "$(id -u)" -ne 0 ]; then
@@ -48,13 +38,12 @@ guest_ready() {
   done
 }
 
-# attach_args MODE: the tools' options for an attach mode ("" or auto: the tools' default)
+# attach_args MODE: the tools' options for an attach mode in KARGS (auto: none, the tools'
+# default: fentry where the kernel allows it). No --module: the tools find the twin
+# (msm_kmodel) by themselves when msm is not loaded.
 attach_args() {
-  KARGS=("${KTARGET[@]}")
-  case ${1:-auto} in
-    auto) ;;
-    *) KARGS+=("--attach=$1") ;;
-  esac
+  KARGS=()
+  [ "${1:-auto}" = auto ] || KARGS+=("--attach=$1")
 }
 
 # wait_for FILE PATTERN PID SECS: until FILE matches PATTERN (grep -E); fails when PID dies

@@ -21,12 +21,7 @@ CHECK_TRACE=$B/tests/test_trace
 
 # The attach modes, each its own recorder of the same runs (attaching takes seconds in the
 # emulated guest: they attach side by side): the tools' default, and kprobes forced.
-modes=(auto)
-if [ "$HAVE_ATTACH" = 1 ]; then
-  modes+=(kprobe)
-else
-  skip trace_kernel_kprobe "the tools have no --attach yet"
-fi
+modes=(auto kprobe)
 
 # truth NAME CHECK -- SIM_ARGS...: record a run in each mode, replay each file, hold it to
 # the twin (NAME_MODE for each)
