@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bind_stream.h"
 #include "kernel_run.h"
 #include "kmodel_uapi.h"
 
@@ -65,13 +66,6 @@ static void on_kick_signal(int sig)
 	(void)sig;
 }
 
-static u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
-}
 
 static void sleep_ns(u64 ns)
 {
@@ -521,16 +515,10 @@ struct kqueue_thread {
 	int fd;
 	u32 queue_id;
 	unsigned int vm;
-	const struct sim_opts *opts;
-	u64 quota;		/* binds to issue (0 with --duration) */
-	u64 seed;
-	double interval_ns;	/* pacing, 0 = as fast as possible */
-	u64 deadline_ns;	/* 0 without --duration */
-	u64 start_ns;
+	struct bind_stream stream;	/* the model's: same seed, same window, same binds */
 	pthread_barrier_t *start;
 	volatile bool running;
 	volatile bool in_ioctl;
-	u64 issued;
 	u64 run_delay_ns;
 };
 
@@ -548,76 +536,24 @@ static int drm_ioctl_retry(int fd, unsigned long req, void *arg)
 static void *kqueue_thread_main(void *arg)
 {
 	struct kqueue_thread *qt = arg;
-	struct drm_msm_vm_bind_op *ops = calloc(WL_MAX_OPS, sizeof(*ops));
-	struct workload_state wl;
-	u64 next_ns;
+	struct drm_msm_vm_bind args;
 	bool warned = false;
 
 	pthread_barrier_wait(qt->start);
-	if (!ops) {
-		fprintf(stderr, "msmvm-sim: out of memory\n");
-		qt->running = false;
-		return NULL;
-	}
-	/* the model's queue_thread_main: same seed, same window per queue id, same stream */
-	{
-		u64 base = 0, size = 0;
-
-		/* cmd_run() checked that every queue has a window */
-		workload_window(qt->queue_id, qt->opts->queues, ADRENO_VM_START, msm_model.vm_size,
-				&base, &size);
-		workload_init(&wl, qt->opts->workload, qt->seed, base, size);
-	}
-	next_ns = mono_ns();
-
-	while (!stop_requested) {
-		struct drm_msm_vm_bind args = { 0 };
-		unsigned int n;
+	while (bind_stream_next(&qt->stream, &args, &stop_requested)) {
 		int ret;
 
-		if (qt->quota && qt->issued >= qt->quota)
-			break;
-		if (qt->deadline_ns && mono_ns() >= qt->deadline_ns)
-			break;
-		if (qt->interval_ns > 0) {
-			struct timespec ts;
-
-			next_ns += (u64)qt->interval_ns;
-			ts.tv_sec = (time_t)(next_ns / 1000000000ULL);
-			ts.tv_nsec = (long)(next_ns % 1000000000ULL);
-			/* a late SIGURG of the twin may land here: sleep on */
-			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR &&
-			       !stop_requested)
-				;
-			if (stop_requested)
-				break;
-		}
-		if (qt->opts->burst_every > 0) {
-			double t = (double)(mono_ns() - qt->start_ns) / 1e9;
-
-			wl.kind = fmod(t, qt->opts->burst_every) >= qt->opts->burst_every - qt->opts->burst_len
-					  ? WL_STORM : qt->opts->workload;
-		}
-		n = workload_next(&wl, ops);
-		args.nr_ops = n;
-		args.queue_id = qt->queue_id;
-		if (n == 1)
-			args.op = ops[0];
-		else
-			args.ops = (u64)(uintptr_t)ops;
 		qt->in_ioctl = true;
 		ret = drm_ioctl_retry(qt->fd, DRM_IOCTL_MSM_VM_BIND, &args);
 		qt->in_ioctl = false;
-		qt->issued++;
 		/* -ENOMEM is --alloc-fail-rate's; anything else is worth one line */
 		if (ret && ret != -ENOMEM && !stop_requested && !warned) {
 			fprintf(stderr, "msmvm-sim: VM_BIND on VM %u queue %u failed: %s (further "
 					"failures of this queue not shown)\n",
-				qt->vm, qt->queue_id, strerror(-ret));
+				qt->vm, qt->stream.queue_id, strerror(-ret));
 			warned = true;
 		}
 	}
-	free(ops);
 	qt->run_delay_ns = thread_run_delay_ns();
 	qt->running = false;
 	return NULL;
@@ -737,16 +673,8 @@ static int run_kernel_process(const struct sim_opts *o, const char *dev, u64 bas
 
 		qt->fd = fds[v];
 		qt->vm = v;
-		qt->queue_id = queue_ids[v][t % o->queues];
-		qt->opts = o;
-		/* the model's formula: same seed, same streams */
-		qt->seed = o->seed * 0x100000001b3ULL + index * 7919ULL + t * 104729ULL + 1;
-		if (!o->duration)
-			qt->quota = o->binds / nthreads + (t < o->binds % nthreads);
-		else
-			qt->deadline_ns = start + (u64)(o->duration * 1e9);
-		qt->interval_ns = o->rate > 0 ? 1e9 * nthreads / o->rate : 0;
-		qt->start_ns = start;
+		if (bind_stream_init(&qt->stream, o, index, t, queue_ids[v][t % o->queues], start))
+			return kerr("out of memory");
 		qt->start = &start_line;
 		qt->running = true;
 		if (pthread_create(&qt->thread, NULL, kqueue_thread_main, qt))
@@ -807,6 +735,7 @@ static int run_kernel_process(const struct sim_opts *o, const char *dev, u64 bas
 	for (t = 0; t < nthreads; t++) {
 		pthread_join(qts[t].thread, NULL);
 		res->run_delay_ns += qts[t].run_delay_ns;
+		bind_stream_fini(&qts[t].stream);
 	}
 	pthread_barrier_destroy(&start_line);
 	for (unsigned int v = 0; v < o->vms; v++)

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bind_stream.h"
 #include "count.h"
 #include "msm_drv.h"
 #include "kernel_run.h"
@@ -48,14 +49,6 @@ static void on_stop_signal(int sig)
 	for (int i = 0; i < stop_forward_n; i++)
 		kill(stop_forward_pids[i], SIGTERM);
 	errno = saved_errno;
-}
-
-static u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (u64)ts.tv_sec * 1000000000ULL + (u64)ts.tv_nsec;
 }
 
 /* ---------------------------------------------------------------- argument parsing */
@@ -118,14 +111,8 @@ struct queue_thread {
 	struct drm_device *dev;
 	struct drm_file *file;
 	struct msm_gpu_submitqueue *queue;
-	const struct sim_opts *opts;
-	u64 quota;		/* binds to issue (0 with --duration) */
-	u64 seed;
-	double interval_ns;	/* pacing, 0 = as fast as possible */
-	u64 deadline_ns;	/* 0 without --duration */
-	u64 start_ns;
+	struct bind_stream stream;	/* its VM_BINDs: seed, window, pacing, end */
 	volatile bool running;
-	u64 issued;
 	u64 run_delay_ns;	/* runnable but not running, over the thread's life (schedstat) */
 	struct start_line *start;	/* how the process's queue threads begin */
 	bool leader;		/* the thread whose first bind goes alone */
@@ -215,71 +202,20 @@ static int drm_ioctl_vm_bind(struct drm_device *dev, struct drm_msm_vm_bind *arg
 static void *queue_thread_main(void *arg)
 {
 	struct queue_thread *qt = arg;
-	struct drm_msm_vm_bind_op *ops = calloc(WL_MAX_OPS, sizeof(*ops));
-	struct workload_state wl;
-	u64 next_ns = mono_ns();
+	struct drm_msm_vm_bind args;
 
-	if (!ops) {
-		qt->running = false;
-		pthread_barrier_wait(&qt->start->created);	/* the others wait for this one too */
-		if (qt->leader)
-			start_line_first_done(qt->start);
-		return NULL;
-	}
 	signal_init_thread();
-	msm_current_call.rng = qt->seed ^ 0x5bd1e995ULL;
-	{
-		u64 base = 0, size = 0;
-
-		/* cmd_run() checked that every queue has a window */
-		workload_window(qt->queue->id, qt->opts->queues, ADRENO_VM_START, msm_model.vm_size,
-				&base, &size);
-		workload_init(&wl, qt->opts->workload, qt->seed, base, size);
-	}
+	msm_current_call.rng = qt->stream.seed ^ 0x5bd1e995ULL;
 	start_line_wait(qt);
 
-	while (!stop_requested) {
-		struct drm_msm_vm_bind args = { 0 };
-		unsigned int n;
-
-		if (qt->quota && qt->issued >= qt->quota)
-			break;
-		if (qt->deadline_ns && mono_ns() >= qt->deadline_ns)
-			break;
-		if (qt->interval_ns > 0) {
-			struct timespec ts;
-
-			next_ns += (u64)qt->interval_ns;
-			ts.tv_sec = (time_t)(next_ns / 1000000000ULL);
-			ts.tv_nsec = (long)(next_ns % 1000000000ULL);
-			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-			if (stop_requested)
-				break;
-		}
-
-		/* periodic storm bursts on top of the workload (the demo's stalls) */
-		if (qt->opts->burst_every > 0) {
-			double t = (double)(mono_ns() - qt->start_ns) / 1e9;
-
-			wl.kind = fmod(t, qt->opts->burst_every) >= qt->opts->burst_every - qt->opts->burst_len
-					  ? WL_STORM : qt->opts->workload;
-		}
-		n = workload_next(&wl, ops);
-		args.nr_ops = n;
-		args.queue_id = qt->queue->id;
-		if (n == 1)
-			args.op = ops[0];
-		else
-			args.ops = (u64)(uintptr_t)ops;
+	while (bind_stream_next(&qt->stream, &args, &stop_requested)) {
 		drm_ioctl_vm_bind(qt->dev, &args, qt->file);
-		qt->issued++;
-		if (qt->leader && qt->issued == 1)
+		if (qt->leader && qt->stream.issued == 1)
 			start_line_first_done(qt->start);
 	}
 	if (qt->leader)		/* stopped before its first bind: let the others go */
 		start_line_first_done(qt->start);
 	signal_fini_thread();
-	free(ops);
 	qt->run_delay_ns = thread_run_delay_ns();
 	qt->running = false;
 	return NULL;
@@ -402,14 +338,10 @@ static int run_process(const struct sim_opts *o, unsigned int index, struct proc
 		qt->dev = &dev;
 		qt->file = &files[v];
 		qt->queue = &queues[t];
-		qt->opts = o;
-		qt->seed = o->seed * 0x100000001b3ULL + index * 7919ULL + t * 104729ULL + 1;
-		if (!o->duration)
-			qt->quota = o->binds / nthreads + (t < o->binds % nthreads);
-		else
-			qt->deadline_ns = start + (u64)(o->duration * 1e9);
-		qt->interval_ns = o->rate > 0 ? 1e9 * nthreads / o->rate : 0;
-		qt->start_ns = start;
+		if (bind_stream_init(&qt->stream, o, index, t, qt->queue->id, start)) {
+			fprintf(stderr, "msmvm-sim: out of memory\n");
+			return 1;
+		}
 		qt->running = true;
 		qt->start = &start_line;
 		qt->leader = t == 0;
@@ -460,6 +392,7 @@ static int run_process(const struct sim_opts *o, unsigned int index, struct proc
 	for (t = 0; t < nthreads; t++) {
 		pthread_join(qts[t].thread, NULL);
 		res->run_delay_ns += qts[t].run_delay_ns;
+		bind_stream_fini(&qts[t].stream);
 	}
 	pthread_barrier_destroy(&start_line.created);
 
