@@ -205,19 +205,8 @@ static struct child {
 	uint64_t deadline;
 } children[MAX_CHILDREN];
 
-static void log_problem(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void log_problem(const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "msmvm-alert: %s\n", msg);
-	if (env.cfg.syslog)
-		syslog(LOG_ERR, "%s", msg);
-}
+static void log_at(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define log_problem(...) log_at(LOG_ERR, __VA_ARGS__)
 
 /* Reap finished commands, kill the ones over their time, and log failures. */
 static void reap_children(bool all)
@@ -546,7 +535,7 @@ static struct {
 	char last_failure[1024];	/* said once until it changes */
 } drv;
 
-static void log_at(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One line on stderr, and to syslog with --syslog. */
 static void log_at(int prio, const char *fmt, ...)
 {
 	char msg[1200];

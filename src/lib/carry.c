@@ -296,26 +296,8 @@ int msmvm_carry_view(const struct msmvm_carry *c, const struct msmvm_snapshot *l
 	qsort(out->procs, (size_t)np, sizeof(*out->procs), cmp_proc);
 
 	/* as msmvm_snapshot: a process's gauges from its VMs, the totals from the processes */
-	for (int i = 0; i < np; i++) {
-		struct msmvm_proc_snap *p = &out->procs[i];
-
-		p->s.c.in_flight = 0;
-		p->s.c.peak_in_flight = 0;
-		p->vm_index = calloc((size_t)nv + 1, sizeof(int));
-		if (!p->vm_index)
-			goto nomem;
-		for (int j = 0; j < nv; j++) {
-			const struct msmvm_vm_snap *v = &out->vms[j];
-
-			if (v->owner_tgid != p->tgid)
-				continue;
-			p->vm_index[p->nvms++] = j;
-			p->s.c.in_flight += v->s.c.in_flight;
-			if (v->s.c.peak_in_flight > p->s.c.peak_in_flight)
-				p->s.c.peak_in_flight = v->s.c.peak_in_flight;
-		}
-		msmvm_stats_merge(&out->totals, &p->s);
-	}
+	if (snapshot_fold_procs(out))
+		goto nomem;
 	for (int h = 0; h < MSMVM_H_COUNT_; h++)
 		out->health[h] = c->health[h] + (live ? live->health[h] : 0);
 	if (live && live->nwaiters) {

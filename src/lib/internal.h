@@ -40,5 +40,6 @@ int msmvm_probe_btf_file(struct msmvm *m, struct msmvm_err *err);
 const char *msmvm_btf_arch(const struct btf *btf);
 const char *msmvm_host_arch(void);
 const char *msmvm_driver_module(const struct msmvm *m);
+int snapshot_fold_procs(struct msmvm_snapshot *out);	/* snapshot.c */
 
 #endif

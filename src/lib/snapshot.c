@@ -146,6 +146,36 @@ uint64_t msmvm_hist_percentile(const struct msmvm_hist *h, double p)
 	return UINT64_MAX;
 }
 
+/*
+ * Each process's VMs (vm_index), and its gauges from them: in_flight adds up, the peak is
+ * the highest. Then the totals, over the processes. 0, or -ENOMEM.
+ */
+int snapshot_fold_procs(struct msmvm_snapshot *out)
+{
+	for (int i = 0; i < out->nprocs; i++) {
+		struct msmvm_proc_snap *p = &out->procs[i];
+
+		p->s.c.in_flight = 0;
+		p->s.c.peak_in_flight = 0;
+		p->nvms = 0;
+		p->vm_index = calloc((size_t)out->nvms + 1, sizeof(int));
+		if (!p->vm_index)
+			return -ENOMEM;
+		for (int j = 0; j < out->nvms; j++) {
+			const struct msmvm_vm_snap *v = &out->vms[j];
+
+			if (v->owner_tgid != p->tgid)
+				continue;
+			p->vm_index[p->nvms++] = j;
+			p->s.c.in_flight += v->s.c.in_flight;
+			if (v->s.c.peak_in_flight > p->s.c.peak_in_flight)
+				p->s.c.peak_in_flight = v->s.c.peak_in_flight;
+		}
+		msmvm_stats_merge(&out->totals, &p->s);
+	}
+	return 0;
+}
+
 static int cmp_tgid(const void *a, const void *b)
 {
 	const struct msmvm_proc_snap *x = a, *y = b;
@@ -264,24 +294,9 @@ int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err
 	}
 	qsort(out->procs, (size_t)out->nprocs, sizeof(*out->procs), cmp_tgid);
 
-	/* A process's gauges come from its VMs: in_flight adds up, the peak is the highest. */
-	for (int i = 0; i < out->nprocs; i++) {
-		struct msmvm_proc_snap *p = &out->procs[i];
-
-		p->s.c.in_flight = 0;
-		p->s.c.peak_in_flight = 0;
-		p->vm_index = calloc((size_t)out->nvms + 1, sizeof(int));
-		for (int j = 0; j < out->nvms && p->vm_index; j++) {
-			const struct msmvm_vm_snap *v = &out->vms[j];
-
-			if (v->owner_tgid != p->tgid)
-				continue;
-			p->vm_index[p->nvms++] = j;
-			p->s.c.in_flight += v->s.c.in_flight;
-			if (v->s.c.peak_in_flight > p->s.c.peak_in_flight)
-				p->s.c.peak_in_flight = v->s.c.peak_in_flight;
-		}
-		msmvm_stats_merge(&out->totals, &p->s);
+	if (snapshot_fold_procs(out)) {
+		msmvm_snapshot_free(out);
+		return msmvm_fail(err, MSMVM_E_RUNTIME, ENOMEM, "out of memory");
 	}
 	for (__u32 i = 0; i < MSMVM_H_COUNT_; i++)
 		bpf_map_lookup_elem(health_fd, &i, &out->health[i]);
