@@ -85,6 +85,7 @@ int sim_parse_op(const char *arg, struct drm_msm_vm_bind_op *op)
 static void count_usage(FILE *f)
 {
 	fputs("Usage: msmvm-sim count [--vm-size SIZE] OP...\n"
+	      "       msmvm-sim count --batch\n"
 	      "\n"
 	      "Print the number of page-table pages the msm driver preallocates for one VM_BIND\n"
 	      "with these ops, in this order (first line), then the merged runs it counted.\n"
@@ -102,6 +103,10 @@ static void count_usage(FILE *f)
 	      "1 GiB and 2 MiB aligned block touched. Consecutive MAP/MAP_NULL ops merge when\n"
 	      "the previous op's end and the next op's start share a 2 MiB-aligned base; UNMAP\n"
 	      "ops are skipped and do not break a run.\n"
+	      "\n"
+	      "--batch: each line of stdin is the arguments of one count ([--vm-size SIZE] OP...),\n"
+	      "answered by one line: its exit status, a tab, and the first line of what it prints\n"
+	      "(stdout when the status is 0, else stderr). One process for many op lists.\n"
 	      "\n"
 	      "Examples:\n"
 	      "  msmvm-sim count map:0x100000000:4K            # 3\n"
@@ -208,5 +213,56 @@ int sim_count_main(int argc, char **argv, FILE *out, FILE *err)
 
 	free(job);
 	msm_gem_vm_destroy(gpuvm);
+	return 0;
+}
+
+/* First line of a memstream's text (modified in place), "" if none. */
+static const char *first_line(char *text)
+{
+	if (!text)
+		return "";
+	text[strcspn(text, "\n")] = 0;
+	return text;
+}
+
+int sim_count_batch(FILE *in, FILE *out, FILE *err)
+{
+	char *line = NULL;
+	size_t cap = 0;
+
+	while (getline(&line, &cap, in) >= 0) {
+		char *obuf = NULL, *ebuf = NULL, *tok, *save;
+		size_t olen, elen, n = 1, max = strlen(line) / 2 + 2;
+		char **argv = calloc(max + 1, sizeof(*argv));
+		FILE *o, *e;
+		int rc;
+
+		if (!argv) {
+			fputs("msmvm-sim: out of memory\n", err);
+			free(line);
+			return 1;
+		}
+		argv[0] = "count";
+		for (tok = strtok_r(line, " \t\r\n", &save); tok && n < max;
+		     tok = strtok_r(NULL, " \t\r\n", &save))
+			argv[n++] = tok;
+		o = open_memstream(&obuf, &olen);
+		e = open_memstream(&ebuf, &elen);
+		if (!o || !e) {
+			fputs("msmvm-sim: out of memory\n", err);
+			free(argv);
+			free(line);
+			return 1;
+		}
+		rc = sim_count_main((int)n, argv, o, e);
+		fclose(o);
+		fclose(e);
+		fprintf(out, "%d\t%s\n", rc, first_line(rc ? ebuf : obuf));
+		fflush(out);
+		free(obuf);
+		free(ebuf);
+		free(argv);
+	}
+	free(line);
 	return 0;
 }

@@ -30,4 +30,8 @@ int sim_parse_op(const char *arg, struct drm_msm_vm_bind_op *op);
  */
 int sim_count_main(int argc, char **argv, FILE *out, FILE *err);
 
+/* `msmvm-sim count --batch`: sim_count_main() for each line of in, a line "STATUS\tFIRST"
+ * each on out (FIRST: the first line of its stdout if STATUS is 0, else of its stderr). */
+int sim_count_batch(FILE *in, FILE *out, FILE *err);
+
 #endif
