@@ -28,6 +28,38 @@ stop_rec() {
   rec_pid=
 }
 
+# The rule as jq definitions, for a script that compares many reports in one jq (each start of
+# jq takes most of a second in the emulated guest): stat_cmp(STAT; SUMMARY; TRUTH; SCOPE), one
+# string per mismatch; summary_merge(SUMMARIES), an array merged as summary_merge does.
+STAT_CMP_JQ='
+def exact: ["binds","ops","errors","pages_counted","pages_used","pages_overcount","waits",
+            "interrupted_waits","peak_in_flight","in_flight","drift"];
+def cmp($truth; $where; $a; $b; $delay):
+  (exact[] as $k | select($a[$k] != $b[$k]) | "\($where) \($k): probes \($a[$k]), \($truth) \($b[$k])"),
+  (["wait_ns_total","wait_ns_max"][] as $k
+     | select((($a[$k] - $b[$k]) | fabs) > ($b[$k] * 0.02 + 100000 * ([$b.waits, 1] | max) + $delay))
+     | "\($where) \($k): probes \($a[$k]), \($truth) \($b[$k]) (beyond tolerance; run delay \($delay) ns)");
+def stat_cmp($s; $m; $truth; $scope):
+  (select($scope != "processes") | cmp($truth; "totals"; $s.totals; $m.totals; ([$m.processes[].run_delay_ns // 0] | add))),
+  (select($scope != "totals") | $m.processes[] as $mp |
+    ([$s.processes[] | select(.pid == $mp.pid)] | first) as $sp |
+    if $sp == null then "process \($mp.pid) (\($mp.comm)) missing from msmvm-stat"
+    else
+      (if $sp.comm != $mp.comm then "process \($mp.pid): comm \($sp.comm) != \($mp.comm)" else empty end),
+      cmp($truth; "process \($mp.pid)"; $sp.totals; $mp.totals; $mp.run_delay_ns // 0),
+      ($mp.vms[] as $mv |
+        ([$sp.vms[] | select(.addr == $mv.addr)] | first) as $sv |
+        if $sv == null then "process \($mp.pid) vm \($mv.addr) missing"
+        else cmp($truth; "process \($mp.pid) vm \($mv.addr)"; $sv.totals; $mv.totals; $mp.run_delay_ns // 0) end)
+    end);
+def summary_merge($sums):
+  {limit: $sums[0].limit, workload: "merged", seed: 0, processes: [$sums[].processes[]],
+   totals: (reduce ($sums[].totals | to_entries[]) as $e ({};
+              .[$e.key] = if ($e.key == "wait_ns_max" or $e.key == "peak_in_flight")
+                          then ([.[$e.key] // $e.value, $e.value] | max)
+                          else (.[$e.key] // 0) + $e.value end))};
+'
+
 # stat_compare STAT_JSON SUMMARY_JSON TRUTH: msmvm-stat's final JSON line (the last of
 # STAT_JSON) against msmvm-sim run's summary (TRUTH names whose: model, or the twin for
 # --kernel), in total, per process (by pid) and per VM (by addr). Prints one line per
@@ -40,35 +72,12 @@ stop_rec() {
 # of the summary and their VMs, for a msmvm-stat that watched more runs than this one).
 # (The stat line comes on stdin, not through <(...): the guest has no /dev/fd.)
 stat_compare() {
-  tail -n 1 "$1" | jq -r --arg truth "$3" --arg scope "${4:-all}" --slurpfile sum "$2" '
-def exact: ["binds","ops","errors","pages_counted","pages_used","pages_overcount","waits",
-            "interrupted_waits","peak_in_flight","in_flight","drift"];
-def cmp($where; $a; $b; $delay):
-  (exact[] as $k | select($a[$k] != $b[$k]) | "\($where) \($k): probes \($a[$k]), \($truth) \($b[$k])"),
-  (["wait_ns_total","wait_ns_max"][] as $k
-     | select((($a[$k] - $b[$k]) | fabs) > ($b[$k] * 0.02 + 100000 * ([$b.waits, 1] | max) + $delay))
-     | "\($where) \($k): probes \($a[$k]), \($truth) \($b[$k]) (beyond tolerance; run delay \($delay) ns)");
-. as $s | $sum[0] as $m |
-(select($scope != "processes") | cmp("totals"; $s.totals; $m.totals; ([$m.processes[].run_delay_ns // 0] | add))),
-(select($scope != "totals") | $m.processes[] as $mp |
-  ([$s.processes[] | select(.pid == $mp.pid)] | first) as $sp |
-  if $sp == null then "process \($mp.pid) (\($mp.comm)) missing from msmvm-stat"
-  else
-    (if $sp.comm != $mp.comm then "process \($mp.pid): comm \($sp.comm) != \($mp.comm)" else empty end),
-    cmp("process \($mp.pid)"; $sp.totals; $mp.totals; $mp.run_delay_ns // 0),
-    ($mp.vms[] as $mv |
-      ([$sp.vms[] | select(.addr == $mv.addr)] | first) as $sv |
-      if $sv == null then "process \($mp.pid) vm \($mv.addr) missing"
-      else cmp("process \($mp.pid) vm \($mv.addr)"; $sv.totals; $mv.totals; $mp.run_delay_ns // 0) end)
-  end)' 2>&1
+  tail -n 1 "$1" | jq -r --arg truth "$3" --arg scope "${4:-all}" --slurpfile sum "$2" \
+    "$STAT_CMP_JQ"' stat_cmp(.; $sum[0]; $truth; $scope)' 2>&1
 }
 
 # summary_merge SUMMARY...: one summary of several runs, as msmvm-stat watching all of them
 # counts it: their processes side by side, totals summed (wait_ns_max, peak_in_flight: max).
 summary_merge() {
-  jq -s '{limit: .[0].limit, workload: "merged", seed: 0, processes: [.[].processes[]],
-          totals: (reduce (.[].totals | to_entries[]) as $e ({};
-                     .[$e.key] = if ($e.key == "wait_ns_max" or $e.key == "peak_in_flight")
-                                 then ([.[$e.key] // $e.value, $e.value] | max)
-                                 else (.[$e.key] // 0) + $e.value end))}' "$@"
+  jq -s "$STAT_CMP_JQ"' summary_merge(.)' "$@"
 }
