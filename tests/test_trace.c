@@ -1546,6 +1546,43 @@ TEST(a_reused_job_address_never_ties_a_free_to_another_call)
 	msmvm_workload_free(&wl);
 }
 
+/*
+ * The free of a job, on another CPU, can take its place in the ring buffer before the event
+ * of the VM_BIND return it names (its probe read the return's time already): seen in the
+ * guest with fentry. The job is drawn whole at its free, and the return that comes after
+ * must not leave it in flight (a "job" slice that never ends) nor start a flow to nothing.
+ */
+TEST(a_free_ahead_of_its_bind_in_the_ring_leaves_nothing_in_flight)
+{
+	static struct stream s;
+	const char *path = tmp_path("ahead.perfetto-trace");
+	const uint64_t A = 0x55aa00004000ULL, X = 0xa000, Y = 0xb000;
+	struct msmvm_workload wl;
+	struct msmvm_err err;
+	struct msmvm_event *e;
+	struct tc_result r;
+
+	s.n = 0;
+	free_ev(&s, 100, A, X, 1400, 1500, 3, 1, 3, 0, 0, false);	/* names the return at 1400 */
+	e = bind_ev(&s, 100, 101, "app", A, 1000, 1400, 0);		/* which comes after it */
+	counted(e, X, 3, 1300, 3);
+	e = bind_ev(&s, 100, 101, "app", A, 2000, 2400, 0);		/* an ordinary one */
+	counted(e, Y, 6, 2300, 6);
+	free_ev(&s, 100, A, Y, 2400, 2600, 6, 2, 6, 0, 0, false);
+	if (write_trace(path, &s, MSMVM_TRACE_PERFETTO, 0, NULL))
+		return;
+	if (have_protoc() && check_file(path, false, &r)) {
+		CHECK_EQ(r.open_slices, 0);
+		CHECK_EQ(r.flows, 1);
+	}
+	if (msmvm_trace_load_workload(path, &wl, NULL, &err)) {
+		FAILF("load: %s", err.msg);
+		return;
+	}
+	CHECK_EQ(wl.nbinds, 2);
+	msmvm_workload_free(&wl);
+}
+
 /* `test_trace workload FILE`: the workload a trace loads to, as JSON, for the scripts. */
 static int cmd_workload(const char *path)
 {

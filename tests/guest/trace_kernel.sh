@@ -66,7 +66,9 @@ truth() {
         fail "${name}_$mode" "protoc cannot decode the trace:" "$(head -c 300 "$f.perr")"; continue
       fi
       if ! "$CHECK_TRACE" check "$f.txt" >"$f.chk" 2>"$f.cerr"; then
-        fail "${name}_$mode" "trace_processor's rules broken:" "$(cat "$f.cerr")"; continue
+        # kept for a look: the trace, its decoding, the run's summary and the recorder's log
+        mkdir -p "$B/guest/failed" && cp "$f" "$f.txt" "$tmp/sum.json" "$tmp/$mode.err" "$B/guest/failed/"
+        fail "${name}_$mode" "trace_processor's rules broken:" "$(cat "$f.cerr")" "(kept in $B/guest/failed/)"; continue
       fi
     fi
     if ! "$STAT" --replay "$f" --json >"$tmp/replay.json" 2>"$tmp/replay.err"; then

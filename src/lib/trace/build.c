@@ -141,6 +141,7 @@ struct tr_build {
 	uint64_t t0, next_uuid, flow_seq, recorder, last_clock;
 	struct tr_map procs, threads, vms, jobs;
 	struct tr_map early;	/* frees seen before their bind returned: held for the flow */
+	struct tr_map drawn;	/* frees drawn whole before their bind's event came: its start */
 	struct tr_map pending;	/* tid -> struct tb_pending: ops of calls in progress */
 	uint64_t pending_clock;
 	bool ops_on;		/* the header said the binds carry their ops */
@@ -180,6 +181,7 @@ void tr_build_free(struct tr_build *tb)
 	tr_map_free(&tb->vms, free_vm);
 	tr_map_free(&tb->jobs, free);
 	tr_map_free(&tb->early, free);
+	tr_map_free(&tb->drawn, free);
 	tr_map_free(&tb->pending, free);
 	free(tb->opstr);
 	free(tb);
@@ -568,12 +570,22 @@ static void bind_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 		 * freed it may return after a later call with the same job returned (or its
 		 * event was lost); the earlier free is then another call's.
 		 */
+		uint64_t *drawn = tr_map_get(&tb->drawn, e->pid, e->job);
+
 		early = tr_map_get(&tb->early, e->pid, e->job);
 		if (early && early->ts_ns >= e->start_ns)
 			tr_map_del(&tb->early, e->pid, e->job);
 		else
 			early = NULL;
-		if (!early) {
+		if (drawn && *drawn == e->ts_ns) {
+			/*
+			 * Its free, on another CPU, took its place in the ring buffer before this
+			 * event did, and was drawn whole (it knew this return's time): nothing is
+			 * left in flight, and there is no flow to end.
+			 */
+			free(tr_map_del(&tb->drawn, e->pid, e->job));
+			flow = 0;
+		} else if (!early) {
 			struct tb_job *j = malloc(sizeof(*j));
 
 			if (j) {
@@ -644,6 +656,18 @@ static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 		ev_init(&x, TE_BEGIN, lane, e->start_ns, TN_JOB);
 		x.flow_in = job ? job->flow : 0;
 		emit(tb, b, &x);
+		if (!job) {	/* its bind's event may still come: it must not queue it again */
+			uint64_t *start = malloc(sizeof(*start));
+
+			if (tb->drawn.n >= EARLY_MAX)
+				tr_map_free(&tb->drawn, free);	/* binds lost: forget them */
+			if (start) {
+				*start = e->start_ns;
+				free(tr_map_del(&tb->drawn, e->pid, e->job));
+				if (tr_map_put(&tb->drawn, e->pid, e->job, start))
+					free(start);
+			}
+		}
 		ev_init(&x, TE_END, lane, e->ts_ns, TN_NONE);
 		free_args(&x, e);	/* merged with the begin's by readers */
 		emit(tb, b, &x);
