@@ -83,6 +83,8 @@ help:
 	@echo "make run     build and run the main job (against the model without an msm GPU)"
 	@echo "make test    install what is missing, build, run the whole suite"
 	@echo "make check-freestanding  the driver's rules (src/driver) compile without libc"
+	@echo "make guest   fetch the x86 guest's Debian kernel into $(BUILD)/guest (tools/guest/run)"
+	@echo "make kmodel  build the kernel twin $(BUILD)/kmodel/msm_kmodel.ko for the guest's kernel"
 	@echo "make bench   msmvm against bpftrace on the model; writes docs/PERFORMANCE.md"
 	@echo "make fuzz    libFuzzer on the trace reader, config and op parsers (FUZZ_SECS=60)"
 	@echo "make soak    the model flat out with three tools attached (SOAK_SECS=600)"
