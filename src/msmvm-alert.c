@@ -515,15 +515,8 @@ static int load_config(struct msmvm_alert_cfg *c, char *err, size_t errlen)
 
 /* ------------------------------------------------------------------ the driver going away */
 
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
-
 /* What a re-attach needs (module BTF ids want CAP_SYS_ADMIN), kept permitted only. */
-static const int reattach_caps[] = { CAP_SYS_ADMIN, CAP_BPF, CAP_PERFMON };
+static const int reattach_caps[] = { CAP_SYS_ADMIN, MSMVM_CAP_BPF, MSMVM_CAP_PERFMON };
 
 static struct {
 	struct msmvm *m;		/* NULL while detached */

@@ -13,6 +13,13 @@
 
 #include "msmvm/abi.h"
 
+/*
+ * What loading and attaching need besides CAP_SYS_ADMIN: the 5.8 split of it, newer than
+ * some UAPI headers (the numbers are ABI).
+ */
+#define MSMVM_CAP_PERFMON 38
+#define MSMVM_CAP_BPF     39
+
 #ifdef __cplusplus
 extern "C" {
 #endif

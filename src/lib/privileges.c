@@ -11,14 +11,6 @@
 
 #include "internal.h"
 
-/* Older UAPI headers predate the 5.8 split of CAP_SYS_ADMIN; the numbers are ABI. */
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
-
 static bool has_cap(uint64_t effective, int cap)
 {
 	return effective & (1ULL << cap);
@@ -27,7 +19,8 @@ static bool has_cap(uint64_t effective, int cap)
 /* CAP_BPF + CAP_PERFMON (5.8+), or CAP_SYS_ADMIN, in the effective set. */
 int msmvm_caps_suffice(uint64_t effective, struct msmvm_err *err)
 {
-	bool bpf = has_cap(effective, CAP_BPF), perfmon = has_cap(effective, CAP_PERFMON);
+	bool bpf = has_cap(effective, MSMVM_CAP_BPF);
+	bool perfmon = has_cap(effective, MSMVM_CAP_PERFMON);
 
 	if (has_cap(effective, CAP_SYS_ADMIN) || (bpf && perfmon))
 		return 0;
