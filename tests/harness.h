@@ -65,6 +65,13 @@ static inline void harness_register(const char *name, test_fn fn)
 			FAILF("%s (%lld) <= %s (%lld) does not hold", #a, _a, #b, _b); \
 	} while (0)
 
+#define CHECK_STR(a, b)                                                              \
+	do {                                                                         \
+		const char *_a = (a), *_b = (b);                                     \
+		if (strcmp(_a, _b))                                                  \
+			FAILF("%s is \"%s\", expected \"%s\"", #a, _a, _b);          \
+	} while (0)
+
 #define SKIP(reason) do { harness_skip_reason = (reason); return; } while (0)
 
 static inline int harness_main(void)

@@ -139,8 +139,9 @@ fi
 
 # In a private mount namespace, module NAME looks loaded with BTF (a FUNC record per hooked
 # function) and kallsyms lists those functions in [NAME]: the plan is made against NAME
-# (loading then fails: the probes' types are not there), reading kallsyms once. Functions
-# listed in msm's stead are not NAME's.
+# from BTF alone (loading then fails: the probes' types are not there), never reading
+# kallsyms (a pass over it costs seconds on a board; it is read only to explain a probe
+# the kernel could not find, tests/test_symbols.c).
 fake_module() {	# NAME KALLSYMS-MODULE: runs msmvm-stat --module NAME; $tmp/fake.{out,strace}
   { cat /proc/kallsyms
     for f in msm_ioctl_vm_bind vm_bind_prealloc_count msm_vma_job_free \
@@ -162,17 +163,11 @@ elif ! cp /sys/kernel/btf/vmlinux "$tmp/vmlinux" ||
 else
   fake_module msm_twin msm_twin
   reads=$(grep -c '"/proc/kallsyms"' "$tmp/fake.strace")
-  if grep -q 'cannot be probed\|not loaded\|no BTF' "$tmp/fake.out" || [ "$reads" != 1 ]; then
+  if grep -q 'cannot be probed\|not loaded\|no BTF' "$tmp/fake.out" ||
+     ! grep -q 'msm_twin' "$tmp/fake.out" || [ "$reads" != 0 ]; then
     fail stat_module_twin_plan "kallsyms read $reads times" "$(head -c 400 "$tmp/fake.out")"
   else
-    pass stat_module_twin_plan "kallsyms read once"
-  fi
-  fake_module msm_twin msm
-  if grep -q 'msm_ioctl_vm_bind cannot be probed on this target (no kallsyms and BTF)' \
-       "$tmp/fake.out"; then
-    pass stat_module_twin_not_msm
-  else
-    fail stat_module_twin_not_msm "$(head -c 400 "$tmp/fake.out")"
+    pass stat_module_twin_plan "kallsyms never read"
   fi
 fi
 

@@ -32,7 +32,8 @@ static const char kallsyms_fixture[] =
 	"ffffffffc0b01000 t msm_ioctl_vm_bind\t[msm_twin]\n"
 	"ffffffffc0b03000 T msm_vma_job_free\t[msm_twin]\n"
 	"ffffffffc0b04000 t msm_iommu_pagetable_prealloc_allocate\t[msm_twin]\n"
-	"ffffffffc0c00000 t vm_bind_prealloc_count.llvm.1234\t[other]\n";
+	"ffffffffc0c00000 t vm_bind_prealloc_count.llvm.1234\t[other]\n"
+	"ffffffffc0a04000 t msm_iommu_pagetable_prealloc_allocate.isra.0\t[msm]\n";
 
 static int scan(struct msmvm_symtab *t)
 {
@@ -121,6 +122,32 @@ TEST(kallsyms_stops_when_all_found)
 	CHECK_EQ(msmvm_symtab_scan_kallsyms(&t, f), 2);
 	CHECK(fgets(rest, sizeof(rest), f) && strstr(rest, "vm_bind_prealloc_count\t[msm]"));
 	fclose(f);
+}
+
+/*
+ * The plan comes from BTF; kallsyms is read only when the kernel's own lookup then fails,
+ * to say what it lists instead: a compiler clone, the name in another module, or nothing.
+ */
+TEST(kallsyms_explains_a_failed_lookup)
+{
+	struct msmvm_symtab t = { 0 };
+	char why[256];
+
+	msmvm_symtab_want(&t, "msm_ioctl_vm_bind", "msm");
+	msmvm_symtab_want(&t, "msm_iommu_pagetable_prealloc_allocate", "msm");
+	msmvm_symtab_want(&t, "vm_bind_prealloc_count", "msm_twin");
+	msmvm_symtab_want(&t, "msm_gem_vm_sm_step_map", "msm");
+	CHECK_EQ(scan(&t), 1);
+	msmvm_symbol_explain(sym(&t, "msm_ioctl_vm_bind"), why, sizeof(why));
+	CHECK_STR(why, "");
+	msmvm_symbol_explain(sym(&t, "msm_iommu_pagetable_prealloc_allocate"), why, sizeof(why));
+	CHECK_STR(why, "; kallsyms lists only msm_iommu_pagetable_prealloc_allocate.isra.0 in "
+		       "[msm], a compiler clone the kernel does not find by name");
+	/* listed in msm (first) and as a clone in another module: msm is what is said */
+	msmvm_symbol_explain(sym(&t, "vm_bind_prealloc_count"), why, sizeof(why));
+	CHECK_STR(why, "; kallsyms lists vm_bind_prealloc_count in [msm], not in [msm_twin]");
+	msmvm_symbol_explain(sym(&t, "msm_gem_vm_sm_step_map"), why, sizeof(why));
+	CHECK_STR(why, "; kallsyms does not list msm_gem_vm_sm_step_map in msm (inlined?)");
 }
 
 TEST(symtab_full)

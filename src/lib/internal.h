@@ -34,6 +34,11 @@ int msmvm_fail(struct msmvm_err *err, enum msmvm_err_kind kind, int code, const 
 int msmvm_check_caps(struct msmvm_err *err);
 int msmvm_caps_suffice(uint64_t effective, struct msmvm_err *err);
 int msmvm_make_plan(struct msmvm *m, struct msmvm_err *err);
+/*
+ * The kernel did not find func (a probe's attach or an fentry program's load failed):
+ * why, from one pass over kallsyms, as a clause for the error ("" if nothing to add).
+ */
+void msmvm_explain_lookup(struct msmvm *m, const char *func, char *buf, size_t len);
 int msmvm_probe_kernel(struct msmvm *m, struct msmvm_err *err);
 int msmvm_probe_sim(struct msmvm *m, struct msmvm_err *err);
 int msmvm_probe_btf_file(struct msmvm *m, struct msmvm_err *err);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "probe_table.h"
 
 static int verbose_level;
 
@@ -177,11 +178,22 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 		free(m->tmp_btf_path);
 		m->tmp_btf_path = NULL;
 	}
-	if (ret)
+	if (ret) {
+		char why[256] = "";
+
+		/* an fentry program's target the kernel could not find by name */
+		const char *f = NULL;
+
+		for (int i = 0; m->plan.fentry && ret == -ENOENT && i < m->plan.nprobes && !why[0];
+		     i++)
+			msmvm_explain_lookup(m, f = m->plan.probes[i].function, why, sizeof(why));
 		return msmvm_fail(err, MSMVM_E_LOAD, ret,
 				  "loading the %s BPF programs failed: %s (CO-RE could not relocate "
-				  "against %s, or the verifier refused; -v shows libbpf's log)",
-				  name, strerror(-ret), m->plan.target);
+				  "against %s, or the verifier refused; -v shows libbpf's log)%s%s",
+				  name, strerror(-ret), m->plan.target, why,
+				  why[0] && !strcmp(f, MSMVM_DIRECT_FUNCTION) ? ": try --hooks=fallback"
+									      : "");
+	}
 	m->loaded = true;
 	return 0;
 }
@@ -217,7 +229,17 @@ int msmvm_attach(struct msmvm *m, struct msmvm_err *err)
 		}
 		if (!link) {
 			int e = errno;
+			char why[256] = "";
 
+			/* the kernel's lookup by name failed: kallsyms says why */
+			if (e == ENOENT || e == EINVAL)
+				msmvm_explain_lookup(m, pp->function, why, sizeof(why));
+			if (why[0])
+				return msmvm_fail(err, MSMVM_E_ATTACH, e,
+						  "cannot attach a %s to %s: %s%s%s", pp->attach,
+						  pp->function, strerror(e), why,
+						  !strcmp(pp->function, MSMVM_DIRECT_FUNCTION)
+							  ? ": try --hooks=fallback" : "");
 			return msmvm_fail(err, MSMVM_E_ATTACH, e, "cannot attach a %s to %s: %s%s",
 					  pp->attach, pp->function, strerror(e),
 					  m->plan.fentry

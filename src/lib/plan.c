@@ -24,7 +24,8 @@ static bool btf_has_func(const struct btf *btf, const char *name)
 
 /*
  * Every function of the table, in one pass over the symbols: the model binary's, or the
- * running kernel's kallsyms (driver functions in the driver's module).
+ * running kernel's kallsyms (driver functions in the driver's module). On a kernel, only
+ * to explain a probe the kernel could not find (msmvm_explain_lookup).
  */
 static void read_symbols(struct msmvm *m)
 {
@@ -55,9 +56,11 @@ static bool symbol_found(struct msmvm *m, const char *func)
 }
 
 /*
- * Where a function can be probed: the model binary's symbols; the running kernel's
- * kallsyms plus, in the driver, a BTF FUNC record; a BTF file alone (dry run for another
- * kernel).
+ * Where a function can be probed: the model binary's symbols; on a kernel (running, or a
+ * BTF file's), a BTF FUNC record: pahole writes one only for a function the kernel has
+ * out of line under that name (not inlined, not renamed to a clone), which is what the
+ * kernel's own lookup at load or attach time then finds. kallsyms is not read: a pass
+ * over it costs seconds on a small board and more under emulation.
  */
 static bool hook_available(void *ctx, const struct msmvm_hook *h, const char **why)
 {
@@ -67,13 +70,22 @@ static bool hook_available(void *ctx, const struct msmvm_hook *h, const char **w
 		*why = "symbol in the model binary";
 		return symbol_found(m, h->function);
 	}
-	if (m->opts.btf_path || m->opts.dry_run) {
-		*why = "BTF FUNC record";
-		return btf_has_func(m->target_btf, h->function);
-	}
-	*why = "kallsyms and BTF";
-	return symbol_found(m, h->function) &&
-	       (h->home != MSMVM_IN_DRIVER || btf_has_func(m->target_btf, h->function));
+	*why = "BTF FUNC record";
+	return btf_has_func(m->target_btf, h->function);
+}
+
+void msmvm_explain_lookup(struct msmvm *m, const char *func, char *buf, size_t len)
+{
+	const struct msmvm_symbol *s;
+
+	buf[0] = 0;
+	if (m->opts.target == MSMVM_TARGET_SIM || m->opts.btf_path ||
+	    access("/proc/kallsyms", R_OK))
+		return;
+	read_symbols(m);
+	s = msmvm_symtab_find(&m->syms, func);
+	if (s)
+		msmvm_symbol_explain(s, buf, len);
 }
 
 /*

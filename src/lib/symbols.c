@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Function symbols, looked up for the probe table's few names in a single pass. Reading
- * /proc/kallsyms is the cost (some 150 000 lines; seconds under emulation), so a session
- * reads it at most once, whatever the number of hooks.
+ * /proc/kallsyms is the cost (some 150 000 lines; seconds under emulation), so on a kernel
+ * it is read only to explain a failed lookup (the plan is made from BTF), at most once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,6 +52,23 @@ static int mark(struct msmvm_symtab *t, const char *name, const char *module)
 	return newly;
 }
 
+/* What kallsyms lists in a wanted symbol's stead: its clone, or it in another module. */
+static void note_stand_in(struct msmvm_symtab *t, const char *name, const char *module)
+{
+	for (int i = 0; i < t->n; i++) {
+		struct msmvm_symbol *s = &t->syms[i];
+		size_t n = strlen(s->name);
+		bool in_module = !s->module || !strcmp(s->module, module);
+
+		if (s->found)
+			continue;
+		if (in_module && !strncmp(name, s->name, n) && name[n] == '.' && !s->clone[0])
+			snprintf(s->clone, sizeof(s->clone), "%s", name);
+		else if (!in_module && !strcmp(name, s->name) && !s->elsewhere[0])
+			snprintf(s->elsewhere, sizeof(s->elsewhere), "%s", module[0] ? module : "vmlinux");
+	}
+}
+
 int msmvm_symtab_scan_kallsyms(struct msmvm_symtab *t, FILE *f)
 {
 	char line[512];
@@ -72,6 +89,7 @@ int msmvm_symtab_scan_kallsyms(struct msmvm_symtab *t, FILE *f)
 		}
 		*end = 0;
 		found += mark(t, name, module);
+		note_stand_in(t, name, module);
 	}
 	return found;
 }
@@ -84,6 +102,8 @@ int msmvm_symtab_read_kallsyms(struct msmvm_symtab *t)
 	t->read = true;
 	if (!f)
 		return -errno;
+	/* stdio would read procfs 1 KiB at a time: thousands of system calls */
+	setvbuf(f, NULL, _IOFBF, 1 << 20);
 	found = msmvm_symtab_scan_kallsyms(t, f);
 	fclose(f);
 	return found;
@@ -124,4 +144,21 @@ int msmvm_symtab_read_elf(struct msmvm_symtab *t, const char *path)
 		elf_end(elf);
 	close(fd);
 	return found;
+}
+
+void msmvm_symbol_explain(const struct msmvm_symbol *s, char *buf, size_t len)
+{
+	const char *mod = s->module ? s->module : "vmlinux";
+
+	if (s->found)
+		snprintf(buf, len, "%s", "");
+	else if (s->clone[0])
+		snprintf(buf, len, "; kallsyms lists only %s in [%s], a compiler clone the kernel "
+			 "does not find by name", s->clone, mod);
+	else if (s->elsewhere[0])
+		snprintf(buf, len, "; kallsyms lists %s in [%s], not in [%s]", s->name,
+			 s->elsewhere, mod);
+	else
+		snprintf(buf, len, "; kallsyms does not list %s%s%s (inlined?)", s->name,
+			 s->module ? " in " : "", s->module ? s->module : "");
 }
