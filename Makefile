@@ -85,6 +85,7 @@ help:
 	@echo "make check-freestanding  the driver's rules (src/driver) compile without libc"
 	@echo "make guest   fetch the x86 guest's Debian kernel into $(BUILD)/guest (tools/guest/run)"
 	@echo "make kmodel  build the kernel twin $(BUILD)/kmodel/msm_kmodel.ko for the guest's kernel"
+	@echo "make kmodel-arm64  the twin cross-built for the arm64 guest's kernel: $(BUILD)/arm64/kmodel/"
 	@echo "make bench   msmvm against bpftrace on the model; writes docs/PERFORMANCE.md"
 	@echo "make fuzz    libFuzzer on the trace reader, config and op parsers (FUZZ_SECS=60)"
 	@echo "make soak    the model flat out with three tools attached (SOAK_SECS=600)"
@@ -282,8 +283,10 @@ bench: deps
 	@BUILD=$(BUILD) bash tools/bench/bench.sh
 
 # The header dependencies the compilers wrote (-MMD): exact, and regenerated with each object.
-# (Not under guest/ and kmodel/: the guest's unpacked Debian trees and Kbuild's own files.)
--include $(shell find $(BUILD) \( -path $(BUILD)/guest -o -path $(BUILD)/kmodel \) -prune \
+# (Not under guest/, kmodel/ and arm64/kmodel/: the guest's unpacked Debian trees and Kbuild's own
+# files.)
+-include $(shell find $(BUILD) \( -path $(BUILD)/guest -o -path $(BUILD)/kmodel \
+	-o -path $(BUILD)/arm64/kmodel \) -prune \
 	-o -name '*.d' -type f -print 2>/dev/null)
 
 # === guest and kmodel (tools/guest, tools/kmodel) ===============================================
@@ -339,3 +342,52 @@ $(KMODEL_KO): $(KMODEL_DEPS) $(GUEST_ENV) $(KMODEL_LIST)
 guest-test: deps
 	@BUILD=$(BUILD) bash tests/guest.sh
 # === end guest and kmodel ========================================================================
+
+# === kmodel-arm64 (tools/kmodel for the arm64 guest) ==============================================
+# make kmodel-arm64  $(BUILD)/arm64/kmodel/msm_kmodel.ko, cross-built (ARCH=arm64, bookworm's
+# gcc-12 cross compiler, as Debian built the kernel) against the arm64 guest's kernel headers,
+# fetched with `tools/guest/fetch --arch arm64 --kernel twin`; that tree's host tools (fixdep,
+# modpost) are amd64 linux-kbuild's. Beside $(BUILD)/arm64/msmvm-sim, which insmods it from
+# there. The module's BTF is made against the headers' own vmlinux (BTF only, Debian ships it).
+# Same symlink layout and source list as `make kmodel`.
+GUEST_ARM64_TWIN_ENV := $(BUILD)/guest-arm64-twin/kernel.env
+KMODEL_ARM64_DIR     := $(BUILD)/arm64/kmodel
+KMODEL_ARM64_KO      := $(KMODEL_ARM64_DIR)/msm_kmodel.ko
+KMODEL_ARM64_LIST    := $(KMODEL_ARM64_DIR)/sources.list
+KMODEL_ARM64_CROSS   ?= aarch64-linux-gnu-
+
+.PHONY: kmodel-arm64
+kmodel-arm64: $(KMODEL_ARM64_KO)
+
+$(GUEST_ARM64_TWIN_ENV):
+	$(call msg,FETCH,arm64 guest kernel (tools/guest/fetch --arch arm64 --kernel twin))
+	$(Q)BUILD=$(BUILD) tools/guest/fetch --arch arm64 --kernel twin
+	@test -f $@ || { echo "make kmodel-arm64: tools/guest/fetch --arch arm64 --kernel twin wrote no $@" >&2; exit 1; }
+
+$(KMODEL_ARM64_LIST): kmodel-force
+	@mkdir -p $(@D)
+	@echo '$(abspath $(KMODEL_DEPS))' | cmp -s - $@ || echo '$(abspath $(KMODEL_DEPS))' >$@
+
+$(KMODEL_ARM64_KO): $(KMODEL_DEPS) $(GUEST_ARM64_TWIN_ENV) $(KMODEL_ARM64_LIST)
+	$(call msg,KBUILD,$@)
+	@test -f $(KMODEL_SRC)/Kbuild || { echo "make kmodel-arm64: no $(KMODEL_SRC)/Kbuild" >&2; exit 1; }
+	@# Debian's arm64 headers name the compiler gcc-12 (.kernelvariables): bookworm's cross one
+	@command -v $(KMODEL_ARM64_CROSS)gcc-12 >/dev/null || { echo "make kmodel-arm64: no \
+	$(KMODEL_ARM64_CROSS)gcc-12 (apt-get install gcc-aarch64-linux-gnu)" >&2; exit 1; }
+	@mkdir -p $(KMODEL_ARM64_DIR)/driver
+	@find $(KMODEL_ARM64_DIR) -maxdepth 2 -type l -delete
+	$(Q)for f in $(abspath $(wildcard $(KMODEL_SRC)/Kbuild $(KMODEL_SRC)/*.c $(KMODEL_SRC)/*.h)); do \
+		ln -sfn $$f $(KMODEL_ARM64_DIR)/; done
+	$(Q)for f in $(abspath $(wildcard src/driver/*.c src/driver/*.h)); do \
+		ln -sfn $$f $(KMODEL_ARM64_DIR)/driver/; done
+	$(Q). $(GUEST_ARM64_TWIN_ENV) && env -u MAKEFLAGS -u MFLAGS -u MAKEOVERRIDES -u MAKELEVEL \
+		$(MAKE) -C "$$KDIR" M=$(abspath $(KMODEL_ARM64_DIR)) ARCH=arm64 \
+		CROSS_COMPILE=$(KMODEL_ARM64_CROSS) $(if $(filter 0,$(V)),-s,V=1) \
+		-j$(shell nproc) modules >$(KMODEL_ARM64_DIR)/build.log 2>&1 || \
+		{ cat $(KMODEL_ARM64_DIR)/build.log >&2; echo "make kmodel-arm64: the twin failed to build (log: $(KMODEL_ARM64_DIR)/build.log)" >&2; exit 1; }
+	@cat $(KMODEL_ARM64_DIR)/build.log >&2
+	@# a module the guest kernel would refuse: say so here, not at insmod in the guest
+	$(Q). $(GUEST_ARM64_TWIN_ENV) && vm=$$(PATH=$$PATH:/sbin:/usr/sbin modinfo -F vermagic $@) && \
+		case "$$vm" in "$$KVER "*aarch64*) ;; *) echo "make kmodel-arm64: vermagic '$$vm' is not $$KVER's" >&2; exit 1;; esac
+	@touch $@
+# === end kmodel-arm64 ============================================================================

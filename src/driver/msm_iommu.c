@@ -15,7 +15,7 @@
 #include "msm_vm_bind.h"
 
 #define PT_ENTRIES 512
-#define PTE_VALID  1ULL
+#define PT_VALID  1ULL
 
 struct pt_table {
 	u64 entry[PT_ENTRIES];	/* leaf: PTE; otherwise (u64)(struct pt_table *) */
@@ -81,7 +81,7 @@ static __probed int msm_iommu_pagetable_map(struct msm_mmu *mmu, u64 iova, size_
 		l3 = l2 ? pt_next_level(pt, &l2->entry[(va >> 21) & 511]) : NULL;
 		if (!l3)
 			return -ENOMEM;
-		l3->entry[(va >> 12) & 511] = (va & ~(SZ_4K - 1)) | PTE_VALID;
+		l3->entry[(va >> 12) & 511] = (va & ~(SZ_4K - 1)) | PT_VALID;
 	}
 	return 0;
 }
