@@ -354,7 +354,8 @@ GUEST_ARM64_TWIN_ENV := $(BUILD)/guest-arm64-twin/kernel.env
 KMODEL_ARM64_DIR     := $(BUILD)/arm64/kmodel
 KMODEL_ARM64_KO      := $(KMODEL_ARM64_DIR)/msm_kmodel.ko
 KMODEL_ARM64_LIST    := $(KMODEL_ARM64_DIR)/sources.list
-KMODEL_ARM64_CROSS   ?= aarch64-linux-gnu-
+# (the headers' .kernelvariables force the same CROSS_COMPILE)
+KMODEL_ARM64_CROSS   := aarch64-linux-gnu-
 
 .PHONY: kmodel-arm64
 kmodel-arm64: $(KMODEL_ARM64_KO)
@@ -372,8 +373,8 @@ $(KMODEL_ARM64_KO): $(KMODEL_DEPS) $(GUEST_ARM64_TWIN_ENV) $(KMODEL_ARM64_LIST)
 	$(call msg,KBUILD,$@)
 	@test -f $(KMODEL_SRC)/Kbuild || { echo "make kmodel-arm64: no $(KMODEL_SRC)/Kbuild" >&2; exit 1; }
 	@# Debian's arm64 headers name the compiler gcc-12 (.kernelvariables): bookworm's cross one
-	@command -v $(KMODEL_ARM64_CROSS)gcc-12 >/dev/null || { echo "make kmodel-arm64: no \
-	$(KMODEL_ARM64_CROSS)gcc-12 (apt-get install gcc-aarch64-linux-gnu)" >&2; exit 1; }
+	@command -v $(KMODEL_ARM64_CROSS)gcc-12 >/dev/null || { echo "make kmodel-arm64:" \
+		"no $(KMODEL_ARM64_CROSS)gcc-12 (apt-get install gcc-aarch64-linux-gnu)" >&2; exit 1; }
 	@mkdir -p $(KMODEL_ARM64_DIR)/driver
 	@find $(KMODEL_ARM64_DIR) -maxdepth 2 -type l -delete
 	$(Q)for f in $(abspath $(wildcard $(KMODEL_SRC)/Kbuild $(KMODEL_SRC)/*.c $(KMODEL_SRC)/*.h)); do \
