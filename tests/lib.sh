@@ -34,14 +34,17 @@ stop_rec() {
 STAT_CMP_JQ='
 def exact: ["binds","ops","errors","pages_counted","pages_used","pages_overcount","waits",
             "interrupted_waits","in_flight","drift"];
-# peak_in_flight: exact against the model; against the twin, a bound. On the kernel another
-# CPU frees jobs (drm_sched'"'"'s kworker) between an add and the return probe that reads
-# in_flight, so the probes'"'"' peak is a lower bound (docs/probes.md): never above the truth.
-def peak_ok($truth; $a; $b): if $truth == "twin" then $a <= $b else $a == $b end;
+# peak_in_flight: a sample, so a bound. Another thread frees a job (drm_sched'"'"'s kworker, the
+# model'"'"'s scheduler thread) between the probe before its sub and its sub, with an add in
+# between, and no probe sees the true peak (docs/probes.md): never above the truth. Against
+# the twin that is all; against the model, whose frees race less, also within 2 % of it
+# (seen once in hundreds of loaded runs: 1161 for 1163): a wrong field or offset is far off.
+def peak_ok($truth; $a; $b):
+  if $truth == "twin" then $a <= $b else $a <= $b and $a >= $b - ($b * 0.02 | floor) end;
 def cmp($truth; $where; $a; $b; $delay):
   (exact[] as $k | select($a[$k] != $b[$k]) | "\($where) \($k): probes \($a[$k]), \($truth) \($b[$k])"),
   (select(peak_ok($truth; $a.peak_in_flight; $b.peak_in_flight) | not)
-     | "\($where) peak_in_flight: probes \($a.peak_in_flight), \($truth) \($b.peak_in_flight)\(if $truth == "twin" then " (above the truth)" else "" end)"),
+     | "\($where) peak_in_flight: probes \($a.peak_in_flight), \($truth) \($b.peak_in_flight)\(if $truth == "twin" then " (above the truth)" else " (above it, or more than 2 % below)" end)"),
   (["wait_ns_total","wait_ns_max"][] as $k
      | select((($a[$k] - $b[$k]) | fabs) > ($b[$k] * 0.02 + 100000 * ([$b.waits, 1] | max) + $delay))
      | "\($where) \($k): probes \($a[$k]), \($truth) \($b[$k]) (beyond tolerance; run delay \($delay) ns)");
