@@ -375,6 +375,9 @@ PAHOLE := PAHOLE=$(PAHOLE) OBJCOPY=$(CROSS_PREFIX)objcopy tools/cross/pahole-sta
 # The BPF objects are the host clang's: their uapi headers (asm/types.h) the host's own.
 BPF_CFLAGS += -idirafter /usr/include/$(shell gcc -print-multiarch)
 $(BUILD)/msmvmtop: LDLIBS_TOOL += -ltinfo
+# A sysroot redone (other packages: its stamp rewritten) rebuilds every object, hence every link.
+$(call obj,$(LIB_SRCS) $(SIM_SRCS) $(TUNE_SRCS) $(wildcard src/msmvm*.c) \
+	   tools/cross/p11_kit_absent.c): $(CROSS_SYSROOT).stamp
 # msmvm-alert: libmicrohttpd.a needs gnutls and its libraries; p11-kit has no archive in
 # Debian: tools/cross/p11_kit_absent.c stands in for it (never called, docs/arm64.md).
 $(BUILD)/msmvm-alert: $(call obj,tools/cross/p11_kit_absent.c)
