@@ -3,7 +3,8 @@
 # $BUILD/arm64) on this host: every tool is an AArch64 ELF, static (or its libraries are in
 # DIR/lib), and, under qemu-user (qemu-aarch64-static, package qemu-user-static), starts:
 # --help exits 0 with its usage, an unknown flag exits non-zero with an error, and msmvm-sim
-# count answers the driver's rule for a few op lists (worked out by hand from its --help).
+# count answers the driver's rule for a few op lists (worked out by hand from its --help), and
+# its run draws the host model's workloads for a seed.
 # Not in make test's list (run-tests.sh takes tests/*.sh only): make test-arm64 runs it.
 # Prints "ok"/"not ok"/"skip" lines; exits non-zero when one is "not ok".
 set -uo pipefail
@@ -98,5 +99,25 @@ if [ -n "$QEMU" ] && [ -x "$D/msmvm-sim" ]; then
 5 map:0x13fe00000:4M
 3 map:0x100000000:4K unmap:0x100200000:4K map:0x100001000:4K
 CASES
+fi
+
+# The arm64 model draws the same ops as the host's for a seed ("same seed, same ops"): each
+# workload's deterministic totals against the host build's model ($BUILD/msmvm-sim).
+if [ -n "$QEMU" ] && [ -x "$D/msmvm-sim" ]; then
+  if [ ! -x "$B/msmvm-sim" ] || ! command -v jq >/dev/null; then
+    echo "skip arm64/msmvm-sim/run # no host model $B/msmvm-sim (make) or no jq"
+  else
+    q='.totals | [.binds, .ops, .errors, .pages_counted, .pages_used] | @text'
+    for w in sparse contiguous mixed unmap-heavy storm; do
+      args=(run -w "$w" -n 200 --seed 7 --job-cost 0)
+      want=$("$B/msmvm-sim" "${args[@]}" 2>&1 | jq -r "$q" 2>&1)
+      got=$(timeout 120 "$QEMU" "$D/msmvm-sim" "${args[@]}" 2>&1 | jq -r "$q" 2>&1)
+      if [ -n "$want" ] && [ "$got" = "$want" ]; then
+        pass "arm64/msmvm-sim/run $w"
+      else
+        fail "arm64/msmvm-sim/run $w" "binds, ops, errors, pages_counted, pages_used: arm64 $got, host $want"
+      fi
+    done
+  fi
 fi
 exit $failed
