@@ -8,7 +8,7 @@
 # Not in make test's list (run-tests.sh takes tests/*.sh only): make test-arm64 runs it.
 # Prints "ok"/"not ok"/"skip" lines; exits non-zero when one is "not ok".
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 B=${BUILD:-build}
 D=${1:-$B/arm64}
 failed=0
