@@ -84,6 +84,8 @@ help:
 	@echo "make test    install what is missing, build, run the whole suite"
 	@echo "make check-freestanding  the driver's rules (src/driver) compile without libc"
 	@echo "make guest   fetch the x86 guest's Debian kernel into $(BUILD)/guest (tools/guest/run)"
+	@echo "make arm64   cross-build the toolkit and msmvm-sim for arm64 into $(BUILD)/arm64/ (static)"
+	@echo "make test-arm64  make arm64, then check its binaries here (tests/arm64/smoke.sh, qemu-user)"
 	@echo "make kmodel  build the kernel twin $(BUILD)/kmodel/msm_kmodel.ko for the guest's kernel"
 	@echo "make kmodel-arm64  the twin cross-built for the arm64 guest's kernel: $(BUILD)/arm64/kmodel/"
 	@echo "make bench   msmvm against bpftrace on the model; writes docs/PERFORMANCE.md"
@@ -283,10 +285,10 @@ bench: deps
 	@BUILD=$(BUILD) bash tools/bench/bench.sh
 
 # The header dependencies the compilers wrote (-MMD): exact, and regenerated with each object.
-# (Not under guest/, kmodel/ and arm64/kmodel/: the guest's unpacked Debian trees and Kbuild's own
-# files.)
--include $(shell find $(BUILD) \( -path $(BUILD)/guest -o -path $(BUILD)/kmodel \
-	-o -path $(BUILD)/arm64/kmodel \) -prune \
+# (Not under guest*/ and kmodel/: the guests' unpacked Debian trees and Kbuild's own files;
+# nor arm64/ and cross/: make arm64's inner make reads its own, the sysroot has none.)
+-include $(shell find $(BUILD) \( -path $(BUILD)/guest -o -path '$(BUILD)/guest-*' \
+	-o -path $(BUILD)/kmodel -o -path $(BUILD)/arm64 -o -path $(BUILD)/cross \) -prune \
 	-o -name '*.d' -type f -print 2>/dev/null)
 
 # === guest and kmodel (tools/guest, tools/kmodel) ===============================================
@@ -392,3 +394,47 @@ $(KMODEL_ARM64_KO): $(KMODEL_DEPS) $(GUEST_ARM64_TWIN_ENV) $(KMODEL_ARM64_LIST)
 		case "$$vm" in "$$KVER "*aarch64*) ;; *) echo "make kmodel-arm64: vermagic '$$vm' is not $$KVER's" >&2; exit 1;; esac
 	@touch $@
 # === end kmodel-arm64 ============================================================================
+
+# === arm64 (make arm64: tools/cross, docs/arm64.md) ==============================================
+# The toolkit cross-built for arm64 boards into $(BUILD)/arm64/<tool>, objects under
+# $(BUILD)/arm64/obj/: this Makefile again (BUILD=$(BUILD)/arm64, CC=the cross gcc,
+# HOST_ARCH=arm64: the model and test BPF flavors are arm64's, the uprobes read arm64
+# registers; the six BPF objects are rebuilt there, a few seconds), linked statically against
+# the sysroot tools/cross/sysroot unpacks from bookworm's arm64 -dev packages. The ASan
+# variants and the tests are not cross-built.
+ARM64_PREFIX  ?= aarch64-linux-gnu-
+ARM64_SYSROOT := $(BUILD)/cross/arm64/sysroot
+ARM64_TARGETS  = $(patsubst %,$(BUILD)/arm64/%,$(TOOLS) msmvm-sim)
+
+.PHONY: arm64 test-arm64
+arm64: deps
+	$(Q)BUILD=$(BUILD) tools/cross/sysroot
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/arm64 CC=$(ARM64_PREFIX)gcc AR=$(ARM64_PREFIX)ar \
+		HOST_ARCH=arm64 CROSS_PREFIX=$(ARM64_PREFIX) CROSS_SYSROOT=$(abspath $(ARM64_SYSROOT)) $(ARM64_TARGETS)
+
+# Not in make test: the arm64 checks (qemu-user on this host), tests/arm64/*.sh; the host's
+# model is their reference for msmvm-sim's workloads.
+test-arm64: arm64
+	@$(MAKE) --no-print-directory $(BUILD)/msmvm-sim
+	@st=0; for t in tests/arm64/*.sh; do BUILD=$(BUILD) bash $$t || st=1; done; exit $$st
+
+# In that inner make: headers and archives from the sysroot, glibc from the cross toolchain,
+# everything static (one file per tool); the archives' own dependencies appended.
+ifdef CROSS_SYSROOT
+CFLAGS += -I$(CROSS_SYSROOT)/usr/include -I$(CROSS_SYSROOT)/usr/include/aarch64-linux-gnu \
+	  -L$(CROSS_SYSROOT)/usr/lib/aarch64-linux-gnu -static
+# pahole -J's llvm-objcopy rejects static binaries: pahole, then the target's objcopy
+PAHOLE := PAHOLE=$(PAHOLE) OBJCOPY=$(CROSS_PREFIX)objcopy tools/cross/pahole-static
+# The BPF objects are the host clang's: their uapi headers (asm/types.h) the host's own.
+BPF_CFLAGS += -idirafter /usr/include/$(shell gcc -print-multiarch)
+$(BUILD)/msmvmtop: LDLIBS_TOOL += -ltinfo
+# A sysroot redone (other packages: its stamp rewritten) rebuilds every object, hence every link.
+$(call obj,$(LIB_SRCS) $(SIM_SRCS) $(TUNE_SRCS) $(wildcard src/msmvm*.c) \
+	   tools/cross/p11_kit_absent.c): $(CROSS_SYSROOT).stamp
+# msmvm-alert: libmicrohttpd.a needs gnutls and its libraries; p11-kit has no archive in
+# Debian: tools/cross/p11_kit_absent.c stands in for it (never called, docs/arm64.md).
+$(BUILD)/msmvm-alert: $(call obj,tools/cross/p11_kit_absent.c)
+$(BUILD)/msmvm-alert: LDLIBS_TOOL += -lgnutls -lhogweed -lnettle -lgmp -ltasn1 -lidn2 \
+	-lunistring -lbrotlienc -lbrotlidec -lbrotlicommon -lzstd -lz -lpthread
+endif
+# === end arm64 ===================================================================================

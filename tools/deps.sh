@@ -19,7 +19,9 @@ packages=(
   bpftrace                                # make bench: the bpftrace script msmvm is compared with
   qemu-system-x86 gcc-12                  # the x86 guest (tools/guest): TCG, and the kernel's compiler
   kmod                                    # modprobe/insmod/rmmod for the tests in the guest
-  debian-archive-keyring                  # tools/guest/fetch: checks the guest kernel's packages
+  debian-archive-keyring                  # tools/guest/fetch, tools/cross/sysroot: package checks
+  gcc-aarch64-linux-gnu libc6-dev-arm64-cross  # make arm64: the cross compiler and its glibc
+  qemu-user-static                        # tests/arm64/smoke.sh only: runs the arm64 tools here
 )
 
 missing=()

@@ -122,9 +122,12 @@ static unsigned int gen_unmap_heavy(struct workload_state *st, struct drm_msm_vm
 
 	for (unsigned int i = 0; i < n; i++) {
 		bool unmap = rnd(st, 10) < 8;
+		/* two draws in a set order: as arguments of one call their order would be the
+		 * compiler's (gcc draws the range first on x86-64, the page first on arm64) */
+		u64 range = (1 + rnd(st, 16)) * SZ_4K;
+		u64 iova = random_page(st);
 
-		op_set(&ops[i], unmap ? MSM_VM_BIND_OP_UNMAP : MSM_VM_BIND_OP_MAP, random_page(st),
-		       (1 + rnd(st, 16)) * SZ_4K);
+		op_set(&ops[i], unmap ? MSM_VM_BIND_OP_UNMAP : MSM_VM_BIND_OP_MAP, iova, range);
 	}
 	return n;
 }
