@@ -81,6 +81,7 @@ btf_in_flight_offset() {
 offsets=()
 for fx in tests/fixtures/btf/*.btf.xz; do
   ver=$(basename "$fx" .btf.xz)
+  case $ver in debian-6.12.*) continue ;; esac	# msm before VM_BIND: below
   xz -dc "$fx" >"$tmp/$ver.btf"
   if ! "$STAT" --dry-run --json --btf "$tmp/$ver.btf" >"$tmp/dry.json" 2>"$tmp/err"; then
     fail "dry_run_$ver" "$(head -c 600 "$tmp/err")"
@@ -117,6 +118,12 @@ if [ ${#offsets[@]} -eq 2 ] && [ "${offsets[0]}" != "${offsets[1]}" ]; then
 else
   fail in_flight_offset_differs_between_kernels "offsets: ${offsets[*]:-none}"
 fi
+
+# Debian 12 and 13's kernel (6.12): msm without VM_BIND. Said as such, exit 1.
+xz -dc tests/fixtures/btf/debian-6.12.117-arm64.btf.xz >"$tmp/old.btf"
+expect dry_run_msm_predates_vm_bind 1 \
+  "the kernel of '$tmp/old.btf' predates VM_BIND and its page-table throttle (Linux 6.17)" -- \
+  "$STAT" --dry-run --btf "$tmp/old.btf"
 
 # The host-architecture kernel flavor through the verifier too: there is no msm.ko for
 # this host, so its types come from the model's BTF, merged with the host's vmlinux.
@@ -219,4 +226,21 @@ else
   sys_expect stat_module_default_msm_first 1 '(msm; kprobes)'
   fake_sys "" msm -d 1
   sys_expect stat_module_default_none 1 'nor the kernel twin.s /sys/module/msm_kmodel'
+  # msm loaded, from before VM_BIND (its BTF: address spaces, no msm_gem_vm): every tool
+  # says so and exits 1, on the live path as with a BTF file.
+  if "$B/tests/test_symbols" module-btf-old "$tmp/old-mod.btf"; then
+    cp "$tmp/mod.btf" "$tmp/vmbind-mod.btf" && cp "$tmp/old-mod.btf" "$tmp/mod.btf"
+    for tool in msmvm-stat msmvmtop msmvm-trace msmvm-alert; do
+      case $tool in
+        msmvmtop) args=(-b -d 1) ;; msmvm-trace) args=(-o "$tmp/old.trace" -d 1) ;;
+        msmvm-alert) args=(--wedge 5) ;; *) args=(-d 1) ;;
+      esac
+      STAT=$B/$tool fake_sys msm msm "${args[@]}"
+      sys_expect "${tool}_live_msm_predates_vm_bind" 1 \
+        "this kernel's msm (/sys/kernel/btf/msm) predates VM_BIND and its page-table throttle (Linux 6.17)"
+    done
+    cp "$tmp/vmbind-mod.btf" "$tmp/mod.btf"
+  else
+    fail live_msm_predates_vm_bind "cannot build the old msm's BTF (build/tests/test_symbols)"
+  fi
 fi

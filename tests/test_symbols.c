@@ -5,8 +5,11 @@
  * the plan chosen for a given set of available functions, the capability verdict.
  *
  *   test_symbols module-btf OUT   writes split BTF on this kernel's vmlinux with a FUNC
- *                                 record per driver function of the probe table (a fake
- *                                 /sys/kernel/btf/NAME for tests/stat_cli.sh)
+ *                                 record per driver function of the probe table and an
+ *                                 empty struct msm_gem_vm (a fake /sys/kernel/btf/NAME for
+ *                                 tests/stat_cli.sh)
+ *   test_symbols module-btf-old OUT   the same for an msm from before VM_BIND: struct
+ *                                 msm_gem_address_space only
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -384,7 +387,11 @@ TEST(caps_named)
 	CHECK(!strncmp(e.msg, "missing capability CAP_BPF: ", 28));
 }
 
-static int write_module_btf(const char *out)
+/*
+ * old: an msm from before VM_BIND (struct msm_gem_address_space, no struct msm_gem_vm and
+ * no hooks); else one with VM_BIND's struct msm_gem_vm (empty) and a FUNC per hook.
+ */
+static int write_module_btf(const char *out, bool old)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf(), *mod;
 	const void *raw;
@@ -397,8 +404,9 @@ static int write_module_btf(const char *out)
 		return 1;
 	}
 	mod = btf__new_empty_split(vmlinux);
+	btf__add_struct(mod, old ? "msm_gem_address_space" : "msm_gem_vm", 0);
 	proto = btf__add_func_proto(mod, 0);
-	for (int i = 0; i < msmvm_nhooks; i++)
+	for (int i = 0; !old && i < msmvm_nhooks; i++)
 		if (msmvm_hooks[i].home == MSMVM_IN_DRIVER &&
 		    btf__find_by_name_kind(mod, msmvm_hooks[i].function, BTF_KIND_FUNC) < 0)
 			btf__add_func(mod, msmvm_hooks[i].function, BTF_FUNC_STATIC, proto);
@@ -418,7 +426,9 @@ int main(int argc, char **argv)
 	const char *b = getenv("BUILD");
 
 	if (argc == 3 && !strcmp(argv[1], "module-btf"))
-		return write_module_btf(argv[2]);
+		return write_module_btf(argv[2], false);
+	if (argc == 3 && !strcmp(argv[1], "module-btf-old"))
+		return write_module_btf(argv[2], true);
 
 	snprintf(sim_path, sizeof(sim_path), "%s/msmvm-sim", b ? b : "build");
 	return harness_main();

@@ -8,6 +8,7 @@
 #   OUTDIR    where to write the fixtures (default: tests/fixtures/btf in the repo)
 #   DEB_DIR   directory already holding the .deb files: skip the download
 #   KEEP_TMP  set to 1 to keep the work directory for inspection
+#   ONLY      one version of those below: regenerate that fixture alone
 #
 # Packages come from the machine's own Debian mirror via a private apt state
 # (see docs/debian-arm64-btf.md), so the host's apt configuration is untouched.
@@ -18,11 +19,17 @@ BTFMERGE=${BTFMERGE:-$ROOT/build/tools/btfmerge}
 OUTDIR=${OUTDIR:-$ROOT/tests/fixtures/btf}
 
 # Kernel version -> packages holding its Image and msm.ko (7.x splits them in two).
+# 6.12 (Debian 12 and 13's kernel) has msm without VM_BIND: the "predates VM_BIND" fixture.
 declare -A PKGS=(
+	[6.12.117]="linux-image-6.12.117+deb12-arm64-unsigned"
 	[6.17.13]="linux-image-6.17.13+deb13-arm64"
 	[7.2.13]="linux-binary-7.2.13+deb14-arm64 linux-modules-7.2.13+deb14-arm64"
 )
-VERSIONS=(6.17.13 7.2.13)
+VERSIONS=(6.12.117 6.17.13 7.2.13)
+if [[ -n ${ONLY:-} ]]; then	# ONLY=VERSION: that fixture alone
+	[[ -n ${PKGS[$ONLY]:-} ]] || { echo "make-btf-fixtures: ONLY=$ONLY: not one of ${VERSIONS[*]}" >&2; exit 2; }
+	VERSIONS=("$ONLY")
+fi
 
 die() { echo "make-btf-fixtures: $*" >&2; exit 1; }
 log() { echo "make-btf-fixtures: $*" >&2; }
@@ -59,33 +66,23 @@ if [[ -n ${DEB_DIR:-} ]]; then
 		ln -s "$f" "$debs/"
 	done
 else
-	# Private apt state: arm64 indexes of the host's own mirror, sid + trixie-backports.
+	# Private apt state (tools/apt-private.sh): the machine's own mirrors (bookworm-security
+	# has 6.12) plus sid and trixie-backports, arm64.
 	apt=$WORK/apt
-	mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial"
-	uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-	if [[ -z $uri ]]; then
-		uri=$(awk '/^deb / {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
-	fi
-	[[ -n $uri ]] || die "cannot find this machine's Debian mirror in /etc/apt"
-	key=/usr/share/keyrings/debian-archive-keyring.gpg
-	[[ -r $key ]] || die "$key missing (install debian-archive-keyring)"
-	printf 'deb [arch=arm64 signed-by=%s] %s %s main\n' \
-		"$key" "$uri" sid "$key" "$uri" trixie-backports >"$apt/sources.list"
-	o=(-oAPT::Architecture=arm64 -oAPT::Architectures=arm64
-	   -oDir::State::Lists="$apt/lists" -oDir::Etc::SourceList="$apt/sources.list"
-	   -oDir::Etc::SourceParts=/dev/null -oDir::Cache="$apt/cache"
-	   -oDir::State::status=/dev/null -oAPT::Sandbox::User=root)
-	log "updating private arm64 package lists from $uri"
-	apt-get "${o[@]}" -q update >"$WORK/apt-update.log" 2>&1 ||
-		{ cat "$WORK/apt-update.log" >&2; die "apt-get update failed"; }
-
+	# shellcheck source=apt-private.sh
+	. "$ROOT/tools/apt-private.sh"
+	apt_private_setup "$apt" arm64 sid trixie-backports || die "no private apt state"
+	log "updating private arm64 package lists"
+	apt_private_update "$apt" "$WORK/apt-update.log" || die "apt-get update failed"
+	o=()
+	uri="the machine's mirrors"
 	missing=()
 	for p in "${all_pkgs[@]}"; do
 		# apt-cache show exits 0 for unknown names on some apt versions: test its output.
 		apt-cache "${o[@]}" show "$p" 2>/dev/null | grep -q '^Package:' || missing+=("$p")
 	done
 	if ((${#missing[@]})); then
-		echo "make-btf-fixtures: these packages are no longer on $uri (sid, trixie-backports):" >&2
+		echo "make-btf-fixtures: these packages are no longer on $uri (+ sid, trixie-backports):" >&2
 		printf '  %s\n' "${missing[@]}" >&2
 		echo "Available arm64 kernel packages today:" >&2
 		apt-cache "${o[@]}" search --names-only '^linux-(image|binary|modules)-[0-9].*-arm64$' |
@@ -110,7 +107,8 @@ for v in "${VERSIONS[@]}"; do
 	img=$(find "$x" -maxdepth 5 -name 'vmlinuz*' -type f \( -path "$x/boot/*" -o -path "$x/usr/lib/modules/*" \) |
 		sort | head -n1)
 	[[ -n $img ]] || die "$v: no vmlinuz in ${PKGS[$v]}"
-	ko=$(find "$x/usr/lib/modules" -path '*/drivers/gpu/drm/msm/msm.ko*' -type f | head -n1)
+	# modules under /usr/lib (7.x) or /lib (6.x)
+	ko=$(find "$x/usr/lib/modules" "$x/lib/modules" -path '*/drivers/gpu/drm/msm/msm.ko*' -type f 2>/dev/null | head -n1 || true)
 	[[ -n $ko ]] || die "$v: no msm.ko in ${PKGS[$v]}"
 	case $ko in
 	*.xz) xz -dc "$ko" >"$x/msm.ko" ;;
@@ -125,7 +123,10 @@ for v in "${VERSIONS[@]}"; do
 	# Cheap guard against packaging changes producing a fixture without the msm types.
 	if command -v bpftool >/dev/null; then
 		bpftool btf dump file "$x/merged.btf" >"$x/dump.txt" || die "$v: bpftool cannot read merged BTF"
-		for want in "STRUCT 'msm_gem_vm'" "STRUCT 'msm_vm_bind_job'" "FUNC 'msm_ioctl_vm_bind'"; do
+		wants=("STRUCT 'msm_gem_vm'" "STRUCT 'msm_vm_bind_job'" "FUNC 'msm_ioctl_vm_bind'")
+		# before VM_BIND: msm's address spaces, no msm_gem_vm
+		[[ $v == 6.12.* ]] && wants=("STRUCT 'msm_gem_address_space'" "STRUCT 'msm_gpu'")
+		for want in "${wants[@]}"; do
 			grep -q "^\[[0-9]*\] $want " "$x/dump.txt" || die "$v: merged BTF lacks $want"
 		done
 	fi

@@ -85,13 +85,35 @@ const char *msmvm_driver_module(const struct msmvm *m)
 	return MSMVM_MODULE;
 }
 
+/*
+ * Does btf hold the VM_BIND driver's types? VM_BIND and its page-table preallocation came
+ * to msm in Linux 6.17 (struct msm_gem_vm); before, msm had address spaces
+ * (struct msm_gem_address_space) and nothing msmvm could watch: said as such, not as
+ * missing types. where: "this kernel's msm", "'FILE'". 0 or the failure.
+ */
+static int check_vm_bind_types(const struct btf *btf, const char *where, const char *hint,
+			       struct msmvm_err *err)
+{
+	if (btf__find_by_name_kind(btf, "msm_gem_vm", BTF_KIND_STRUCT) > 0)
+		return 0;
+	if (btf__find_by_name_kind(btf, "msm_gem_address_space", BTF_KIND_STRUCT) > 0)
+		return msmvm_fail(err, MSMVM_E_NO_DRIVER, ENOTSUP,
+				  "%s predates VM_BIND and its page-table throttle (Linux 6.17): its "
+				  "msm has address spaces (struct msm_gem_address_space), no struct "
+				  "msm_gem_vm, nothing for msmvm to watch; to try msmvm anyway, use "
+				  "--sim to probe the msmvm-sim model", where);
+	return msmvm_fail(err, MSMVM_E_NO_BTF, ENOENT, "%s has no msm types (struct msm_gem_vm)%s",
+			  where, hint);
+}
+
 /* The running kernel: BTF, the driver's module loaded with its BTF. */
 int msmvm_probe_kernel(struct msmvm *m, struct msmvm_err *err)
 {
 	const char *mod = msmvm_driver_module(m);
 	bool twin = !strcmp(mod, MSMVM_TWIN_MODULE);
-	char sys_module[PATH_MAX], sys_btf[PATH_MAX];
+	char sys_module[PATH_MAX], sys_btf[PATH_MAX], where[PATH_MAX + 80];
 	struct utsname u;
+	int ret;
 
 	/* decided once: the plan's symbols and BTF are this module's from here on */
 	snprintf(m->module, sizeof(m->module), "%s", mod);
@@ -125,6 +147,11 @@ int msmvm_probe_kernel(struct msmvm *m, struct msmvm_err *err)
 	if (!m->target_btf)
 		return msmvm_fail(err, MSMVM_E_NO_BTF, errno, "cannot read %s's BTF: %s", mod,
 				  strerror(errno));
+	snprintf(where, sizeof(where), "this kernel's %s (%s)", mod, sys_btf);
+	ret = check_vm_bind_types(m->target_btf, where,
+				  ": is it the msm driver? (--module names the driver's module)", err);
+	if (ret)
+		return ret;
 	uname(&u);
 	snprintf(m->plan.target, sizeof(m->plan.target), "kernel %s (%s%s)", u.release, mod,
 		 twin ? ", the kernel twin" : "");
@@ -226,7 +253,9 @@ out:
 /* A BTF file given with --btf: one file holding vmlinux and msm types. */
 int msmvm_probe_btf_file(struct msmvm *m, struct msmvm_err *err)
 {
+	char where[PATH_MAX + 20];
 	const char *arch;
+	int ret;
 
 	m->target_btf = btf__parse(m->opts.btf_path, NULL);
 	if (!m->target_btf)
@@ -234,10 +263,11 @@ int msmvm_probe_btf_file(struct msmvm *m, struct msmvm_err *err)
 				  "cannot read BTF from '%s': %s (expected raw BTF or an ELF with a "
 				  ".BTF section, vmlinux and msm merged: see tools/make-btf-fixtures.sh)",
 				  m->opts.btf_path, strerror(errno));
-	if (btf__find_by_name_kind(m->target_btf, "msm_gem_vm", BTF_KIND_STRUCT) <= 0)
-		return msmvm_fail(err, MSMVM_E_NO_BTF, ENOENT,
-				  "'%s' has no msm types (struct msm_gem_vm): merge msm.ko's BTF into "
-				  "it (tools/btfmerge)", m->opts.btf_path);
+	snprintf(where, sizeof(where), "the kernel of '%s'", m->opts.btf_path);
+	ret = check_vm_bind_types(m->target_btf, where, ": merge msm.ko's BTF into it (tools/btfmerge)",
+				  err);
+	if (ret)
+		return ret;
 	arch = msmvm_btf_arch(m->target_btf);
 	if (!arch)
 		return msmvm_fail(err, MSMVM_E_NO_BTF, ENOENT,
