@@ -2,6 +2,10 @@
 # Runs every test program and script, shows their output, and ends with the line
 # "N passed, N failed, N skipped" counted from their "ok" / "not ok" / "skip" lines.
 # A program that dies without reporting (crash, sanitizer abort) counts as a failure.
+#   tests/run-tests.sh         the host suite (make test): build/tests/test_*, tests/*.sh
+#   tests/run-tests.sh arm64   the arm64 suite (make test-arm64): tests/arm64/*.sh (the
+#                              arm64 build under qemu-user), then tests/guest-arm64.sh (the
+#                              arm64 guests: the real msm.ko, and the twin)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -26,14 +30,25 @@ run_one() {	# NAME COMMAND...
   fi
 }
 
-for t in "$BUILD"/tests/test_*; do
-  [ -x "$t" ] || continue
-  run_one "$(basename "$t")" "$t"
-done
-for s in tests/*.sh; do
-  case $s in tests/run-tests.sh | tests/lib.sh) continue ;; esac	# lib.sh: sourced by them
-  run_one "$(basename "$s")" bash "$s"
-done
+case ${1:-host} in
+host)
+  for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    run_one "$(basename "$t")" "$t"
+  done
+  for s in tests/*.sh; do
+    # lib.sh: sourced by them; guest-arm64.sh: the arm64 suite's
+    case $s in tests/run-tests.sh | tests/lib.sh | tests/guest-arm64.sh) continue ;; esac
+    run_one "$(basename "$s")" bash "$s"
+  done
+  ;;
+arm64)
+  for s in tests/arm64/*.sh tests/guest-arm64.sh; do
+    [ -f "$s" ] && run_one "${s#tests/}" bash "$s"
+  done
+  ;;
+*) echo "usage: tests/run-tests.sh [host|arm64]" >&2; exit 2 ;;
+esac
 
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
