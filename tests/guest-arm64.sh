@@ -4,7 +4,9 @@
 # no Qualcomm hardware), all in ONE boot through tests/guest/run-all.sh, with the arm64 tools
 # of `make arm64` ($BUILD/arm64/). Their "ok"/"not ok"/"skip" lines reach run-tests.sh through
 # this script's output. Then, on the host (protoc and the trace checker are x86 programs), the
-# trace the guest recorded: decoded, trace_processor's rules, zero VM_BIND slices.
+# trace the guest recorded: decoded, trace_processor's rules, zero VM_BIND slices. Then, when
+# the kernel twin is built for arm64 ($BUILD/arm64/kmodel/msm_kmodel.ko), a second boot on the
+# twin's kernel (--kernel twin) for tests/guest-arm64/twin/*.sh.
 # When the guest cannot run here (no QEMU, no mirror for the packages, no arm64 tools,
 # MSMVM_GUEST_SKIP=1) each test is one "skip" line with the reason.
 # Env: MSMVM_GUEST_TIMEOUT (the whole boot, default 1800 s), MSMVM_GUEST_TEST_TIMEOUT (each
@@ -82,6 +84,26 @@ else
     echo "ok guest-arm64/trace_msm_file # $(stat -c %s "$f") bytes, $(jq .packets "$f.chk") packets; protoc and trace_processor's rules: valid; 0 VM_BIND slices, 0 events"
   else
     echo "not ok guest-arm64/trace_msm_file # errors, open slices, VM_BIND slices, events: $v (0 0 0 0 wanted): $(cat "$f.chk")"
+    rc=1
+  fi
+fi
+
+# --- the twin's kernel (6.12 arm64), when the twin is built for arm64: a second boot ---
+ko=$B/arm64/kmodel/msm_kmodel.ko
+if [ ! -f "$ko" ]; then
+  echo "skip guest-arm64/twin # no $ko (the kernel twin built for arm64)"
+elif ! out=$(tools/guest/fetch --arch arm64 --kernel twin 2>&1); then
+  echo "skip guest-arm64/twin # no arm64 twin kernel: $(printf '%s\n' "$out" | grep 'guest fetch:' | tail -n1 | sed 's/^guest fetch: //')"
+else
+  t0=$SECONDS
+  MSMVM_GUEST_TIMES=1 tools/guest/run --arch arm64 --kernel twin --timeout "${MSMVM_GUEST_TIMEOUT:-1800}" -- \
+    tests/guest/run-all.sh tests/guest-arm64/twin
+  trc=$?
+  echo "# guest-arm64/twin: the boot took $((SECONDS - t0))s"
+  if [ $trc = 125 ]; then
+    echo "not ok guest-arm64/twin # the twin's guest did not run the tests to their end (tools/guest/run said why, above)"
+    rc=1
+  elif [ $trc != 0 ]; then
     rc=1
   fi
 fi

@@ -51,4 +51,8 @@ fi
 to_att=$(awk -v a="$t0" -v b="$att" 'BEGIN { printf "%.2f", b - a }')
 total=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
 self=$(sed -n 's/.* in \([0-9.]* ms\).*/\1/p' "$tmp/err" | head -1)
-pass startup_msm "exec to attached ${to_att}s (msmvm-stat's own figure: ${self:-none}); whole -d 1 run ${total}s; /proc/kallsyms opened $opens times"
+# what one whole read of /proc/kallsyms costs here, for scale
+k0=$EPOCHREALTIME
+lines=$(wc -l </proc/kallsyms)
+ks=$(awk -v a="$k0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+pass startup_msm "exec to attached ${to_att}s (msmvm-stat's own figure: ${self:-none}); whole -d 1 run ${total}s; /proc/kallsyms opened $opens times (one whole read here: $lines lines, ${ks}s)"

@@ -14,6 +14,7 @@ dir=${1:-tests/guest}
 suite=${dir#tests/}
 B=${BUILD:-build}
 KO=$B/kmodel/msm_kmodel.ko
+[ "${MSMVM_GUEST_ARCH:-x86}" = arm64 ] && KO=$B/arm64/kmodel/msm_kmodel.ko
 TMO=${MSMVM_GUEST_TEST_TIMEOUT:-600}
 trouble='-+\[ cut here \]-+|BUG:|Oops|WARNING:|Kernel panic|general protection fault|soft lockup|blocked for more than|rcu.*stall|UBSAN:|KASAN:|kmemleak:'
 
