@@ -12,7 +12,7 @@
 # Env: MSMVM_GUEST_TIMEOUT (the whole boot, default 1800 s), MSMVM_GUEST_TEST_TIMEOUT (each
 # test, default 600 s, in run-all.sh).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 B=${BUILD:-build}
 export BUILD=$B
 

@@ -5,7 +5,7 @@
 # path as a string, filtered on /proc/kallsyms). A measurement: the line fails only when
 # msmvm-stat does not attach or exit 0; the figures are in its note.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 tmp=$(mktemp -d)
 T=/sys/kernel/tracing
 ev=msmvm_startup/kallsyms_open

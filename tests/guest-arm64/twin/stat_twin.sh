@@ -5,7 +5,7 @@
 # twin, and counts exactly what the twin's ground truth says happened: nothing (no VM in
 # /sys/kernel/debug/msm_kmodel/vms, as nothing opened the device).
 set -u
-cd "$(dirname "$0")/../../.."
+cd "$(dirname "$0")/../../.." || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 . tests/guest-arm64/lib.sh
