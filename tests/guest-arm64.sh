@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The arm64 guest suite: tests/guest-arm64/*.sh (not lib*.sh) run inside the arm64 guest
+# The arm64 guest suite: tests/guest-arm64/msm/*.sh run inside the arm64 guest
 # (tools/guest/run --arch arm64: Debian's 7.2 arm64 kernel under QEMU, the REAL msm.ko loaded,
 # no Qualcomm hardware), all in ONE boot through tests/guest/run-all.sh, with the arm64 tools
 # of `make arm64` ($BUILD/arm64/). Their "ok"/"not ok"/"skip" lines reach run-tests.sh through
 # this script's output. Then, on the host (protoc and the trace checker are x86 programs), the
 # trace the guest recorded: decoded, trace_processor's rules, zero VM_BIND slices. Then, when
-# the kernel twin is built for arm64 ($BUILD/arm64/kmodel/msm_kmodel.ko), a second boot on the
-# twin's kernel (--kernel twin) for tests/guest-arm64/twin/*.sh.
+# the kernel twin is built for arm64 (make kmodel-arm64: $BUILD/arm64/kmodel/msm_kmodel.ko), a
+# second boot on the twin's kernel (--kernel twin) for tests/guest-arm64/twin/*.sh (which runs
+# tests/guest-arm64/twin.sh).
 # When the guest cannot run here (no QEMU, no mirror for the packages, no arm64 tools,
 # MSMVM_GUEST_SKIP=1) each test is one "skip" line with the reason.
 # Env: MSMVM_GUEST_TIMEOUT (the whole boot, default 1800 s), MSMVM_GUEST_TEST_TIMEOUT (each
@@ -17,16 +18,14 @@ B=${BUILD:-build}
 export BUILD=$B
 
 tests=()
-for t in tests/guest-arm64/*.sh; do
-  n=$(basename "$t" .sh)
-  case $n in lib*) continue ;; esac
-  [ -f "$t" ] && tests+=("$n")
+for t in tests/guest-arm64/msm/*.sh; do
+  [ -f "$t" ] && tests+=("msm/$(basename "$t" .sh)")
 done
-[ ${#tests[@]} -gt 0 ] || { echo "# guest-arm64: no tests in tests/guest-arm64"; exit 0; }
+[ ${#tests[@]} -gt 0 ] || { echo "# guest-arm64: no tests in tests/guest-arm64/msm"; exit 0; }
 
 skip_all() {
   local n
-  for n in "${tests[@]}" trace_msm_file; do echo "skip guest-arm64/$n # $1"; done
+  for n in "${tests[@]}" msm/trace_msm_file twin; do echo "skip guest-arm64/$n # $1"; done
   exit 0
 }
 
@@ -52,7 +51,7 @@ R=$B/guest-arm64/results
 rm -rf "$R"
 t0=$SECONDS
 MSMVM_GUEST_TIMES=1 tools/guest/run --arch arm64 --timeout "${MSMVM_GUEST_TIMEOUT:-1800}" -- \
-  tests/guest/run-all.sh tests/guest-arm64
+  tests/guest/run-all.sh tests/guest-arm64/msm
 rc=$?
 echo "# guest-arm64: the boot took $((SECONDS - t0))s"
 if [ $rc = 125 ]; then
@@ -64,34 +63,41 @@ fi
 f=$R/trace_msm.perfetto-trace
 CHECK=$B/tests/test_trace
 if [ ! -e "$f.recorded" ]; then
-  echo "skip guest-arm64/trace_msm_file # no trace recorded in the guest (guest-arm64/trace_msm says why)"
+  echo "skip guest-arm64/msm/trace_msm_file # no trace recorded in the guest (guest-arm64/msm/trace_msm says why)"
 elif ! command -v protoc >/dev/null; then
-  echo "skip guest-arm64/trace_msm_file # protoc is not installed (tools/deps.sh installs protobuf-compiler)"
+  echo "skip guest-arm64/msm/trace_msm_file # protoc is not installed (tools/deps.sh installs protobuf-compiler)"
 elif [ ! -x "$CHECK" ] && ! make --no-print-directory -s "$CHECK" >/dev/null 2>&1; then
-  echo "not ok guest-arm64/trace_msm_file # could not build $CHECK"
+  echo "not ok guest-arm64/msm/trace_msm_file # could not build $CHECK"
   rc=1
 elif ! protoc --decode=perfetto.protos.Trace -I tests tests/trace.proto <"$f" >"$f.txt" 2>"$f.perr"; then
-  echo "not ok guest-arm64/trace_msm_file # protoc cannot decode $f: $(head -c 300 "$f.perr")"
+  echo "not ok guest-arm64/msm/trace_msm_file # protoc cannot decode $f: $(head -c 300 "$f.perr")"
   rc=1
 elif ! "$CHECK" check "$f.txt" >"$f.chk" 2>"$f.cerr"; then
-  echo "not ok guest-arm64/trace_msm_file # trace_processor's rules broken in $f:"
+  echo "not ok guest-arm64/msm/trace_msm_file # trace_processor's rules broken in $f:"
   sed 's/^/#   /' "$f.cerr"
   rc=1
 else
   # no VM_BIND slice, no open slice, no event recorded: msm binds no device in the guest
   v=$(jq -r '"\(.errors) \(.open_slices) \(.slices.VM_BIND // 0) \(.stats.events_recorded // 0)"' "$f.chk")
   if [ "$v" = "0 0 0 0" ]; then
-    echo "ok guest-arm64/trace_msm_file # $(stat -c %s "$f") bytes, $(jq .packets "$f.chk") packets; protoc and trace_processor's rules: valid; 0 VM_BIND slices, 0 events"
+    echo "ok guest-arm64/msm/trace_msm_file # $(stat -c %s "$f") bytes, $(jq .packets "$f.chk") packets; protoc and trace_processor's rules: valid; 0 VM_BIND slices, 0 events"
   else
-    echo "not ok guest-arm64/trace_msm_file # errors, open slices, VM_BIND slices, events: $v (0 0 0 0 wanted): $(cat "$f.chk")"
+    echo "not ok guest-arm64/msm/trace_msm_file # errors, open slices, VM_BIND slices, events: $v (0 0 0 0 wanted): $(cat "$f.chk")"
     rc=1
   fi
 fi
 
 # --- the twin's kernel (6.12 arm64), when the twin is built for arm64: a second boot ---
 ko=$B/arm64/kmodel/msm_kmodel.ko
+# (built here when the Makefile can: a build failure is a failure)
+if grep -q '^kmodel-arm64:' Makefile && [ -f tools/kmodel/Kbuild ] &&
+   ! make --no-print-directory -s kmodel-arm64 >/dev/null 2>"$B/kmodel-arm64-make.log"; then
+  echo "not ok guest-arm64/twin_build # make kmodel-arm64 failed:"
+  tail -n 20 "$B/kmodel-arm64-make.log" | sed 's/^/#   /'
+  exit 1
+fi
 if [ ! -f "$ko" ]; then
-  echo "skip guest-arm64/twin # no $ko (the kernel twin built for arm64)"
+  echo "skip guest-arm64/twin # no $ko (make kmodel-arm64)"
 elif ! out=$(tools/guest/fetch --arch arm64 --kernel twin 2>&1); then
   echo "skip guest-arm64/twin # no arm64 twin kernel: $(printf '%s\n' "$out" | grep 'guest fetch:' | tail -n1 | sed 's/^guest fetch: //')"
 else

@@ -1,4 +1,4 @@
-# Sourced by the arm64 guest's tests (tests/guest-arm64/*.sh). They run inside the arm64 guest
+# Sourced by the arm64 guest's msm tests (tests/guest-arm64/msm/*.sh). They run inside the guest
 # (tools/guest/run --arch arm64: Debian's 7.2 kernel, the real msm.ko loaded, no Qualcomm
 # hardware), as root, from the project root, with the arm64 tools of `make arm64` in
 # $BUILD/arm64/. The caller sets tmp (a scratch directory).

@@ -6,7 +6,7 @@
 # the plan and the attach kind of every probe, and the final report holds exactly zero in
 # every counter (the ground truth: msm binds no device here, so nothing can issue a VM_BIND).
 set -u
-cd "$(dirname "$0")/../.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 . tests/guest-arm64/lib.sh

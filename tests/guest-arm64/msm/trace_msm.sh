@@ -6,7 +6,7 @@
 # tests/guest-arm64.sh checks $BUILD/guest-arm64/results/trace_msm.perfetto-trace for
 # trace_processor's rules and zero VM_BIND slices.
 set -u
-cd "$(dirname "$0")/../.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 tmp=$(mktemp -d)
 rec_pid=
 trap '[ -n "$rec_pid" ] && kill -9 "$rec_pid" 2>/dev/null; rm -rf "$tmp"' EXIT

@@ -4,7 +4,7 @@
 # VM_BIND family at 0 (msm binds no device: no VM_BIND can happen) and no alert, and stops
 # cleanly on SIGTERM (exit 0).
 set -u
-cd "$(dirname "$0")/../.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 tmp=$(mktemp -d)
 alert_pid=
 trap '[ -n "$alert_pid" ] && kill -9 "$alert_pid" 2>/dev/null; rm -rf "$tmp"' EXIT

@@ -3,7 +3,7 @@
 # second apart, attached to msm as it decides by itself; exit 0, two frames, each frame's
 # "totals:" line all zero (msm binds no device: no VM_BIND can happen) and no process rows.
 set -u
-cd "$(dirname "$0")/../.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 . tests/guest-arm64/lib.sh

@@ -3,7 +3,7 @@
 # loaded again; or a boot with tools/guest/run --no-msm), msmvm-stat must exit 1 (a runtime
 # error: no driver) with a message that names the msm module, and attach nothing.
 set -u
-cd "$(dirname "$0")/../.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 . tests/guest-arm64/lib.sh

@@ -7,7 +7,7 @@
 # and how long from its open to its close. A measurement: the line fails only when
 # msmvm-stat does not attach or exit 0; the figures are in its note.
 set -u
-cd "$(dirname "$0")/../.." || exit 1
+cd "$(dirname "$0")/../../.." || exit 1
 tmp=$(mktemp -d)
 T=/sys/kernel/tracing
 ev=msmvm_startup/kallsyms_open
