@@ -85,7 +85,7 @@ help:
 	@echo "make check-freestanding  the driver's rules (src/driver) compile without libc"
 	@echo "make guest   fetch the x86 guest's Debian kernel into $(BUILD)/guest (tools/guest/run)"
 	@echo "make arm64   cross-build the toolkit and msmvm-sim for arm64 into $(BUILD)/arm64/ (static)"
-	@echo "make test-arm64  make arm64, then check its binaries here (tests/arm64/smoke.sh, qemu-user)"
+	@echo "make test-arm64  the arm64 suite: the build under qemu-user, the arm64 guests (real msm.ko, twin)"
 	@echo "make kmodel  build the kernel twin $(BUILD)/kmodel/msm_kmodel.ko for the guest's kernel"
 	@echo "make kmodel-arm64  the twin cross-built for the arm64 guest's kernel: $(BUILD)/arm64/kmodel/"
 	@echo "make bench   msmvm against bpftrace on the model; writes docs/PERFORMANCE.md"
