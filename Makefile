@@ -323,20 +323,26 @@ $(KMODEL_LIST): kmodel-force
 	@echo '$(abspath $(KMODEL_DEPS))' | cmp -s - $@ || echo '$(abspath $(KMODEL_DEPS))' >$@
 kmodel-force: ;
 
+# The twin's Kbuild run, for one kernel: $(1) the output dir, $(2) the guest's kernel.env
+# (KDIR), $(3) extra kbuild arguments (ARCH, CROSS_COMPILE), $(4) the make target's name.
+# Symlinks to the current sources (links whose source is gone are dropped), then kbuild.
+define kmodel_kbuild
+	@mkdir -p $(1)/driver
+	@find $(1) -maxdepth 2 -type l -delete
+	$(Q)for f in $(abspath $(wildcard $(KMODEL_SRC)/Kbuild $(KMODEL_SRC)/*.c $(KMODEL_SRC)/*.h)); do \
+		ln -sfn $$f $(1)/; done
+	$(Q)for f in $(abspath $(wildcard src/driver/*.c src/driver/*.h)); do \
+		ln -sfn $$f $(1)/driver/; done
+	$(Q). $(2) && env -u MAKEFLAGS -u MFLAGS -u MAKEOVERRIDES -u MAKELEVEL \
+		$(MAKE) -C "$$KDIR" M=$(abspath $(1)) $(3) $(if $(filter 0,$(V)),-s,V=1) \
+		-j$(shell nproc) modules >$(1)/build.log 2>&1 || \
+		{ cat $(1)/build.log >&2; echo "make $(4): the twin failed to build (log: $(1)/build.log)" >&2; exit 1; }
+endef
+
 $(KMODEL_KO): $(KMODEL_DEPS) $(GUEST_ENV) $(KMODEL_LIST)
 	$(call msg,KBUILD,$@)
 	@test -f $(KMODEL_SRC)/Kbuild || { echo "make kmodel: no $(KMODEL_SRC)/Kbuild" >&2; exit 1; }
-	@mkdir -p $(KMODEL_DIR)/driver
-	@# symlinks to the current sources; links whose source is gone are dropped
-	@find $(KMODEL_DIR) -maxdepth 2 -type l -delete
-	$(Q)for f in $(abspath $(wildcard $(KMODEL_SRC)/Kbuild $(KMODEL_SRC)/*.c $(KMODEL_SRC)/*.h)); do \
-		ln -sfn $$f $(KMODEL_DIR)/; done
-	$(Q)for f in $(abspath $(wildcard src/driver/*.c src/driver/*.h)); do \
-		ln -sfn $$f $(KMODEL_DIR)/driver/; done
-	$(Q). $(GUEST_ENV) && env -u MAKEFLAGS -u MFLAGS -u MAKEOVERRIDES -u MAKELEVEL \
-		$(MAKE) -C "$$KDIR" M=$(abspath $(KMODEL_DIR)) $(if $(filter 0,$(V)),-s,V=1) \
-		-j$(shell nproc) modules >$(KMODEL_DIR)/build.log 2>&1 || \
-		{ cat $(KMODEL_DIR)/build.log >&2; echo "make kmodel: the twin failed to build (log: $(KMODEL_DIR)/build.log)" >&2; exit 1; }
+	$(call kmodel_kbuild,$(KMODEL_DIR),$(GUEST_ENV),,kmodel)
 	@cat $(KMODEL_DIR)/build.log >&2
 	@touch $@
 
@@ -377,17 +383,7 @@ $(KMODEL_ARM64_KO): $(KMODEL_DEPS) $(GUEST_ARM64_TWIN_ENV) $(KMODEL_ARM64_LIST)
 	@# Debian's arm64 headers name the compiler gcc-12 (.kernelvariables): bookworm's cross one
 	@command -v $(KMODEL_ARM64_CROSS)gcc-12 >/dev/null || { echo "make kmodel-arm64:" \
 		"no $(KMODEL_ARM64_CROSS)gcc-12 (apt-get install gcc-aarch64-linux-gnu)" >&2; exit 1; }
-	@mkdir -p $(KMODEL_ARM64_DIR)/driver
-	@find $(KMODEL_ARM64_DIR) -maxdepth 2 -type l -delete
-	$(Q)for f in $(abspath $(wildcard $(KMODEL_SRC)/Kbuild $(KMODEL_SRC)/*.c $(KMODEL_SRC)/*.h)); do \
-		ln -sfn $$f $(KMODEL_ARM64_DIR)/; done
-	$(Q)for f in $(abspath $(wildcard src/driver/*.c src/driver/*.h)); do \
-		ln -sfn $$f $(KMODEL_ARM64_DIR)/driver/; done
-	$(Q). $(GUEST_ARM64_TWIN_ENV) && env -u MAKEFLAGS -u MFLAGS -u MAKEOVERRIDES -u MAKELEVEL \
-		$(MAKE) -C "$$KDIR" M=$(abspath $(KMODEL_ARM64_DIR)) ARCH=arm64 \
-		CROSS_COMPILE=$(KMODEL_ARM64_CROSS) $(if $(filter 0,$(V)),-s,V=1) \
-		-j$(shell nproc) modules >$(KMODEL_ARM64_DIR)/build.log 2>&1 || \
-		{ cat $(KMODEL_ARM64_DIR)/build.log >&2; echo "make kmodel-arm64: the twin failed to build (log: $(KMODEL_ARM64_DIR)/build.log)" >&2; exit 1; }
+	$(call kmodel_kbuild,$(KMODEL_ARM64_DIR),$(GUEST_ARM64_TWIN_ENV),ARCH=arm64 CROSS_COMPILE=$(KMODEL_ARM64_CROSS),kmodel-arm64)
 	@cat $(KMODEL_ARM64_DIR)/build.log >&2
 	@# a module the guest kernel would refuse: say so here, not at insmod in the guest
 	$(Q). $(GUEST_ARM64_TWIN_ENV) && vm=$$(PATH=$$PATH:/sbin:/usr/sbin modinfo -F vermagic $@) && \
