@@ -38,11 +38,12 @@
 #include "events.bpf.h"
 #include "ops_walk.bpf.h"
 
+/* The task is kernel memory in every flavor, and a BTF pointer: nvcsw is a plain load. */
 static __always_inline __u64 current_nvcsw(void)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 
-	return BPF_CORE_READ(task, nvcsw);	/* the task is kernel memory in every flavor */
+	return task->nvcsw;
 }
 
 static __always_inline __s64 read_in_flight(__u64 vm)
@@ -50,6 +51,25 @@ static __always_inline __s64 read_in_flight(__u64 vm)
 	struct msm_gem_vm *v = (void *)vm;
 
 	return DRV_READ(v, prealloc_throttle.in_flight.counter);
+}
+
+/* This thread's state; created (zeroed) by the ioctl's entry and a job free's entry only. */
+static __always_inline struct thread_state *thread_get(bool create)
+{
+	return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+/* The call's VM: read through its file when no hook named it (it failed before counting). */
+static __always_inline __u64 call_vm(struct thread_state *st)
+{
+	if (!st->call.vm && st->call.file) {
+		struct drm_file *file = (void *)st->call.file;
+		struct msm_context *mctx = DRV_READ(file, driver_priv);
+
+		st->call.vm = (__u64)DRV_READ(mctx, vm);
+	}
+	return st->call.vm;
 }
 
 /* ---- what a call's thread state goes through ---- */
@@ -60,20 +80,22 @@ static __always_inline __s64 read_in_flight(__u64 vm)
  */
 static __always_inline void waiter_enter(struct thread_state *st, __u32 tgid, __u64 now)
 {
-	struct msmvm_stats *vs = vm_stats_get(st->call.vm, tgid);
 	struct msmvm_waiter wt = { .vm = st->call.vm, .start_ns = now, .tgid = tgid,
 				   .scope = VM_SCOPE(tgid) };
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct msmvm_stats *ps;
+	struct msmvm_stall *vg, *pg;
 	__s64 w;
 
-	if (!vs || st->call.is_waiter)
+	if (st->call.is_waiter)
+		return;
+	vg = stall_get(st->call.vm, VM_SCOPE(tgid), 0);
+	if (!vg)
 		return;
 	st->call.is_waiter = 1;
-	w = gauge_enter(vs, now);
-	ps = proc_stats_get(tgid);
-	if (ps)
-		gauge_enter(ps, now);
+	w = gauge_enter(vg, now);
+	pg = stall_get(0, 0, tgid);
+	if (pg)
+		gauge_enter(pg, now);
 	/* waits in progress, for alerts on a wait that is still going on */
 	if (bpf_map_update_elem(&waiting, &tid, &wt, BPF_ANY))
 		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
@@ -84,52 +106,52 @@ static __always_inline void waiter_enter(struct thread_state *st, __u32 tgid, __
 static __always_inline void waiter_exit(struct thread_state *st, __u32 tgid, __u64 now)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct msmvm_stats *vs, *ps;
+	struct msmvm_stall *vg, *pg;
 	__s64 w;
 
 	if (!st->call.is_waiter)
 		return;
 	st->call.is_waiter = 0;
 	bpf_map_delete_elem(&waiting, &tid);
-	ps = proc_stats_get(tgid);
-	if (ps)
-		gauge_exit(ps, now);
-	vs = vm_stats_get(st->call.vm, tgid);
-	if (!vs)
+	pg = stall_get(0, 0, tgid);
+	if (pg)
+		gauge_exit(pg, now);
+	vg = stall_get(st->call.vm, VM_SCOPE(tgid), 0);
+	if (!vg)
 		return;
-	w = gauge_exit(vs, now);
+	w = gauge_exit(vg, now);
 	if (config.emit_events)
 		st->event.waiting_out = (__s32)w - 1;
 }
 
 /*
- * A wait has ended at `now`, with the task's nvcsw then (direct: the count returned;
- * fallback: finish_wait, or the ioctl returned after a signal).
+ * A wait has ended at `now` (direct: the count returned; fallback: finish_wait, or the ioctl
+ * returned after a signal); it slept if the task's nvcsw moved. Its start, if the entry did
+ * not take one (in_flight was under the limit then, and a racing add sent it to sleep all
+ * the same), is the ioctl's entry.
  */
-static __always_inline void account_wait(struct thread_state *st, __u32 tgid, __u64 now,
-					 __u64 nvcsw, int interrupted)
+static __always_inline void account_wait(struct thread_state *st, struct msmvm_stats *s,
+					 __u64 now, __u64 nvcsw, int interrupted)
 {
-	__u64 wait_ns = now - st->call.wait_start_ts;
-	struct stats_pair both = stats_pair_get(st->call.vm, tgid);
+	__u64 start = st->call.wait_start_ts ? st->call.wait_start_ts : st->call.ioctl_ts;
 
 	st->call.slept = nvcsw != st->call.wait_start_nvcsw;
-	if (config.emit_events) {
+	st->call.interrupted = interrupted;
+	if (config.emit_events)
 		st->event.wait_end_ts = now;
-		st->event.interrupted = interrupted;
-	}
 	if (st->call.slept) {
-		st->call.wait_ns = wait_ns;
-		pair_add_wait(both, wait_ns);
+		st->call.wait_ns = now - start;
+		if (s)
+			stats_add_wait(s, st->call.wait_ns);
 	}
-	if (interrupted)
-		pair_add_interrupted_wait(both);
+	if (interrupted && s)
+		__sync_fetch_and_add(&s->c.interrupted_waits, 1);
 }
 
 /* Pages were added to in_flight (direct: count returned 0; fallback: allocate entry). */
-static __always_inline void account_counted(struct thread_state *st, __u32 tgid, __u64 job,
-					    __u32 count)
+static __always_inline void account_counted(struct thread_state *st, struct msmvm_stats *s,
+					    __u32 tgid, __u64 job, __u32 count)
 {
-	struct stats_pair both = stats_pair_get(st->call.vm, tgid);
 	struct job_key jk = { .job = job, .scope = VM_SCOPE(tgid) };
 	struct job_state js = { .added = count, .tgid = tgid };
 	__s64 in_flight = read_in_flight(st->call.vm);
@@ -142,11 +164,8 @@ static __always_inline void account_counted(struct thread_state *st, __u32 tgid,
 		st->event.add_ts = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&jobs, &jk, &js, BPF_ANY))
 		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
-	pair_add_counted(both, count);
-	if (both.vm) {
-		max_s64(&both.vm->c.peak_in_flight, in_flight);
-		both.vm->c.in_flight = in_flight;
-	}
+	if (s)
+		stats_add_counted(s, count, in_flight);
 }
 
 /* The wait starts (direct: the count's entry; fallback: the first prepare_to_wait_event). */
@@ -190,29 +209,33 @@ static __always_inline int handle_ioctl_entry(void *data, struct drm_file *file)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
 	struct msmvm_uapi_vm_bind args = {};
-	struct thread_state st = {};
-	struct msmvm_stats *vs;
-	struct msm_context *mctx;
-	struct msm_gem_vm *vm;
+	struct thread_state *st;
 
 	if (config.filter_tgid && tgid != config.filter_tgid)
 		return 0;
-	mctx = DRV_READ(file, driver_priv);
-	vm = (void *)DRV_READ(mctx, vm);
-	ARGS_READ(&args, sizeof(args), data);
-	st.call.ioctl_ts = bpf_ktime_get_ns();
-	st.call.vm = (__u64)vm;
-	st.call.nr_ops = args.nr_ops;
-	st.call.queue_id = args.queue_id;
-	st.fallback.wq = (__u64)__builtin_preserve_access_index(&vm->prealloc_throttle.wait);
-	if (bpf_map_update_elem(&threads, &tid, &st, BPF_ANY))
+	st = thread_get(true);
+	if (!st) {
 		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
-	/* the VM's owner, known before anything of this call can be freed */
-	vs = vm_stats_get(st.call.vm, tgid);
-	if (vs)
-		vs->owner_tgid = tgid;
+		return 0;
+	}
+	ARGS_READ(&args, sizeof(args), data);
+	/* a new call: everything but a job free this thread may be in (its error path) */
+	__builtin_memset(&st->call, 0, sizeof(st->call));
+	__builtin_memset(&st->event, 0, sizeof(st->event));
+	__builtin_memset(&st->fallback, 0, sizeof(st->fallback));
+	st->call.active = 1;
+	st->call.ioctl_ts = bpf_ktime_get_ns();
+	st->call.file = (__u64)file;
+	st->call.nr_ops = args.nr_ops;
+	st->call.queue_id = args.queue_id;
+	if (config.hook_plan == MSMVM_PLAN_FALLBACK) {
+		/* the wait is recognised by its queue: the VM is needed from here on */
+		struct msm_gem_vm *vm = (void *)call_vm(st);
+
+		st->fallback.wq = (__u64)__builtin_preserve_access_index(&vm->prealloc_throttle.wait);
+	}
 	if (config.emit_events && config.emit_ops)	/* keyed by the entry time: the bind's start_ns */
-		emit_call_ops(data, args.nr_ops, tgid, tid, st.call.ioctl_ts);
+		emit_call_ops(data, args.nr_ops, tgid, tid, st->call.ioctl_ts);
 	return 0;
 }
 
@@ -238,7 +261,7 @@ static __always_inline void emit_bind_event(const struct thread_state *st, __u32
 	e->wait_ns = st->call.wait_ns;
 	e->slept = st->call.slept;
 	e->counted = st->call.counted;
-	e->interrupted = st->event.interrupted;
+	e->interrupted = st->call.interrupted;
 	e->wait_start_ns = st->call.wait_start_ts;
 	e->wait_end_ns = st->event.wait_end_ts;
 	e->add_ns = st->event.add_ts;
@@ -252,38 +275,40 @@ static __always_inline int handle_ioctl_return(int ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
-	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
-	__u64 now = bpf_ktime_get_ns();
-	struct stats_pair both;
+	struct thread_state *st = thread_get(false);
+	__u64 now, vm;
+	struct msmvm_stats *s;
 
-	if (!st) {
+	if (!st || !st->call.active) {
 		if (!config.filter_tgid || tgid == config.filter_tgid)
 			health_inc(MSMVM_H_THREAD_STATE_MISSING);
 		return 0;
 	}
+	now = bpf_ktime_get_ns();
+	vm = call_vm(st);
+	s = usage_get(vm, tgid, true);
 	if (st->fallback.waiting && st->fallback.intr_pending) {
 		/* fallback: the signal ended the wait (no finish_wait came): interrupted */
-		account_wait(st, tgid, st->fallback.intr_ts, st->fallback.intr_nvcsw, 1);
+		account_wait(st, s, st->fallback.intr_ts, st->fallback.intr_nvcsw, 1);
 		st->fallback.waiting = 0;
 	}
 	waiter_exit(st, tgid, now);	/* the call is over: it waits no more */
-	both = stats_pair_get(st->call.vm, tgid);
-	pair_add_bind(both, st->call.nr_ops, ret, now - st->call.ioctl_ts, now);
-	if (both.vm)
-		both.vm->c.in_flight = read_in_flight(st->call.vm);
-	if (both.proc)
-		bpf_get_current_comm(both.proc->comm, sizeof(both.proc->comm));
-
-	if (ret == 0 && st->call.counted) {	/* the job is queued: its lifetime starts now */
-		struct job_key jk = { .job = st->call.job, .scope = VM_SCOPE(tgid) };
-		struct job_state *js = bpf_map_lookup_elem(&jobs, &jk);
-
-		if (js)
-			js->bind_ret_ts = now;
+	if (s) {
+		stats_add_bind(s, st->call.nr_ops, ret, now - st->call.ioctl_ts, now);
+		if (!s->comm[0])	/* a free on the scheduler's thread may have made the entry */
+			bpf_get_current_comm(s->comm, sizeof(s->comm));
 	}
-	if (config.emit_events)
+	if (config.emit_events) {
+		if (ret == 0 && st->call.counted) {	/* the job is queued: its lifetime starts now */
+			struct job_key jk = { .job = st->call.job, .scope = VM_SCOPE(tgid) };
+			struct job_state *js = bpf_map_lookup_elem(&jobs, &jk);
+
+			if (js && js->tgid)
+				js->bind_ret_ts = now;
+		}
 		emit_bind_event(st, tgid, tid, ret, now);
-	bpf_map_delete_elem(&threads, &tid);
+	}
+	st->call.active = 0;
 	return 0;
 }
 
@@ -291,40 +316,49 @@ static __always_inline int handle_ioctl_return(int ret)
 
 static __always_inline int handle_prealloc_count_entry(struct msm_vm_bind_job *job)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
-	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
-	struct job_key jk = { .job = (__u64)job, .scope = VM_SCOPE(tgid) };
-	struct job_state js = { .tgid = tgid };
+	struct thread_state *st = thread_get(false);
 
-	if (!st)
+	if (!st || !st->call.active)
 		return 0;	/* filtered out, or the ioctl began before we attached */
-	/* known from here on: a free without an add (interrupted wait) is not "missing" */
-	if (bpf_map_update_elem(&jobs, &jk, &js, BPF_ANY))
-		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
+	st->call.vm = (__u64)DRV_READ(job, vm);
 	st->call.job = (__u64)job;
-	wait_start(st, bpf_ktime_get_ns());
-	/* over the limit now: this call is headed for the throttle's sleep */
-	if (read_in_flight(st->call.vm) > config.throttle_limit)
-		waiter_enter(st, tgid, st->call.wait_start_ts);
+	st->call.wait_start_nvcsw = current_nvcsw();
+	/*
+	 * Over the limit now: this call is headed for the throttle's sleep, and its wait is
+	 * timed from here. Under it (nearly every call), no clock is read: the wait, if a
+	 * racing add makes one, is timed from the ioctl's entry.
+	 */
+	if (read_in_flight(st->call.vm) > config.throttle_limit) {
+		st->call.wait_start_ts = bpf_ktime_get_ns();
+		waiter_enter(st, bpf_get_current_pid_tgid() >> 32, st->call.wait_start_ts);
+	} else if (config.emit_events) {
+		st->call.wait_start_ts = bpf_ktime_get_ns();	/* the trace draws every count */
+	}
 	return 0;
 }
 
 /* The job is the entry's (a kretprobe has only ret; an fexit passes its ret alone). */
 static __always_inline int handle_prealloc_count_return(int ret)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
-	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
+	struct thread_state *st = thread_get(false);
 	struct msm_vm_bind_job *job;
+	struct msmvm_stats *s;
+	__u64 nvcsw, now = 0;
+	__u32 tgid;
 
-	if (!st || !st->call.job)
+	if (!st || !st->call.active || !st->call.job)
 		return 0;
-	waiter_exit(st, tgid, bpf_ktime_get_ns());
-	account_wait(st, tgid, bpf_ktime_get_ns(), current_nvcsw(), ret == -MSMVM_ERESTARTSYS);
+	tgid = bpf_get_current_pid_tgid() >> 32;
+	nvcsw = current_nvcsw();
+	/* the clock only when a wait is to be timed or drawn */
+	if (nvcsw != st->call.wait_start_nvcsw || st->call.is_waiter || config.emit_events)
+		now = bpf_ktime_get_ns();
+	waiter_exit(st, tgid, now);
+	s = usage_get(st->call.vm, tgid, true);
+	account_wait(st, s, now, nvcsw, ret == -MSMVM_ERESTARTSYS);
 	if (ret == 0) {
 		job = (void *)st->call.job;
-		account_counted(st, tgid, st->call.job, DRV_READ(job, prealloc.count));
+		account_counted(st, s, tgid, st->call.job, DRV_READ(job, prealloc.count));
 	}
 	return 0;
 }
@@ -333,34 +367,33 @@ static __always_inline int handle_prealloc_count_return(int ret)
 
 static __always_inline int handle_prepare_to_wait_entry(struct wait_queue_head *wq_head)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
-	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
+	struct thread_state *st = thread_get(false);
 
-	if (st)
-		fallback_prepare_begin(st, tgid, wq_head);
+	if (st && st->call.active)
+		fallback_prepare_begin(st, bpf_get_current_pid_tgid() >> 32, wq_head);
 	return 0;
 }
 
 static __always_inline int handle_prepare_to_wait_return(long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
+	struct thread_state *st = thread_get(false);
 
-	if (st)
+	if (st && st->call.active)
 		fallback_prepare_end(st, ret);
 	return 0;
 }
 
 static __always_inline int handle_finish_wait_entry(struct wait_queue_head *wq_head)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
-	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
+	struct thread_state *st = thread_get(false);
+	__u32 tgid;
+	__u64 now;
 
-	if (st && st->fallback.waiting && (__u64)wq_head == st->fallback.wq) {
-		waiter_exit(st, tgid, bpf_ktime_get_ns());
-		account_wait(st, tgid, bpf_ktime_get_ns(), current_nvcsw(), 0);
+	if (st && st->call.active && st->fallback.waiting && (__u64)wq_head == st->fallback.wq) {
+		tgid = bpf_get_current_pid_tgid() >> 32;
+		now = bpf_ktime_get_ns();
+		waiter_exit(st, tgid, now);
+		account_wait(st, usage_get(st->call.vm, tgid, true), now, current_nvcsw(), 0);
 		st->fallback.waiting = 0;
 		st->fallback.intr_pending = 0;
 	}
@@ -369,16 +402,16 @@ static __always_inline int handle_finish_wait_entry(struct wait_queue_head *wq_h
 
 static __always_inline int handle_prealloc_allocate_entry(struct msm_mmu_prealloc *p)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
-	struct thread_state *st = bpf_map_lookup_elem(&threads, &tid);
+	struct thread_state *st = thread_get(false);
+	__u32 tgid;
 	__u64 job;
 
-	if (!st)
+	if (!st || !st->call.active)
 		return 0;
+	tgid = bpf_get_current_pid_tgid() >> 32;
 	/* container_of(p, struct msm_vm_bind_job, prealloc), with the target's offset */
 	job = (__u64)p - bpf_core_field_offset(struct msm_vm_bind_job, prealloc);
-	account_counted(st, tgid, job, DRV_READ(p, count));
+	account_counted(st, usage_get(st->call.vm, tgid, true), tgid, job, DRV_READ(p, count));
 	return 0;
 }
 
@@ -387,7 +420,7 @@ static __always_inline int handle_prealloc_allocate_entry(struct msm_mmu_preallo
 /* The free's event, held in pending_frees until the return adds in_flight after the sub. */
 static __always_inline void hold_free_event(__u32 tid, __u32 owner, __u64 now, __u64 bind_ret_ts,
 					    __u64 vm, __u64 job, __s64 in_flight, __u32 count,
-					    __u32 used, __s64 drift)
+					    __u32 used, __s64 drift, __u8 in_ioctl)
 {
 	struct msmvm_event *e;
 
@@ -407,7 +440,7 @@ static __always_inline void hold_free_event(__u32 tid, __u32 owner, __u64 now, _
 	e->count = count;
 	e->used = used;
 	e->drift = drift;
-	e->in_ioctl = bpf_map_lookup_elem(&threads, &tid) ? 1 : 0;
+	e->in_ioctl = in_ioctl;
 }
 
 static __always_inline int handle_job_free_entry(struct msm_vm_bind_job *job)
@@ -418,61 +451,80 @@ static __always_inline int handle_job_free_entry(struct msm_vm_bind_job *job)
 	__u32 count = DRV_READ(job, prealloc.count);
 	__u32 used = DRV_READ(job, prealloc.ptr);
 	struct job_key jk = { .job = (__u64)job, .scope = VM_SCOPE(tgid) };
-	struct msmvm_vm_key vk = { .vm = vm, .scope = VM_SCOPE(tgid) };
-	struct free_state fs = { .vm = vk };
 	struct job_state *js = bpf_map_lookup_elem(&jobs, &jk);
-	/* no stats created here: a VM no traced process has used (or filtered out) is skipped */
-	struct stats_pair both = { .vm = bpf_map_lookup_elem(&vm_stats, &vk) };
-	__u32 added = js ? js->added : 0;
-	__u64 bind_ret_ts = js ? js->bind_ret_ts : 0;
-	__u64 now = bpf_ktime_get_ns();
-	__s64 drift = (__s64)added - (__s64)count;
 	__s64 in_flight = read_in_flight(vm);
+	struct thread_state *st;
+	struct msmvm_stats *s;
+	__u64 bind_ret_ts = 0;
+	__u8 in_ioctl = 0;
+	__s64 drift;
 	__u32 owner;
 
-	if (!both.vm)
-		return 0;
-	owner = both.vm->owner_tgid;
-	both.proc = proc_stats_get(owner);
-	/*
-	 * A job we never saw: freed on the scheduler's thread with no record means it was
-	 * counted before we attached (or its record was evicted): its drift is unknown, so
-	 * none is booked. Freed inside a traced ioctl, it is that call's job (an interrupted
-	 * or failed one, which the fallback hooks cannot name earlier): nothing was added.
-	 */
-	if (!js && !bpf_map_lookup_elem(&threads, &tid)) {
+	if (js && !js->tgid)
+		js = NULL;	/* a freed job's record: its address was not counted again */
+	st = thread_get(true);
+	in_ioctl = st && st->call.active;
+	if (js) {
+		owner = js->tgid;
+		drift = (__s64)js->added - (__s64)count;
+		bind_ret_ts = js->bind_ret_ts;
+		bpf_map_delete_elem(&jobs, &jk);
+	} else if (in_ioctl) {
+		/*
+		 * Freed inside a traced ioctl: that call's job (an interrupted or failed one, which
+		 * the fallback hooks cannot name earlier): nothing was added.
+		 */
+		owner = tgid;
+		drift = -(__s64)count;
+	} else {
+		/*
+		 * A job we never saw: freed on the scheduler's thread with no record, it was
+		 * counted before we attached (or its record was evicted): its drift is unknown,
+		 * so none is booked. Its VM is booked to the VM's last new user, if we know one.
+		 */
+		struct msmvm_vm_key vk = { .vm = vm, .scope = VM_SCOPE(tgid) };
+		__u32 *o = bpf_map_lookup_elem(&vm_owner, &vk);
+
+		if (!o)
+			return 0;	/* a VM no traced process has used (or filtered out) */
+		owner = *o;
+		drift = 0;
 		if (count)
 			health_inc(MSMVM_H_JOB_STATE_MISSING);
-		drift = 0;
 	}
-	pair_add_free(both, count, used, drift);
-	max_s64(&both.vm->c.peak_in_flight, in_flight);	/* the value before this job's sub */
-	both.vm->last_free_ns = now;
-	if (js)
-		bpf_map_delete_elem(&jobs, &jk);
-	if (bpf_map_update_elem(&frees, &tid, &fs, BPF_ANY))
-		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
+	s = usage_get(vm, owner, true);
+	if (!s)
+		return 0;
+	stats_add_free(s, count, used, drift);
+	max_s64(&s->c.peak_in_flight, in_flight);	/* the value before this job's sub */
+	s->last_free_ns = bpf_ktime_get_ns();
+	if (st) {	/* for the return: where in_flight after the sub goes */
+		st->free.usage.vm = vm;
+		st->free.usage.scope = VM_SCOPE(owner);
+		st->free.usage.tgid = owner;
+		st->free.pending = 1;
+	}
 	/* the event leaves at the return, once in_flight after the sub is known */
 	if (config.emit_events)
-		hold_free_event(tid, owner, now, bind_ret_ts, vm, (__u64)job, in_flight, count,
-				used, drift);
+		hold_free_event(tid, owner, bpf_ktime_get_ns(), bind_ret_ts, vm, (__u64)job,
+				in_flight, count, used, drift, in_ioctl);
 	return 0;
 }
 
 static __always_inline int handle_job_free_return(void)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct free_state *fs = bpf_map_lookup_elem(&frees, &tid);
-	struct msmvm_stats *vs;
+	struct thread_state *st = thread_get(false);
+	struct msmvm_stats *s;
 	__s64 in_flight;
 
-	if (!fs)
+	if (!st || !st->free.pending)
 		return 0;
-	vs = bpf_map_lookup_elem(&vm_stats, &fs->vm);
-	in_flight = read_in_flight(fs->vm.vm);	/* after the sub */
-	if (vs)
-		vs->c.in_flight = in_flight;
-	bpf_map_delete_elem(&frees, &tid);
+	st->free.pending = 0;
+	in_flight = read_in_flight(st->free.usage.vm);	/* after the sub */
+	s = bpf_map_lookup_elem(&usage, &st->free.usage);
+	if (s)
+		s->c.in_flight = in_flight;
 	if (config.emit_events) {
 		struct msmvm_event *e = bpf_map_lookup_elem(&pending_frees, &tid);
 

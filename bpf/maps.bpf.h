@@ -12,33 +12,37 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile struct msmvm_bpf_config config = MSMVM_BPF_CONFIG_DEFAULT;
 
 /*
- * Per thread: what the current VM_BIND call has done so far, grouped by what reads it. No
- * field serves the direct plan alone: its wait starts and ends where the fallback's does,
- * in `call`. The ioctl's entry writes the first four fields and the last one: at the ends,
- * where the compiler leaves them out of zeroing the rest.
+ * Per thread (task-local storage: found without a hash, gone with the task): what the
+ * current VM_BIND call has done so far, grouped by what reads it, and what a job free on this
+ * thread hands from its entry to its return. No field serves the direct plan alone: its wait
+ * starts and ends where the fallback's does, in `call`.
  */
 struct thread_state {
 	struct {		/* every plan: the call, its wait, its count */
+		__u8 active;		/* between the ioctl's entry and its return */
+		__u8 counted;
+		__u8 slept;
+		__u8 is_waiter;		/* counted in the VM's waiters gauge */
+		__u8 interrupted;
+		__u8 pad[3];
 		__u64 ioctl_ts;
-		__u64 vm;
+		__u64 file;		/* the ioctl's drm_file: its VM, if no hook named the VM */
+		__u64 vm;		/* 0 until a hook names it */
 		__u32 nr_ops;
 		__u32 queue_id;
 		__u64 job;
-		__u64 wait_start_ts;	/* vm_bind_prealloc_count entry, or first prepare_to_wait_event */
+		__u64 wait_start_ts;	/* 0: not taken (in_flight was under the limit at entry) */
 		__u64 wait_start_nvcsw;	/* the task's nvcsw then: did the wait sleep */
 		__u64 wait_ns;		/* the wait, if it slept */
 		__s64 in_flight;	/* after the add */
 		__u32 count;
-		__u8 counted;
-		__u8 slept;
-		__u8 is_waiter;		/* counted in the VM's waiters gauge */
+		__u32 pad2;
 	} call;
 	struct {		/* only for the bind's event (config.emit_events) */
 		__u64 wait_end_ts;
 		__u64 add_ts;
 		__s32 waiting_in;	/* the waiters gauge after this thread joined / left it */
 		__s32 waiting_out;
-		__u8 interrupted;
 	} event;
 	struct {		/* fallback plan: the wait seen on the VM's wait queue */
 		__u64 intr_ts;		/* prepare_to_wait_event saw a signal: when, */
@@ -46,11 +50,17 @@ struct thread_state {
 		__u8 waiting;		/* between the first prepare_to_wait_event and the end */
 		__u8 prepare_ours;	/* the prepare_to_wait_event in progress is on our wq */
 		__u8 intr_pending;	/* a signal was seen; finish_wait or the return decides */
+		__u8 pad[5];
 		__u64 wq;		/* &vm->prealloc_throttle.wait */
 	} fallback;
+	struct {		/* a job free in progress on this thread: entry -> return */
+		struct msmvm_usage_key usage;	/* the stats its in_flight after the sub goes to */
+		__u8 pending;
+		__u8 pad[7];
+	} free;
 };
 
-/* Per job: what it added to in_flight, for drift; when its bind returned, for lifetime. */
+/* Per job: what it added to in_flight, for drift, and who bound it; when its bind returned. */
 struct job_key {
 	__u64 job;
 	__u32 scope;
@@ -63,45 +73,43 @@ struct job_state {
 	__u32 tgid;
 };
 
-/* A free between its entry and its return: the VM whose in_flight the return reads. */
-struct free_state {
-	struct msmvm_vm_key vm;
-};
+/* Counters and histograms, per VM and process (struct msmvm_usage_key). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct msmvm_usage_key);
+	__type(value, struct msmvm_stats);
+} usage SEC(".maps");
 
+/* The waiters gauges and stall times: a VM's (tgid 0), a process's (vm 0); touched on waits. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct msmvm_usage_key);
+	__type(value, struct msmvm_stall);
+} stalls SEC(".maps");
+
+/* A VM's last new user, for a free of a job we never saw bound. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 4096);
 	__type(key, struct msmvm_vm_key);
-	__type(value, struct msmvm_stats);
-} vm_stats SEC(".maps");
+	__type(value, __u32);
+} vm_owner SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, struct msmvm_stats);
-} proc_stats SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct thread_state);
 } threads SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct job_key);
 	__type(value, struct job_state);
 } jobs SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
-	__type(value, struct free_state);
-} frees SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

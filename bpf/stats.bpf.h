@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Accounting: the health counters, the per-VM and per-process stats (found or created), and
- * their named updates. An update that both the VM and the process get goes through a
- * struct stats_pair; either side may be missing (a full map), and is then skipped.
+ * Accounting: the health counters, the stats of a VM as used by a process (found or
+ * created: one lookup per program, for the VM and the process at once), their named
+ * updates, and the stall gauges.
  */
 #ifndef MSMVM_BPF_STATS_H
 #define MSMVM_BPF_STATS_H
@@ -68,32 +68,25 @@ static __always_inline void max_s64(__s64 *slot, __s64 v)
 	}
 }
 
-static __always_inline struct msmvm_stats *stats_get(void *map, const void *key)
+/* A VM as used by a process: its stats, created if new and `create`. */
+static __always_inline struct msmvm_stats *usage_get(__u64 vm, __u32 tgid, bool create)
 {
-	struct msmvm_stats *s = bpf_map_lookup_elem(map, key);
+	struct msmvm_usage_key key = { .vm = vm, .scope = VM_SCOPE(tgid), .tgid = tgid };
+	struct msmvm_stats *s = bpf_map_lookup_elem(&usage, &key);
+	struct msmvm_vm_key vk = { .vm = vm, .scope = key.scope };
 
-	if (s)
+	if (s || !create)
 		return s;
-	bpf_map_update_elem(map, key, &zero_stats, BPF_NOEXIST);	/* EEXIST: another CPU won */
-	s = bpf_map_lookup_elem(map, key);
+	bpf_map_update_elem(&usage, &key, &zero_stats, BPF_NOEXIST);	/* EEXIST: another CPU won */
+	s = bpf_map_lookup_elem(&usage, &key);
 	if (!s)
 		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
+	/* a new user of the VM: the owner of its frees we did not see bound */
+	bpf_map_update_elem(&vm_owner, &vk, &tgid, BPF_ANY);
 	return s;
 }
 
-static __always_inline struct msmvm_stats *vm_stats_get(__u64 vm, __u32 tgid)
-{
-	struct msmvm_vm_key key = { .vm = vm, .scope = VM_SCOPE(tgid) };
-
-	return stats_get(&vm_stats, &key);
-}
-
-static __always_inline struct msmvm_stats *proc_stats_get(__u32 tgid)
-{
-	return stats_get(&proc_stats, &tgid);
-}
-
-/* ---- one side's updates ---- */
+/* ---- the updates ---- */
 
 /* A VM_BIND call returned. */
 static __always_inline void stats_add_bind(struct msmvm_stats *s, __u32 nr_ops, int ret,
@@ -121,16 +114,13 @@ static __always_inline void stats_add_wait(struct msmvm_stats *s, __u64 wait_ns)
 	hist_add(s, MSMVM_HIST_WAIT_NS, wait_ns);
 }
 
-static __always_inline void stats_add_interrupted_wait(struct msmvm_stats *s)
-{
-	__sync_fetch_and_add(&s->c.interrupted_waits, 1);
-}
-
-/* Pages added to in_flight by one bind. */
-static __always_inline void stats_add_counted(struct msmvm_stats *s, __u32 count)
+/* Pages added to in_flight by one bind, and in_flight after the add. */
+static __always_inline void stats_add_counted(struct msmvm_stats *s, __u32 count, __s64 in_flight)
 {
 	__sync_fetch_and_add(&s->c.pages_counted, count);
 	hist_add(s, MSMVM_HIST_PAGES_PER_BIND, count);
+	max_s64(&s->c.peak_in_flight, in_flight);
+	s->c.in_flight = in_flight;
 }
 
 /* A job freed: pages used, its drift, its overcount (of a job that counted any). */
@@ -146,85 +136,45 @@ static __always_inline void stats_add_free(struct msmvm_stats *s, __u32 count, _
 	}
 }
 
-/*
- * A stall gauge (VM or process): threads in the throttle now, and the time with at least
- * one there, from the gauge's 0 -> 1 and 1 -> 0 edges. Each returns the gauge before.
- */
-static __always_inline __s64 gauge_enter(struct msmvm_stats *s, __u64 now)
+/* ---- the stall gauges: a VM's and a process's, on waits only ---- */
+
+static const struct msmvm_stall zero_stall;
+
+static __always_inline struct msmvm_stall *stall_get(__u64 vm, __u32 scope, __u32 tgid)
 {
-	__s64 w = __sync_fetch_and_add(&s->waiters, 1);
+	struct msmvm_usage_key key = { .vm = vm, .scope = scope, .tgid = tgid };
+	struct msmvm_stall *g = bpf_map_lookup_elem(&stalls, &key);
+
+	if (g)
+		return g;
+	bpf_map_update_elem(&stalls, &key, &zero_stall, BPF_NOEXIST);
+	g = bpf_map_lookup_elem(&stalls, &key);
+	if (!g)
+		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
+	return g;
+}
+
+/*
+ * Threads in the throttle now, and the time with at least one there, from the gauge's
+ * 0 -> 1 and 1 -> 0 edges. Each returns the gauge before.
+ */
+static __always_inline __s64 gauge_enter(struct msmvm_stall *g, __u64 now)
+{
+	__s64 w = __sync_fetch_and_add(&g->waiters, 1);
 
 	if (w == 0)
-		s->stall_start_ns = now;
+		g->stall_start_ns = now;
 	return w;
 }
 
-static __always_inline __s64 gauge_exit(struct msmvm_stats *s, __u64 now)
+static __always_inline __s64 gauge_exit(struct msmvm_stall *g, __u64 now)
 {
-	__u64 start = s->stall_start_ns;
-	__s64 w = __sync_fetch_and_add(&s->waiters, -1);
+	__u64 start = g->stall_start_ns;
+	__s64 w = __sync_fetch_and_add(&g->waiters, -1);
 
 	if (w == 1 && start && now > start)
-		__sync_fetch_and_add(&s->stall_ns_total, now - start);
+		__sync_fetch_and_add(&g->stall_ns_total, now - start);
 	return w;
-}
-
-/* ---- both sides: the VM's stats and its process's get the same update ---- */
-
-struct stats_pair {
-	struct msmvm_stats *vm;
-	struct msmvm_stats *proc;
-};
-
-/* The VM's stats, then the process's, created if new. */
-static __always_inline struct stats_pair stats_pair_get(__u64 vm, __u32 tgid)
-{
-	struct stats_pair both = { .vm = vm_stats_get(vm, tgid) };
-
-	both.proc = proc_stats_get(tgid);
-	return both;
-}
-
-static __always_inline void pair_add_bind(struct stats_pair both, __u32 nr_ops, int ret,
-					  __u64 ioctl_ns, __u64 now)
-{
-	if (both.vm)
-		stats_add_bind(both.vm, nr_ops, ret, ioctl_ns, now);
-	if (both.proc)
-		stats_add_bind(both.proc, nr_ops, ret, ioctl_ns, now);
-}
-
-static __always_inline void pair_add_wait(struct stats_pair both, __u64 wait_ns)
-{
-	if (both.vm)
-		stats_add_wait(both.vm, wait_ns);
-	if (both.proc)
-		stats_add_wait(both.proc, wait_ns);
-}
-
-static __always_inline void pair_add_interrupted_wait(struct stats_pair both)
-{
-	if (both.vm)
-		stats_add_interrupted_wait(both.vm);
-	if (both.proc)
-		stats_add_interrupted_wait(both.proc);
-}
-
-static __always_inline void pair_add_counted(struct stats_pair both, __u32 count)
-{
-	if (both.vm)
-		stats_add_counted(both.vm, count);
-	if (both.proc)
-		stats_add_counted(both.proc, count);
-}
-
-static __always_inline void pair_add_free(struct stats_pair both, __u32 count, __u32 used,
-					  __s64 drift)
-{
-	if (both.vm)
-		stats_add_free(both.vm, count, used, drift);
-	if (both.proc)
-		stats_add_free(both.proc, count, used, drift);
 }
 
 #endif

@@ -163,6 +163,25 @@ struct msmvm_vm_key {
 	__u32 pad;
 };
 
+/*
+ * The stats map's key: a VM as used by one process. One entry takes every update of a call,
+ * for its VM and its process at once; libmsmvm folds the entries into per-VM and
+ * per-process figures. The stall gauges use the same key with tgid 0 (a VM's) or vm 0 and
+ * scope 0 (a process's).
+ */
+struct msmvm_usage_key {
+	__u64 vm;
+	__u32 scope;
+	__u32 tgid;
+};
+
+/* Threads in the throttle now, and the time with at least one there (PSI's "some"). */
+struct msmvm_stall {
+	__s64 waiters;
+	__u64 stall_ns_total;		/* closed stall periods */
+	__u64 stall_start_ns;		/* start of the open one, when waiters > 0 */
+};
+
 /* Health of the probes themselves: never silent. */
 enum msmvm_health_id {
 	MSMVM_H_THREAD_STATE_MISSING,	/* a return without its entry (LRU eviction, attach mid-call) */

@@ -26,11 +26,11 @@
 	X(report_layout)
 
 #define MSMVM_MAPS(X)									\
-	X(vm_stats)									\
-	X(proc_stats)									\
+	X(usage)									\
+	X(stalls)									\
+	X(vm_owner)									\
 	X(threads)									\
 	X(jobs)										\
-	X(frees)									\
 	X(health)									\
 	X(events)									\
 	X(pending_frees)								\

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Reading the in-kernel aggregates into plain structs. Nothing per event happens in user
- * space: a snapshot walks two hash maps.
+ * space: a snapshot walks the usage map (a VM as used by a process) and folds its entries
+ * into VMs and processes, then the stall gauges.
  */
 #define _GNU_SOURCE
 #include <bpf/bpf.h>
@@ -218,77 +219,187 @@ static int snapshot_waiters(struct msmvm *m, struct msmvm_snapshot *out, struct 
 	return 0;
 }
 
+/* Room for one more element in a doubling array: 0, or -ENOMEM (the array is kept). */
+static int grow(void **arr, int n, int *cap, size_t size)
+{
+	void *a;
+
+	if (n < *cap)
+		return 0;
+	a = realloc(*arr, (size_t)*cap * 2 * size);
+	if (!a)
+		return -ENOMEM;
+	*arr = a;
+	*cap *= 2;
+	return 0;
+}
+
+static struct msmvm_vm_snap *vm_find(struct msmvm_snapshot *out, __u64 vm, __u32 scope)
+{
+	for (int i = 0; i < out->nvms; i++)
+		if (out->vms[i].vm == vm && out->vms[i].scope == scope)
+			return &out->vms[i];
+	return NULL;
+}
+
+static struct msmvm_proc_snap *proc_find(struct msmvm_snapshot *out, __u32 tgid)
+{
+	for (int i = 0; i < out->nprocs; i++)
+		if (out->procs[i].tgid == tgid)
+			return &out->procs[i];
+	return NULL;
+}
+
+/* When an entry was last written to: the newest entry of a VM has its in_flight and owner. */
+static __u64 entry_age(const struct msmvm_stats *s)
+{
+	return s->last_seen_ns > s->last_free_ns ? s->last_seen_ns : s->last_free_ns;
+}
+
+/* The VM's snapshot, added (zeroed) if new; NULL: out of memory. */
+static struct msmvm_vm_snap *vm_add(struct msmvm_snapshot *out, int *cap, __u64 vm, __u32 scope)
+{
+	struct msmvm_vm_snap *v = vm_find(out, vm, scope);
+
+	if (v)
+		return v;
+	if (grow((void **)&out->vms, out->nvms, cap, sizeof(*out->vms)))
+		return NULL;
+	v = &out->vms[out->nvms++];
+	memset(v, 0, sizeof(*v));
+	v->vm = vm;
+	v->scope = scope;
+	return v;
+}
+
+static struct msmvm_proc_snap *proc_add(struct msmvm_snapshot *out, int *cap, __u32 tgid)
+{
+	struct msmvm_proc_snap *p = proc_find(out, tgid);
+
+	if (p)
+		return p;
+	if (grow((void **)&out->procs, out->nprocs, cap, sizeof(*out->procs)))
+		return NULL;
+	p = &out->procs[out->nprocs++];
+	memset(p, 0, sizeof(*p));
+	p->tgid = tgid;
+	return p;
+}
+
+/* One entry of the usage map (a VM as used by a process) into its VM and its process. */
+static int fold_usage(struct msmvm_snapshot *out, int *vcap, int *pcap,
+		      const struct msmvm_usage_key *k, const struct msmvm_stats *s)
+{
+	int nvms = out->nvms;
+	struct msmvm_vm_snap *v = vm_add(out, vcap, k->vm, k->scope);
+	struct msmvm_proc_snap *p;
+
+	if (!v)
+		return -ENOMEM;
+	if (out->nvms > nvms) {		/* new */
+		v->s = *s;
+		v->s.owner_tgid = k->tgid;
+	} else {
+		bool newer = entry_age(s) >= entry_age(&v->s);
+		__s64 in_flight = newer ? s->c.in_flight : v->s.c.in_flight;
+		__u64 last_free = v->s.last_free_ns > s->last_free_ns ? v->s.last_free_ns
+								       : s->last_free_ns;
+
+		msmvm_stats_merge(&v->s, s);
+		v->s.c.in_flight = in_flight;	/* a level: the newest reading, not a sum */
+		v->s.last_free_ns = last_free;
+		if (newer)
+			v->s.owner_tgid = k->tgid;
+	}
+	v->owner_tgid = v->s.owner_tgid;
+
+	p = proc_add(out, pcap, k->tgid);
+	if (!p)
+		return -ENOMEM;
+	msmvm_stats_merge(&p->s, s);
+	if (!p->comm[0] && s->comm[0]) {
+		memcpy(p->comm, s->comm, sizeof(p->comm));
+		p->comm[MSMVM_COMM_LEN - 1] = 0;
+		memcpy(p->s.comm, p->comm, sizeof(p->s.comm));
+	}
+	return 0;
+}
+
+/*
+ * The stall gauges: a VM's (tgid 0) and a process's (vm 0), with the open period to now. A
+ * gauge can come before any counter of its VM (a first call, still waiting): its VM or
+ * process is added then, with nothing counted.
+ */
+static int fold_stalls(struct msmvm_snapshot *out, int *vcap, int *pcap, int fd)
+{
+	struct msmvm_usage_key k, *prev = NULL;
+	struct msmvm_stall g;
+
+	while (!bpf_map_get_next_key(fd, prev, &k)) {
+		struct msmvm_stats *s;
+		uint64_t *into;
+
+		prev = &k;
+		if (bpf_map_lookup_elem(fd, &k, &g))
+			continue;
+		if (k.tgid == 0) {
+			struct msmvm_vm_snap *v = vm_add(out, vcap, k.vm, k.scope);
+
+			if (!v)
+				return -ENOMEM;
+			s = &v->s, into = &v->stall_ns;
+		} else {
+			struct msmvm_proc_snap *p = proc_add(out, pcap, k.tgid);
+
+			if (!p)
+				return -ENOMEM;
+			s = &p->s, into = &p->stall_ns;
+		}
+		s->waiters = g.waiters;
+		s->stall_ns_total = g.stall_ns_total;
+		s->stall_start_ns = g.stall_start_ns;
+		*into = g.stall_ns_total;
+		if (g.waiters > 0 && g.stall_start_ns && g.stall_start_ns < out->ts_ns)
+			*into += out->ts_ns - g.stall_start_ns;
+	}
+	return 0;
+}
+
 int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err *err)
 {
-	int vm_fd = msmvm_map_fd(&m->bpf, MSMVM_MAP_vm_stats);
-	int proc_fd = msmvm_map_fd(&m->bpf, MSMVM_MAP_proc_stats);
+	int usage_fd = msmvm_map_fd(&m->bpf, MSMVM_MAP_usage);
+	int stalls_fd = msmvm_map_fd(&m->bpf, MSMVM_MAP_stalls);
 	int health_fd = msmvm_map_fd(&m->bpf, MSMVM_MAP_health);
-	struct msmvm_vm_key vk, *prev_vk = NULL;
-	__u32 tk, *prev_tk = NULL;
+	struct msmvm_usage_key k, *prev = NULL;
+	struct msmvm_stats *s;
 	struct timespec ts;
-	int cap;
+	int vcap = 4, pcap = 4;
+	bool oom;
 
 	memset(out, 0, sizeof(*out));
-	if (vm_fd < 0 || proc_fd < 0 || health_fd < 0)
+	if (usage_fd < 0 || stalls_fd < 0 || health_fd < 0)
 		return msmvm_fail(err, MSMVM_E_USAGE, EINVAL, "snapshot before load");
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	out->ts_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 
 	/*
 	 * Start small and double: a snapshot is taken up to 10 times a second (msmvm-alert), and
-	 * two 120 KiB arrays freed and taken again each time make the heap's high-water mark creep.
+	 * large arrays freed and taken again each time make the heap's high-water mark creep.
 	 */
-	cap = 4;
-	out->vms = calloc((size_t)cap, sizeof(*out->vms));
-	while (out->vms && !bpf_map_get_next_key(vm_fd, prev_vk, &vk)) {
-		struct msmvm_vm_snap *v;
-
-		if (out->nvms == cap) {
-			void *n = realloc(out->vms, (size_t)(cap *= 2) * sizeof(*out->vms));
-
-			if (!n)
-				break;
-			out->vms = n;
-		}
-		v = &out->vms[out->nvms];
-		if (bpf_map_lookup_elem(vm_fd, &vk, &v->s) == 0) {
-			v->vm = vk.vm;
-			v->scope = vk.scope;
-			v->owner_tgid = v->s.owner_tgid;
-			v->stall_ns = v->s.stall_ns_total;
-			if (v->s.waiters > 0 && v->s.stall_start_ns && v->s.stall_start_ns < out->ts_ns)
-				v->stall_ns += out->ts_ns - v->s.stall_start_ns;
-			out->nvms++;
-		}
-		prev_vk = &vk;
+	out->vms = calloc((size_t)vcap, sizeof(*out->vms));
+	out->procs = calloc((size_t)pcap, sizeof(*out->procs));
+	s = malloc(sizeof(*s));
+	oom = !out->vms || !out->procs || !s;
+	while (!oom && !bpf_map_get_next_key(usage_fd, prev, &k)) {
+		prev = &k;
+		if (bpf_map_lookup_elem(usage_fd, &k, s))
+			continue;	/* gone since (none is deleted today) */
+		oom = fold_usage(out, &vcap, &pcap, &k, s) != 0;
 	}
-
-	cap = 4;
-	out->procs = calloc((size_t)cap, sizeof(*out->procs));
-	while (out->procs && !bpf_map_get_next_key(proc_fd, prev_tk, &tk)) {
-		struct msmvm_proc_snap *p;
-
-		if (out->nprocs == cap) {
-			void *n = realloc(out->procs, (size_t)(cap *= 2) * sizeof(*out->procs));
-
-			if (!n)
-				break;
-			out->procs = n;
-		}
-		p = &out->procs[out->nprocs];
-		memset(p, 0, sizeof(*p));
-		if (bpf_map_lookup_elem(proc_fd, &tk, &p->s) == 0) {
-			p->tgid = tk;
-			p->stall_ns = p->s.stall_ns_total;
-			if (p->s.waiters > 0 && p->s.stall_start_ns && p->s.stall_start_ns < out->ts_ns)
-				p->stall_ns += out->ts_ns - p->s.stall_start_ns;
-			memcpy(p->comm, p->s.comm, sizeof(p->comm));
-			p->comm[MSMVM_COMM_LEN - 1] = 0;
-			out->nprocs++;
-		}
-		prev_tk = &tk;
-	}
-	if (!out->vms || !out->procs) {
+	free(s);
+	if (!oom)
+		oom = fold_stalls(out, &vcap, &pcap, stalls_fd) != 0;
+	if (oom) {
 		msmvm_snapshot_free(out);
 		return msmvm_fail(err, MSMVM_E_RUNTIME, ENOMEM, "out of memory");
 	}
