@@ -18,12 +18,14 @@
 #if defined(MSMVM_DRIVER_KERNEL)
 
 #define DRV_READ(src, a, ...)	BPF_CORE_READ(src, a, ##__VA_ARGS__)
+#define DRV_READ_BYTES(dst, sz, src)	bpf_probe_read_kernel(dst, sz, src)
 #define ARGS_READ(dst, sz, src)	bpf_probe_read_kernel(dst, sz, src)
 #define VM_SCOPE(tgid)		((void)(tgid), 0)
 
 #elif defined(MSMVM_DRIVER_MODEL)
 
 #define DRV_READ(src, a, ...)	BPF_CORE_READ_USER(src, a, ##__VA_ARGS__)
+#define DRV_READ_BYTES(dst, sz, src)	bpf_probe_read_user(dst, sz, src)
 #define ARGS_READ(dst, sz, src)	bpf_probe_read_user(dst, sz, src)
 #define VM_SCOPE(tgid)		(tgid)
 

@@ -53,6 +53,39 @@ static __always_inline __s64 read_in_flight(__u64 vm)
 	return DRV_READ(v, prealloc_throttle.in_flight.counter);
 }
 
+/*
+ * A job's vm, prealloc.count and prealloc.ptr, as the free reads them: one read of the bytes
+ * that span them when the target lays them out within 64 bytes (every layout known: the
+ * offsets are CO-RE's, so the test is decided at load), three reads otherwise.
+ */
+#define JOB_SPAN_MAX 64
+
+static __always_inline void read_job_free_fields(struct msm_vm_bind_job *job, __u64 *vm,
+						 __u32 *count, __u32 *used)
+{
+	__u32 o_vm = bpf_core_field_offset(job->vm);
+	__u32 o_count = bpf_core_field_offset(job->prealloc.count);
+	__u32 o_used = bpf_core_field_offset(job->prealloc.ptr);
+	__u32 lo = o_vm, hi = o_vm + 8;
+	__u8 buf[JOB_SPAN_MAX];
+
+	lo = o_count < lo ? o_count : lo;
+	lo = o_used < lo ? o_used : lo;
+	hi = o_count + 4 > hi ? o_count + 4 : hi;
+	hi = o_used + 4 > hi ? o_used + 4 : hi;
+	if (bpf_core_field_size(job->vm) == 8 && bpf_core_field_size(job->prealloc.count) == 4 &&
+	    bpf_core_field_size(job->prealloc.ptr) == 4 && hi - lo <= JOB_SPAN_MAX &&
+	    !DRV_READ_BYTES(buf, hi - lo, (void *)job + lo)) {
+		__builtin_memcpy(vm, &buf[o_vm - lo], 8);
+		__builtin_memcpy(count, &buf[o_count - lo], 4);
+		__builtin_memcpy(used, &buf[o_used - lo], 4);
+		return;
+	}
+	*vm = (__u64)DRV_READ(job, vm);
+	*count = DRV_READ(job, prealloc.count);
+	*used = DRV_READ(job, prealloc.ptr);
+}
+
 /* This thread's state; created (zeroed) by the ioctl's entry and a job free's entry only. */
 static __always_inline struct thread_state *thread_get(bool create)
 {
@@ -128,10 +161,10 @@ static __always_inline void waiter_exit(struct thread_state *st, __u32 tgid, __u
  * A wait has ended at `now` (direct: the count returned; fallback: finish_wait, or the ioctl
  * returned after a signal); it slept if the task's nvcsw moved. Its start, if the entry did
  * not take one (in_flight was under the limit then, and a racing add sent it to sleep all
- * the same), is the ioctl's entry.
+ * the same), is the ioctl's entry. Kept in the thread state: the ioctl's return books it.
  */
-static __always_inline void account_wait(struct thread_state *st, struct msmvm_stats *s,
-					 __u64 now, __u64 nvcsw, int interrupted)
+static __always_inline void account_wait(struct thread_state *st, __u64 now, __u64 nvcsw,
+					 int interrupted)
 {
 	__u64 start = st->call.wait_start_ts ? st->call.wait_start_ts : st->call.ioctl_ts;
 
@@ -139,21 +172,20 @@ static __always_inline void account_wait(struct thread_state *st, struct msmvm_s
 	st->call.interrupted = interrupted;
 	if (config.emit_events)
 		st->event.wait_end_ts = now;
-	if (st->call.slept) {
+	if (st->call.slept)
 		st->call.wait_ns = now - start;
-		if (s)
-			stats_add_wait(s, st->call.wait_ns);
-	}
-	if (interrupted && s)
-		__sync_fetch_and_add(&s->c.interrupted_waits, 1);
 }
 
-/* Pages were added to in_flight (direct: count returned 0; fallback: allocate entry). */
-static __always_inline void account_counted(struct thread_state *st, struct msmvm_stats *s,
-					    __u32 tgid, __u64 job, __u32 count)
+/*
+ * Pages were added to in_flight (direct: count returned 0; fallback: allocate entry): the
+ * job's record for its free, the VM's gauges now (their order matters); the counters wait
+ * for the ioctl's return.
+ */
+static __always_inline void account_counted(struct thread_state *st, __u32 tgid, __u64 job,
+					    __u32 count)
 {
-	struct job_key jk = { .job = job, .scope = VM_SCOPE(tgid) };
-	struct job_state js = { .added = count, .tgid = tgid };
+	struct job_slot *j = job_slot_get(job, VM_SCOPE(tgid), true);
+	struct msmvm_vm_gauge *g = vm_gauge_get(st->call.vm, VM_SCOPE(tgid));
 	__s64 in_flight = read_in_flight(st->call.vm);
 
 	st->call.counted = 1;
@@ -162,10 +194,15 @@ static __always_inline void account_counted(struct thread_state *st, struct msmv
 	st->call.in_flight = in_flight;
 	if (config.emit_events)
 		st->event.add_ts = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&jobs, &jk, &js, BPF_ANY))
-		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
-	if (s)
-		stats_add_counted(s, count, in_flight);
+	if (j) {
+		j->added = count;
+		j->tgid = tgid;
+		j->bind_ret_ts = 0;
+	}
+	if (g) {
+		max_s64(&g->peak_in_flight, in_flight);
+		g->in_flight = in_flight;
+	}
 }
 
 /* The wait starts (direct: the count's entry; fallback: the first prepare_to_wait_event). */
@@ -286,25 +323,31 @@ static __always_inline int handle_ioctl_return(int ret)
 	}
 	now = bpf_ktime_get_ns();
 	vm = call_vm(st);
-	s = usage_get(vm, tgid, true);
 	if (st->fallback.waiting && st->fallback.intr_pending) {
 		/* fallback: the signal ended the wait (no finish_wait came): interrupted */
-		account_wait(st, s, st->fallback.intr_ts, st->fallback.intr_nvcsw, 1);
+		account_wait(st, st->fallback.intr_ts, st->fallback.intr_nvcsw, 1);
 		st->fallback.waiting = 0;
 	}
 	waiter_exit(st, tgid, now);	/* the call is over: it waits no more */
+	/* the whole call's counters, the VM's and the process's, in one entry */
+	s = usage_get(vm, tgid, true);
 	if (s) {
 		stats_add_bind(s, st->call.nr_ops, ret, now - st->call.ioctl_ts, now);
+		if (st->call.slept)
+			stats_add_wait(s, st->call.wait_ns);
+		if (st->call.interrupted)
+			__sync_fetch_and_add(&s->c.interrupted_waits, 1);
+		if (st->call.counted)
+			stats_add_counted(s, st->call.count);
 		if (!s->comm[0])	/* a free on the scheduler's thread may have made the entry */
 			bpf_get_current_comm(s->comm, sizeof(s->comm));
 	}
 	if (config.emit_events) {
 		if (ret == 0 && st->call.counted) {	/* the job is queued: its lifetime starts now */
-			struct job_key jk = { .job = st->call.job, .scope = VM_SCOPE(tgid) };
-			struct job_state *js = bpf_map_lookup_elem(&jobs, &jk);
+			struct job_slot *j = job_slot_get(st->call.job, VM_SCOPE(tgid), false);
 
-			if (js && js->tgid)
-				js->bind_ret_ts = now;
+			if (j)
+				j->bind_ret_ts = now;
 		}
 		emit_bind_event(st, tgid, tid, ret, now);
 	}
@@ -342,7 +385,6 @@ static __always_inline int handle_prealloc_count_return(int ret)
 {
 	struct thread_state *st = thread_get(false);
 	struct msm_vm_bind_job *job;
-	struct msmvm_stats *s;
 	__u64 nvcsw, now = 0;
 	__u32 tgid;
 
@@ -354,11 +396,10 @@ static __always_inline int handle_prealloc_count_return(int ret)
 	if (nvcsw != st->call.wait_start_nvcsw || st->call.is_waiter || config.emit_events)
 		now = bpf_ktime_get_ns();
 	waiter_exit(st, tgid, now);
-	s = usage_get(st->call.vm, tgid, true);
-	account_wait(st, s, now, nvcsw, ret == -MSMVM_ERESTARTSYS);
+	account_wait(st, now, nvcsw, ret == -MSMVM_ERESTARTSYS);
 	if (ret == 0) {
 		job = (void *)st->call.job;
-		account_counted(st, s, tgid, st->call.job, DRV_READ(job, prealloc.count));
+		account_counted(st, tgid, st->call.job, DRV_READ(job, prealloc.count));
 	}
 	return 0;
 }
@@ -393,7 +434,7 @@ static __always_inline int handle_finish_wait_entry(struct wait_queue_head *wq_h
 		tgid = bpf_get_current_pid_tgid() >> 32;
 		now = bpf_ktime_get_ns();
 		waiter_exit(st, tgid, now);
-		account_wait(st, usage_get(st->call.vm, tgid, true), now, current_nvcsw(), 0);
+		account_wait(st, now, current_nvcsw(), 0);
 		st->fallback.waiting = 0;
 		st->fallback.intr_pending = 0;
 	}
@@ -411,7 +452,7 @@ static __always_inline int handle_prealloc_allocate_entry(struct msm_mmu_preallo
 	tgid = bpf_get_current_pid_tgid() >> 32;
 	/* container_of(p, struct msm_vm_bind_job, prealloc), with the target's offset */
 	job = (__u64)p - bpf_core_field_offset(struct msm_vm_bind_job, prealloc);
-	account_counted(st, usage_get(st->call.vm, tgid, true), tgid, job, DRV_READ(p, count));
+	account_counted(st, tgid, job, DRV_READ(p, count));
 	return 0;
 }
 
@@ -447,28 +488,25 @@ static __always_inline int handle_job_free_entry(struct msm_vm_bind_job *job)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
-	__u64 vm = (__u64)DRV_READ(job, vm);
-	__u32 count = DRV_READ(job, prealloc.count);
-	__u32 used = DRV_READ(job, prealloc.ptr);
-	struct job_key jk = { .job = (__u64)job, .scope = VM_SCOPE(tgid) };
-	struct job_state *js = bpf_map_lookup_elem(&jobs, &jk);
-	__s64 in_flight = read_in_flight(vm);
+	struct job_slot *j = job_slot_get((__u64)job, VM_SCOPE(tgid), false);
+	struct msmvm_vm_gauge *g;
 	struct thread_state *st;
 	struct msmvm_stats *s;
-	__u64 bind_ret_ts = 0;
+	__u64 bind_ret_ts = 0, vm;
+	__u32 count, used, owner;
+	__s64 in_flight, drift;
 	__u8 in_ioctl = 0;
-	__s64 drift;
-	__u32 owner;
 
-	if (js && !js->tgid)
-		js = NULL;	/* a freed job's record: its address was not counted again */
+	read_job_free_fields(job, &vm, &count, &used);
+	in_flight = read_in_flight(vm);
 	st = thread_get(true);
 	in_ioctl = st && st->call.active;
-	if (js) {
-		owner = js->tgid;
-		drift = (__s64)js->added - (__s64)count;
-		bind_ret_ts = js->bind_ret_ts;
-		bpf_map_delete_elem(&jobs, &jk);
+	if (j) {
+		owner = j->tgid;
+		drift = (__s64)j->added - (__s64)count;
+		bind_ret_ts = j->bind_ret_ts;
+		asm volatile("" ::: "memory");	/* read before it is given back */
+		j->job = 0;
 	} else if (in_ioctl) {
 		/*
 		 * Freed inside a traced ioctl: that call's job (an interrupted or failed one, which
@@ -496,8 +534,11 @@ static __always_inline int handle_job_free_entry(struct msm_vm_bind_job *job)
 	if (!s)
 		return 0;
 	stats_add_free(s, count, used, drift);
-	max_s64(&s->c.peak_in_flight, in_flight);	/* the value before this job's sub */
-	s->last_free_ns = bpf_ktime_get_ns();
+	g = vm_gauge_get(vm, VM_SCOPE(owner));
+	if (g) {
+		max_s64(&g->peak_in_flight, in_flight);	/* the value before this job's sub */
+		__sync_fetch_and_add(&g->frees, 1);	/* libmsmvm times it: no clock here */
+	}
 	if (st) {	/* for the return: where in_flight after the sub goes */
 		st->free.usage.vm = vm;
 		st->free.usage.scope = VM_SCOPE(owner);
@@ -515,16 +556,16 @@ static __always_inline int handle_job_free_return(void)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct thread_state *st = thread_get(false);
-	struct msmvm_stats *s;
+	struct msmvm_vm_gauge *g;
 	__s64 in_flight;
 
 	if (!st || !st->free.pending)
 		return 0;
 	st->free.pending = 0;
 	in_flight = read_in_flight(st->free.usage.vm);	/* after the sub */
-	s = bpf_map_lookup_elem(&usage, &st->free.usage);
-	if (s)
-		s->c.in_flight = in_flight;
+	g = vm_gauge_get(st->free.usage.vm, st->free.usage.scope);
+	if (g)
+		g->in_flight = in_flight;
 	if (config.emit_events) {
 		struct msmvm_event *e = bpf_map_lookup_elem(&pending_frees, &tid);
 

@@ -60,18 +60,38 @@ struct thread_state {
 	} free;
 };
 
-/* Per job: what it added to in_flight, for drift, and who bound it; when its bind returned. */
-struct job_key {
-	__u64 job;
-	__u32 scope;
-	__u32 pad;
-};
+/*
+ * Per job: what it added to in_flight, for drift, and who bound it; when its bind returned.
+ * An array searched by open addressing (msmvm_slot_hash, MSMVM_TABLE_PROBES slots), as
+ * vm_gauges: claimed at the count by a compare-and-swap of `job` from 0, given back at the
+ * free by storing 0. A lookup reads every probe slot (a given-back slot may sit before the
+ * one it wants).
+ */
+#define JOB_SLOTS_LOG2 16
 
-struct job_state {
-	__u64 bind_ret_ts;
+struct job_slot {
+	__u64 job;		/* 0: free */
+	__u32 scope;
 	__u32 added;
 	__u32 tgid;
+	__u32 pad;
+	__u64 bind_ret_ts;
 };
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << JOB_SLOTS_LOG2);
+	__type(key, __u32);
+	__type(value, struct job_slot);
+} jobs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);	/* libmsmvm reads it in place */
+	__uint(max_entries, 1 << MSMVM_VM_GAUGE_SLOTS_LOG2);
+	__type(key, __u32);
+	__type(value, struct msmvm_vm_gauge);
+} vm_gauges SEC(".maps");
 
 /* Counters and histograms, per VM and process (struct msmvm_usage_key). */
 struct {
@@ -103,13 +123,6 @@ struct {
 	__type(key, int);
 	__type(value, struct thread_state);
 } threads SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct job_key);
-	__type(value, struct job_state);
-} jobs SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

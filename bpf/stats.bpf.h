@@ -17,6 +17,62 @@ static __always_inline void health_inc(__u32 id)
 		__sync_fetch_and_add(v, 1);
 }
 
+/* ---- the open-addressed tables: jobs and vm_gauges (maps.bpf.h, abi.h) ---- */
+
+#define JOB_SLOT_MASK ((1U << JOB_SLOTS_LOG2) - 1)
+#define VM_GAUGE_SLOT_MASK ((1U << MSMVM_VM_GAUGE_SLOTS_LOG2) - 1)
+
+/* A job's record, claimed if `claim` and not there; NULL: none (or the table is full). */
+static __always_inline struct job_slot *job_slot_get(__u64 job, __u32 scope, bool claim)
+{
+	__u32 h = msmvm_slot_hash(job, scope, JOB_SLOTS_LOG2);
+
+	for (__u32 i = 0; i < MSMVM_TABLE_PROBES; i++) {
+		__u32 idx = (h + i) & JOB_SLOT_MASK;
+		struct job_slot *j = bpf_map_lookup_elem(&jobs, &idx);
+
+		if (!j)
+			continue;
+		if (j->job == job && j->scope == scope)
+			return j;
+		/* the job's own count is the only claimant of its record: no race on scope */
+		if (claim && !j->job && __sync_val_compare_and_swap(&j->job, 0, job) == 0) {
+			j->scope = scope;
+			return j;
+		}
+	}
+	if (claim)
+		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
+	return NULL;
+}
+
+/* A VM's gauges, claimed if not there; NULL: VM 0, or the table is full. */
+static __always_inline struct msmvm_vm_gauge *vm_gauge_get(__u64 vm, __u32 scope)
+{
+	__u32 h = msmvm_slot_hash(vm, scope, MSMVM_VM_GAUGE_SLOTS_LOG2);
+
+	if (!vm)
+		return NULL;
+	for (__u32 i = 0; i < MSMVM_TABLE_PROBES; i++) {
+		__u32 idx = (h + i) & VM_GAUGE_SLOT_MASK;
+		struct msmvm_vm_gauge *g = bpf_map_lookup_elem(&vm_gauges, &idx);
+
+		if (!g)
+			continue;
+		if (g->vm == vm && g->ready && g->scope == scope)
+			return g;
+		if (!g->vm && __sync_val_compare_and_swap(&g->vm, 0, vm) == 0) {
+			g->scope = scope;
+			asm volatile("" ::: "memory");	/* scope before ready (a reader that
+							 * sees them apart claims a second slot) */
+			g->ready = 1;
+			return g;
+		}
+	}
+	health_inc(MSMVM_H_MAP_UPDATE_FAILED);
+	return NULL;
+}
+
 static __always_inline __u32 log2_slot(__u64 v)
 {
 	__u32 r = 0, shift;
@@ -114,13 +170,11 @@ static __always_inline void stats_add_wait(struct msmvm_stats *s, __u64 wait_ns)
 	hist_add(s, MSMVM_HIST_WAIT_NS, wait_ns);
 }
 
-/* Pages added to in_flight by one bind, and in_flight after the add. */
-static __always_inline void stats_add_counted(struct msmvm_stats *s, __u32 count, __s64 in_flight)
+/* Pages added to in_flight by one bind. */
+static __always_inline void stats_add_counted(struct msmvm_stats *s, __u32 count)
 {
 	__sync_fetch_and_add(&s->c.pages_counted, count);
 	hist_add(s, MSMVM_HIST_PAGES_PER_BIND, count);
-	max_s64(&s->c.peak_in_flight, in_flight);
-	s->c.in_flight = in_flight;
 }
 
 /* A job freed: pages used, its drift, its overcount (of a job that counted any). */

@@ -141,7 +141,7 @@ struct msmvm_stats {
 	__s64 waiters;
 	__u64 stall_ns_total;		/* closed stall periods */
 	__u64 stall_start_ns;		/* start of the open one, when waiters > 0 */
-	__u64 last_free_ns;		/* VM stats: the last msm_vma_job_free (wedge detection) */
+	__u64 last_free_ns;		/* VM: the first snapshot that saw its last job free (wedges) */
 	__u64 last_seen_ns;
 	__u32 owner_tgid;		/* VM stats: the process that last issued a VM_BIND on it */
 	__u32 pad;
@@ -174,6 +174,35 @@ struct msmvm_usage_key {
 	__u32 scope;
 	__u32 tgid;
 };
+
+/*
+ * A VM's in_flight as the probes last read it, its peak, and its job frees: one slot per
+ * VM in the array map "vm_gauges", found by open addressing from msmvm_slot_hash() (an array
+ * lookup the verifier inlines: no helper call). A slot is claimed by a compare-and-swap of
+ * `vm` from 0, then `scope`, then `ready`. Two first claims of one VM at once can leave it
+ * two slots; every later lookup takes the first in probe order, and so does libmsmvm (the
+ * peak is the highest of both).
+ */
+#define MSMVM_VM_GAUGE_SLOTS_LOG2 12
+#define MSMVM_TABLE_PROBES 8
+
+struct msmvm_vm_gauge {
+	__u64 vm;		/* 0: a free slot */
+	__u32 scope;
+	__u32 ready;		/* vm and scope are written */
+	__s64 in_flight;
+	__s64 peak_in_flight;
+	__u64 frees;		/* jobs freed: libmsmvm notes when this moves (wedge detection) */
+};
+
+/* Where the probes of a key start in a table of 2^bits slots (then the next ones, in turn). */
+static inline __attribute__((always_inline)) __u32 msmvm_slot_hash(__u64 key, __u32 scope,
+								   __u32 bits)
+{
+	__u64 h = (key ^ ((__u64)scope << 32 | scope)) * 0x9E3779B97F4A7C15ULL;
+
+	return (__u32)(h >> (64 - bits));
+}
 
 /* Threads in the throttle now, and the time with at least one there (PSI's "some"). */
 struct msmvm_stall {

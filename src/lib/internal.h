@@ -12,6 +12,12 @@
 #define MSMVM_MODULE "msm"			/* the driver */
 #define MSMVM_TWIN_MODULE "msm_kmodel"		/* its kernel twin (docs/kmodel.md) */
 
+struct msmvm_gauge_seen {
+	__u64 vm;
+	__u64 frees;
+	__u64 moved_ns;
+};
+
 struct msmvm {
 	struct msmvm_opts opts;
 	char module[64];		/* the kernel: the driver's module, decided at start-up */
@@ -26,9 +32,12 @@ struct msmvm {
 	struct ring_buffer *rb;
 	msmvm_event_fn event_fn;
 	void *event_ctx;
+	const struct msmvm_vm_gauge *gauges;	/* vm_gauges, mapped in place (snapshot.c) */
+	struct msmvm_gauge_seen *gauges_seen;	/* per slot: its frees, and when they last moved */
 	bool loaded;
 };
 
+void msmvm_gauges_unmap(struct msmvm *m);
 int msmvm_fail(struct msmvm_err *err, enum msmvm_err_kind kind, int code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 int msmvm_check_caps(struct msmvm_err *err);

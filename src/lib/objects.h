@@ -29,6 +29,7 @@
 	X(usage)									\
 	X(stalls)									\
 	X(vm_owner)									\
+	X(vm_gauges)									\
 	X(threads)									\
 	X(jobs)										\
 	X(health)									\

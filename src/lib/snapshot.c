@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "internal.h"
@@ -250,12 +251,6 @@ static struct msmvm_proc_snap *proc_find(struct msmvm_snapshot *out, __u32 tgid)
 	return NULL;
 }
 
-/* When an entry was last written to: the newest entry of a VM has its in_flight and owner. */
-static __u64 entry_age(const struct msmvm_stats *s)
-{
-	return s->last_seen_ns > s->last_free_ns ? s->last_seen_ns : s->last_free_ns;
-}
-
 /* The VM's snapshot, added (zeroed) if new; NULL: out of memory. */
 static struct msmvm_vm_snap *vm_add(struct msmvm_snapshot *out, int *cap, __u64 vm, __u32 scope)
 {
@@ -300,15 +295,10 @@ static int fold_usage(struct msmvm_snapshot *out, int *vcap, int *pcap,
 		v->s = *s;
 		v->s.owner_tgid = k->tgid;
 	} else {
-		bool newer = entry_age(s) >= entry_age(&v->s);
-		__s64 in_flight = newer ? s->c.in_flight : v->s.c.in_flight;
-		__u64 last_free = v->s.last_free_ns > s->last_free_ns ? v->s.last_free_ns
-								       : s->last_free_ns;
+		bool newer = s->last_seen_ns >= v->s.last_seen_ns;
 
 		msmvm_stats_merge(&v->s, s);
-		v->s.c.in_flight = in_flight;	/* a level: the newest reading, not a sum */
-		v->s.last_free_ns = last_free;
-		if (newer)
+		if (newer)	/* the process that last issued a VM_BIND on it */
 			v->s.owner_tgid = k->tgid;
 	}
 	v->owner_tgid = v->s.owner_tgid;
@@ -365,6 +355,83 @@ static int fold_stalls(struct msmvm_snapshot *out, int *vcap, int *pcap, int fd)
 	return 0;
 }
 
+#define GAUGE_SLOTS (1U << MSMVM_VM_GAUGE_SLOTS_LOG2)
+#define GAUGE_BYTES (GAUGE_SLOTS * sizeof(struct msmvm_vm_gauge))
+
+void msmvm_gauges_unmap(struct msmvm *m)
+{
+	if (m->gauges)
+		munmap((void *)m->gauges, GAUGE_BYTES);
+	m->gauges = NULL;
+	free(m->gauges_seen);
+	m->gauges_seen = NULL;
+}
+
+/*
+ * The VMs' gauges (in_flight, peak, frees), read in place. A VM's slot is the first of its
+ * probe sequence, as the programs find it; a second one (two first claims at once) only adds
+ * its peak. The programs count frees without reading a clock: the time of a VM's last free
+ * is that of the first snapshot that saw its count move (as fine as the snapshots are
+ * frequent: msmvm-alert's wedge check is in seconds).
+ */
+static int fold_gauges(struct msmvm *m, struct msmvm_snapshot *out, int *vcap)
+{
+	int fd = msmvm_map_fd(&m->bpf, MSMVM_MAP_vm_gauges);
+
+	if (!m->gauges) {
+		void *p = fd < 0 ? MAP_FAILED
+				 : mmap(NULL, GAUGE_BYTES, PROT_READ, MAP_SHARED, fd, 0);
+
+		if (p == MAP_FAILED)
+			return -errno;
+		m->gauges = p;
+		m->gauges_seen = calloc(GAUGE_SLOTS, sizeof(*m->gauges_seen));
+		if (!m->gauges_seen)
+			return -ENOMEM;
+	}
+	for (__u32 i = 0; i < GAUGE_SLOTS; i++) {
+		const volatile struct msmvm_vm_gauge *g = &m->gauges[i];
+		__u64 vm = g->vm;
+		__u32 scope = g->scope, h;
+		struct msmvm_vm_snap *v;
+		bool first = false;
+
+		if (!vm || !g->ready)
+			continue;
+		h = msmvm_slot_hash(vm, scope, MSMVM_VM_GAUGE_SLOTS_LOG2);
+		for (__u32 k = 0; k < MSMVM_TABLE_PROBES; k++) {
+			const volatile struct msmvm_vm_gauge *o = &m->gauges[(h + k) & (GAUGE_SLOTS - 1)];
+
+			if (o->vm == vm && o->ready && o->scope == scope) {
+				first = o == g;
+				break;
+			}
+		}
+		v = vm_add(out, vcap, vm, scope);
+		if (!v)
+			return -ENOMEM;
+		if (g->peak_in_flight > v->s.c.peak_in_flight)
+			v->s.c.peak_in_flight = g->peak_in_flight;
+		if (first) {
+			struct msmvm_gauge_seen *seen = &m->gauges_seen[i];
+			__u64 frees = g->frees;
+
+			if (seen->vm != vm) {	/* the slot's first sight of this VM */
+				seen->vm = vm;
+				seen->frees = 0;
+				seen->moved_ns = 0;
+			}
+			if (frees != seen->frees) {
+				seen->frees = frees;
+				seen->moved_ns = out->ts_ns;
+			}
+			v->s.c.in_flight = g->in_flight;
+			v->s.last_free_ns = seen->moved_ns;
+		}
+	}
+	return 0;
+}
+
 int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err *err)
 {
 	int usage_fd = msmvm_map_fd(&m->bpf, MSMVM_MAP_usage);
@@ -399,6 +466,13 @@ int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err
 	free(s);
 	if (!oom)
 		oom = fold_stalls(out, &vcap, &pcap, stalls_fd) != 0;
+	if (!oom && fold_gauges(m, out, &vcap)) {
+		int e = errno;
+
+		msmvm_snapshot_free(out);
+		return msmvm_fail(err, MSMVM_E_RUNTIME, e, "cannot read the VMs' gauges: %s",
+				  strerror(e));
+	}
 	if (oom) {
 		msmvm_snapshot_free(out);
 		return msmvm_fail(err, MSMVM_E_RUNTIME, ENOMEM, "out of memory");
