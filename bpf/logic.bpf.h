@@ -86,6 +86,29 @@ static __always_inline void read_job_free_fields(struct msm_vm_bind_job *job, __
 	*used = DRV_READ(job, prealloc.ptr);
 }
 
+/*
+ * A job's vm and nr_ops, as the count's entry reads them (nr_ops is the call's: every op is
+ * looked up before the count): one read when they lie within 64 bytes, two otherwise.
+ */
+static __always_inline void read_job_count_fields(struct msm_vm_bind_job *job, __u64 *vm,
+						  __u32 *nr_ops)
+{
+	__u32 o_vm = bpf_core_field_offset(job->vm);
+	__u32 o_ops = bpf_core_field_offset(job->nr_ops);
+	__u32 lo = o_vm < o_ops ? o_vm : o_ops;
+	__u32 hi = o_vm + 8 > o_ops + 4 ? o_vm + 8 : o_ops + 4;
+	__u8 buf[JOB_SPAN_MAX];
+
+	if (bpf_core_field_size(job->vm) == 8 && bpf_core_field_size(job->nr_ops) == 4 &&
+	    hi - lo <= JOB_SPAN_MAX && !DRV_READ_BYTES(buf, hi - lo, (void *)job + lo)) {
+		__builtin_memcpy(vm, &buf[o_vm - lo], 8);
+		__builtin_memcpy(nr_ops, &buf[o_ops - lo], 4);
+		return;
+	}
+	*vm = (__u64)DRV_READ(job, vm);
+	*nr_ops = DRV_READ(job, nr_ops);
+}
+
 /* This thread's state; created (zeroed) by the ioctl's entry and a job free's entry only. */
 static __always_inline struct thread_state *thread_get(bool create)
 {
@@ -255,7 +278,6 @@ static __always_inline int handle_ioctl_entry(void *data, struct drm_file *file)
 		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
 		return 0;
 	}
-	ARGS_READ(&args, sizeof(args), data);
 	/* a new call: everything but a job free this thread may be in (its error path) */
 	__builtin_memset(&st->call, 0, sizeof(st->call));
 	__builtin_memset(&st->event, 0, sizeof(st->event));
@@ -263,8 +285,19 @@ static __always_inline int handle_ioctl_entry(void *data, struct drm_file *file)
 	st->call.active = 1;
 	st->call.ioctl_ts = bpf_ktime_get_ns();
 	st->call.file = (__u64)file;
-	st->call.nr_ops = args.nr_ops;
-	st->call.queue_id = args.queue_id;
+	st->call.data = (__u64)data;
+	/*
+	 * The arguments are read here only for events (the queue id, the ops) and in the
+	 * fallback plan (no hook sees the job before its count); otherwise the count's entry
+	 * takes nr_ops from the job, in the read that gets its VM, and a call that never gets
+	 * there reads them at its return.
+	 */
+	if (config.emit_events || config.hook_plan == MSMVM_PLAN_FALLBACK) {
+		ARGS_READ(&args, sizeof(args), data);
+		st->call.nr_ops = args.nr_ops;
+		st->call.queue_id = args.queue_id;
+		st->call.args_read = 1;
+	}
 	if (config.hook_plan == MSMVM_PLAN_FALLBACK) {
 		/* the wait is recognised by its queue: the VM is needed from here on */
 		struct msm_gem_vm *vm = (void *)call_vm(st);
@@ -323,6 +356,12 @@ static __always_inline int handle_ioctl_return(int ret)
 	}
 	now = bpf_ktime_get_ns();
 	vm = call_vm(st);
+	if (!st->call.args_read && !st->call.job) {	/* it failed before its count */
+		struct msmvm_uapi_vm_bind args = {};
+
+		ARGS_READ(&args, sizeof(args), (void *)st->call.data);
+		st->call.nr_ops = args.nr_ops;
+	}
 	if (st->fallback.waiting && st->fallback.intr_pending) {
 		/* fallback: the signal ended the wait (no finish_wait came): interrupted */
 		account_wait(st, st->fallback.intr_ts, st->fallback.intr_nvcsw, 1);
@@ -361,9 +400,13 @@ static __always_inline int handle_prealloc_count_entry(struct msm_vm_bind_job *j
 {
 	struct thread_state *st = thread_get(false);
 
+	__u32 nr_ops;
+
 	if (!st || !st->call.active)
 		return 0;	/* filtered out, or the ioctl began before we attached */
-	st->call.vm = (__u64)DRV_READ(job, vm);
+	read_job_count_fields(job, &st->call.vm, &nr_ops);
+	if (!st->call.args_read)
+		st->call.nr_ops = nr_ops;
 	st->call.job = (__u64)job;
 	st->call.wait_start_nvcsw = current_nvcsw();
 	/*

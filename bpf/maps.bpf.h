@@ -24,8 +24,10 @@ struct thread_state {
 		__u8 slept;
 		__u8 is_waiter;		/* counted in the VM's waiters gauge */
 		__u8 interrupted;
-		__u8 pad[3];
+		__u8 args_read;		/* nr_ops and queue_id are the argument struct's */
+		__u8 pad[2];
 		__u64 ioctl_ts;
+		__u64 data;		/* the argument struct: read at the return if no job came */
 		__u64 file;		/* the ioctl's drm_file: its VM, if no hook named the VM */
 		__u64 vm;		/* 0 until a hook names it */
 		__u32 nr_ops;
@@ -93,9 +95,14 @@ struct {
 	__type(value, struct msmvm_vm_gauge);
 } vm_gauges SEC(".maps");
 
-/* Counters and histograms, per VM and process (struct msmvm_usage_key). */
+/*
+ * Counters and histograms, per VM and process (struct msmvm_usage_key), per CPU: a call's
+ * updates and its job's free, on two CPUs, do not pull one cache line back and forth.
+ * libmsmvm adds the CPUs up. Allocated as used, not up front (the CPU count multiplies it).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, 8192);
 	__type(key, struct msmvm_usage_key);
 	__type(value, struct msmvm_stats);
