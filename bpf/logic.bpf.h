@@ -38,12 +38,15 @@
 #include "events.bpf.h"
 #include "ops_walk.bpf.h"
 
-/* The task is kernel memory in every flavor, and a BTF pointer: nvcsw is a plain load. */
+/*
+ * The task is kernel memory in every flavor. Read, not loaded through the BTF pointer: a dry
+ * run verifies the programs relocated for another kernel's BTF against this kernel's.
+ */
 static __always_inline __u64 current_nvcsw(void)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = (void *)bpf_get_current_task();
 
-	return task->nvcsw;
+	return BPF_CORE_READ(task, nvcsw);
 }
 
 static __always_inline __s64 read_in_flight(__u64 vm)
@@ -109,11 +112,28 @@ static __always_inline void read_job_count_fields(struct msm_vm_bind_job *job, _
 	*nr_ops = DRV_READ(job, nr_ops);
 }
 
-/* This thread's state; created (zeroed) by the ioctl's entry and a job free's entry only. */
+static const struct thread_state zero_thread_state;
+
+/*
+ * This thread's state; created (zeroed) by the ioctl's entry and a job free's entry only.
+ * Its task storage, or (if that could not be made) its entry in threads_spill. Looking up
+ * storage that exists never fails; only making it can.
+ */
 static __always_inline struct thread_state *thread_get(bool create)
 {
-	return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
-				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct thread_state *st = bpf_task_storage_get(&threads, task, 0,
+						       create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+	__u32 tid;
+
+	if (st)
+		return st;
+	tid = (__u32)bpf_get_current_pid_tgid();
+	st = bpf_map_lookup_elem(&threads_spill, &tid);
+	if (st || !create)
+		return st;
+	bpf_map_update_elem(&threads_spill, &tid, &zero_thread_state, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&threads_spill, &tid);
 }
 
 /* The call's VM: read through its file when no hook named it (it failed before counting). */
@@ -464,6 +484,18 @@ static __always_inline int handle_prepare_to_wait_return(long ret)
 
 	if (st && st->call.active)
 		fallback_prepare_end(st, ret);
+	return 0;
+}
+
+/* An fexit sees prepare_to_wait_event's queue and its return at once: both, one lookup. */
+static __always_inline int handle_prepare_to_wait(struct wait_queue_head *wq_head, long ret)
+{
+	struct thread_state *st = thread_get(false);
+
+	if (st && st->call.active) {
+		fallback_prepare_begin(st, bpf_get_current_pid_tgid() >> 32, wq_head);
+		fallback_prepare_end(st, ret);
+	}
 	return 0;
 }
 

@@ -131,6 +131,19 @@ struct {
 	__type(value, struct thread_state);
 } threads SEC(".maps");
 
+/*
+ * A thread whose storage could not be made: the kernel refuses to make task storage while
+ * another program holds the per-CPU storage lock (before 6.15, a preempted fentry program of
+ * any tool can). Its state lives here, keyed by tid, until its storage is made by a later
+ * call; `threads` is looked at first, so a thread's state is in one place at a time.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct thread_state);
+} threads_spill SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, MSMVM_H_COUNT_);

@@ -10,9 +10,22 @@
  *
  * An fexit runs after the function returned: msm_vma_job_free() has freed the job by
  * then, so its fexit reads nothing through the job (the entry kept what it needs).
+ *
+ * A job's address keys the job table (a multiplicative hash), and the verifier allows no
+ * such arithmetic on a typed pointer: the job arguments are passed as plain numbers, read
+ * from the context's argument slots (bpf_get_func_arg would be free, but tests/test_probes.c
+ * verifies this flavor's handlers as raw_tp programs, which do not have it).
  */
 #define MSMVM_DRIVER_KERNEL
 #include "logic.bpf.h"
+
+static __always_inline void *arg_number(__u64 *ctx, __u32 n)
+{
+	__u64 v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), &ctx[n]);
+	return (void *)v;
+}
 
 /* int msm_ioctl_vm_bind(struct drm_device *dev, void *data, struct drm_file *file) */
 SEC("fentry") int BPF_PROG(ioctl_vm_bind_entry, void *dev, void *data, struct drm_file *file)
@@ -29,7 +42,7 @@ SEC("fexit") int BPF_PROG(ioctl_vm_bind_return, void *dev, void *data, struct dr
 /* int vm_bind_prealloc_count(struct msm_vm_bind_job *job) */
 SEC("fentry") int BPF_PROG(prealloc_count_entry, struct msm_vm_bind_job *job)
 {
-	return handle_prealloc_count_entry(job);
+	return handle_prealloc_count_entry(arg_number(ctx, 0));
 }
 
 /* the job is the entry's (handlers take the return value alone, as from a kretprobe) */
@@ -44,10 +57,11 @@ SEC("fentry") int BPF_PROG(prepare_to_wait_event_entry, struct wait_queue_head *
 	return handle_prepare_to_wait_entry(wq_head);
 }
 
+/* the plan attaches this fexit alone: it sees the queue and the return (the entry is unused) */
 SEC("fexit") int BPF_PROG(prepare_to_wait_event_return, struct wait_queue_head *wq_head,
 			  void *wq_entry, int state, long ret)
 {
-	return handle_prepare_to_wait_return(ret);
+	return handle_prepare_to_wait(wq_head, ret);
 }
 
 /* void finish_wait(struct wait_queue_head *wq_head, struct wait_queue_entry *wq_entry) */
@@ -59,13 +73,13 @@ SEC("fentry") int BPF_PROG(finish_wait_entry, struct wait_queue_head *wq_head)
 /* int msm_iommu_pagetable_prealloc_allocate(struct msm_mmu *, struct msm_mmu_prealloc *) */
 SEC("fentry") int BPF_PROG(prealloc_allocate_entry, void *mmu, struct msm_mmu_prealloc *p)
 {
-	return handle_prealloc_allocate_entry(p);
+	return handle_prealloc_allocate_entry(arg_number(ctx, 1));
 }
 
 /* void msm_vma_job_free(struct drm_sched_job *job): the job's base is its first member */
 SEC("fentry") int BPF_PROG(job_free_entry, struct msm_vm_bind_job *job)
 {
-	return handle_job_free_entry(job);
+	return handle_job_free_entry(arg_number(ctx, 0));
 }
 
 /* the job is freed: nothing is read through it here */

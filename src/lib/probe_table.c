@@ -121,6 +121,16 @@ int msmvm_attach_choose(struct msmvm_plan *p, enum msmvm_attach_choice choice, b
 				 sizeof(p->attach_reason) - strlen(p->attach_reason), " (%s)", why);
 	}
 	p->attach = model ? "uprobe" : p->fentry ? "fentry" : "kprobe";
+	if (p->fentry) {
+		/* one fexit on prepare_to_wait_event sees its queue and its return: no entry */
+		int n = 0;
+
+		for (int i = 0; i < p->nprobes; i++)
+			if (strcmp(p->probes[i].program,
+				   msmvm_prog_name(MSMVM_PROG_prepare_to_wait_event_entry)))
+				p->probes[n++] = p->probes[i];
+		p->nprobes = n;
+	}
 	for (int i = 0; i < p->nprobes; i++) {
 		struct msmvm_probe_plan *pp = &p->probes[i];
 
