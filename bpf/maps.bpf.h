@@ -96,13 +96,13 @@ struct {
 } vm_gauges SEC(".maps");
 
 /*
- * Counters and histograms, per VM and process (struct msmvm_usage_key), per CPU: a call's
- * updates and its job's free, on two CPUs, do not pull one cache line back and forth.
- * libmsmvm adds the CPUs up. Allocated as used, not up front (the CPU count multiplies it).
+ * Counters and histograms, per VM and process (struct msmvm_usage_key). Preallocated: an
+ * entry made as it is needed can fail in a kprobe (the allocator's per-CPU cache is refilled
+ * later), and a per-CPU map preallocated for every CPU of a large machine is too big; a
+ * plain hash with atomic adds measured no slower here.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 8192);
 	__type(key, struct msmvm_usage_key);
 	__type(value, struct msmvm_stats);

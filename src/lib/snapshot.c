@@ -251,21 +251,6 @@ static struct msmvm_proc_snap *proc_find(struct msmvm_snapshot *out, __u32 tgid)
 	return NULL;
 }
 
-#define STATS_STRIDE ((sizeof(struct msmvm_stats) + 7) & ~(size_t)7)
-
-/* One usage entry: its CPUs' values added up (counters and histograms; the rest merged). */
-static void stats_sum_cpus(struct msmvm_stats *s, const void *percpu, int ncpus)
-{
-	memset(s, 0, sizeof(*s));
-	for (int c = 0; c < ncpus; c++) {
-		const struct msmvm_stats *v = (const void *)((const char *)percpu + c * STATS_STRIDE);
-
-		msmvm_stats_merge(s, v);
-		if (!s->comm[0] && v->comm[0])
-			memcpy(s->comm, v->comm, sizeof(s->comm));
-	}
-}
-
 /* The VM's snapshot, added (zeroed) if new; NULL: out of memory. */
 static struct msmvm_vm_snap *vm_add(struct msmvm_snapshot *out, int *cap, __u64 vm, __u32 scope)
 {
@@ -455,8 +440,7 @@ int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err
 	struct msmvm_usage_key k, *prev = NULL;
 	struct msmvm_stats *s;
 	struct timespec ts;
-	int vcap = 4, pcap = 4, ncpus;
-	void *percpu;
+	int vcap = 4, pcap = 4;
 	bool oom;
 
 	memset(out, 0, sizeof(*out));
@@ -471,21 +455,14 @@ int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err
 	 */
 	out->vms = calloc((size_t)vcap, sizeof(*out->vms));
 	out->procs = calloc((size_t)pcap, sizeof(*out->procs));
-	/* a per-CPU map: one value per possible CPU, each padded to 8 bytes */
-	ncpus = libbpf_num_possible_cpus();
-	if (ncpus < 1)
-		ncpus = 1;
-	percpu = malloc((size_t)ncpus * STATS_STRIDE);
 	s = malloc(sizeof(*s));
-	oom = !out->vms || !out->procs || !s || !percpu;
+	oom = !out->vms || !out->procs || !s;
 	while (!oom && !bpf_map_get_next_key(usage_fd, prev, &k)) {
 		prev = &k;
-		if (bpf_map_lookup_elem(usage_fd, &k, percpu))
+		if (bpf_map_lookup_elem(usage_fd, &k, s))
 			continue;	/* gone since (none is deleted today) */
-		stats_sum_cpus(s, percpu, ncpus);
 		oom = fold_usage(out, &vcap, &pcap, &k, s) != 0;
 	}
-	free(percpu);
 	free(s);
 	if (!oom)
 		oom = fold_stalls(out, &vcap, &pcap, stalls_fd) != 0;
