@@ -39,14 +39,22 @@
 #include "ops_walk.bpf.h"
 
 /*
- * The task is kernel memory in every flavor. Read, not loaded through the BTF pointer: a dry
- * run verifies the programs relocated for another kernel's BTF against this kernel's.
+ * The task is kernel memory in every flavor: a plain load through its BTF pointer, but in a
+ * dry run against another kernel's BTF (the verifier checks loads against this kernel's
+ * types: there the field is read; config is read-only, so the branch not taken is not
+ * even verified).
  */
 static __always_inline __u64 current_nvcsw(void)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
+	if (config.native_btf) {
+		struct task_struct *task = bpf_get_current_task_btf();
 
-	return BPF_CORE_READ(task, nvcsw);
+		return task->nvcsw;
+	} else {
+		struct task_struct *task = (void *)bpf_get_current_task();
+
+		return BPF_CORE_READ(task, nvcsw);
+	}
 }
 
 static __always_inline __s64 read_in_flight(__u64 vm)

@@ -340,7 +340,12 @@ struct msmvm_bpf_config {
 	__u64 wakeup_bytes;		/* batch ring-buffer wakeups: wake once this much is pending */
 	__u8 emit_events;		/* only trace/alert consumers pay for events */
 	__u8 emit_ops;			/* with emit_events: each call's ops, at entry */
-	__u8 pad[6];
+	/*
+	 * The programs run on the kernel their CO-RE target describes (not a dry run against
+	 * another kernel's BTF): the task's fields are plain loads through its BTF pointer.
+	 */
+	__u8 native_btf;
+	__u8 pad[5];
 };
 
 #define MSMVM_BPF_CONFIG_DEFAULT {					\

@@ -126,6 +126,7 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 	cfg.emit_events = events;
 	cfg.throttle_limit = limit;
 	cfg.emit_ops = ops;
+	cfg.native_btf = !m->opts.btf_path;	/* the model's BTF is merged with this vmlinux */
 	m->plan.throttle_limit = limit;
 	m->plan.emit_ops = ops;
 	if (!events) {
