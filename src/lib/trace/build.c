@@ -619,8 +619,8 @@ static void bind_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 	uint64_t flow = 0, start = e->start_ns <= e->ts_ns ? e->start_ns : e->ts_ns;
 	uint64_t ws = clamp(e->wait_start_ns, start, e->ts_ns);
 	uint64_t we = clamp(e->wait_end_ns, ws, e->ts_ns);
-	struct tr_ev xs[8], *x;
-	int order[8], n = 0;
+	struct tr_ev xs[10], *x;	/* at most 8: a call that slept, a free during it */
+	int order[10], n = 0;
 	char why[96];
 
 	if (!t || !vm) {
