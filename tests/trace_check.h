@@ -3,16 +3,22 @@
  * Checking a trace the way trace_processor will read it, from `protoc --decode`'s text of
  * the file (tests/trace.proto), not from msmvm's own reader:
  *
- *   - every packet is on a sequence (trusted_packet_sequence_id), the first one clears its
- *     incremental state, and a packet marked previous_packet_dropped clears it again;
- *   - timestamps have a clock: the packet defaults set after the last clear name one that
- *     a ClockSnapshot on the sequence relates to BOOTTIME;
- *   - every interned id a packet uses (event names, annotation names) was sent since the
- *     last clear, in that packet or before, never with another string; such packets are
- *     marked SEQ_NEEDS_INCREMENTAL_STATE;
- *   - every track_uuid was described by a TrackDescriptor earlier in the file; thread
- *     tracks sit under their process's track; counter values only on counter tracks, and
- *     only counter values there;
+ *   - every packet is on a sequence (trusted_packet_sequence_id), the file's first packet
+ *     clears its incremental state, state (defaults, interned data) is only set on a
+ *     sequence after a clear, and a packet marked previous_packet_dropped clears it again;
+ *   - timestamps have a clock: the packet's own or the defaults set on its sequence since
+ *     the last clear: MONOTONIC, or the sequence's clock 64 once a ClockSnapshot on the
+ *     sequence relates it to MONOTONIC or BOOTTIME (and MONOTONIC to BOOTTIME); on an
+ *     incremental clock each timestamp is a delta from the sequence's previous one;
+ *   - every interned id a packet uses (event names, annotation names) was sent on its
+ *     sequence since the last clear, in that packet or before, never with another string;
+ *     such packets, and every track event on a sequence with defaults, are marked
+ *     SEQ_NEEDS_INCREMENTAL_STATE;
+ *   - every track (track_uuid, else the sequence's default) was described by a
+ *     TrackDescriptor earlier in the file; thread tracks sit under their process's track;
+ *     counter values only on counter tracks, and only counter values there; values carried
+ *     by another event (extra_counter_values) go to counter tracks (the event's own list of
+ *     them, else the sequence's default one) and count as counter values at its time;
  *   - in timestamp order (ties in file order, as trace_processor sorts), slices nest per
  *     track: no end without a begin, none left open (unless allowed: a recorder killed
  *     mid-way, jobs in flight at the end of a flight-recorder window);
@@ -276,6 +282,35 @@ struct tc_intern {
 	long long since;	/* the packet that sent it */
 };
 
+#define TC_SEQ_MAX 4096
+#define TC_EXTRA_MAX 4
+
+/* One sequence's state, as trace_processor keeps it. */
+struct tc_seq {
+	long long id;
+	long long last_clear, clock_ok_since;
+	long long default_clock;
+	unsigned long long default_track, extra[TC_EXTRA_MAX];
+	int nextra;
+	bool clock_known, incremental;	/* its clock 64 */
+	long long mono_minus_64, clock64;
+	struct tc_intern *names, *keys;
+	int nnames, nkeys;
+};
+
+static struct tc_seq *tc_seq_get(struct tc_seq *seqs, int *n, long long id)
+{
+	for (int i = 0; i < *n; i++)
+		if (seqs[i].id == id)
+			return &seqs[i];
+	if (*n == TC_SEQ_MAX)
+		return NULL;
+	seqs[*n] = (struct tc_seq){ .id = id, .last_clear = -1, .clock_ok_since = -1,
+				    .names = calloc(256, sizeof(struct tc_intern)),
+				    .keys = calloc(256, sizeof(struct tc_intern)) };
+	return &seqs[(*n)++];
+}
+
 static int type_of(const char *v)
 {
 	if (!v)
@@ -338,18 +373,17 @@ static void tc_check(const struct tnode *root, bool allow_open, struct tc_result
 {
 	struct tc_track *tracks = NULL;
 	struct tc_ev *evs = NULL;
-	struct tc_intern names[256], keys[256];
-	int ntracks = 0, nnames = 0, nkeys = 0;
+	struct tc_seq *seqs = calloc(TC_SEQ_MAX, sizeof(*seqs)), *q;
+	int ntracks = 0, nseqs = 0;
 	long nevs = 0, capevs = 0;
-	long long last_clear = -1, clock_ok_since = -1;
-	bool seq_clock_known = false;
+	bool boot_known = false;	/* a snapshot related MONOTONIC to BOOTTIME */
 
 	memset(r, 0, sizeof(*r));
 	r->ts_min = -1;
 	for (int pi = 0; pi < root->nkids; pi++) {
 		const struct tnode *p = root->kids[pi];
-		long long pkt = pi, seq = 0, flags = 0, dropped = 0, ts = 0;
-		bool has_ts = tnum(p, "timestamp", &ts), uses_interning = false;
+		long long pkt = pi, seq = 0, flags = 0, dropped = 0, ts = 0, raw_ts = 0, clock = 0;
+		bool has_ts = tnum(p, "timestamp", &raw_ts), uses_interning = false;
 		struct tnode *x;
 
 		if (strcmp(p->name, "packet")) {
@@ -359,6 +393,11 @@ static void tc_check(const struct tnode *root, bool allow_open, struct tc_result
 		r->packets++;
 		if (!tnum(p, "trusted_packet_sequence_id", &seq) || seq == 0)
 			tc_error(r, "packet %lld: no trusted_packet_sequence_id", pkt);
+		q = tc_seq_get(seqs, &nseqs, seq);
+		if (!q) {
+			tc_error(r, "packet %lld: more than %d sequences", pkt, TC_SEQ_MAX);
+			continue;
+		}
 		tnum(p, "sequence_flags", &flags);
 		tnum(p, "previous_packet_dropped", &dropped);
 		if (dropped) {
@@ -370,43 +409,93 @@ static void tc_check(const struct tnode *root, bool allow_open, struct tc_result
 		if (pi == 0 && !(flags & 1))
 			tc_error(r, "the first packet does not clear the incremental state");
 		if (flags & 1) {
-			last_clear = pkt;
-			clock_ok_since = -1;
+			q->last_clear = pkt;
+			q->clock_ok_since = -1;
+			q->default_clock = 0;
+			q->default_track = 0;
+			q->nextra = 0;
 		}
 		if ((x = tkid(p, "trace_packet_defaults"))) {
-			long long id;
+			long long id = 0;
+			struct tnode *ted = tkid(x, "track_event_defaults");
 
-			if (!(flags & 1) && last_clear < 0)
+			if (q->last_clear < 0)
 				tc_error(r, "packet %lld: packet defaults before any clear", pkt);
-			if (tnum(x, "timestamp_clock_id", &id))
-				clock_ok_since = pkt;
-			if (id >= 64 && !seq_clock_known && !tkid(p, "clock_snapshot"))
+			if (tnum(x, "timestamp_clock_id", &id)) {
+				q->clock_ok_since = pkt;
+				q->default_clock = id;
+			}
+			if (id >= 64 && !q->clock_known && !tkid(p, "clock_snapshot"))
 				tc_error(r, "packet %lld: clock %lld before its ClockSnapshot", pkt, id);
+			if (ted) {
+				q->default_track = tunum(ted, "track_uuid");
+				for (int i = 0; i < ted->nkids; i++)
+					if (!strcmp(ted->kids[i]->name, "extra_counter_track_uuids") &&
+					    ted->kids[i]->value && q->nextra < TC_EXTRA_MAX)
+						q->extra[q->nextra++] = strtoull(ted->kids[i]->value, NULL, 10);
+			}
 		}
 		if ((x = tkid(p, "clock_snapshot"))) {
-			bool boot = false, seqc = false;
+			bool boot = false, seqc = false, mono = false, incr = false;
+			long long v64 = 0, vmono = 0;
 
 			for (int i = 0; i < x->nkids; i++) {
-				long long id = 0;
+				long long id = 0, v = 0;
 
-				if (!strcmp(x->kids[i]->name, "clocks") && tnum(x->kids[i], "clock_id", &id)) {
-					boot |= id == 6;
-					seqc |= id == 64;
+				if (strcmp(x->kids[i]->name, "clocks") || !tnum(x->kids[i], "clock_id", &id))
+					continue;
+				tnum(x->kids[i], "timestamp", &v);
+				boot |= id == 6;
+				mono |= id == 3;
+				if (id == 3)
+					vmono = v;
+				if (id == 64) {
+					struct tnode *inc = tkid(x->kids[i], "is_incremental");
+
+					seqc = true;
+					v64 = v;
+					incr = inc && inc->value && (!strcmp(inc->value, "true") ||
+								     !strcmp(inc->value, "1"));
 				}
 			}
-			if (!boot)
-				tc_error(r, "packet %lld: a ClockSnapshot without BOOTTIME", pkt);
-			seq_clock_known |= seqc;
+			if (mono && boot)
+				boot_known = true;
+			if (!boot && !(mono && boot_known))
+				tc_error(r, "packet %lld: a ClockSnapshot related to neither BOOTTIME nor "
+					 "(through an earlier one) MONOTONIC", pkt);
+			if (seqc && !mono)
+				tc_error(r, "packet %lld: clock 64 not related to MONOTONIC", pkt);
+			if (seqc) {
+				q->clock_known = true;
+				q->incremental = incr;
+				q->mono_minus_64 = vmono - v64;
+				q->clock64 = v64;
+			}
 		}
 		if ((x = tkid(p, "interned_data"))) {
-			if (last_clear < 0)
+			if (q->last_clear < 0)
 				tc_error(r, "packet %lld: interned data before any clear", pkt);
 			for (int i = 0; i < x->nkids; i++) {
 				if (!strcmp(x->kids[i]->name, "event_names"))
-					tc_intern_add(r, names, &nnames, x->kids[i], pkt, "event name");
+					tc_intern_add(r, q->names, &q->nnames, x->kids[i], pkt, "event name");
 				else if (!strcmp(x->kids[i]->name, "debug_annotation_names"))
-					tc_intern_add(r, keys, &nkeys, x->kids[i], pkt, "annotation name");
+					tc_intern_add(r, q->keys, &q->nkeys, x->kids[i], pkt,
+						      "annotation name");
 			}
+		}
+		/* the timestamp, in MONOTONIC ns */
+		if (!tnum(p, "timestamp_clock_id", &clock))
+			clock = q->clock_ok_since >= 0 ? q->default_clock : 0;
+		if (has_ts && clock == 3) {
+			ts = raw_ts;
+		} else if (has_ts && clock == 64 && q->clock_known) {
+			if (q->incremental)
+				ts = (q->clock64 += raw_ts) + q->mono_minus_64;
+			else
+				ts = raw_ts + q->mono_minus_64;
+		} else if (has_ts && tkid(p, "track_event")) {
+			tc_error(r, "packet %lld: a timestamp on clock %lld, which the sequence does "
+				 "not relate to MONOTONIC", pkt, clock);
 		}
 		if ((x = tkid(p, "track_descriptor"))) {
 			struct tc_track t = { .uuid = tunum(x, "uuid"), .parent = tunum(x, "parent_uuid"),
@@ -465,12 +554,18 @@ static void tc_check(const struct tnode *root, bool allow_open, struct tc_result
 
 			r->track_events++;
 			e.type = type_of(tn ? tn->value : NULL);
-			e.track = tunum(x, "track_uuid");
+			e.track = tkid(x, "track_uuid") ? tunum(x, "track_uuid") : q->default_track;
+			if (!e.track)
+				tc_error(r, "packet %lld: a track event with no track (none in it, none "
+					 "in the sequence's defaults)", pkt);
 			if (!has_ts)
 				tc_error(r, "packet %lld: a track event without timestamp", pkt);
-			if (!tkid(p, "timestamp_clock_id") && clock_ok_since < 0)
+			if (!tkid(p, "timestamp_clock_id") && q->clock_ok_since < 0)
 				tc_error(r, "packet %lld: no clock for the timestamp (no packet defaults "
 					 "since the last clear)", pkt);
+			if (q->clock_ok_since >= 0 && !(flags & 2))
+				tc_error(r, "packet %lld: a track event on a sequence with defaults, "
+					 "without SEQ_NEEDS_INCREMENTAL_STATE", pkt);
 			if (!e.type)
 				tc_error(r, "packet %lld: a track event without type", pkt);
 			for (int i = 0; i < ntracks; i++)
@@ -487,8 +582,9 @@ static void tc_check(const struct tnode *root, bool allow_open, struct tc_result
 			if (e.type == 4 && !tkid(x, "counter_value"))
 				tc_error(r, "packet %lld: a counter event without value", pkt);
 			if (tnum(x, "name_iid", &iid)) {
-				const char *n = tc_interned(r, names, nnames, (unsigned long long)iid,
-							    last_clear, pkt, "event name");
+				const char *n = tc_interned(r, q->names, q->nnames,
+							    (unsigned long long)iid, q->last_clear, pkt,
+							    "event name");
 
 				uses_interning = true;
 				snprintf(e.name, sizeof(e.name), "%s", n ? n : "?");
@@ -506,8 +602,9 @@ static void tc_check(const struct tnode *root, bool allow_open, struct tc_result
 					const char *kn = NULL;
 
 					if (tnum(k, "name_iid", &iid)) {
-						kn = tc_interned(r, keys, nkeys, (unsigned long long)iid,
-								 last_clear, pkt, "annotation name");
+						kn = tc_interned(r, q->keys, q->nkeys,
+								 (unsigned long long)iid, q->last_clear,
+								 pkt, "annotation name");
 						uses_interning = true;
 					}
 					if (kn && e.type == 3 && !strcmp(e.name, "msmvm-trace stats")) {
@@ -523,6 +620,39 @@ static void tc_check(const struct tnode *root, bool allow_open, struct tc_result
 					 "SEQ_NEEDS_INCREMENTAL_STATE", pkt);
 			if (e.type == 4)
 				r->counters++;
+			{	/* counter values carried by this event */
+				unsigned long long xt[TC_EXTRA_MAX];
+				int nxt = 0, nval = 0;
+
+				for (int i = 0; i < x->nkids; i++)
+					if (!strcmp(x->kids[i]->name, "extra_counter_track_uuids") &&
+					    x->kids[i]->value && nxt < TC_EXTRA_MAX)
+						xt[nxt++] = strtoull(x->kids[i]->value, NULL, 10);
+				if (!nxt) {
+					nxt = q->nextra;
+					memcpy(xt, q->extra, sizeof(xt));
+				}
+				for (int i = 0; i < x->nkids; i++) {
+					const struct tc_track *ct = NULL;
+
+					if (strcmp(x->kids[i]->name, "extra_counter_values"))
+						continue;
+					if (nval >= nxt) {
+						tc_error(r, "packet %lld: more extra counter values than "
+							 "tracks", pkt);
+						break;
+					}
+					for (int j = 0; j < ntracks; j++)
+						if (tracks[j].uuid == xt[nval])
+							ct = &tracks[j];
+					if (!ct || ct->kind != TC_KIND_COUNTER)
+						tc_error(r, "packet %lld: an extra counter value for track "
+							 "%llu, not a counter track described before", pkt,
+							 xt[nval]);
+					nval++;
+					r->counters++;
+				}
+			}
 			if (!strcmp(e.name, "msmvm-trace stats"))
 				r->has_stats = true;
 			if (nevs == capevs)
@@ -657,6 +787,11 @@ static void tc_check(const struct tnode *root, bool allow_open, struct tc_result
 	free(file_pair);
 	free(evs);
 	free(tracks);
+	for (int i = 0; i < nseqs; i++) {
+		free(seqs[i].names);
+		free(seqs[i].keys);
+	}
+	free(seqs);
 }
 
 /* The length of the whole packets at the start of a file (what a cut file keeps). */

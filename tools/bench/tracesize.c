@@ -139,6 +139,7 @@ int main(int argc, char **argv)
 				return fprintf(stderr, "tracesize: bad packet\n"), 1;
 			switch (fl.num) {
 			case 8:
+			case 58:	/* a timestamp's own clock */
 				parts[P_TIMESTAMP] += fl.size;
 				break;
 			case 10:
@@ -168,7 +169,7 @@ int main(int argc, char **argv)
 						parts[P_ANNOT] += tf.size, annotations++;
 					else if (tf.num == 47 || tf.num == 48)
 						parts[P_FLOW] += tf.size;
-					else if (tf.num == 30)
+					else if (tf.num == 30 || tf.num == 12)	/* + extra values */
 						parts[P_COUNTER] += tf.size;
 					else
 						parts[P_REST] += tf.size;

@@ -197,6 +197,9 @@ static void ev_init(struct tr_ev *x, enum tr_ev_type type, uint64_t track, uint6
 	x->name = name;
 	x->value = 0;
 	x->flow_out = x->flow_in = 0;
+	x->extra_track = 0;
+	x->extra_value = 0;
+	x->home = 0;
 	x->nargs = 0;
 }
 
@@ -225,22 +228,20 @@ static void emit(struct tr_build *tb, struct tr_buf *b, const struct tr_ev *x)
 	tb->ops->event(tb->be, b, x);
 }
 
-static void simple(struct tr_build *tb, struct tr_buf *b, enum tr_ev_type type, uint64_t track,
-		   uint64_t ts, int name)
+/* A counter value, carried by the sequence of `home` (the thread or lane it was read for). */
+static void counter_ev(struct tr_ev *x, uint64_t track, uint64_t ts, int64_t value, uint64_t home)
 {
-	struct tr_ev x;
-
-	ev_init(&x, type, track, ts, name);
-	emit(tb, b, &x);
+	ev_init(x, TE_COUNTER, track, ts, TN_NONE);
+	x->value = value;
+	x->home = home;
 }
 
 static void counter(struct tr_build *tb, struct tr_buf *b, uint64_t track, uint64_t ts,
-		    int64_t value)
+		    int64_t value, uint64_t home)
 {
 	struct tr_ev x;
 
-	ev_init(&x, TE_COUNTER, track, ts, TN_NONE);
-	x.value = value;
+	counter_ev(&x, track, ts, value, home);
 	emit(tb, b, &x);
 }
 
@@ -347,15 +348,19 @@ static uint64_t vm_counter(struct tr_build *tb, struct tr_buf *b, struct tb_vm *
 
 static struct tb_lane *add_lane(struct tr_build *tb, struct tr_buf *b, struct tb_vm *vm)
 {
+	/* described first: a lane's events carry its values (frees read it as they end a job) */
+	uint64_t inflight = vm_counter(tb, b, vm, &vm->inflight_uuid, "in_flight pages");
 	struct tb_lane *l = realloc(vm->lanes, (size_t)(vm->nlanes + 1) * sizeof(*l));
-	char name[80];
+	struct tr_track t = { .uuid = tb->next_uuid++, .parent = vm->proc_uuid, .kind = TT_LANE,
+			      .pid = vm->pid, .counter = inflight };
 
 	if (!l)
 		return NULL;
 	vm->lanes = l;
 	l = &vm->lanes[vm->nlanes++];
-	snprintf(name, sizeof(name), "%s jobs", vm->label);
-	*l = (struct tb_lane){ .uuid = new_track(tb, b, TT_LANE, vm->proc_uuid, vm->pid, 0, name) };
+	snprintf(t.name, sizeof(t.name), "%s jobs", vm->label);
+	tb->ops->track(tb->be, b, &t);
+	*l = (struct tb_lane){ .uuid = t.uuid };
 	return l;
 }
 
@@ -384,35 +389,50 @@ static uint64_t lane_for(struct tr_build *tb, struct tr_buf *b, struct tb_vm *vm
 	return l->uuid;
 }
 
+/* (unused pages: counted - used, left to readers) */
 static void free_args(struct tr_ev *x, const struct msmvm_event *e)
 {
 	arg_u(x, TK_COUNTED, e->count);
 	arg_u(x, TK_USED, e->used);
-	arg_i(x, TK_UNUSED, (int64_t)e->count - (int64_t)e->used);
 }
 
-/* A free with no lifetime to draw: an instant on the VM (flow: from its VM_BIND, if known). */
-static void job_freed(struct tr_build *tb, struct tr_buf *b, const struct msmvm_event *e,
-		      uint64_t flow)
+/*
+ * A free with no lifetime to draw: an instant on the VM (flow: from its VM_BIND, if known);
+ * with_inflight: it also carries in_flight as the free read it before its sub.
+ */
+static bool job_freed_ev(struct tr_build *tb, struct tr_buf *b, const struct msmvm_event *e,
+			 uint64_t flow, bool with_inflight, struct tr_ev *x)
 {
 	struct tb_proc *p = get_proc(tb, b, e->pid, NULL);
 	struct tb_vm *vm = p ? get_vm(tb, p, e->pid, e->vm) : NULL;
-	struct tr_ev x;
 
 	if (!vm)
-		return;
-	ev_init(&x, TE_INSTANT, lane0(tb, b, vm), e->ts_ns,
+		return false;
+	ev_init(x, TE_INSTANT, lane0(tb, b, vm), e->ts_ns,
 		e->in_ioctl ? TN_JOB_FREED_IOCTL : TN_JOB_FREED);
-	free_args(&x, e);
-	x.flow_in = flow;
-	emit(tb, b, &x);
+	free_args(x, e);
+	x->flow_in = flow;
+	if (with_inflight) {
+		x->extra_track = vm->inflight_uuid;
+		x->extra_value = e->in_flight;
+	}
+	return true;
+}
+
+static void job_freed(struct tr_build *tb, struct tr_buf *b, const struct msmvm_event *e,
+		      uint64_t flow, bool with_inflight)
+{
+	struct tr_ev x;
+
+	if (job_freed_ev(tb, b, e, flow, with_inflight, &x))
+		emit(tb, b, &x);
 }
 
 static void flush_early(struct tr_build *tb, struct tr_buf *b)
 {
 	for (size_t i = 0; i < tb->early.cap; i++)
 		if (tb->early.e[i].used)
-			job_freed(tb, b, tb->early.e[i].v, 0);
+			job_freed(tb, b, tb->early.e[i].v, 0, false);
 	tr_map_free(&tb->early, free);
 }
 
@@ -474,22 +494,69 @@ static void ops_event(struct tr_build *tb, const struct msmvm_event *ev)
 	p->next = (uint32_t)o.first + n;
 }
 
-static const char *op_kind_str(uint32_t kind, char *buf, size_t size)
+static size_t put_hex(char *p, uint64_t v)
 {
-	switch (kind) {
-	case 0: return "unmap";
-	case 1: return "map";
-	case 2: return "null";
-	default:
-		snprintf(buf, size, "op%u", kind);
-		return buf;
-	}
+	static const char digits[] = "0123456789abcdef";
+	char tmp[16];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = digits[v & 15];
+		v >>= 4;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return n;
 }
 
-/* The ops as msmvm-sim count takes them: "map:0x100000000:0x1000 unmap:…", or NULL (OOM). */
+static size_t put_str(char *p, const char *s)
+{
+	size_t n = strlen(s);
+
+	memcpy(p, s, n);
+	return n;
+}
+
+/*
+ * One op, at most 48 bytes. Whole pages of a known kind in the short form: the kind's
+ * letter (M map, U unmap, N MAP_NULL), the first page in hex, "+PAGES" in hex when not 1
+ * ("M39231c", "U335121+10"); anything else as msmvm-sim count takes it
+ * ("map:0x39231c800:0x1000", "op7:0x1000:0x1000").
+ */
+static size_t put_op(char *p, const struct tb_op *op)
+{
+	static const char *const words[3] = { "unmap", "map", "null" };
+	static const char letters[3] = { 'U', 'M', 'N' };
+	size_t n = 0;
+
+	if (op->kind < 3 && op->range && !(op->iova & (TR_OP_PAGE - 1)) &&
+	    !(op->range & (TR_OP_PAGE - 1))) {
+		p[n++] = letters[op->kind];
+		n += put_hex(p + n, op->iova / TR_OP_PAGE);
+		if (op->range != TR_OP_PAGE) {
+			p[n++] = '+';
+			n += put_hex(p + n, op->range / TR_OP_PAGE);
+		}
+		return n;
+	}
+	if (op->kind < 3) {
+		n += put_str(p, words[op->kind]);
+	} else {
+		p[n++] = 'o';
+		p[n++] = 'p';
+		n += (size_t)snprintf(p + n, 12, "%u", op->kind);
+	}
+	n += put_str(p + n, ":0x");
+	n += put_hex(p + n, op->iova);
+	n += put_str(p + n, ":0x");
+	n += put_hex(p + n, op->range);
+	return n;
+}
+
+/* The ops, space separated, in the call's order (put_op), or NULL (OOM). */
 static const char *ops_string(struct tr_build *tb, const struct tb_pending *p)
 {
-	size_t need = (p ? p->cap : 0) * 48 + 1, len = 0;
+	size_t need = (p ? p->cap : 0) * 49 + 1, len = 0;
 
 	if (need > tb->opscap) {
 		char *s = realloc(tb->opstr, need);
@@ -499,15 +566,12 @@ static const char *ops_string(struct tr_build *tb, const struct tb_pending *p)
 		tb->opstr = s;
 		tb->opscap = need;
 	}
-	tb->opstr[0] = 0;
 	for (uint32_t i = 0; p && i < p->cap; i++) {
-		char kb[16];
-
-		/* at most 5 + 2 + 16 + 3 + 16 + 1 bytes an op, 6 more for a kind's number */
-		len += (size_t)snprintf(tb->opstr + len, need - len, "%s%s:0x%" PRIx64 ":0x%" PRIx64,
-					i ? " " : "", op_kind_str(p->op[i].kind, kb, sizeof(kb)),
-					p->op[i].iova, p->op[i].range);
+		if (i)
+			tb->opstr[len++] = ' ';
+		len += put_op(tb->opstr + len, &p->op[i]);
 	}
+	tb->opstr[len] = 0;
 	return tb->opstr;
 }
 
@@ -555,7 +619,8 @@ static void bind_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 	uint64_t flow = 0, start = e->start_ns <= e->ts_ns ? e->start_ns : e->ts_ns;
 	uint64_t ws = clamp(e->wait_start_ns, start, e->ts_ns);
 	uint64_t we = clamp(e->wait_end_ns, ws, e->ts_ns);
-	struct tr_ev x;
+	struct tr_ev xs[10], *x;	/* at most 8: a call that slept, a free during it */
+	int order[10], n = 0;
 	char why[96];
 
 	if (!t || !vm) {
@@ -596,40 +661,54 @@ static void bind_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 			}
 		}
 	}
-	ev_init(&x, TE_BEGIN, t->uuid, start, TN_VM_BIND);
-	arg_p(&x, TK_VM, e->vm);
-	arg_u(&x, TK_NR_OPS, e->nr_ops);
-	arg_u(&x, TK_QUEUE_ID, e->queue_id);
+	/* the call's events, written in time order: its thread's sequence counts in deltas */
+	x = &xs[n++];
+	ev_init(x, TE_BEGIN, t->uuid, start, TN_VM_BIND);
+	arg_p(x, TK_VM, e->vm);
+	arg_u(x, TK_NR_OPS, e->nr_ops);
+	if (e->queue_id)	/* 0 and ret 0: left out, readers take them as 0 */
+		arg_u(x, TK_QUEUE_ID, e->queue_id);
 	if (e->counted)
-		arg_u(&x, TK_PAGES_COUNTED, e->count);
-	arg_i(&x, TK_RET, e->ret);
+		arg_u(x, TK_PAGES_COUNTED, e->count);
+	if (e->ret)
+		arg_i(x, TK_RET, e->ret);
 	/* a call that slept has its wait slice; for the others, where the throttle was (replays) */
 	if (!e->slept && e->wait_start_ns)
-		arg_u(&x, TK_THROTTLE_AT, ws - start);
-	ops_arg(tb, &x, e, why, sizeof(why));
-	x.flow_out = flow;
-	emit(tb, b, &x);
+		arg_u(x, TK_THROTTLE_AT, ws - start);
+	ops_arg(tb, x, e, why, sizeof(why));
+	x->flow_out = flow;
 	if (e->slept) {
-		simple(tb, b, TE_BEGIN, t->uuid, ws, TN_WAIT);
-		simple(tb, b, TE_END, t->uuid, we, TN_NONE);
+		ev_init(&xs[n++], TE_BEGIN, t->uuid, ws, TN_WAIT);
+		ev_init(&xs[n++], TE_END, t->uuid, we, TN_NONE);
 	}
 	if (e->interrupted)
-		simple(tb, b, TE_INSTANT, t->uuid, we, TN_WAIT_INTR);
-	simple(tb, b, TE_END, t->uuid, e->ts_ns, TN_NONE);
-
+		ev_init(&xs[n++], TE_INSTANT, t->uuid, we, TN_WAIT_INTR);
 	if (e->waiting_in > 0) {	/* it joined the VM's waiters, then left */
 		uint64_t w = vm_counter(tb, b, vm, &vm->waiting_uuid, "threads waiting");
 
-		counter(tb, b, w, ws, e->waiting_in);
-		counter(tb, b, w, we, e->waiting_out);
+		counter_ev(&xs[n++], w, ws, e->waiting_in, t->uuid);
+		counter_ev(&xs[n++], w, we, e->waiting_out, t->uuid);
 	}
 	if (e->counted)
-		counter(tb, b, vm_counter(tb, b, vm, &vm->inflight_uuid, "in_flight pages"),
-			e->add_ns ? clamp(e->add_ns, start, e->ts_ns) : we, e->in_flight);
-	if (early) {
-		job_freed(tb, b, early, flow);
-		free(early);
-	}
+		counter_ev(&xs[n++], vm_counter(tb, b, vm, &vm->inflight_uuid, "in_flight pages"),
+			   e->add_ns ? clamp(e->add_ns, start, e->ts_ns) : we, e->in_flight, t->uuid);
+	/* a free that came before this return, during the call: in the call's time order */
+	if (early && job_freed_ev(tb, b, early, flow, false, &xs[n]))
+		xs[n++].home = t->uuid;
+	ev_init(&xs[n++], TE_END, t->uuid, e->ts_ns, TN_NONE);
+	/* stable: at equal times, the order above (the slice's end last) */
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	for (int i = 1; i < n; i++)
+		for (int j = i; j > 0 && xs[order[j - 1]].ts > xs[order[j]].ts; j--) {
+			int k = order[j];
+
+			order[j] = order[j - 1];
+			order[j - 1] = k;
+		}
+	for (int i = 0; i < n; i++)
+		emit(tb, b, &xs[order[i]]);
+	free(early);
 }
 
 static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm_event *e)
@@ -637,13 +716,13 @@ static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 	struct tb_proc *p = get_proc(tb, b, e->pid, NULL);
 	struct tb_vm *vm = p ? get_vm(tb, p, e->pid, e->vm) : NULL;
 	struct tb_job *job;
-	uint64_t inflight, end = e->end_ns > e->ts_ns ? e->end_ns : e->ts_ns;
+	uint64_t inflight, home, end = e->end_ns > e->ts_ns ? e->end_ns : e->ts_ns;
 	struct tr_ev x;
 
 	if (!vm)
 		return;
 	inflight = vm_counter(tb, b, vm, &vm->inflight_uuid, "in_flight pages");
-	counter(tb, b, inflight, e->ts_ns, e->in_flight);	/* before the sub */
+	home = lane0(tb, b, vm);
 	job = tr_map_del(&tb->jobs, e->pid, e->job);
 	if (job && job->start != e->start_ns) {
 		/* another call's job at this address (its free was lost): not this one's flow */
@@ -651,8 +730,10 @@ static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 		job = NULL;
 	}
 	if (e->start_ns && e->start_ns <= e->ts_ns) {
-		uint64_t lane = lane_for(tb, b, vm, e->start_ns, e->ts_ns, false);
+		/* the lane is busy up to the sub's end: its sequence counts in deltas */
+		uint64_t lane = lane_for(tb, b, vm, e->start_ns, end, false);
 
+		home = lane;
 		ev_init(&x, TE_BEGIN, lane, e->start_ns, TN_JOB);
 		x.flow_in = job ? job->flow : 0;
 		emit(tb, b, &x);
@@ -670,25 +751,28 @@ static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 		}
 		ev_init(&x, TE_END, lane, e->ts_ns, TN_NONE);
 		free_args(&x, e);	/* merged with the begin's by readers */
+		x.extra_track = inflight;	/* in_flight before the sub */
+		x.extra_value = e->in_flight;
 		emit(tb, b, &x);
 	} else if (e->in_ioctl) {
-		job_freed(tb, b, e, 0);
+		job_freed(tb, b, e, 0, true);
 	} else {
 		/* freed before its VM_BIND returned (or bound before we started): the bind,
 		 * if it comes, draws it with the flow */
 		struct msmvm_event *copy = malloc(sizeof(*copy));
 
+		counter(tb, b, inflight, e->ts_ns, e->in_flight, home);	/* before the sub */
 		if (tb->early.n >= EARLY_MAX)
 			flush_early(tb, b);
 		if (copy) {
 			*copy = *e;
 			free(tr_map_del(&tb->early, e->pid, e->job));
 			if (tr_map_put(&tb->early, e->pid, e->job, copy)) {
-				job_freed(tb, b, e, 0);
+				job_freed(tb, b, e, 0, false);
 				free(copy);
 			}
 		} else {
-			job_freed(tb, b, e, 0);
+			job_freed(tb, b, e, 0, false);
 		}
 	}
 	if (e->drift) {
@@ -698,7 +782,7 @@ static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 		arg_i(&x, TK_VM_DRIFT, vm->drift);
 		emit(tb, b, &x);
 	}
-	counter(tb, b, inflight, end, e->in_flight_after);
+	counter(tb, b, inflight, end, e->in_flight_after, home);
 	free(job);
 }
 

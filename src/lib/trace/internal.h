@@ -51,6 +51,9 @@ enum tr_key {
 	TK_COUNT_ = TK_HEALTH_ + MSMVM_H_COUNT_,
 };
 
+/* The unit of a VM_BIND's ops in the short form of the "ops" argument (build.c). */
+#define TR_OP_PAGE 4096ULL
+
 const char *tr_name_str(int name);
 const char *tr_key_str(int key);
 int tr_name_lookup(const char *s);	/* TN_NONE if unknown */
@@ -65,6 +68,7 @@ struct tr_track {
 	enum tr_track_kind kind;
 	uint32_t pid, tid;
 	char name[80];		/* process/thread: comm; lane and counter: "VM 0x… …" */
+	uint64_t counter;	/* lanes: the VM's in_flight counter, sampled on the lane's events */
 };
 
 enum tr_arg_type { TA_INT, TA_UINT, TA_PTR, TA_STR };
@@ -91,6 +95,11 @@ struct tr_ev {
 	int64_t value;		/* COUNTER */
 	uint64_t flow_out;	/* a flow starts (or passes) here, 0: none */
 	uint64_t flow_in;	/* a flow ends here, 0: none */
+	/* a counter value read at the same time (writers: folded into the event where the
+	 * format can; readers deliver it as a TE_COUNTER event of its own, just before) */
+	uint64_t extra_track;	/* 0: none */
+	int64_t extra_value;
+	uint64_t home;		/* the thread or lane whose sequence carries it (0: its own track) */
 	int nargs;
 	struct tr_arg args[TR_MAX_ARGS];
 };

@@ -114,6 +114,12 @@ static void json_event(void *be, struct tr_buf *b, const struct tr_ev *e)
 
 	if (!t)
 		return;
+	if (e->extra_track) {	/* the counter value read with it: an event of its own */
+		struct tr_ev c = { .type = TE_COUNTER, .track = e->extra_track, .ts = e->ts,
+				   .value = e->extra_value };
+
+		json_event(be, b, &c);
+	}
 	tr_buf_printf(b, "{");
 	switch (t->kind) {
 	case TT_THREAD:

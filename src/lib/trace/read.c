@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Reading a Perfetto protobuf trace packet by packet: the fields msmvm-trace writes, with
- * the sequence's interning and clock, everything else skipped. A file that ends inside a
- * packet (a recorder killed mid-write) is read up to its last whole packet.
+ * each sequence's interning, defaults (clock, track, extra counter tracks) and clock
+ * (absolute or incremental), everything else skipped. Counter values carried by another
+ * event (extra_counter_values) are delivered as counter events of their own, just before
+ * it. A file that ends inside a packet (a recorder killed mid-write) is read up to its last
+ * whole packet.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,10 +30,23 @@ struct field {
 	struct span s;		/* length-delimited */
 };
 
+#define RD_EXTRA_MAX 4
+
+/* What a sequence (trusted_packet_sequence_id) has set up. */
+struct rd_seq {
+	struct tr_map names, keys;	/* interned iid -> string */
+	uint32_t clock_id;		/* the defaults' timestamp clock */
+	uint64_t track;			/* the defaults' track */
+	uint64_t extra[RD_EXTRA_MAX];	/* the defaults' extra counter tracks */
+	int nextra;
+	int64_t mono_minus_trace;	/* from its ClockSnapshot: clock 64 -> MONOTONIC */
+	bool incremental;		/* clock 64 counts in deltas ... */
+	int64_t clock64;		/* ... and stands here */
+};
+
 struct rd {
 	const struct tr_reader_cb *cb;
-	struct tr_map names, keys;	/* interned iid -> string, this sequence's */
-	int64_t mono_minus_trace;	/* from the ClockSnapshot: trace clock -> MONOTONIC */
+	struct tr_map seqs;		/* sequence id -> struct rd_seq */
 	/* string annotations of the event at hand, whole (a bind's ops run to many KiB):
 	 * room for all of them is made before the event is read, so they never move */
 	char *strings;
@@ -108,6 +124,76 @@ static void copy_str(char *dst, size_t cap, struct span s)
 	dst[n] = 0;
 }
 
+static void seq_free(void *p)
+{
+	struct rd_seq *q = p;
+
+	tr_map_free(&q->names, free);
+	tr_map_free(&q->keys, free);
+	free(q);
+}
+
+static void seq_clear(struct rd_seq *q)
+{
+	tr_map_free(&q->names, free);
+	tr_map_free(&q->keys, free);
+	q->clock_id = 0;
+	q->track = 0;
+	q->nextra = 0;
+}
+
+static struct rd_seq *seq_get(struct rd *r, uint64_t id)
+{
+	struct rd_seq *q = tr_map_get(&r->seqs, id, 0);
+
+	if (q)
+		return q;
+	q = calloc(1, sizeof(*q));
+	if (!q || tr_map_put(&r->seqs, id, 0, q)) {
+		free(q);
+		return NULL;
+	}
+	return q;
+}
+
+/* A repeated varint field, packed or not, into v[*n] (up to max). */
+static void repeated_varint(const struct field *f, uint64_t *v, int *n, int max)
+{
+	const uint8_t *p = f->s.p, *end = f->s.p + f->s.n;
+	uint64_t x;
+
+	if (f->wire == PB_VARINT) {
+		if (*n < max)
+			v[(*n)++] = f->v;
+		return;
+	}
+	if (f->wire != PB_LEN || !p)
+		return;
+	while (p < end && !pb_read_varint(&p, end, &x))
+		if (*n < max)
+			v[(*n)++] = x;
+}
+
+static void read_defaults(struct rd_seq *q, struct span s)
+{
+	struct field f, g;
+	struct fields it, it2;
+
+	for (it = fields_of(s); next(&it, &f);) {
+		if (f.id == 58 && f.wire == PB_VARINT) {
+			q->clock_id = (uint32_t)f.v;
+		} else if (f.id == 11 && f.wire == PB_LEN) {	/* TrackEventDefaults */
+			q->nextra = 0;
+			for (it2 = fields_of(f.s); next(&it2, &g);) {
+				if (g.id == 11 && g.wire == PB_VARINT)
+					q->track = g.v;
+				else if (g.id == 31)
+					repeated_varint(&g, q->extra, &q->nextra, RD_EXTRA_MAX);
+			}
+		}
+	}
+}
+
 static void intern(struct tr_map *m, struct span entry)
 {
 	struct field f;
@@ -131,7 +217,7 @@ static void intern(struct tr_map *m, struct span entry)
 		free(s);
 }
 
-static int read_interned(struct rd *r, struct span s)
+static int read_interned(struct rd_seq *q, struct span s)
 {
 	struct field f;
 	struct fields it;
@@ -140,21 +226,23 @@ static int read_interned(struct rd *r, struct span s)
 		if (f.wire != PB_LEN)
 			continue;
 		if (f.id == 2)
-			intern(&r->names, f.s);
+			intern(&q->names, f.s);
 		else if (f.id == 3)
-			intern(&r->keys, f.s);
+			intern(&q->keys, f.s);
 	}
 	return it.bad ? -1 : 0;
 }
 
-static void read_clock(struct rd *r, struct span s)
+/* A ClockSnapshot relating the sequence's clock 64 to MONOTONIC (others: not needed). */
+static void read_clock(struct rd_seq *q, struct span s)
 {
 	struct field f, c;
 	struct fields it, it2;
 	int64_t trace = -1, mono = -1;
+	bool incremental = false;
 
 	for (it = fields_of(s); next(&it, &f);) {
-		uint64_t id = 0, ts = 0;
+		uint64_t id = 0, ts = 0, incr = 0;
 
 		if (f.id != 1 || f.wire != PB_LEN)
 			continue;
@@ -163,14 +251,33 @@ static void read_clock(struct rd *r, struct span s)
 				id = c.v;
 			else if (c.id == 2)
 				ts = c.v;
+			else if (c.id == 3)
+				incr = c.v;
 		}
-		if (id == CLOCK_TRACE_ID)
+		if (id == CLOCK_TRACE_ID) {
 			trace = (int64_t)ts;
-		else if (id == CLOCK_MONOTONIC_ID)
+			incremental = incr != 0;
+		} else if (id == CLOCK_MONOTONIC_ID) {
 			mono = (int64_t)ts;
+		}
 	}
-	if (trace >= 0 && mono >= 0)
-		r->mono_minus_trace = mono - trace;
+	if (trace >= 0 && mono >= 0) {
+		q->mono_minus_trace = mono - trace;
+		q->incremental = incremental;
+		q->clock64 = trace;
+	}
+}
+
+/* A packet's timestamp in MONOTONIC ns: on MONOTONIC itself, or on the sequence's clock 64. */
+static uint64_t to_mono(struct rd_seq *q, uint64_t ts, uint32_t clock_id)
+{
+	if (clock_id == CLOCK_MONOTONIC_ID)
+		return ts;
+	if (q->incremental) {
+		q->clock64 += (int64_t)ts;	/* wraps as the writer's did */
+		return (uint64_t)(q->clock64 + q->mono_minus_trace);
+	}
+	return ts + (uint64_t)q->mono_minus_trace;
 }
 
 static int read_track(struct rd *r, struct span s)
@@ -218,7 +325,7 @@ static int read_track(struct rd *r, struct span s)
 	return 0;
 }
 
-static int read_annotation(struct rd *r, struct span s, struct tr_ev *e)
+static int read_annotation(struct rd *r, struct rd_seq *q, struct span s, struct tr_ev *e)
 {
 	struct field f;
 	struct fields it;
@@ -229,7 +336,7 @@ static int read_annotation(struct rd *r, struct span s, struct tr_ev *e)
 
 	for (it = fields_of(s); next(&it, &f);) {
 		switch (f.id) {
-		case 1: key = tr_map_get(&r->keys, f.v, 0); break;
+		case 1: key = tr_map_get(&q->keys, f.v, 0); break;
 		case 10:
 			if (f.wire == PB_LEN) {
 				copy_str(keybuf, sizeof(keybuf), f.s);
@@ -261,13 +368,15 @@ static int read_annotation(struct rd *r, struct span s, struct tr_ev *e)
 	return 0;
 }
 
-static int read_event(struct rd *r, struct span s, uint64_t ts)
+static int read_event(struct rd *r, struct rd_seq *q, struct span s, uint64_t ts)
 {
-	struct tr_ev e = { .ts = ts };
+	struct tr_ev e = { .ts = ts, .track = q->track };
 	struct field f;
 	struct fields it;
 	char name[128];
 	size_t need = s.n + 1;
+	uint64_t values[RD_EXTRA_MAX], tracks[RD_EXTRA_MAX];
+	int nvalues = 0, ntracks = 0;
 
 	/* each string annotation takes its bytes + 1 of the event's s.n, which holds at least
 	 * 2 more bytes (tag, length) per string: s.n + 1 is room for them all */
@@ -285,7 +394,7 @@ static int read_event(struct rd *r, struct span s, uint64_t ts)
 		case 9: e.type = (enum tr_ev_type)f.v; break;
 		case 11: e.track = f.v; break;
 		case 10: {
-			const char *n = tr_map_get(&r->names, f.v, 0);
+			const char *n = tr_map_get(&q->names, f.v, 0);
 
 			e.name = n ? tr_name_lookup(n) : TN_NONE;
 			break;
@@ -297,18 +406,30 @@ static int read_event(struct rd *r, struct span s, uint64_t ts)
 			}
 			break;
 		case 30: e.value = (int64_t)f.v; break;
+		case 12: repeated_varint(&f, values, &nvalues, RD_EXTRA_MAX); break;
+		case 31: repeated_varint(&f, tracks, &ntracks, RD_EXTRA_MAX); break;
 		case 36:
 		case 47: e.flow_out = f.v; break;
 		case 42:
 		case 48: e.flow_in = f.v; break;
 		case 4:
-			if (f.wire == PB_LEN && read_annotation(r, f.s, &e))
+			if (f.wire == PB_LEN && read_annotation(r, q, f.s, &e))
 				return -1;
 			break;
 		}
 	}
 	if (it.bad)
 		return -1;
+	if (!ntracks) {		/* the sequence's extra counter tracks */
+		ntracks = q->nextra;
+		memcpy(tracks, q->extra, sizeof(tracks));
+	}
+	for (int i = 0; i < nvalues && i < ntracks && r->cb->event; i++) {
+		struct tr_ev c = { .type = TE_COUNTER, .track = tracks[i], .ts = ts,
+				   .value = (int64_t)values[i] };
+
+		r->cb->event(r->cb->ctx, &c);
+	}
 	if (r->cb->event)
 		r->cb->event(r->cb->ctx, &e);
 	return 0;
@@ -317,15 +438,23 @@ static int read_event(struct rd *r, struct span s, uint64_t ts)
 static int read_packet(struct rd *r, struct span pkt)
 {
 	struct field f;
-	struct span te = { 0 }, interned = { 0 }, td = { 0 };
-	uint64_t ts = 0, flags = 0;
+	struct span te = { 0 }, interned = { 0 }, td = { 0 }, defaults = { 0 }, clock = { 0 };
+	uint64_t ts = 0, flags = 0, seq = 0;
+	uint32_t clock_id = 0;
 	struct fields it;
-	bool dropped = false;
+	struct rd_seq *q;
+	bool dropped = false, has_ts = false;
 
 	for (it = fields_of(pkt); next(&it, &f);) {
 		switch (f.id) {
-		case 8: ts = f.v; break;
+		case 8: ts = f.v; has_ts = true; break;
+		case 10: seq = f.v; break;
+		case 58: clock_id = (uint32_t)f.v; break;
 		case 13: flags = f.v; break;
+		case 59:
+			if (f.wire == PB_LEN)
+				defaults = f.s;
+			break;
 		case 42: dropped = f.v != 0; break;
 		case 11:
 			if (f.wire == PB_LEN)
@@ -341,24 +470,32 @@ static int read_packet(struct rd *r, struct span pkt)
 			break;
 		case 6:
 			if (f.wire == PB_LEN)
-				read_clock(r, f.s);
+				clock = f.s;
 			break;
 		}
 	}
 	if (it.bad)
 		return -1;
-	/* in the order trace_processor applies them: clear, interned data, then the event */
-	if (flags & SEQ_CLEARED) {
-		tr_map_free(&r->names, free);
-		tr_map_free(&r->keys, free);
-	}
+	q = seq_get(r, seq);
+	if (!q)
+		return -1;
+	/* in the order trace_processor applies them: clear, defaults, interned data, clock,
+	 * then the event */
+	if (flags & SEQ_CLEARED)
+		seq_clear(q);
 	if (dropped && r->cb->dropped)
 		r->cb->dropped(r->cb->ctx);
-	if (interned.p && read_interned(r, interned))
+	if (defaults.p)
+		read_defaults(q, defaults);
+	if (interned.p && read_interned(q, interned))
 		return -1;
+	if (clock.p)
+		read_clock(q, clock);
+	if (has_ts)
+		ts = to_mono(q, ts, clock_id ? clock_id : q->clock_id);
 	if (td.p && read_track(r, td))
 		return -1;
-	if (te.p && read_event(r, te, ts + (uint64_t)r->mono_minus_trace))
+	if (te.p && read_event(r, q, te, ts))
 		return -1;
 	return 0;
 }
@@ -459,8 +596,7 @@ int tr_read_file(const char *path, const struct tr_reader_cb *cb, struct tr_read
 		ret = msmvm_fail(err, MSMVM_E_RUNTIME, EIO, "reading %s: %s", path, strerror(EIO));
 	fclose(f);
 	free(buf);
-	tr_map_free(&r.names, free);
-	tr_map_free(&r.keys, free);
+	tr_map_free(&r.seqs, seq_free);
 	free(r.strings);
 	return ret;
 }

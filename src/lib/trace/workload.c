@@ -11,6 +11,7 @@
  * path) goes to the failed call of that VM around it. The header gives the limit.
  */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -133,13 +134,51 @@ static void on_track(void *ctx, const struct tr_track *t)
 		set_comm(w, t->pid, t->name, 0, true);
 }
 
-/* One op "KIND:IOVA:RANGE" at *s (up to a space or the end); *s moves past it. */
+/* A hex number of pages at *p (no sign, no 0x); *p moves past it. */
+static int parse_pages(const char **p, uint64_t *bytes)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!isxdigit((unsigned char)**p))
+		return -1;
+	errno = 0;
+	v = strtoull(*p, &end, 16);
+	if (errno || v > UINT64_MAX / TR_OP_PAGE)
+		return -1;
+	*bytes = v * TR_OP_PAGE;
+	*p = end;
+	return 0;
+}
+
+/*
+ * One op at *s (up to a space or the end); *s moves past it. The short form: M (map),
+ * U (unmap) or N (MAP_NULL), the first page in hex, "+PAGES" when not 1; the long one
+ * "KIND:IOVA:RANGE" as msmvm-sim count takes it.
+ */
 static int parse_op(const char **s, struct msmvm_wl_op *op)
 {
-	const char *p = *s, *c = strchr(p, ':');
+	static const char letters[] = "UMN";	/* by kind: 0 unmap, 1 map, 2 null */
+	const char *p = *s, *c;
+	const char *letter = **s ? strchr(letters, **s) : NULL;
 	unsigned long long v[2];
 	char *end;
 
+	if (letter) {
+		op->kind = (uint32_t)(letter - letters);
+		p++;
+		op->range = TR_OP_PAGE;
+		if (parse_pages(&p, &op->iova))
+			return -1;
+		if (*p == '+' && (p++, parse_pages(&p, &op->range)))
+			return -1;
+		if (*p != ' ' && *p)
+			return -1;
+		op->pad = 0;
+		*s = p;
+		return 0;
+	}
+	c = strchr(p, ':');
 	if (!c)
 		return -1;
 	if (c - p == 3 && !memcmp(p, "map", 3))
