@@ -1583,6 +1583,57 @@ TEST(a_free_ahead_of_its_bind_in_the_ring_leaves_nothing_in_flight)
 	msmvm_workload_free(&wl);
 }
 
+/*
+ * With no time in the scheduler, a job can be freed while its call is still returning: the
+ * free's probe runs before the return probe gives the job its start (start_ns 0), but the
+ * free's event leaves at the free's return, after the call's event. Each such free is counted
+ * once, tied to its call; so is one whose bind is never seen, even when the next job at the
+ * same address is freed the same way.
+ */
+TEST(a_free_inside_its_call_after_its_bind_in_the_ring_is_counted)
+{
+	static struct stream s;
+	const char *path = tmp_path("inside.perfetto-trace");
+	const uint64_t A = 0x55aa00005000ULL, X = 0xc000;
+	struct msmvm_trace_info info;
+	struct msmvm_snapshot snap;
+	struct msmvm_workload wl;
+	struct msmvm_err err;
+	struct msmvm_event *e;
+
+	s.n = 0;
+	for (uint64_t k = 0; k < 3; k++) {	/* three calls, one job address */
+		uint64_t t = 1000 + 1000 * k;
+
+		e = bind_ev(&s, 100, 101, "app", A, t, t + 400, 0);
+		counted(e, X, 10, t + 300, 10);
+		free_ev(&s, 100, A, X, 0, t + 350, 10, 1 + (uint32_t)k, 10, 0, 0, false);
+	}
+	/* a free whose bind came before we attached, then another at its address: both count */
+	free_ev(&s, 100, A, 0xd000, 0, 4100, 4, 5, 4, 0, 0, false);
+	free_ev(&s, 100, A, 0xd000, 0, 4200, 4, 7, 4, 0, 0, false);
+	if (write_trace(path, &s, MSMVM_TRACE_PERFETTO, 0, NULL))
+		return;
+	if (msmvm_trace_replay(path, 0, &snap, &info, &err)) {
+		FAILF("replay: %s", err.msg);
+		return;
+	}
+	CHECK_EQ(snap.totals.c.binds, 3);
+	CHECK_EQ(snap.totals.c.pages_counted, 30);
+	CHECK_EQ(snap.totals.c.pages_used, 1 + 2 + 3 + 5 + 7);
+	msmvm_snapshot_free(&snap);
+	if (msmvm_trace_load_workload(path, &wl, NULL, &err)) {
+		FAILF("load: %s", err.msg);
+		return;
+	}
+	CHECK_EQ(wl.nbinds, 3);
+	for (size_t i = 0; i < wl.nbinds && i < 3; i++) {
+		CHECK_EQ(wl.binds[i].free_ns, 1350 + 1000 * i);
+		CHECK_EQ(wl.binds[i].used, 1 + i);
+	}
+	msmvm_workload_free(&wl);
+}
+
 /* `test_trace workload FILE`: the workload a trace loads to, as JSON, for the scripts. */
 static int cmd_workload(const char *path)
 {

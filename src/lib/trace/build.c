@@ -132,6 +132,7 @@ struct tb_pending {
 /* A queued job whose free is still to come. */
 struct tb_job {
 	uint64_t flow, start, vm;
+	uint64_t call;		/* the call's entry: a free after it is this job's */
 	uint32_t count;
 };
 
@@ -589,7 +590,8 @@ static void bind_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 			struct tb_job *j = malloc(sizeof(*j));
 
 			if (j) {
-				*j = (struct tb_job){ flow, e->ts_ns, e->vm, e->count };
+				*j = (struct tb_job){ .flow = flow, .start = e->ts_ns, .vm = e->vm,
+						      .call = e->start_ns, .count = e->count };
 				free(tr_map_del(&tb->jobs, e->pid, e->job));
 				if (tr_map_put(&tb->jobs, e->pid, e->job, j))
 					free(j);
@@ -637,6 +639,7 @@ static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 	struct tb_proc *p = get_proc(tb, b, e->pid, NULL);
 	struct tb_vm *vm = p ? get_vm(tb, p, e->pid, e->vm) : NULL;
 	struct tb_job *job;
+	bool during_call;
 	uint64_t inflight, end = e->end_ns > e->ts_ns ? e->end_ns : e->ts_ns;
 	struct tr_ev x;
 
@@ -645,7 +648,13 @@ static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 	inflight = vm_counter(tb, b, vm, &vm->inflight_uuid, "in_flight pages");
 	counter(tb, b, inflight, e->ts_ns, e->in_flight);	/* before the sub */
 	job = tr_map_del(&tb->jobs, e->pid, e->job);
-	if (job && job->start != e->start_ns) {
+	/*
+	 * Freed inside its call (after the entry), before the call's return probe could give
+	 * the job its start, yet put in the ring buffer after the call's event (a free's event
+	 * leaves at its return): its bind came first, and nothing else will claim it.
+	 */
+	during_call = job && !e->start_ns && !e->in_ioctl && e->ts_ns >= job->call;
+	if (job && job->start != e->start_ns && !during_call) {
 		/* another call's job at this address (its free was lost): not this one's flow */
 		free(job);
 		job = NULL;
@@ -673,6 +682,8 @@ static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 		emit(tb, b, &x);
 	} else if (e->in_ioctl) {
 		job_freed(tb, b, e, 0);
+	} else if (during_call) {
+		job_freed(tb, b, e, job->flow);
 	} else {
 		/* freed before its VM_BIND returned (or bound before we started): the bind,
 		 * if it comes, draws it with the flow */
@@ -681,8 +692,13 @@ static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 		if (tb->early.n >= EARLY_MAX)
 			flush_early(tb, b);
 		if (copy) {
+			struct msmvm_event *older = tr_map_del(&tb->early, e->pid, e->job);
+
 			*copy = *e;
-			free(tr_map_del(&tb->early, e->pid, e->job));
+			if (older) {	/* its bind never claimed it: drawn now, never dropped */
+				job_freed(tb, b, older, 0);
+				free(older);
+			}
 			if (tr_map_put(&tb->early, e->pid, e->job, copy)) {
 				job_freed(tb, b, e, 0);
 				free(copy);
