@@ -1587,8 +1587,9 @@ TEST(a_free_ahead_of_its_bind_in_the_ring_leaves_nothing_in_flight)
  * With no time in the scheduler, a job can be freed while its call is still returning: the
  * free's probe runs before the return probe gives the job its start (start_ns 0), but the
  * free's event leaves at the free's return, after the call's event. Each such free is counted
- * once, tied to its call; so is one whose bind is never seen, even when the next job at the
- * same address is freed the same way.
+ * once, tied to its call, even when the address was queued again before the free's event
+ * left; so is one whose bind is never seen, even when the next job at the same address is
+ * freed the same way.
  */
 TEST(a_free_inside_its_call_after_its_bind_in_the_ring_is_counted)
 {
@@ -1609,28 +1610,46 @@ TEST(a_free_inside_its_call_after_its_bind_in_the_ring_is_counted)
 		counted(e, X, 10, t + 300, 10);
 		free_ev(&s, 100, A, X, 0, t + 350, 10, 1 + (uint32_t)k, 10, 0, 0, false);
 	}
+	/*
+	 * The address freed, and queued again by the next call, before that free's event
+	 * left (its thread preempted between the kfree and the return probe): the late free
+	 * is the first call's, the next one the second's.
+	 */
+	e = bind_ev(&s, 100, 101, "app", A, 5000, 5400, 0);
+	counted(e, X, 10, 5300, 10);
+	e = bind_ev(&s, 100, 101, "app", A, 5500, 5700, 0);
+	counted(e, X, 10, 5600, 10);
+	free_ev(&s, 100, A, X, 0, 5350, 10, 11, 10, 0, 0, false);
+	free_ev(&s, 100, A, X, 5700, 5800, 10, 13, 10, 0, 0, false);
 	/* a free whose bind came before we attached, then another at its address: both count */
-	free_ev(&s, 100, A, 0xd000, 0, 4100, 4, 5, 4, 0, 0, false);
-	free_ev(&s, 100, A, 0xd000, 0, 4200, 4, 7, 4, 0, 0, false);
+	free_ev(&s, 100, A, 0xd000, 0, 6100, 4, 5, 4, 0, 0, false);
+	free_ev(&s, 100, A, 0xd000, 0, 6200, 4, 7, 4, 0, 0, false);
 	if (write_trace(path, &s, MSMVM_TRACE_PERFETTO, 0, NULL))
 		return;
 	if (msmvm_trace_replay(path, 0, &snap, &info, &err)) {
 		FAILF("replay: %s", err.msg);
 		return;
 	}
-	CHECK_EQ(snap.totals.c.binds, 3);
-	CHECK_EQ(snap.totals.c.pages_counted, 30);
-	CHECK_EQ(snap.totals.c.pages_used, 1 + 2 + 3 + 5 + 7);
+	CHECK_EQ(snap.totals.c.binds, 5);
+	CHECK_EQ(snap.totals.c.pages_counted, 50);
+	CHECK_EQ(snap.totals.c.pages_used, 1 + 2 + 3 + 11 + 13 + 5 + 7);
 	msmvm_snapshot_free(&snap);
 	if (msmvm_trace_load_workload(path, &wl, NULL, &err)) {
 		FAILF("load: %s", err.msg);
 		return;
 	}
-	CHECK_EQ(wl.nbinds, 3);
+	CHECK_EQ(wl.nbinds, 5);
 	for (size_t i = 0; i < wl.nbinds && i < 3; i++) {
 		CHECK_EQ(wl.binds[i].free_ns, 1350 + 1000 * i);
 		CHECK_EQ(wl.binds[i].used, 1 + i);
 	}
+	if (wl.nbinds == 5) {
+		CHECK_EQ(wl.binds[3].free_ns, 5350);
+		CHECK_EQ(wl.binds[3].used, 11);
+		CHECK_EQ(wl.binds[4].free_ns, 5800);
+		CHECK_EQ(wl.binds[4].used, 13);
+	}
+	CHECK_EQ(wl.frees_without_bind, 2);	/* the two whose binds came before we attached */
 	msmvm_workload_free(&wl);
 }
 

@@ -129,12 +129,20 @@ struct tb_pending {
 /* Calls in progress whose ops are held: past this, the least recently touched goes. */
 #define PENDING_MAX 1024
 
-/* A queued job whose free is still to come. */
+/*
+ * A queued job whose free is still to come. A job's address is reused as soon as it is
+ * freed, before that free's event leaves (at the free's return): a later call's job can
+ * queue at the same address ahead of it. So each address holds its jobs, newest first.
+ */
 struct tb_job {
 	uint64_t flow, start, vm;
-	uint64_t call;		/* the call's entry: a free after it is this job's */
+	uint64_t added;		/* when it was counted (or its call's entry): later frees may be its */
 	uint32_t count;
+	struct tb_job *older;	/* the address's previous job, its free still to come */
 };
+
+/* Jobs kept per address: more are older ones whose frees were lost. */
+#define JOBS_PER_ADDRESS 4
 
 struct tr_build {
 	struct tr_backend *ops;
@@ -165,6 +173,14 @@ struct tr_build *tr_build_new(struct tr_backend *ops, void *be, uint64_t t0_ns)
 	return tb;
 }
 
+static void free_jobs(void *p)
+{
+	for (struct tb_job *j = p, *next; j; j = next) {
+		next = j->older;
+		free(j);
+	}
+}
+
 static void free_vm(void *p)
 {
 	struct tb_vm *vm = p;
@@ -180,7 +196,7 @@ void tr_build_free(struct tr_build *tb)
 	tr_map_free(&tb->procs, free);
 	tr_map_free(&tb->threads, free);
 	tr_map_free(&tb->vms, free_vm);
-	tr_map_free(&tb->jobs, free);
+	tr_map_free(&tb->jobs, free_jobs);
 	tr_map_free(&tb->early, free);
 	tr_map_free(&tb->drawn, free);
 	tr_map_free(&tb->pending, free);
@@ -590,11 +606,19 @@ static void bind_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 			struct tb_job *j = malloc(sizeof(*j));
 
 			if (j) {
+				struct tb_job *o;
+				int n = 1;
+
 				*j = (struct tb_job){ .flow = flow, .start = e->ts_ns, .vm = e->vm,
-						      .call = e->start_ns, .count = e->count };
-				free(tr_map_del(&tb->jobs, e->pid, e->job));
+						      .added = e->add_ns ? e->add_ns : e->start_ns,
+						      .count = e->count,
+						      .older = tr_map_del(&tb->jobs, e->pid, e->job) };
+				for (o = j; o->older && ++n < JOBS_PER_ADDRESS; o = o->older)
+					;
+				free_jobs(o->older);
+				o->older = NULL;
 				if (tr_map_put(&tb->jobs, e->pid, e->job, j))
-					free(j);
+					free_jobs(j);
 			}
 		}
 	}
@@ -634,6 +658,32 @@ static void bind_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 	}
 }
 
+/*
+ * The queued job a free ends, taken from its address's list: the one whose return the free
+ * names, or, for a free that came before its call's return probe (no start), the latest
+ * counted before the free. The address's jobs older than it were freed before it was
+ * allocated: their frees were lost, and they go. NULL when none is the free's.
+ */
+static struct tb_job *take_job(struct tr_build *tb, const struct msmvm_event *e)
+{
+	struct tb_job *head = tr_map_get(&tb->jobs, e->pid, e->job), *j, *prev = NULL;
+
+	if (e->in_ioctl)	/* an error path's job: never queued */
+		return NULL;
+	for (j = head; j; prev = j, j = j->older)
+		if (e->start_ns ? j->start == e->start_ns : j->added <= e->ts_ns)
+			break;
+	if (!j)
+		return NULL;
+	if (prev)
+		prev->older = NULL;
+	else
+		tr_map_del(&tb->jobs, e->pid, e->job);
+	free_jobs(j->older);
+	j->older = NULL;
+	return j;
+}
+
 static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm_event *e)
 {
 	struct tb_proc *p = get_proc(tb, b, e->pid, NULL);
@@ -647,18 +697,13 @@ static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 		return;
 	inflight = vm_counter(tb, b, vm, &vm->inflight_uuid, "in_flight pages");
 	counter(tb, b, inflight, e->ts_ns, e->in_flight);	/* before the sub */
-	job = tr_map_del(&tb->jobs, e->pid, e->job);
+	job = take_job(tb, e);
 	/*
-	 * Freed inside its call (after the entry), before the call's return probe could give
-	 * the job its start, yet put in the ring buffer after the call's event (a free's event
-	 * leaves at its return): its bind came first, and nothing else will claim it.
+	 * Freed inside its call, before the call's return probe could give the job its start,
+	 * yet put in the ring buffer after the call's event (a free's event leaves at its
+	 * return): its bind came first, and nothing else will claim it.
 	 */
-	during_call = job && !e->start_ns && !e->in_ioctl && e->ts_ns >= job->call;
-	if (job && job->start != e->start_ns && !during_call) {
-		/* another call's job at this address (its free was lost): not this one's flow */
-		free(job);
-		job = NULL;
-	}
+	during_call = job && !e->start_ns;
 	if (e->start_ns && e->start_ns <= e->ts_ns) {
 		uint64_t lane = lane_for(tb, b, vm, e->start_ns, e->ts_ns, false);
 
@@ -795,20 +840,21 @@ void tr_build_finish_jobs(struct tr_build *tb, struct tr_buf *b)
 	/* jobs still in flight: begun, never ended (what a stall waits for) */
 	for (size_t i = 0; i < tb->jobs.cap; i++) {
 		struct tr_map_ent *me = &tb->jobs.e[i];
-		struct tb_job *j = me->v;
-		struct tb_proc *p;
-		struct tb_vm *vm;
 
 		if (!me->used)
 			continue;
-		p = get_proc(tb, b, (uint32_t)me->k1, NULL);
-		vm = p ? get_vm(tb, p, (uint32_t)me->k1, j->vm) : NULL;
-		if (!vm)
-			continue;
-		ev_init(&x, TE_BEGIN, lane_for(tb, b, vm, j->start, j->start, true), j->start, TN_JOB);
-		arg_u(&x, TK_COUNTED, j->count);
-		x.flow_in = j->flow;
-		emit(tb, b, &x);
+		for (struct tb_job *j = me->v; j; j = j->older) {
+			struct tb_proc *p = get_proc(tb, b, (uint32_t)me->k1, NULL);
+			struct tb_vm *vm = p ? get_vm(tb, p, (uint32_t)me->k1, j->vm) : NULL;
+
+			if (!vm)
+				continue;
+			ev_init(&x, TE_BEGIN, lane_for(tb, b, vm, j->start, j->start, true), j->start,
+				TN_JOB);
+			arg_u(&x, TK_COUNTED, j->count);
+			x.flow_in = j->flow;
+			emit(tb, b, &x);
+		}
 	}
 }
 
