@@ -143,6 +143,11 @@ struct tb_job {
 
 /* Jobs kept per address: more are older ones whose frees were lost. */
 #define JOBS_PER_ADDRESS 4
+/*
+ * A free with no start entered before its call's return probe took the job: at most this
+ * long after the time that probe read first (an older job whose free was lost is not it).
+ */
+#define FREE_IN_RETURN_NS 1000000ULL
 
 struct tr_build {
 	struct tr_backend *ops;
@@ -661,8 +666,9 @@ static void bind_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 /*
  * The queued job a free ends, taken from its address's list: the one whose return the free
  * names, or, for a free that came before its call's return probe (no start), the latest
- * counted before the free. The address's jobs older than it were freed before it was
- * allocated: their frees were lost, and they go. NULL when none is the free's.
+ * counted before the free and returned about when it came. The address's jobs older than
+ * it were freed before it was allocated: their frees were lost, and they go. NULL when
+ * none is the free's.
  */
 static struct tb_job *take_job(struct tr_build *tb, const struct msmvm_event *e)
 {
@@ -671,7 +677,8 @@ static struct tb_job *take_job(struct tr_build *tb, const struct msmvm_event *e)
 	if (e->in_ioctl)	/* an error path's job: never queued */
 		return NULL;
 	for (j = head; j; prev = j, j = j->older)
-		if (e->start_ns ? j->start == e->start_ns : j->added <= e->ts_ns)
+		if (e->start_ns ? j->start == e->start_ns
+				: j->added <= e->ts_ns && e->ts_ns <= j->start + FREE_IN_RETURN_NS)
 			break;
 	if (!j)
 		return NULL;
