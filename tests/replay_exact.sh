@@ -5,10 +5,12 @@
 # msmvm-trace attached before the model starts and stopped after it ends, at several rates
 # (per process; 0: flat out), with and without the calls' ops. Every recording that lost
 # nothing must replay (msmvm-stat --replay) to the model's summary: every exact counter, in
-# total, per process and per VM (tests/lib.sh's rule, as msmvm-stat live). Without ops, the
-# file must also hold every probe event (a bind and a free per call) and tie each job's free
-# to its call. REPLAY_RUNS (default 30) lossless recordings are required; a recording with
-# drops (a loaded machine) is said and another is made, up to twice as many in all.
+# total, per process and per VM (tests/lib.sh's rule, as msmvm-stat live), with no probe
+# health problem recorded (no thread or job state missing, no map update failed). Without
+# ops, the file must also hold every probe event (a bind and a free per call) and tie each
+# job's free to its call. REPLAY_RUNS (default 30) lossless recordings are required; a
+# recording with drops (a loaded machine) is said and another is made, up to twice as many
+# in all. REPLAY_KEEP=FILE keeps the last recording that differs.
 set -u
 cd "$(dirname "$0")/.."
 B=${BUILD:-build}
@@ -84,6 +86,9 @@ while [ $((done_ok + mismatched)) -lt "$RUNS" ] && [ "$tries" -lt $((2 * RUNS)) 
       echo "msmvm-stat --replay failed: $(head -c 300 "$tmp/replay.err")"
     else
       stat_compare "$tmp/replay.json" "$tmp/sum.json" model
+      # attached before the model started: the probes missed nothing of it
+      jq -r '.health | to_entries[] | select(.key != "events" and .value != 0) |
+             "probe health \(.key): \(.value)"' "$tmp/replay.json"
     fi
     if [ "$ops" = 0 ]; then
       [ "$ev" -eq $((2 * binds)) ] || echo "$ev events recorded for $binds binds (a bind and a free each)"
