@@ -214,8 +214,10 @@ static __u32 copy_pointee(struct slice *s, __u32 id)
 	const struct btf_type *t = raw_type(s->src, id);
 	__u32 end = id;
 	const char *name;
+	int hops = 0;
 
-	while (t && (btf_is_mod(t) || btf_is_typedef(t) || btf_is_type_tag(t))) {
+	/* (bounded: a loop of modifiers is a broken file, not a kernel's) */
+	while (t && (btf_is_mod(t) || btf_is_typedef(t) || btf_is_type_tag(t)) && ++hops < 64) {
 		end = t->type;
 		t = raw_type(s->src, end);
 	}
