@@ -144,8 +144,10 @@ struct tb_job {
 /* Jobs kept per address: more are older ones whose frees were lost. */
 #define JOBS_PER_ADDRESS 4
 /*
- * A free with no start entered before its call's return probe took the job: at most this
- * long after the time that probe read first (an older job whose free was lost is not it).
+ * Once events were lost, an address may hold a job whose free was lost: a free with no
+ * start is then taken as a job's only if it came at most this long after the job's return
+ * (it entered before the return probe took the job; that probe can be preempted, so
+ * without losses there is no bound: every job listed still has its free to come).
  */
 #define FREE_IN_RETURN_NS 1000000ULL
 
@@ -158,6 +160,7 @@ struct tr_build {
 	struct tr_map drawn;	/* frees drawn whole before their bind's event came: its start */
 	struct tr_map pending;	/* tid -> struct tb_pending: ops of calls in progress */
 	uint64_t pending_clock;
+	bool lossy;		/* events were lost: the jobs listed may be ones whose frees were */
 	bool ops_on;		/* the header said the binds carry their ops */
 	char *opstr;		/* the "ops" argument being written */
 	size_t opscap;
@@ -666,9 +669,9 @@ static void bind_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 /*
  * The queued job a free ends, taken from its address's list: the one whose return the free
  * names, or, for a free that came before its call's return probe (no start), the latest
- * counted before the free and returned about when it came. The address's jobs older than
- * it were freed before it was allocated: their frees were lost, and they go. NULL when
- * none is the free's.
+ * counted before the free (after losses, returned about when it came). The address's jobs
+ * older than it were freed before it was allocated: their frees were lost, and they go.
+ * NULL when none is the free's.
  */
 static struct tb_job *take_job(struct tr_build *tb, const struct msmvm_event *e)
 {
@@ -678,7 +681,8 @@ static struct tb_job *take_job(struct tr_build *tb, const struct msmvm_event *e)
 		return NULL;
 	for (j = head; j; prev = j, j = j->older)
 		if (e->start_ns ? j->start == e->start_ns
-				: j->added <= e->ts_ns && e->ts_ns <= j->start + FREE_IN_RETURN_NS)
+				: j->added <= e->ts_ns &&
+					  (!tb->lossy || e->ts_ns <= j->start + FREE_IN_RETURN_NS))
 			break;
 	if (!j)
 		return NULL;
@@ -832,6 +836,7 @@ void tr_build_lost(struct tr_build *tb, struct tr_buf *b, uint64_t ts, uint64_t 
 {
 	struct tr_ev x;
 
+	tb->lossy = true;
 	tb->ops->restart(tb->be, true);
 	ev_init(&x, TE_INSTANT, tb->recorder, ts, TN_LOST);
 	arg_u(&x, TK_DROPPED, lost);
