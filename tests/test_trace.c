@@ -1549,8 +1549,8 @@ TEST(a_reused_job_address_never_ties_a_free_to_another_call)
 /*
  * The free of a job, on another CPU, can take its place in the ring buffer before the event
  * of the VM_BIND return it names (its probe read the return's time already): seen in the
- * guest with fentry. The job is drawn whole at its free, and the return that comes after
- * must not leave it in flight (a "job" slice that never ends) nor start a flow to nothing.
+ * guest with fentry. The free waits for that return, which draws the job whole with its
+ * flow: nothing left in flight (a "job" slice that never ends), the free tied to its call.
  */
 TEST(a_free_ahead_of_its_bind_in_the_ring_leaves_nothing_in_flight)
 {
@@ -1573,13 +1573,18 @@ TEST(a_free_ahead_of_its_bind_in_the_ring_leaves_nothing_in_flight)
 		return;
 	if (have_protoc() && check_file(path, false, &r)) {
 		CHECK_EQ(r.open_slices, 0);
-		CHECK_EQ(r.flows, 1);
+		CHECK_EQ(r.flows, 2);
 	}
 	if (msmvm_trace_load_workload(path, &wl, NULL, &err)) {
 		FAILF("load: %s", err.msg);
 		return;
 	}
 	CHECK_EQ(wl.nbinds, 2);
+	if (wl.nbinds == 2) {
+		CHECK_EQ(wl.binds[0].free_ns, 1500);
+		CHECK_EQ(wl.binds[0].used, 1);
+	}
+	CHECK_EQ(wl.frees_without_bind, 0);
 	msmvm_workload_free(&wl);
 }
 

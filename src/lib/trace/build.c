@@ -157,7 +157,6 @@ struct tr_build {
 	uint64_t t0, next_uuid, flow_seq, recorder, last_clock;
 	struct tr_map procs, threads, vms, jobs;
 	struct tr_map early;	/* frees seen before their bind returned: held for the flow */
-	struct tr_map drawn;	/* frees drawn whole before their bind's event came: its start */
 	struct tr_map pending;	/* tid -> struct tb_pending: ops of calls in progress */
 	uint64_t pending_clock;
 	bool lossy;		/* events were lost: the jobs listed may be ones whose frees were */
@@ -206,7 +205,6 @@ void tr_build_free(struct tr_build *tb)
 	tr_map_free(&tb->vms, free_vm);
 	tr_map_free(&tb->jobs, free_jobs);
 	tr_map_free(&tb->early, free);
-	tr_map_free(&tb->drawn, free);
 	tr_map_free(&tb->pending, free);
 	free(tb->opstr);
 	free(tb);
@@ -595,22 +593,17 @@ static void bind_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 		 * freed it may return after a later call with the same job returned (or its
 		 * event was lost); the earlier free is then another call's.
 		 */
-		uint64_t *drawn = tr_map_get(&tb->drawn, e->pid, e->job);
-
 		early = tr_map_get(&tb->early, e->pid, e->job);
-		if (early && early->ts_ns >= e->start_ns)
+		/*
+		 * (A free that knew this return's time, on another CPU, may have taken its
+		 * place in the ring buffer before this event did: it names the return.)
+		 */
+		if (early && (early->start_ns ? early->start_ns == e->ts_ns
+					      : early->ts_ns >= e->start_ns))
 			tr_map_del(&tb->early, e->pid, e->job);
 		else
 			early = NULL;
-		if (drawn && *drawn == e->ts_ns) {
-			/*
-			 * Its free, on another CPU, took its place in the ring buffer before this
-			 * event did, and was drawn whole (it knew this return's time): nothing is
-			 * left in flight, and there is no flow to end.
-			 */
-			free(tr_map_del(&tb->drawn, e->pid, e->job));
-			flow = 0;
-		} else if (!early) {
+		if (!early) {
 			struct tb_job *j = malloc(sizeof(*j));
 
 			if (j) {
@@ -660,10 +653,19 @@ static void bind_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 	if (e->counted)
 		counter(tb, b, vm_counter(tb, b, vm, &vm->inflight_uuid, "in_flight pages"),
 			e->add_ns ? clamp(e->add_ns, start, e->ts_ns) : we, e->in_flight);
-	if (early) {
+	if (early && early->start_ns) {	/* the job whole: this return to its free */
+		uint64_t lane = lane_for(tb, b, vm, early->start_ns, early->ts_ns, false);
+
+		ev_init(&x, TE_BEGIN, lane, early->start_ns, TN_JOB);
+		x.flow_in = flow;
+		emit(tb, b, &x);
+		ev_init(&x, TE_END, lane, early->ts_ns, TN_NONE);
+		free_args(&x, early);
+		emit(tb, b, &x);
+	} else if (early) {
 		job_freed(tb, b, early, flow);
-		free(early);
 	}
+	free(early);
 }
 
 /*
@@ -715,24 +717,12 @@ static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 	 * return): its bind came first, and nothing else will claim it.
 	 */
 	during_call = job && !e->start_ns;
-	if (e->start_ns && e->start_ns <= e->ts_ns) {
+	if (job && e->start_ns && e->start_ns <= e->ts_ns) {
 		uint64_t lane = lane_for(tb, b, vm, e->start_ns, e->ts_ns, false);
 
 		ev_init(&x, TE_BEGIN, lane, e->start_ns, TN_JOB);
-		x.flow_in = job ? job->flow : 0;
+		x.flow_in = job->flow;
 		emit(tb, b, &x);
-		if (!job) {	/* its bind's event may still come: it must not queue it again */
-			uint64_t *start = malloc(sizeof(*start));
-
-			if (tb->drawn.n >= EARLY_MAX)
-				tr_map_free(&tb->drawn, free);	/* binds lost: forget them */
-			if (start) {
-				*start = e->start_ns;
-				free(tr_map_del(&tb->drawn, e->pid, e->job));
-				if (tr_map_put(&tb->drawn, e->pid, e->job, start))
-					free(start);
-			}
-		}
 		ev_init(&x, TE_END, lane, e->ts_ns, TN_NONE);
 		free_args(&x, e);	/* merged with the begin's by readers */
 		emit(tb, b, &x);
@@ -741,8 +731,8 @@ static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 	} else if (during_call) {
 		job_freed(tb, b, e, job->flow);
 	} else {
-		/* freed before its VM_BIND returned (or bound before we started): the bind,
-		 * if it comes, draws it with the flow */
+		/* freed before its VM_BIND returned, or before its event came (or bound before
+		 * we started): the bind, if it comes, draws it with the flow */
 		struct msmvm_event *copy = malloc(sizeof(*copy));
 
 		if (tb->early.n >= EARLY_MAX)
