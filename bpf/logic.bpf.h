@@ -657,6 +657,9 @@ static __always_inline int handle_job_free_return(void)
 			e->in_flight_after = in_flight;
 			event_output(e);
 			bpf_map_delete_elem(&pending_frees, &tid);
+		} else {
+			/* not held (no room at the entry, or evicted since): lost, and said so */
+			health_inc(MSMVM_H_RINGBUF_DROPS);
 		}
 	}
 	return 0;

@@ -1552,8 +1552,8 @@ TEST(a_reused_job_address_never_ties_a_free_to_another_call)
 /*
  * The free of a job, on another CPU, can take its place in the ring buffer before the event
  * of the VM_BIND return it names (its probe read the return's time already): seen in the
- * guest with fentry. The job is drawn whole at its free, and the return that comes after
- * must not leave it in flight (a "job" slice that never ends) nor start a flow to nothing.
+ * guest with fentry. The free waits for that return, which draws the job whole with its
+ * flow: nothing left in flight (a "job" slice that never ends), the free tied to its call.
  */
 TEST(a_free_ahead_of_its_bind_in_the_ring_leaves_nothing_in_flight)
 {
@@ -1576,14 +1576,128 @@ TEST(a_free_ahead_of_its_bind_in_the_ring_leaves_nothing_in_flight)
 		return;
 	if (have_protoc() && check_file(path, false, &r)) {
 		CHECK_EQ(r.open_slices, 0);
-		CHECK_EQ(r.flows, 1);
+		CHECK_EQ(r.flows, 2);
 	}
 	if (msmvm_trace_load_workload(path, &wl, NULL, &err)) {
 		FAILF("load: %s", err.msg);
 		return;
 	}
 	CHECK_EQ(wl.nbinds, 2);
+	if (wl.nbinds == 2) {
+		CHECK_EQ(wl.binds[0].free_ns, 1500);
+		CHECK_EQ(wl.binds[0].used, 1);
+	}
+	CHECK_EQ(wl.frees_without_bind, 0);
 	msmvm_workload_free(&wl);
+}
+
+/*
+ * With no time in the scheduler, a job can be freed while its call is still returning: the
+ * free's probe runs before the return probe gives the job its start (start_ns 0), but the
+ * free's event leaves at the free's return, after the call's event. Each such free is counted
+ * once, tied to its call, even when the address was queued again before the free's event
+ * left; so is one whose bind is never seen, even when the next job at the same address is
+ * freed the same way.
+ */
+TEST(a_free_inside_its_call_after_its_bind_in_the_ring_is_counted)
+{
+	static struct stream s;
+	const char *path = tmp_path("inside.perfetto-trace");
+	const uint64_t A = 0x55aa00005000ULL, X = 0xc000;
+	struct msmvm_trace_info info;
+	struct msmvm_snapshot snap;
+	struct msmvm_workload wl;
+	struct msmvm_err err;
+	struct msmvm_event *e;
+
+	s.n = 0;
+	for (uint64_t k = 0; k < 3; k++) {	/* three calls, one job address */
+		uint64_t t = 1000 + 1000 * k;
+
+		e = bind_ev(&s, 100, 101, "app", A, t, t + 400, 0);
+		counted(e, X, 10, t + 300, 10);
+		free_ev(&s, 100, A, X, 0, t + 350, 10, 1 + (uint32_t)k, 10, 0, 0, false);
+	}
+	/*
+	 * The address freed, and queued again by the next call, before that free's event
+	 * left (its thread preempted between the kfree and the return probe): the late free
+	 * is the first call's, the next one the second's.
+	 */
+	e = bind_ev(&s, 100, 101, "app", A, 5000, 5400, 0);
+	counted(e, X, 10, 5300, 10);
+	e = bind_ev(&s, 100, 101, "app", A, 5500, 5700, 0);
+	counted(e, X, 10, 5600, 10);
+	free_ev(&s, 100, A, X, 0, 5350, 10, 11, 10, 0, 0, false);
+	free_ev(&s, 100, A, X, 5700, 5800, 10, 13, 10, 0, 0, false);
+	/* a free whose bind came before we attached, then another at its address: both count */
+	free_ev(&s, 100, A, 0xd000, 0, 6100, 4, 5, 4, 0, 0, false);
+	free_ev(&s, 100, A, 0xd000, 0, 6200, 4, 7, 4, 0, 0, false);
+	if (write_trace(path, &s, MSMVM_TRACE_PERFETTO, 0, NULL))
+		return;
+	if (msmvm_trace_replay(path, 0, &snap, &info, &err)) {
+		FAILF("replay: %s", err.msg);
+		return;
+	}
+	CHECK_EQ(snap.totals.c.binds, 5);
+	CHECK_EQ(snap.totals.c.pages_counted, 50);
+	CHECK_EQ(snap.totals.c.pages_used, 1 + 2 + 3 + 11 + 13 + 5 + 7);
+	msmvm_snapshot_free(&snap);
+	if (msmvm_trace_load_workload(path, &wl, NULL, &err)) {
+		FAILF("load: %s", err.msg);
+		return;
+	}
+	CHECK_EQ(wl.nbinds, 5);
+	for (size_t i = 0; i < wl.nbinds && i < 3; i++) {
+		CHECK_EQ(wl.binds[i].free_ns, 1350 + 1000 * i);
+		CHECK_EQ(wl.binds[i].used, 1 + i);
+	}
+	if (wl.nbinds == 5) {
+		CHECK_EQ(wl.binds[3].free_ns, 5350);
+		CHECK_EQ(wl.binds[3].used, 11);
+		CHECK_EQ(wl.binds[4].free_ns, 5800);
+		CHECK_EQ(wl.binds[4].used, 13);
+	}
+	CHECK_EQ(wl.frees_without_bind, 2);	/* the two whose binds came before we attached */
+	msmvm_workload_free(&wl);
+
+	/*
+	 * After a loss: a job whose free was lost, then (2 ms on) its address's next job freed
+	 * ahead of its bind. The free is the next job's, not the one left over.
+	 */
+	{
+		struct msmvm_trace_opts o = { .format = MSMVM_TRACE_PERFETTO, .t0_ns = 1000 };
+		struct msmvm_trace *t;
+
+		s.n = 0;
+		e = bind_ev(&s, 100, 101, "app", A, 7000, 7400, 0);
+		counted(e, 0xe000, 10, 7300, 10);
+		free_ev(&s, 100, A, 0xe000, 0, 2009350, 10, 17, 10, 0, 0, false);
+		e = bind_ev(&s, 100, 101, "app", A, 2009000, 2009400, 0);
+		counted(e, 0xe000, 10, 2009300, 10);
+		if (msmvm_trace_create(path, &o, &t, &err)) {
+			FAILF("create: %s", err.msg);
+			return;
+		}
+		msmvm_trace_add(t, &s.ev[0]);
+		msmvm_trace_dropped(t, 1);	/* the first job's free */
+		msmvm_trace_add(t, &s.ev[1]);
+		msmvm_trace_add(t, &s.ev[2]);
+		if (msmvm_trace_close(t, NULL, NULL, &err)) {
+			FAILF("close: %s", err.msg);
+			return;
+		}
+		if (msmvm_trace_load_workload(path, &wl, NULL, &err)) {
+			FAILF("load: %s", err.msg);
+			return;
+		}
+		CHECK_EQ(wl.nbinds, 2);
+		if (wl.nbinds == 2) {
+			CHECK_EQ(wl.binds[0].free_ns, 0);	/* its free lost */
+			CHECK_EQ(wl.binds[1].free_ns, 2009350);
+			CHECK_EQ(wl.binds[1].used, 17);
+		}
+		msmvm_workload_free(&wl);
+	}
 }
 
 /* `test_trace workload FILE`: the workload a trace loads to, as JSON, for the scripts. */

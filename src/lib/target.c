@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "btf_merge.h"
+#include "btf_slice.h"
 #include "internal.h"
 
 static bool path_exists(const char *p)
@@ -174,7 +175,10 @@ static const char *const model_kernel_types[] = { "pt_regs", "user_pt_regs", "ta
 /* Into dst: model_kernel_types[] from the running kernel's BTF. 0 or -errno. */
 static int add_model_kernel_types(struct btf *dst)
 {
-	struct btf *vmlinux = btf__load_vmlinux_btf();
+	/* not btf__load_vmlinux_btf(): ~11 MiB at once for the whole kernel's types */
+	struct btf *vmlinux = btf_vmlinux_slice("/sys/kernel/btf/vmlinux", model_kernel_types,
+						sizeof(model_kernel_types) /
+							sizeof(model_kernel_types[0]));
 	int ret;
 
 	if (!vmlinux)

@@ -129,11 +129,27 @@ struct tb_pending {
 /* Calls in progress whose ops are held: past this, the least recently touched goes. */
 #define PENDING_MAX 1024
 
-/* A queued job whose free is still to come. */
+/*
+ * A queued job whose free is still to come. A job's address is reused as soon as it is
+ * freed, before that free's event leaves (at the free's return): a later call's job can
+ * queue at the same address ahead of it. So each address holds its jobs, newest first.
+ */
 struct tb_job {
 	uint64_t flow, start, vm;
+	uint64_t added;		/* when it was counted (or its call's entry): later frees may be its */
 	uint32_t count;
+	struct tb_job *older;	/* the address's previous job, its free still to come */
 };
+
+/* Jobs kept per address: more are older ones whose frees were lost. */
+#define JOBS_PER_ADDRESS 4
+/*
+ * Once events were lost, an address may hold a job whose free was lost: a free with no
+ * start is then taken as a job's only if it came at most this long after the job's return
+ * (it entered before the return probe took the job; that probe can be preempted, so
+ * without losses there is no bound: every job listed still has its free to come).
+ */
+#define FREE_IN_RETURN_NS 1000000ULL
 
 struct tr_build {
 	struct tr_backend *ops;
@@ -141,9 +157,9 @@ struct tr_build {
 	uint64_t t0, next_uuid, flow_seq, recorder, last_clock;
 	struct tr_map procs, threads, vms, jobs;
 	struct tr_map early;	/* frees seen before their bind returned: held for the flow */
-	struct tr_map drawn;	/* frees drawn whole before their bind's event came: its start */
 	struct tr_map pending;	/* tid -> struct tb_pending: ops of calls in progress */
 	uint64_t pending_clock;
+	bool lossy;		/* events were lost: the jobs listed may be ones whose frees were */
 	bool ops_on;		/* the header said the binds carry their ops */
 	char *opstr;		/* the "ops" argument being written */
 	size_t opscap;
@@ -164,6 +180,14 @@ struct tr_build *tr_build_new(struct tr_backend *ops, void *be, uint64_t t0_ns)
 	return tb;
 }
 
+static void free_jobs(void *p)
+{
+	for (struct tb_job *j = p, *next; j; j = next) {
+		next = j->older;
+		free(j);
+	}
+}
+
 static void free_vm(void *p)
 {
 	struct tb_vm *vm = p;
@@ -179,9 +203,8 @@ void tr_build_free(struct tr_build *tb)
 	tr_map_free(&tb->procs, free);
 	tr_map_free(&tb->threads, free);
 	tr_map_free(&tb->vms, free_vm);
-	tr_map_free(&tb->jobs, free);
+	tr_map_free(&tb->jobs, free_jobs);
 	tr_map_free(&tb->early, free);
-	tr_map_free(&tb->drawn, free);
 	tr_map_free(&tb->pending, free);
 	free(tb->opstr);
 	free(tb);
@@ -635,29 +658,33 @@ static void bind_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 		 * freed it may return after a later call with the same job returned (or its
 		 * event was lost); the earlier free is then another call's.
 		 */
-		uint64_t *drawn = tr_map_get(&tb->drawn, e->pid, e->job);
-
 		early = tr_map_get(&tb->early, e->pid, e->job);
-		if (early && early->ts_ns >= e->start_ns)
+		/*
+		 * (A free that knew this return's time, on another CPU, may have taken its
+		 * place in the ring buffer before this event did: it names the return.)
+		 */
+		if (early && (early->start_ns ? early->start_ns == e->ts_ns
+					      : early->ts_ns >= e->start_ns))
 			tr_map_del(&tb->early, e->pid, e->job);
 		else
 			early = NULL;
-		if (drawn && *drawn == e->ts_ns) {
-			/*
-			 * Its free, on another CPU, took its place in the ring buffer before this
-			 * event did, and was drawn whole (it knew this return's time): nothing is
-			 * left in flight, and there is no flow to end.
-			 */
-			free(tr_map_del(&tb->drawn, e->pid, e->job));
-			flow = 0;
-		} else if (!early) {
+		if (!early) {
 			struct tb_job *j = malloc(sizeof(*j));
 
 			if (j) {
-				*j = (struct tb_job){ flow, e->ts_ns, e->vm, e->count };
-				free(tr_map_del(&tb->jobs, e->pid, e->job));
+				struct tb_job *o;
+				int n = 1;
+
+				*j = (struct tb_job){ .flow = flow, .start = e->ts_ns, .vm = e->vm,
+						      .added = e->add_ns ? e->add_ns : e->start_ns,
+						      .count = e->count,
+						      .older = tr_map_del(&tb->jobs, e->pid, e->job) };
+				for (o = j; o->older && ++n < JOBS_PER_ADDRESS; o = o->older)
+					;
+				free_jobs(o->older);
+				o->older = NULL;
 				if (tr_map_put(&tb->jobs, e->pid, e->job, j))
-					free(j);
+					free_jobs(j);
 			}
 		}
 	}
@@ -693,7 +720,7 @@ static void bind_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 		counter_ev(&xs[n++], vm_counter(tb, b, vm, &vm->inflight_uuid, "in_flight pages"),
 			   e->add_ns ? clamp(e->add_ns, start, e->ts_ns) : we, e->in_flight, t->uuid);
 	/* a free that came before this return, during the call: in the call's time order */
-	if (early && job_freed_ev(tb, b, early, flow, false, &xs[n]))
+	if (early && !early->start_ns && job_freed_ev(tb, b, early, flow, false, &xs[n]))
 		xs[n++].home = t->uuid;
 	ev_init(&xs[n++], TE_END, t->uuid, e->ts_ns, TN_NONE);
 	/* stable: at equal times, the order above (the slice's end last) */
@@ -708,7 +735,53 @@ static void bind_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 		}
 	for (int i = 0; i < n; i++)
 		emit(tb, b, &xs[order[i]]);
+	if (early && early->start_ns) {
+		/*
+		 * A free that named this return but reached the ring buffer first: the job whole,
+		 * on a lane, from this return to its free (its in_flight readings were drawn when
+		 * it came)
+		 */
+		uint64_t end = early->end_ns > early->ts_ns ? early->end_ns : early->ts_ns;
+		uint64_t lane = lane_for(tb, b, vm, early->start_ns, end, false);
+		struct tr_ev y;
+
+		ev_init(&y, TE_BEGIN, lane, early->start_ns, TN_JOB);
+		y.flow_in = flow;
+		emit(tb, b, &y);
+		ev_init(&y, TE_END, lane, early->ts_ns, TN_NONE);
+		free_args(&y, early);
+		emit(tb, b, &y);
+	}
 	free(early);
+}
+
+/*
+ * The queued job a free ends, taken from its address's list: the one whose return the free
+ * names, or, for a free that came before its call's return probe (no start), the latest
+ * counted before the free (after losses, returned about when it came). The address's jobs
+ * older than it were freed before it was allocated: their frees were lost, and they go.
+ * NULL when none is the free's.
+ */
+static struct tb_job *take_job(struct tr_build *tb, const struct msmvm_event *e)
+{
+	struct tb_job *head = tr_map_get(&tb->jobs, e->pid, e->job), *j, *prev = NULL;
+
+	if (e->in_ioctl)	/* an error path's job: never queued */
+		return NULL;
+	for (j = head; j; prev = j, j = j->older)
+		if (e->start_ns ? j->start == e->start_ns
+				: j->added <= e->ts_ns &&
+					  (!tb->lossy || e->ts_ns <= j->start + FREE_IN_RETURN_NS))
+			break;
+	if (!j)
+		return NULL;
+	if (prev)
+		prev->older = NULL;
+	else
+		tr_map_del(&tb->jobs, e->pid, e->job);
+	free_jobs(j->older);
+	j->older = NULL;
+	return j;
 }
 
 static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm_event *e)
@@ -716,6 +789,7 @@ static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 	struct tb_proc *p = get_proc(tb, b, e->pid, NULL);
 	struct tb_vm *vm = p ? get_vm(tb, p, e->pid, e->vm) : NULL;
 	struct tb_job *job;
+	bool during_call;
 	uint64_t inflight, home, end = e->end_ns > e->ts_ns ? e->end_ns : e->ts_ns;
 	struct tr_ev x;
 
@@ -723,32 +797,21 @@ static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 		return;
 	inflight = vm_counter(tb, b, vm, &vm->inflight_uuid, "in_flight pages");
 	home = lane0(tb, b, vm);
-	job = tr_map_del(&tb->jobs, e->pid, e->job);
-	if (job && job->start != e->start_ns) {
-		/* another call's job at this address (its free was lost): not this one's flow */
-		free(job);
-		job = NULL;
-	}
-	if (e->start_ns && e->start_ns <= e->ts_ns) {
+	job = take_job(tb, e);
+	/*
+	 * Freed inside its call, before the call's return probe could give the job its start,
+	 * yet put in the ring buffer after the call's event (a free's event leaves at its
+	 * return): its bind came first, and nothing else will claim it.
+	 */
+	during_call = job && !e->start_ns;
+	if (job && e->start_ns && e->start_ns <= e->ts_ns) {
 		/* the lane is busy up to the sub's end: its sequence counts in deltas */
 		uint64_t lane = lane_for(tb, b, vm, e->start_ns, end, false);
 
 		home = lane;
 		ev_init(&x, TE_BEGIN, lane, e->start_ns, TN_JOB);
-		x.flow_in = job ? job->flow : 0;
+		x.flow_in = job->flow;
 		emit(tb, b, &x);
-		if (!job) {	/* its bind's event may still come: it must not queue it again */
-			uint64_t *start = malloc(sizeof(*start));
-
-			if (tb->drawn.n >= EARLY_MAX)
-				tr_map_free(&tb->drawn, free);	/* binds lost: forget them */
-			if (start) {
-				*start = e->start_ns;
-				free(tr_map_del(&tb->drawn, e->pid, e->job));
-				if (tr_map_put(&tb->drawn, e->pid, e->job, start))
-					free(start);
-			}
-		}
 		ev_init(&x, TE_END, lane, e->ts_ns, TN_NONE);
 		free_args(&x, e);	/* merged with the begin's by readers */
 		x.extra_track = inflight;	/* in_flight before the sub */
@@ -756,17 +819,24 @@ static void free_event(struct tr_build *tb, struct tr_buf *b, const struct msmvm
 		emit(tb, b, &x);
 	} else if (e->in_ioctl) {
 		job_freed(tb, b, e, 0, true);
+	} else if (during_call) {
+		job_freed(tb, b, e, job->flow, true);
 	} else {
-		/* freed before its VM_BIND returned (or bound before we started): the bind,
-		 * if it comes, draws it with the flow */
+		/* freed before its VM_BIND returned, or before its event came (or bound before
+		 * we started): the bind, if it comes, draws it with the flow */
 		struct msmvm_event *copy = malloc(sizeof(*copy));
 
 		counter(tb, b, inflight, e->ts_ns, e->in_flight, home);	/* before the sub */
 		if (tb->early.n >= EARLY_MAX)
 			flush_early(tb, b);
 		if (copy) {
+			struct msmvm_event *older = tr_map_del(&tb->early, e->pid, e->job);
+
 			*copy = *e;
-			free(tr_map_del(&tb->early, e->pid, e->job));
+			if (older) {	/* its bind never claimed it: drawn now, never dropped */
+				job_freed(tb, b, older, 0, false);
+				free(older);
+			}
 			if (tr_map_put(&tb->early, e->pid, e->job, copy)) {
 				job_freed(tb, b, e, 0, false);
 				free(copy);
@@ -848,6 +918,7 @@ void tr_build_lost(struct tr_build *tb, struct tr_buf *b, uint64_t ts, uint64_t 
 {
 	struct tr_ev x;
 
+	tb->lossy = true;
 	tb->ops->restart(tb->be, true);
 	ev_init(&x, TE_INSTANT, tb->recorder, ts, TN_LOST);
 	arg_u(&x, TK_DROPPED, lost);
@@ -863,20 +934,21 @@ void tr_build_finish_jobs(struct tr_build *tb, struct tr_buf *b)
 	/* jobs still in flight: begun, never ended (what a stall waits for) */
 	for (size_t i = 0; i < tb->jobs.cap; i++) {
 		struct tr_map_ent *me = &tb->jobs.e[i];
-		struct tb_job *j = me->v;
-		struct tb_proc *p;
-		struct tb_vm *vm;
 
 		if (!me->used)
 			continue;
-		p = get_proc(tb, b, (uint32_t)me->k1, NULL);
-		vm = p ? get_vm(tb, p, (uint32_t)me->k1, j->vm) : NULL;
-		if (!vm)
-			continue;
-		ev_init(&x, TE_BEGIN, lane_for(tb, b, vm, j->start, j->start, true), j->start, TN_JOB);
-		arg_u(&x, TK_COUNTED, j->count);
-		x.flow_in = j->flow;
-		emit(tb, b, &x);
+		for (struct tb_job *j = me->v; j; j = j->older) {
+			struct tb_proc *p = get_proc(tb, b, (uint32_t)me->k1, NULL);
+			struct tb_vm *vm = p ? get_vm(tb, p, (uint32_t)me->k1, j->vm) : NULL;
+
+			if (!vm)
+				continue;
+			ev_init(&x, TE_BEGIN, lane_for(tb, b, vm, j->start, j->start, true), j->start,
+				TN_JOB);
+			arg_u(&x, TK_COUNTED, j->count);
+			x.flow_in = j->flow;
+			emit(tb, b, &x);
+		}
 	}
 }
 
