@@ -456,6 +456,8 @@ awk -v secs="$SECS" -v procs="$PROCS" '
       print "wall_added." t[i], wall[r, t[i]] - wall[r, "none"]
       print "cpu_added." t[i], cpu[r, t[i]] - cpu[r, "none"]
     }
+    print "wall_less", (wall[r, "ours"] < wall[r, "bpftrace"]) ? 1 : 0
+    print "cpu_less", (cpu[r, "ours"] < cpu[r, "bpftrace"]) ? 1 : 0
     if (wall[r, "bpftrace"] != wall[r, "none"])
       print "wall_ratio", (wall[r, "ours"] - wall[r, "none"]) / (wall[r, "bpftrace"] - wall[r, "none"])
     if (cpu[r, "bpftrace"] != cpu[r, "none"])

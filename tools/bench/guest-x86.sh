@@ -11,16 +11,20 @@
 # then writes R/gen.done (or R/gen.failed, the reason in it). 9p with cache=mmap: the
 # guest sees the host's files as they are written.
 #
-# Then RUNS rounds. A round: the four tools in a rotated order (msmvm-stat with fentry, the
-# bpftrace script with kfunc, msmvm-stat with kprobes, the script with kprobes), each between
-# two runs with no tool (none0 T none1 T none2 T none3 T none4): a tool's time added is
-# against the mean of the two runs around it, so that the guest's speed drifting with the
-# host's load over a round cancels out. Per tool: attach (the time to attached, seen from
-# here, and msmvm-stat's own figure), the programs it holds (its fds' link info, bpftool
-# perf show), a timing run of the twin flat out for GSECS seconds with BPF statistics off,
-# then a counted run (NB binds per process) with kernel.bpf_stats_enabled=1 and bpftool prog
-# show before and after, then stop (the tool's final report). Every run's ground truth
-# (msmvm-sim run --kernel's summary) is kept beside it; R/rN.order lists the round's runs.
+# Then RUNS rounds. A round: for each attach kind (fentry, kprobes; the first alternates), the
+# pair msmvm-stat and the bpftrace script of that kind (kfunc is bpftrace's fentry), between two
+# timing runs with no tool: none0, then per kind: the first tool attaches, its timing run (the
+# twin flat out for GSECS seconds, BPF statistics off); the second attaches too, and the counted
+# run (NB binds per process) goes with both attached and kernel.bpf_stats_enabled=1, bpftool
+# prog show before and after: both tools' programs run on the same calls, one after the other
+# (the same trampoline, the same kprobe), under the same load, so that their per-call times
+# compare as a pair (which attaches first, and so runs first, alternates by round); then the
+# first stops, the second's timing run, the second stops; none1, ... A tool's time added is
+# against the mean of the two runs with no tool around it, so that the guest's speed drifting
+# with the host's load over a round cancels out. Per tool: the time to attached (seen from
+# here, and msmvm-stat's own figure), the programs it holds (its fds' link info, bpftool perf
+# show), its final report. Every run's ground truth (msmvm-sim run --kernel's summary) is kept
+# beside it; R/rN.order lists the round's timing runs in order.
 #
 # usage: guest-x86.sh R RUNS GSECS NB
 set -u
@@ -33,9 +37,11 @@ STATS=/proc/sys/kernel/bpf_stats_enabled
 log() { echo "$*" >>"$R/log"; }
 : >"$R/log"
 TP='' TCHILD=''
+P1='' P2='' T1='' T2=''
 cleanup() {
-  [ -n "$TCHILD" ] && kill -TERM "$TCHILD" 2>/dev/null
-  [ -n "$TP" ] && kill -INT "$TP" 2>/dev/null
+  local p
+  for p in $TCHILD $T1 $T2; do kill -TERM "$p" 2>/dev/null; done
+  for p in $TP $P1 $P2; do kill -INT "$p" 2>/dev/null; done
   echo 0 >"$STATS" 2>/dev/null
 }
 trap cleanup EXIT
@@ -129,36 +135,48 @@ workload() {	# TAG ARGS...: the twin's run, its summary TAG.json; TAG.time: wall
   echo "$t0 $t1 | $c0 | $c1" >"$R/$tag.time"
 }
 
-TOOLS=(ours-fentry bt-kfunc ours-kprobe bt-kprobe)
 declare -A broken fails
 [ -e "$R/gen.failed" ] && broken[bt-kfunc]=1 broken[bt-kprobe]=1
 [ -s "$R/kfunc.bt" ] || broken[bt-kfunc]=1
+try_start() {	# CFG TAG: start, or count a failure (tried again next round; after two, no more)
+  [ -n "${broken[$1]:-}" ] && return 1
+  start "$1" "$2" && return 0
+  fails[$1]=$(( ${fails[$1]:-0} + 1 ))
+  [ "${fails[$1]}" -ge 2 ] && broken[$1]=1
+  return 1
+}
+KINDS=(fentry kprobe)
 echo 0 >"$STATS"
 for ((r = 1; r <= RUNS; r++)); do
   n=0
   workload "r$r.none$n.A" -d "$GSECS"
   order="none$n"
-  for ((k = 0; k < ${#TOOLS[@]}; k++)); do	# a different order each round
-    cfg=${TOOLS[$(( (k + r - 1) % ${#TOOLS[@]} ))]}
-    tag=r$r.$cfg
-    [ -n "${broken[$cfg]:-}" ] && continue
-    if ! start "$cfg" "$tag"; then
-      # tried again in the next round; after two failures, no more (its .err is kept)
-      fails[$cfg]=$(( ${fails[$cfg]:-0} + 1 ))
-      [ "${fails[$cfg]}" -ge 2 ] && broken[$cfg]=1
-      continue
+  for ((k = 0; k < ${#KINDS[@]}; k++)); do
+    kind=${KINDS[$(( (k + r - 1) % ${#KINDS[@]} ))]}
+    pair=("ours-$kind" "bt-$([ "$kind" = fentry ] && echo kfunc || echo kprobe)")
+    (( r % 2 )) && pair=("${pair[1]}" "${pair[0]}")	# bpftrace first in odd rounds
+    first=${pair[0]} second=${pair[1]} p1=$first p2=$second
+    try_start "$first" "r$r.$first" && P1=$TP T1=$TCHILD || p1=''
+    [ -n "$p1" ] && { workload "r$r.$first.A" -d "$GSECS"; order+=" $first"; }
+    try_start "$second" "r$r.$second" && P2=$TP T2=$TCHILD || p2=''
+    if [ -n "$p1$p2" ]; then
+      echo 1 >"$STATS"
+      bpftool prog show -j >"$R/r$r.$kind.p0.json" 2>/dev/null
+      workload "r$r.$kind.B" -n "$NB"
+      bpftool prog show -j >"$R/r$r.$kind.p1.json" 2>/dev/null
+      echo 0 >"$STATS"
+      echo "$p1 $p2" >"$R/r$r.$kind.both"
     fi
-    workload "$tag.A" -d "$GSECS"
-    echo 1 >"$STATS"
-    bpftool prog show -j >"$R/$tag.p0.json" 2>/dev/null
-    workload "$tag.B" -n "$NB"
-    bpftool prog show -j >"$R/$tag.p1.json" 2>/dev/null
-    echo 0 >"$STATS"
-    stop "$tag"
+    [ -n "$p1" ] && { TP=$P1 TCHILD=$T1; stop "r$r.$first"; }
+    if [ -n "$p2" ]; then
+      TP=$P2 TCHILD=$T2
+      workload "r$r.$second.A" -d "$GSECS"; order+=" $second"
+      stop "r$r.$second"
+    fi
     n=$((n + 1))
     workload "r$r.none$n.A" -d "$GSECS"
-    order+=" $cfg none$n"
-    log "$tag: done"
+    order+=" none$n"
+    log "r$r.$kind: done ($p1 $p2)"
   done
   echo "$order" >"$R/r$r.order"
 done

@@ -40,20 +40,21 @@ gprogs() {
       | unique_by(.id)'
 }
 
-# gcheck R TAG CFG: the tool's final counts against the twin's ground truth for the two runs
-# it watched (TAG.A, TAG.B): puts g.check.CFG (1 agree, 0 not)
+# gcheck R TAG CFG COUNTED: the tool's final counts against the twin's ground truth for the
+# two runs it watched (its timing run TAG.A, the counted run COUNTED): puts g.check.CFG (1 agree,
+# 0 not)
 gcheck() {
-  local r=$1 tag=$2 cfg=$3 keys diffs
+  local r=$1 tag=$2 cfg=$3 counted=$4 keys diffs
   case $cfg in
     ours-*) keys=$KEYS_OURS; tail -n 1 "$r/$tag.out" | jq -c "$JQ_OURS" >"$r/$tag.counts.json" 2>/dev/null ;;
     bt-*) keys=$KEYS_BT; jq -nc "$JQ_BT" "$r/$tag.out" >"$r/$tag.counts.json" 2>/dev/null ;;
   esac
-  if [ ! -s "$r/$tag.counts.json" ] || [ ! -s "$r/$tag.A.json" ] || [ ! -s "$r/$tag.B.json" ]; then
+  if [ ! -s "$r/$tag.counts.json" ] || [ ! -s "$r/$tag.A.json" ] || [ ! -s "$counted" ]; then
     put "g.check.$cfg" 0
     say "  $tag: no final report or no ground truth ($(tail -n 2 "$r/$tag.err" | tr '\n' ' '))"
     return
   fi
-  jq -s '{processes: ([.[].processes[]])}' "$r/$tag.A.json" "$r/$tag.B.json" >"$r/$tag.truth.json"
+  jq -s '{processes: ([.[].processes[]])}' "$r/$tag.A.json" "$counted" >"$r/$tag.truth.json"
   diffs=$(jq -rn --argjson keys "$keys" --argjson twin true --slurpfile tool "$r/$tag.counts.json" \
             --slurpfile sum "$r/$tag.truth.json" "$JQ_CMP" 2>&1)
   if [ -z "$diffs" ]; then
@@ -155,7 +156,8 @@ guest_x86() {
     done
     for cfg in ours-fentry bt-kfunc ours-kprobe bt-kprobe; do
       tag=r$i.$cfg
-      [ -e "$r/$tag.p1.json" ] || continue
+      kind=$(case $cfg in *fentry|*kfunc) echo fentry ;; *) echo kprobe ;; esac)
+      [ -e "$r/$tag.pid" ] && [ -e "$r/r$i.$kind.p1.json" ] && [ -s "$r/r$i.$kind.B.json" ] || continue
       read -r t0 t1 <"$r/$tag.attach"
       put "g.attach_ms.$cfg" "$(calc "($t1 - $t0) * 1000")"
       [ "${cfg%%-*}" = ours ] && put "g.attach_self_ms.$cfg" "$(sed -n 's/.* in \([0-9.]*\) ms.*/\1/p' "$r/$tag.err" | head -n 1)"
@@ -163,19 +165,19 @@ guest_x86() {
       put "g.progs.$cfg" "$(jq length <<<"$progs")"
       [ "$i" = 1 ] && echo "$progs" >"$W/gprogs.$cfg.json"
       # BPF run time over the counted run: the programs' counters after, less before
-      st=$(jq -nc --argjson p "$progs" --slurpfile a "$r/$tag.p0.json" --slurpfile b "$r/$tag.p1.json" '
+      st=$(jq -nc --argjson p "$progs" --slurpfile a "$r/r$i.$kind.p0.json" --slurpfile b "$r/r$i.$kind.p1.json" '
         ($a[0] | map({key: (.id | tostring), value: .}) | from_entries) as $before |
         [$b[0][] as $g | $p[] | select(.id == $g.id)
           | . + {ns: (($g.run_time_ns // 0) - ($before[.id | tostring].run_time_ns // 0)),
                  cnt: (($g.run_cnt // 0) - ($before[.id | tostring].run_cnt // 0))}]')
-      binds=$(jq '.totals.binds' "$r/$tag.B.json")
+      binds=$(jq '.totals.binds' "$r/r$i.$kind.B.json")
       GNS[$i.$cfg]=$(jq 'if (map(.cnt) | add // 0) > 0 then (map(.ns) | add) / (map(.cnt) | add) else "nan" end' <<<"$st")
       GNSB[$i.$cfg]=$(jq --argjson b "$binds" '(map(.ns) | add // 0) / $b' <<<"$st")
       put "g.bpf_ns.$cfg" "${GNS[$i.$cfg]}"
       put "g.bpf_ns_per_bind.$cfg" "${GNSB[$i.$cfg]}"
       put "g.calls_per_bind.$cfg" "$(jq --argjson b "$binds" '(map(.cnt) | add // 0) / $b' <<<"$st")"
       jq -r '.[] | "g.hook.\(.hook | gsub(" "; "_")).'"$cfg"' \(if .cnt > 0 then .ns / .cnt else 0 end)"' <<<"$st" >>"$RES"
-      gcheck "$r" "$tag" "$cfg"
+      gcheck "$r" "$tag" "$cfg" "$r/r$i.$kind.B.json"
     done
     # per round: msmvm against the script, same attach kind (kfunc is bpftrace's fentry)
     for p in "fentry ours-fentry bt-kfunc" "kprobe ours-kprobe bt-kprobe"; do
@@ -192,6 +194,8 @@ guest_x86() {
       for (k = 1; k <= 4; k += 3) {
         a = pair[k + 1]; b = pair[k + 2]
         if ((a in wadd) && (b in wadd)) {
+          print "g.wall_less." pair[k], (wadd[a] < wadd[b]) ? 1 : 0
+          print "g.wall_half." pair[k], (wadd[a] <= 0.5 * wadd[b]) ? 1 : 0
           if (wadd[b] != 0) print "g.wall_ratio." pair[k], wadd[a] / wadd[b]
           if (cadd[b] != 0) print "g.cpu_ratio." pair[k], cadd[a] / cadd[b]
         }
@@ -199,17 +203,17 @@ guest_x86() {
       delete wadd; delete cadd
     }
     BEGIN { split("fentry ours-fentry bt-kfunc kprobe ours-kprobe bt-kprobe", pair, " ") }
-    $1 != round { if (round != "") flush_round(); round = $1; havenone = 0; held = "" }
+    $1 != round { if (round != "") flush_round(); round = $1; havenone = 0; nheld = 0 }
     { print "g.binds." ($2 ~ /^none/ ? "none" : $2), $3 }
     $2 ~ /^none/ {
       print "g.wall.none", $4; print "g.cpu.none", $5
-      if (held != "" && havenone) {
-        wadd[held] = hw - (nw + $4) / 2; cadd[held] = hc - (nc + $5) / 2
-        print "g.wall_added." held, wadd[held]; print "g.cpu_added." held, cadd[held]
+      for (h = 1; h <= nheld && havenone; h++) {
+        t = held[h]; wadd[t] = hw[h] - (nw + $4) / 2; cadd[t] = hc[h] - (nc + $5) / 2
+        print "g.wall_added." t, wadd[t]; print "g.cpu_added." t, cadd[t]
       }
-      nw = $4; nc = $5; havenone = 1; held = ""; next
+      nw = $4; nc = $5; havenone = 1; nheld = 0; next
     }
-    { held = $2; hw = $4; hc = $5 }
+    { nheld++; held[nheld] = $2; hw[nheld] = $4; hc[nheld] = $5 }
     END { if (round != "") flush_round() }' "$W/gflat" >>"$RES"
   # starts that did not attach in time (tried again in the next round): how many, and where
   # the first one was (its stderr, its threads' kernel stacks)
@@ -225,7 +229,7 @@ guest_x86() {
   done
   # what did not attach, and why (bpftrace's own words)
   for cfg in ours-fentry bt-kfunc ours-kprobe bt-kprobe; do
-    if ! ls "$r"/r*."$cfg".p1.json >/dev/null 2>&1; then
+    if ! ls "$r"/r*."$cfg".pid >/dev/null 2>&1; then
       tag=$(ls "$r"/r*."$cfg".err 2>/dev/null | head -n 1)
       if [ -n "$tag" ]; then
         grep -v 'RLIMIT_MEMLOCK' "$tag" | grep -m 3 . | tr '\n' ' ' >"$W/gfail.$cfg"

@@ -65,8 +65,9 @@ g_sep_text() {	# KIND OURS BT: whether the time added separates, said
     echo "$GUEST_SECS s from round to round, and a guest under TCG runs on whatever share of a host core it gets (all"
     echo "its vCPUs on one host thread; other processes took $(num "$OTHERS_PCT" 0) % of the machine during the bench),"
     echo "so its rate moves with the host's load by more than a tool adds. The per-round ratios (paired: the"
-    echo "configurations of a round run back to back) are $(ratio_list "g.wall_ratio.$kind"): msmvm added"
-    echo "less than half of the script's in $(rounds_below "g.wall_ratio.$kind" 0.5) rounds."
+    echo "configurations of a round run back to back) are $(ratio_list "g.wall_ratio.$kind") (a negative ratio:"
+    echo "one of the two ran faster than the runs with no tool around it): msmvm added less than the script in"
+    echo "$(okcount "g.wall_less.$kind") rounds, at most half of it in $(okcount "g.wall_half.$kind")."
     echo "What would separate them: a host with a core to itself for the guest (or KVM), or more rounds"
     echo "(BENCH_RUNS) so that the median of the paired ratios settles."
   fi
@@ -88,13 +89,19 @@ host thread), the kernel twin \`msm_kmodel.ko\` on the real \`drm\` and \`gpu-sc
 the guest's root is the host's, so the host's bpftrace ($G_BTVER) and bpftool run in it
 (${G_BOOT}). The workload: \`msmvm-sim run --kernel -w sparse -P 2 --job-cost 0\`, real ioctls from
 two processes on the twin's device, jobs freed from drm_sched's kworker.
-$RUNS rounds, each over four tools in a rotated order: \`msmvm-stat --attach=fentry\`; the bpftrace
-script with kfunc/kretfunc (bpftrace's fentry/fexit); \`msmvm-stat --attach=kprobe\`; the script
-with kprobe/kretprobe; each between two timing runs with no tool. Per tool: attach; a timing run,
-the twin flat out for $GUEST_SECS s, BPF statistics off; a counted run of $GUEST_NB binds per process
-with \`kernel.bpf_stats_enabled=1\`, the programs' \`run_time_ns\` and \`run_cnt\` read before and
-after; stop. A tool's programs are found by what they are attached to (the links among its file
-descriptors, and its perf events in \`bpftool perf show\`), not by their names.
+$RUNS rounds. A round, for each attach kind (fentry, then kprobes, or the other way round): the pair
+\`msmvm-stat --attach=fentry\` and the bpftrace script with kfunc/kretfunc (bpftrace's fentry/fexit),
+or \`msmvm-stat --attach=kprobe\` and the script with kprobe/kretprobe, between two timing runs with
+no tool. The first of the pair attaches and has its timing run (the twin flat out for $GUEST_SECS s, BPF
+statistics off); the second attaches too, and the counted run ($GUEST_NB binds per process) goes
+with both attached and \`kernel.bpf_stats_enabled=1\`, the programs' \`run_time_ns\` and
+\`run_cnt\` read before and after; then the first stops and the second has its timing run alone.
+In the counted run both tools' programs run on the same calls, one after the other (the same
+fentry trampoline, the same kprobe), under the same load: their per-call times compare as a pair,
+which matters here, since the guest's speed follows the host's load. Which of the two attaches
+first (and so runs first on each call) alternates by round. A tool's programs are found by what
+they are attached to (the links among its file descriptors, and its perf events in \`bpftool perf
+show\`), not by their names.
 
 The bpftrace scripts are generated in each run from the twin's BTF as the guest's kernel has it
 loaded (\`/sys/kernel/btf/msm_kmodel\` over \`/sys/kernel/btf/vmlinux\`, read with bpftool:
@@ -115,7 +122,7 @@ hardware is the ratio between two tools measured side by side, not the absolute 
 ### BPF cost per hook invocation: kprobes $(gv g.bpf_ratio.kprobe "$G_KP_OK"), fentry $(gv g.bpf_ratio.fentry "$G_FE_OK")
 
 Total BPF run time over all the programs each tool attached, divided by their invocations
-(\`run_time_ns / run_cnt\`), in the counted runs:
+(\`run_time_ns / run_cnt\`), in the counted runs (each pair on the same calls; the ratio is per round):
 
 | | msmvm-stat (ns) | bpftrace script (ns) | msmvm / bpftrace (per round) | programs attached | invocations per VM_BIND | BPF time per VM_BIND (µs): msmvm; bpftrace |
 |---|---|---|---|---|---|---|

@@ -350,8 +350,9 @@ for m in wall cpu; do
   fi
 done
 echo "Per round (the four configurations of a round run back to back, so each ratio is paired),"
-echo "msmvm / bpftrace, wall: $(ratio_list wall_ratio); CPU: $(ratio_list cpu_ratio). msmvm added less"
-echo "wall time than the script in $(rounds_below wall_ratio 1) rounds, less CPU in $(rounds_below cpu_ratio 1)."
+echo "msmvm / bpftrace, wall: $(ratio_list wall_ratio); CPU: $(ratio_list cpu_ratio) (a negative ratio: one"
+echo "of the two ran faster than the run without tracing that round). msmvm added less wall time than"
+echo "the script in $(okcount wall_less) rounds, less CPU in $(okcount cpu_less)."
 if [ "$(agg cpu_ratio | awk '{ print ($1 > 1) }')" = 1 ] &&
    [ "$(le "$(med bpf_ns_per_bind.ours)" "$(med bpf_ns_per_bind.bpftrace)")" = 1 ]; then
 cat <<EOF
