@@ -117,7 +117,12 @@ the script with kprobes in $(okcount g.check.bt-kprobe), with kfunc in $(okcount
 Under TCG every instruction of the kernel, of the BPF programs' JIT code included, is translated
 and emulated: the nanoseconds below are emulated time, tens of times the host's (the model's
 uprobe programs take $(cell bpf_ns.ours 0) ns a call on the host). What carries over to real
-hardware is the ratio between two tools measured side by side, not the absolute figures.
+hardware is the ratio between two tools measured side by side, not the absolute figures. And a
+program's run time is the guest clock's from its start to its end: when the host takes the CPU
+from QEMU's thread meanwhile, that time is counted too, so that on a loaded host single calls are
+inflated by up to milliseconds at random. Counting both tools on the same calls gives them the
+same chances; the spread of the per-round ratios below shows how much noise remains (other
+processes took $(num "$OTHERS_PCT" 0) % of this machine's CPU during the bench).
 
 ### BPF cost per hook invocation: kprobes $(gv g.bpf_ratio.kprobe "$G_KP_OK"), fentry $(gv g.bpf_ratio.fentry "$G_FE_OK")
 
