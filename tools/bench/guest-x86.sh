@@ -71,16 +71,23 @@ for m in kprobe fentry; do
   strace -f -qq -e trace=openat,open -o "$R/strace.$m" "$STAT" --attach=$m -d 0.1 >/dev/null 2>"$R/strace.$m.err"
 done
 
+# The tools write their output to the guest's own tmpfs (L), copied to R once they end: a
+# write to the shared 9p directory was once seen missing under a heavily loaded host (an
+# msmvm-stat in its main loop, past its "attached" line, with an empty stderr file).
+L=/tmp/bench-tools
+mkdir -p "$L"
+keep() { cp "$L/$1".* "$R/" 2>/dev/null; }
+
 # start CFG TAG: the tool attached, TP its pid (TCHILD: bpftrace's sleeper); 1 when it did not
 start() {
   local cfg=$1 tag=$2 t0=$EPOCHREALTIME i ok=0
   TP='' TCHILD=''
   case $cfg in
     ours-*)
-      "$STAT" --json --attach="${cfg#ours-}" -d 3600 >"$R/$tag.out" 2>"$R/$tag.err" &
+      "$STAT" --json --attach="${cfg#ours-}" -d 3600 >"$L/$tag.out" 2>"$L/$tag.err" &
       TP=$!
       for ((i = 0; i < 1800; i++)); do
-        has "$R/$tag.err" attached && { ok=1; break; }
+        has "$L/$tag.err" attached && { ok=1; break; }
         kill -0 "$TP" 2>/dev/null || break
         nap 0.1
       done ;;
@@ -90,15 +97,15 @@ start() {
       # namespace of its own, that directory is hidden: bpftrace runs from BTF alone, as on
       # the host, which has no headers.
       unshare -m sh -c 'mount -t tmpfs none "/lib/modules/$(uname -r)" && exec "$@"' sh \
-        bpftrace -f json "$R/${cfg#bt-}.bt" -c "/bin/sh $PWD/tools/bench/ready.sh $R/$tag.ready" \
-        >"$R/$tag.out" 2>"$R/$tag.err" &
+        bpftrace -f json "$R/${cfg#bt-}.bt" -c "/bin/sh $PWD/tools/bench/ready.sh $L/$tag.ready" \
+        >"$L/$tag.out" 2>"$L/$tag.err" &
       TP=$!
       for ((i = 0; i < 1800; i++)); do
-        [ -s "$R/$tag.ready" ] && { ok=1; break; }
+        [ -s "$L/$tag.ready" ] && { ok=1; break; }
         kill -0 "$TP" 2>/dev/null || break
         nap 0.1
       done
-      [ $ok = 1 ] && read -r TCHILD <"$R/$tag.ready" ;;
+      [ $ok = 1 ] && read -r TCHILD <"$L/$tag.ready" ;;
   esac
   echo "$t0 $EPOCHREALTIME" >"$R/$tag.attach"
   if [ $ok = 0 ]; then
@@ -108,6 +115,7 @@ start() {
       >"$R/$tag.stack" 2>&1
     log "$tag: did not attach in $(( ${EPOCHREALTIME%.*} - ${t0%.*} )) s"
     kill -KILL "$TP" 2>/dev/null; wait "$TP" 2>/dev/null; TP=''
+    keep "$tag"
     return 1
   fi
   # the programs it holds: its links (fentry/fexit, kfunc; libbpf's kprobe links) and its
@@ -125,6 +133,7 @@ stop() {
   wait "$TP" 2>/dev/null
   echo $? >"$R/$1.rc"
   TP='' TCHILD=''
+  keep "$1"
 }
 workload() {	# TAG ARGS...: the twin's run, its summary TAG.json; TAG.time: wall s, CPU jiffies before/after
   local tag=$1 t0 t1 c0 c1
