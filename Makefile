@@ -88,7 +88,7 @@ help:
 	@echo "make test-arm64  the arm64 suite: the build under qemu-user, the arm64 guests (real msm.ko, twin)"
 	@echo "make kmodel  build the kernel twin $(BUILD)/kmodel/msm_kmodel.ko for the guest's kernel"
 	@echo "make kmodel-arm64  the twin cross-built for the arm64 guest's kernel: $(BUILD)/arm64/kmodel/"
-	@echo "make bench   msmvm against bpftrace on the model; writes docs/PERFORMANCE.md"
+	@echo "make bench   msmvm against bpftrace on the model and in the guests; writes docs/PERFORMANCE.md (BENCH_GUEST=0: model only)"
 	@echo "make fuzz    libFuzzer on the trace reader, config and op parsers (FUZZ_SECS=60)"
 	@echo "make soak    the model flat out with three tools attached (SOAK_SECS=600)"
 	@echo "make clean   remove $(BUILD)/"
@@ -273,7 +273,9 @@ soak: deps
 	@BUILD=$(BUILD) SOAK_SECS=$(SOAK_SECS) tools/soak.sh
 
 # --- make bench: msmvm against an equivalent bpftrace script and against no tracing, on the
-# model (docs/PERFORMANCE.md, which it writes). Timings live here, never in make test.
+# model, then on the kernel twin in the x86 guest and msm.ko in the arm64 guest (skipped, with
+# the reason, where they cannot run; BENCH_GUEST=0 skips them) (docs/PERFORMANCE.md, which it
+# writes). Timings live here, never in make test.
 .PHONY: bench
 $(BUILD)/bench/tracesize: tools/bench/tracesize.c
 	$(call msg,CC,$@)
