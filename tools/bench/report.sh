@@ -277,21 +277,28 @@ cat <<EOF
 Missed by $(over "$BPF_RATIO" 0.5) % of the target: msmvm would need $(num "$(calc "$(med bpf_ns.bpftrace) / 2")" 0) ns
 per invocation, it takes $(num "$(med bpf_ns.ours)" 0) ns.
 
-Why: on this machine a program's time is mostly its helper calls, each a few hundred
-nanoseconds, and both tools make about as many. Measured with one-line bpftrace programs on the
-same hooks: an empty program costs $(num "$PRIM_EMPTY" 0) ns (the statistics' own clock reads
-included), one \`bpf_probe_read_user\` $(num "$PRIM_READ" 0) ns, one hash-map update keyed by
-thread $(num "$PRIM_UPDATE" 0) ns, one per-CPU \`count()\` $(num "$PRIM_COUNT" 0) ns. Counted in
-the programs as the kernel runs them (\`bpftool prog dump xlated\`, every path, not only those
-taken): msmvm's six programs make $H_OURS helper calls, $HM_OURS of them map operations; the
-script's make $H_BT, $HM_BT. msmvm does more with them (per VM and per process, five histograms,
-drift, the waiters gauge, health), but it is not cheaper per call, and halving it would mean
-halving its helper calls. It spends the most in \`${WORST_HOOK#* }\`
-($(num "${WORST_HOOK%% *}" 0) ns). Its \`vm_bind_prealloc_count\` return program shows where calls go
-that need not: it makes $(jqw '.["vm_bind_prealloc_count:return"].lookups' "$W/helpers.ours.json") map
-lookups, because \`waiter_exit\`, \`account_wait\` and \`account_counted\` each fetch the same per-VM
-(and per-process) stats again, and every counter is updated twice, once per VM and once per
-process.
+Where it goes: on this machine a program's time is mostly its helper calls. Measured with
+one-line bpftrace programs on the same hooks: an empty program costs $(num "$PRIM_EMPTY" 0) ns (the
+statistics' own clock reads included), one \`bpf_probe_read_user\` $(num "$PRIM_READ" 0) ns, one
+hash-map update keyed by thread $(num "$PRIM_UPDATE" 0) ns, one per-CPU \`count()\` $(num "$PRIM_COUNT" 0) ns.
+Counted in the programs as the kernel runs them (\`bpftool prog dump xlated\`, every path, not
+only those taken): msmvm's programs make $H_OURS helper calls, $HM_OURS of them map operations; the
+script's make $H_BT, $HM_BT. It spends the most in \`${WORST_HOOK#* }\` ($(num "${WORST_HOOK%% *}" 0) ns).
+EOF
+else
+cat <<EOF
+
+How: per call, one stats entry takes the VM's and the process's updates at once (a hash keyed
+by VM and process, folded by libmsmvm), booked once at the ioctl's return; the thread's state is
+task-local storage (no hash); the job records and the VMs' gauges are open-addressed arrays whose
+lookups the verifier inlines; the clock is read at the ioctl's entry and return only, unless a
+wait is to be timed; a job's fields are one read, and the count's entry takes \`nr_ops\` from the
+job in the read that gets its VM (docs/probes.md). Counted as the kernel runs them (\`bpftool prog
+dump xlated\`, every path): msmvm's programs make $H_OURS helper calls, $HM_OURS of them map
+operations (array lookups included, which run inline); the script's make $H_BT, $HM_BT. An empty
+program costs $(num "$PRIM_EMPTY" 0) ns here (the statistics' own clock reads), one
+\`bpf_probe_read_user\` $(num "$PRIM_READ" 0) ns, one hash-map update $(num "$PRIM_UPDATE" 0) ns. The most
+expensive hook is \`${WORST_HOOK#* }\` ($(num "${WORST_HOOK%% *}" 0) ns).
 EOF
 fi
 cat <<EOF
