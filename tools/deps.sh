@@ -22,6 +22,7 @@ packages=(
   debian-archive-keyring                  # tools/guest/fetch, tools/cross/sysroot: package checks
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross  # make arm64: the cross compiler and its glibc
   qemu-user-static                        # tests/arm64/smoke.sh only: runs the arm64 tools here
+  qemu-system-arm                         # the arm64 guests (make test-arm64, make bench): TCG
 )
 
 missing=()
