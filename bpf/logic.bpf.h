@@ -235,9 +235,10 @@ static __always_inline void account_wait(struct thread_state *st, __u64 now, __u
 static __always_inline void account_counted(struct thread_state *st, __u32 tgid, __u64 job,
 					    __u32 count)
 {
+	/* first: the closer to the add, the fewer frees between them (the peak is sampled) */
+	__s64 in_flight = read_in_flight(st->call.vm);
 	struct job_slot *j = job_slot_get(job, VM_SCOPE(tgid), true);
 	struct msmvm_vm_gauge *g = vm_gauge_get(st->call.vm, VM_SCOPE(tgid));
-	__s64 in_flight = read_in_flight(st->call.vm);
 
 	st->call.counted = 1;
 	st->call.count = count;
