@@ -5,9 +5,9 @@
  *   btfpeak     one JSON object on stdout: VmHWM and VmRSS (KiB) at the start, once
  *               btf__load_vmlinux_btf() has returned, and after btf__free()
  *
- * libmsmvm calls btf__load_vmlinux_btf() at start-up against the model (to copy the few
- * kernel types its probes read); this shows, in a process that does nothing else, how much
- * of a tool's peak resident size that one call accounts for.
+ * libmsmvm takes the few kernel types its probes read out of the kernel's BTF in place
+ * (src/lib/btf_slice.c); this shows, in a process that does nothing else, what the one call
+ * it avoids, parsing the whole of it, would add to a tool's peak resident size.
  */
 #include <bpf/btf.h>
 #include <stdio.h>

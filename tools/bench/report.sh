@@ -435,10 +435,11 @@ Peak (\`VmHWM\`) and at the end (\`VmRSS\`), medians: msmvm-stat $(mibs "$RSS_ST
 $(mibs "$(med rss_mib.stat-1)") MiB, msmvmtop $(mibs "$RSS_TOP") and $(mibs "$(med rss_mib.top)") MiB, msmvm-alert $(mibs "$RSS_ALERT") and
 $(mibs "$(med rss_mib.alert)") MiB, msmvm-trace (with ops) $(mibs "$RSS_TRACE") and $(mibs "$(med rss_mib.trace)") MiB; the target applies to both. $RSS_WHY
 
-The peak is start-up's. To copy the few kernel types the model flavor reads
+To copy the few kernel types the model flavor reads
 ($(suc btf__add_type) types: \`pt_regs\`, \`task_struct\` and what they embed; start-up below) into the
-model's BTF for CO-RE, libmsmvm has libbpf parse the running kernel's whole BTF
-(\`/sys/kernel/btf/vmlinux\`, $(num "$BTF_MIB" 1) MiB raw, $(jqw .types "$W/btfpeak.json") types), and frees it before loading. In
+model's BTF for CO-RE, libmsmvm takes them out of the running kernel's BTF in place
+(\`src/lib/btf_slice.c\`) instead of having libbpf parse all of it
+(\`/sys/kernel/btf/vmlinux\`, $(num "$BTF_MIB" 1) MiB raw, $(jqw .types "$W/btfpeak.json") types). What parsing it whole would cost: in
 a process that does nothing else (\`tools/bench/btfpeak.c\`), that one call,
 \`btf__load_vmlinux_btf\`, takes the peak from $(num "$BP_START" 1) to $(num "$BP_LOADED" 1) MiB: $(num "$BP_RISE" 1) MiB
 at its busiest (the file read whole, and the parsed copy with its index, at once), $(num "$BP_HELD" 1) MiB
