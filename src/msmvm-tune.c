@@ -807,6 +807,9 @@ static int load(struct study *st)
 		fprintf(stderr, "msmvm-tune: warning: %s is cut short inside a packet (the recorder "
 				"was killed?): using the %zu VM_BINDs before the cut\n",
 			env.trace, st->wl.nbinds);
+	else if (!st->info.finished)
+		fprintf(stderr, "msmvm-tune: warning: %s has no final stats (its recorder did not "
+				"close it): using the %zu VM_BINDs it holds\n", env.trace, st->wl.nbinds);
 	if (st->info.dropped)
 		fprintf(stderr, "msmvm-tune: warning: %" PRIu64 " events were lost while recording "
 				"(ring buffer full): the replay misses them\n", st->info.dropped);
