@@ -44,6 +44,21 @@ TUNE_SRCS   := src/tune/tune.c $(WLGEN_SRCS) $(DRIVER_SRCS)
 LIB_SRCS    := $(wildcard src/lib/*.c src/lib/trace/*.c)
 TOOLS       := $(patsubst src/%.c,%,$(wildcard src/msmvm*.c))
 
+# The version every tool prints (--version): VERSION if given (debian/rules passes the
+# package's), else BASE_VERSION and the commit (git describe). build/version.h is rewritten
+# only when it changes, so only the objects that print it are rebuilt.
+BASE_VERSION := 0.1.0
+VERSION ?= $(BASE_VERSION)$(shell git rev-parse --git-dir >/dev/null 2>&1 && \
+	     printf '+g%s' "$$(git describe --always --dirty --abbrev=7)")
+VERSION_USERS := $(wildcard src/msmvm*.c) tools/sim/sim_main.c
+
+$(BUILD)/version.h: FORCE
+	@mkdir -p $(@D)
+	@printf '#define MSMVM_VERSION "%s"\n' '$(VERSION)' >$@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+.PHONY: FORCE
+FORCE:
+
 # Each source is compiled once per variant into an object beside its path: $(BUILD)/obj/...
 # (plain) and $(BUILD)/asan/obj/... (ASan+UBSan, for the tests and the checked model).
 # Dependencies on headers come from the compiler (-MMD), so they are exact.
@@ -57,7 +72,8 @@ inc_for = $(strip \
 	$(if $(filter src/tune/% src/msmvm-tune.c,$(1)),-Isrc/tune -Isrc/driver) \
 	$(if $(filter tools/sim/%,$(1)),-Itools/sim -Isrc/driver -Isrc/tune) \
 	$(if $(filter tools/btfmerge.c,$(1)),-Isrc/lib) \
-	$(if $(filter tests/%,$(1)),-Itests -Isrc/lib -Itools/sim -Isrc/driver -Isrc/tune))
+	$(if $(filter tests/%,$(1)),-Itests -Isrc/lib -Itools/sim -Isrc/driver -Isrc/tune) \
+	$(if $(filter $(VERSION_USERS),$(1)),-I$(BUILD)))
 
 $(BUILD)/obj/%.o: %.c
 	$(call msg,CC,$@)
@@ -68,6 +84,8 @@ $(BUILD)/asan/obj/%.o: %.c
 	$(call msg,CC-ASAN,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(SANITIZE) $(call inc_for,$<) -MMD -MP -c $< -o $@
+
+$(call obj,$(VERSION_USERS)) $(call asan_obj,$(VERSION_USERS)): $(BUILD)/version.h
 
 BPF_FLAVORS := kernel_arm64 kernel_x86 kernel_fentry_arm64 kernel_fentry_x86 model test
 BPF_OBJS   := $(patsubst %,$(BUILD)/bpf/msmvm_%.bpf.o,$(BPF_FLAVORS))
@@ -91,6 +109,8 @@ help:
 	@echo "make bench   msmvm against bpftrace on the model and in the guests; writes docs/PERFORMANCE.md (BENCH_GUEST=0: model only)"
 	@echo "make fuzz    libFuzzer on the trace reader, config and op parsers (FUZZ_SECS=60)"
 	@echo "make soak    the model flat out with three tools attached (SOAK_SECS=600)"
+	@echo "make install install the tools, man pages, completion, unit and config (PREFIX=/usr/local, DESTDIR)"
+	@echo "make uninstall  remove them again (an edited config stays)"
 	@echo "make clean   remove $(BUILD)/"
 
 deps:
@@ -216,6 +236,62 @@ run: deps
 
 clean:
 	rm -rf $(BUILD)
+
+# --- make install / make uninstall: PREFIX (default /usr/local) and DESTDIR, FHS layout ---
+# The tools that load BPF need root: sbin. msmvm-tune (replays a trace) and msmvm-sim (the
+# model) run as anyone: bin. msmvm-sim is installed unstripped: its uprobes bind to its symbols
+# and its BTF is the model flavor's CO-RE target. The unit and the example config name the
+# installed paths (sed at install time). The config (/etc: the docs name it there) is installed
+# only where none exists: a reinstall never overwrites an edited one (debian/ ships it as a
+# conffile instead).
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+SBINDIR     ?= $(PREFIX)/sbin
+MANDIR      ?= $(PREFIX)/share/man
+DOCDIR      ?= $(PREFIX)/share/doc/msmvm
+DATADIR     ?= $(PREFIX)/share/msmvm
+COMPLETIONDIR ?= $(PREFIX)/share/bash-completion/completions
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR  ?= /etc
+INSTALL     ?= install
+ROOT_TOOLS  := msmvm-stat msmvmtop msmvm-trace msmvm-alert
+USER_TOOLS  := msmvm-tune msmvm-sim
+MAN_PAGES   := $(wildcard docs/man/*.[1-8])
+COMPLETION  := tools/completion/msmvm
+FLEET_FILES := $(wildcard tools/prometheus/*.yml tools/grafana/*.json)
+INSTALL_DOCS := README.md $(filter-out docs/PERFORMANCE.md,$(wildcard docs/*.md)) \
+		docs/msmvm-alert.conf.example
+
+.PHONY: install uninstall
+install: all
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR) \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)
+	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(ROOT_TOOLS)) $(DESTDIR)$(SBINDIR)/
+	$(INSTALL) -m 0755 $(addprefix $(BUILD)/,$(USER_TOOLS)) $(DESTDIR)$(BINDIR)/
+	$(INSTALL) -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    -e 's|@DOCDIR@|$(DOCDIR)|g' tools/msmvm-alert.service >$(DESTDIR)$(UNITDIR)/msmvm-alert.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/msmvm-alert.service
+	test -e $(DESTDIR)$(SYSCONFDIR)/msmvm-alert.conf || \
+		$(INSTALL) -m 0644 docs/msmvm-alert.conf.example $(DESTDIR)$(SYSCONFDIR)/msmvm-alert.conf
+	set -e; for m in $(MAN_PAGES); do \
+		d=$(DESTDIR)$(MANDIR)/man$${m##*.}; $(INSTALL) -d $$d; $(INSTALL) -m 0644 $$m $$d/; done
+	set -e; if [ -f $(COMPLETION) ]; then \
+		$(INSTALL) -d $(DESTDIR)$(COMPLETIONDIR); \
+		$(INSTALL) -m 0644 $(COMPLETION) $(DESTDIR)$(COMPLETIONDIR)/msmvm; \
+		for t in $(ROOT_TOOLS) $(USER_TOOLS); do ln -sf msmvm $(DESTDIR)$(COMPLETIONDIR)/$$t; done; fi
+	set -e; if [ -n "$(FLEET_FILES)" ]; then $(INSTALL) -d $(DESTDIR)$(DATADIR); \
+		$(INSTALL) -m 0644 $(FLEET_FILES) $(DESTDIR)$(DATADIR)/; fi
+
+# Removes what install laid out, except an edited config (like dpkg's remove, not purge).
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(SBINDIR)/,$(ROOT_TOOLS)) $(addprefix $(DESTDIR)$(BINDIR)/,$(USER_TOOLS))
+	rm -f $(DESTDIR)$(UNITDIR)/msmvm-alert.service
+	rm -f $(foreach m,$(MAN_PAGES),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(m)))/$(notdir $(m)))
+	rm -f $(addprefix $(DESTDIR)$(COMPLETIONDIR)/,msmvm $(ROOT_TOOLS) $(USER_TOOLS))
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)
+	if cmp -s docs/msmvm-alert.conf.example $(DESTDIR)$(SYSCONFDIR)/msmvm-alert.conf; then \
+		rm -f $(DESTDIR)$(SYSCONFDIR)/msmvm-alert.conf; fi
 
 # --- hardening: fuzzing (make fuzz), the fuzz corpus in make test, soak (make soak) ---
 # tests/fuzz/fuzz_NAME.c: LLVMFuzzerTestOneInput over the real code, one per input format:

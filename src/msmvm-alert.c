@@ -30,6 +30,7 @@
 
 #include "msmvm/alert.h"
 #include "msmvm/cli.h"
+#include "version.h"
 #include "msmvm/driver_watch.h"
 #include "msmvm/msmvm.h"
 #include "msmvm/trace.h"
@@ -44,7 +45,7 @@ static struct env {
 	struct msmvm_opts o;
 	struct msmvm_alert_cfg cfg;
 	const char *config_path;
-	bool keep_caps, no_reattach;
+	bool keep_caps, no_reattach, check_config;
 } env = { .o = { .target = MSMVM_TARGET_KERNEL } };
 
 static volatile sig_atomic_t exiting, reload;
@@ -64,7 +65,7 @@ static void on_signal(int sig)
 		exiting = 1;
 }
 
-const char *argp_program_version = "msmvm-alert 0.1";
+const char *argp_program_version = "msmvm-alert " MSMVM_VERSION;
 const char *argp_program_bug_address = "the msmvm issue tracker";
 static const char doc[] =
 	"Alert when the msm driver's VM_BIND throttle stalls, and export Prometheus metrics.\n"
@@ -107,6 +108,7 @@ static const char doc[] =
 	"EXAMPLES:\n"
 	"    sudo msmvm-alert --stall 100/1000 --wedge 5 --drift 1024 --syslog\n"
 	"    sudo msmvm-alert --config /etc/msmvm-alert.conf --listen 127.0.0.1:9464\n"
+	"    msmvm-alert --config /etc/msmvm-alert.conf --check-config\n"
 	"\n"
 	"Exit status: 0 after SIGTERM or SIGINT (the driver's unload does not end it); 1\n"
 	"runtime error at start-up (no driver, no BTF, missing capability, attach failure,\n"
@@ -115,11 +117,14 @@ static const char doc[] =
 	"OPTIONS:";
 
 enum {
-	OPT_CONFIG = 0x100, OPT_KEEP_CAPS, OPT_SET, OPT_NO_REATTACH,
+	OPT_CONFIG = 0x100, OPT_KEEP_CAPS, OPT_SET, OPT_NO_REATTACH, OPT_CHECK_CONFIG,
 };
 
 static const struct argp_option opts[] = {
 	{ "config", OPT_CONFIG, "FILE", 0, "Read settings from FILE (before the options)", 0 },
+	{ "check-config", OPT_CHECK_CONFIG, NULL, 0,
+	  "Check the settings (config file and options) and exit: 0 if they are valid, 2 if "
+	  "not; needs no privilege and attaches nothing", 0 },
 	{ "stall", OPT_SET, "STALL_MS/WINDOW_MS", 0, "Stall trigger", 1 },
 	{ "wait-max", OPT_SET, "MS", 0, "Long-wait trigger", 1 },
 	{ "wedge", OPT_SET, "SECS", 0, "Wedge trigger", 1 },
@@ -183,6 +188,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		}
 		break;
 	}
+	case OPT_CHECK_CONFIG:
+		env.check_config = true;
+		break;
 	case OPT_KEEP_CAPS:
 		env.keep_caps = true;
 		break;
@@ -713,11 +721,19 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 		env.o.events = true;	/* only the recorder needs individual events */
+		if (env.check_config)
+			goto checked;
 		ring = msmvm_trace_ring_new((uint64_t)(env.cfg.ring_s * 1e9), 0);
 		if (!ring) {
 			fprintf(stderr, "msmvm-alert: out of memory\n");
 			return EXIT_RUNTIME;
 		}
+	}
+checked:
+	if (env.check_config) {
+		printf("msmvm-alert: %s: the settings are valid\n",
+		       env.config_path ? env.config_path : "(no config file)");
+		return 0;
 	}
 	drv.carry = msmvm_carry_new();
 	if (!drv.carry) {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "msmvm/cli.h"
+#include "version.h"
 #include "msmvm/driver_watch.h"
 #include "msmvm/msmvm.h"
 #include "msmvm/report.h"
@@ -43,7 +44,7 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
-const char *argp_program_version = "msmvm-stat 0.1";
+const char *argp_program_version = "msmvm-stat " MSMVM_VERSION;
 const char *argp_program_bug_address = "the msmvm issue tracker";
 static const char doc[] =
 	"Summarize the msm driver's VM_BIND page-table preallocation and its throttle.\n"

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "msmvm/cli.h"
+#include "version.h"
 #include "msmvm/driver_watch.h"
 #include "msmvm/msmvm.h"
 #include "msmvm/trace.h"
@@ -44,7 +45,7 @@ static void on_signal(int sig)
 		exiting = 1;
 }
 
-const char *argp_program_version = "msmvm-trace 0.1";
+const char *argp_program_version = "msmvm-trace " MSMVM_VERSION;
 const char *argp_program_bug_address = "the msmvm issue tracker";
 static const char doc[] =
 	"Record the msm driver's VM_BIND calls, throttle waits and page-table jobs\n"

@@ -22,6 +22,7 @@
 #include "msmvm/trace.h"
 #include "msmvm/workload.h"
 #include "tune.h"
+#include "version.h"
 
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
@@ -47,7 +48,7 @@ static struct env {
 	.max_stall_ms = -1, .job_cost_us = -1,
 };
 
-const char *argp_program_version = "msmvm-tune 0.1";
+const char *argp_program_version = "msmvm-tune " MSMVM_VERSION;
 const char *argp_program_bug_address = "the msmvm issue tracker";
 static const char doc[] =
 	"What-if tuning of the msm driver's VM_BIND throttle from a recorded workload.\n"

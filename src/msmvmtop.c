@@ -21,6 +21,7 @@
 
 #include "msmvm/frame.h"
 #include "msmvm/cli.h"
+#include "version.h"
 #include "msmvm/driver_watch.h"
 #include "msmvm/msmvm.h"
 #include "msmvm/report.h"
@@ -72,7 +73,7 @@ static void on_signal(int sig)
 	exiting = 1;
 }
 
-const char *argp_program_version = "msmvmtop 0.1";
+const char *argp_program_version = "msmvmtop " MSMVM_VERSION;
 const char *argp_program_bug_address = "the msmvm issue tracker";
 static const char doc[] =
 	"A live view of the msm driver's VM_BIND page-table preallocation throttle.\n"

@@ -33,6 +33,7 @@
 #include "msm_drv.h"
 #include "kernel_run.h"
 #include "sim_run.h"
+#include "version.h"
 #include "workload_gen.h"
 
 static volatile sig_atomic_t stop_requested;
@@ -786,7 +787,8 @@ static void main_usage(FILE *f)
 	      "  run      run workload processes and print a JSON ground-truth summary\n"
 	      "  count    print the pages the driver preallocates for one VM_BIND's ops\n"
 	      "\n"
-	      "'msmvm-sim COMMAND --help' describes each command.\n",
+	      "'msmvm-sim COMMAND --help' describes each command; 'msmvm-sim --version'\n"
+	      "prints the version.\n",
 	      f);
 }
 
@@ -796,6 +798,8 @@ int main(int argc, char **argv)
 		return usage_error("no command given: expected run or count");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
 		return main_usage(stdout), 0;
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
+		return puts("msmvm-sim " MSMVM_VERSION) == EOF ? 1 : 0;
 	if (!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "count"))
