@@ -20,6 +20,7 @@
 #include "version.h"
 #include "msmvm/driver_watch.h"
 #include "msmvm/msmvm.h"
+#include "msmvm/numbers.h"
 #include "msmvm/report.h"
 #include "msmvm/trace.h"
 
@@ -105,22 +106,13 @@ static const struct argp_option opts[] = {
 
 static int parse_secs(const char *s, double *out)
 {
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v > 0) || v > 1e7)
-		return -1;
-	*out = v;
-	return 0;
+	return msmvm_parse_decimal(s, 0.001, 1e7, out);
 }
 
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	static int pos;
-	char *end;
-	long v;
+	uint64_t v;
 
 	switch (key) {
 	case 'h':
@@ -134,7 +126,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'd':
 		if (parse_secs(arg, &env.duration))
-			argp_error(state, "invalid duration '%s' (seconds > 0)", arg);
+			argp_error(state, "invalid duration '%s' (seconds: a decimal number from "
+					  "0.001 to 10000000)", arg);
 		break;
 	case OPT_DRY_RUN:
 		env.o.dry_run = true;
@@ -153,13 +146,13 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case ARGP_KEY_ARG:
 		if (pos == 0) {
 			if (parse_secs(arg, &env.interval))
-				argp_error(state, "invalid interval '%s' (seconds > 0)", arg);
+				argp_error(state, "invalid interval '%s' (seconds: a decimal number "
+						  "from 0.001 to 10000000)", arg);
 		} else if (pos == 1) {
-			errno = 0;
-			v = strtol(arg, &end, 10);
-			if (errno || *end || v <= 0)
-				argp_error(state, "invalid count '%s'", arg);
-			env.count = v;
+			if (msmvm_parse_uint(arg, 1, INT_MAX, &v))
+				argp_error(state, "invalid count '%s' (a whole number from 1 to %d)",
+					   arg, INT_MAX);
+			env.count = (long)v;
 		} else {
 			argp_error(state, "unexpected argument '%s'", arg);
 		}

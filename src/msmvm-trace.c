@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "msmvm/cli.h"
+#include "msmvm/numbers.h"
 #include "version.h"
 #include "msmvm/driver_watch.h"
 #include "msmvm/msmvm.h"
@@ -124,24 +125,11 @@ static const struct argp_option opts[] = {
 	{},
 };
 
-static int parse_pos(const char *s, double max, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v > 0) || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
 
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	double v;
-	char *end;
-	long l;
+	uint64_t l;
 
 	switch (key) {
 	case 'h':
@@ -153,27 +141,29 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.output = arg;
 		break;
 	case 'd':
-		if (parse_pos(arg, 1e7, &env.duration))
-			argp_error(state, "invalid duration '%s' (seconds > 0)", arg);
+		if (msmvm_parse_decimal(arg, 0.001, 1e7, &env.duration))
+			argp_error(state, "invalid duration '%s' (seconds: a decimal number from "
+					  "0.001 to 10000000)", arg);
 		break;
 	case OPT_MAX_SIZE:
-		if (parse_pos(arg, 1e7, &v) || v * 1048576.0 < 4096)
-			argp_error(state, "invalid --max-size '%s' (MiB, at least 0.004)", arg);
+		if (msmvm_parse_decimal(arg, 0.004, 1e7, &v))
+			argp_error(state, "invalid --max-size '%s' (MiB: a decimal number from "
+					  "0.004 to 10000000)", arg);
 		env.max_bytes = (uint64_t)(v * 1048576.0);
 		break;
 	case OPT_RING:
-		if (parse_pos(arg, 86400, &env.ring))
-			argp_error(state, "invalid --ring '%s' (seconds > 0, at most a day)", arg);
+		if (msmvm_parse_decimal(arg, 0.001, 86400, &env.ring))
+			argp_error(state, "invalid --ring '%s' (seconds: a decimal number from "
+					  "0.001 to 86400)", arg);
 		break;
 	case OPT_NO_OPS:
 		env.no_ops = true;
 		break;
 	case OPT_LIMIT:
-		errno = 0;
-		l = strtol(arg, &end, 10);
-		if (errno || *end || end == arg || l <= 0 || l > INT32_MAX)
-			argp_error(state, "invalid --limit '%s' (pages > 0)", arg);
-		env.o.throttle_limit = l;
+		if (msmvm_parse_uint(arg, 1, MSMVM_LIMIT_MAX, &l))
+			argp_error(state, "invalid --limit '%s' (pages: a whole number from 1 to "
+					  "%u)", arg, MSMVM_LIMIT_MAX);
+		env.o.throttle_limit = (int64_t)l;
 		break;
 	case OPT_FORMAT:
 		if (!strcmp(arg, "perfetto"))
@@ -184,9 +174,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "invalid --format '%s' (perfetto or json)", arg);
 		break;
 	case 'b':
-		errno = 0;
-		l = strtol(arg, &end, 10);
-		if (errno || *end || l < getpagesize() / 1024 || l > (1L << 21) || (l & (l - 1)))
+		if (msmvm_parse_uint(arg, (uint64_t)getpagesize() / 1024, 1u << 21, &l) ||
+		    (l & (l - 1)))
 			argp_error(state, "invalid --buffer-size '%s' (KB: a power of two from %d "
 					  "to 2097152)", arg, getpagesize() / 1024);
 		env.o.ringbuf_bytes = (uint32_t)(l * 1024);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "msmvm/msmvm.h"
+#include "msmvm/numbers.h"
 #include "msmvm/trace.h"
 #include "msmvm/workload.h"
 #include "tune.h"
@@ -114,32 +115,15 @@ static const struct argp_option opts[] = {
 	{},
 };
 
+/* The one number syntax of every tool (msmvm/numbers.h). */
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s || *s == '-' || *s == '+')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || v > max)
-		return -1;
-	*out = v;
-	return 0;
+	return msmvm_parse_uint(s, 0, max, out);
 }
 
 static int parse_double(const char *s, double lo, double hi, double *out)
 {
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= lo) || !(v <= hi))
-		return -1;
-	*out = v;
-	return 0;
+	return msmvm_parse_decimal(s, lo, hi, out);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -195,22 +179,25 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_LIMITS:
 		if (parse_limits(arg))
-			argp_error(state, "invalid --limits '%s' (pages > 0, at most %d, comma-separated)",
-				   arg, MAX_LIMITS);
+			argp_error(state, "invalid --limits '%s' (at most %d whole numbers of pages "
+					  "from 1 to %d, comma-separated)", arg, MAX_LIMITS, 1 << 24);
 		break;
 	case OPT_MAX_MIB:
 		if (parse_double(arg, 1e-6, 1e9, &env.max_mib))
-			argp_error(state, "invalid --max-prealloc-mib '%s' (MiB > 0)", arg);
+			argp_error(state, "invalid --max-prealloc-mib '%s' (MiB: a decimal number "
+					  "from 0.000001 to 1000000000)", arg);
 		break;
 	case OPT_MAX_STALL:
 		if (parse_double(arg, 0, 1e12, &env.max_stall_ms))
-			argp_error(state, "invalid --max-stall-ms '%s' (ms >= 0)", arg);
+			argp_error(state, "invalid --max-stall-ms '%s' (ms: a decimal number from 0 "
+					  "to 1000000000000)", arg);
 		break;
 	case OPT_JOB_COST:
 		if (!strcmp(arg, "auto"))
 			env.job_cost_us = -1;
 		else if (parse_u64(arg, 100000000, &v) || v == 0)
-			argp_error(state, "invalid --job-cost '%s' (auto or microseconds > 0)", arg);
+			argp_error(state, "invalid --job-cost '%s' (auto, or microseconds: a whole "
+					  "number from 1 to 100000000)", arg);
 		else
 			env.job_cost_us = (int64_t)v;
 		break;
@@ -219,7 +206,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_RECORDED_LIMIT:
 		if (parse_u64(arg, 1 << 24, &v) || v == 0)
-			argp_error(state, "invalid --recorded-limit '%s' (pages > 0)", arg);
+			argp_error(state, "invalid --recorded-limit '%s' (pages: a whole number from "
+					  "1 to %d)", arg, 1 << 24);
 		env.recorded_limit = (uint32_t)v;
 		break;
 	case OPT_WORKLOAD: {
@@ -247,19 +235,22 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_RATE:
 		env.synth_flag = "--rate";
 		if (parse_double(arg, 0, 1e7, &d))
-			argp_error(state, "invalid --rate '%s' (binds/s >= 0)", arg);
+			argp_error(state, "invalid --rate '%s' (binds/s: a decimal number from 0 to "
+					  "10000000)", arg);
 		env.synth.rate = d;
 		break;
 	case OPT_SEED:
 		env.synth_flag = "--seed";
 		if (parse_u64(arg, UINT64_MAX, &v))
-			argp_error(state, "invalid --seed '%s'", arg);
+			argp_error(state, "invalid --seed '%s' (a whole number from 0 to %" PRIu64 ")",
+				   arg, UINT64_MAX);
 		env.synth.seed = v;
 		break;
 	case OPT_OP_COST:
 		env.synth_flag = "--op-cost";
 		if (parse_u64(arg, 1000000, &v))
-			argp_error(state, "invalid --op-cost '%s' (microseconds)", arg);
+			argp_error(state, "invalid --op-cost '%s' (microseconds: a whole number "
+					  "from 0 to 1000000)", arg);
 		env.synth.op_cost_us = (unsigned int)v;
 		break;
 	case ARGP_KEY_ARG:

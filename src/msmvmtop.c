@@ -21,6 +21,7 @@
 
 #include "msmvm/frame.h"
 #include "msmvm/cli.h"
+#include "msmvm/numbers.h"
 #include "version.h"
 #include "msmvm/driver_watch.h"
 #include "msmvm/msmvm.h"
@@ -126,30 +127,27 @@ static const struct argp_option opts[] = {
 
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
-	char *end;
 	double d;
-	long v;
+	uint64_t v;
 
 	switch (key) {
 	case 'h':
 		argp_state_help(state, stdout, ARGP_HELP_STD_HELP);
 		break;
 	case 'd':
-		errno = 0;
-		d = strtod(arg, &end);
-		if (errno || end == arg || *end || !(d >= 0.1) || d > 3600)
-			argp_error(state, "invalid interval '%s' (0.1 to 3600 seconds)", arg);
+		if (msmvm_parse_decimal(arg, 0.1, 3600, &d))
+			argp_error(state, "invalid interval '%s' (seconds: a decimal number from 0.1 "
+					  "to 3600)", arg);
 		env.interval = d;
 		break;
 	case 'b':
 		env.batch = true;
 		break;
 	case 'n':
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno || *end || v <= 0)
-			argp_error(state, "invalid frame count '%s'", arg);
-		env.frames = v;
+		if (msmvm_parse_uint(arg, 1, INT_MAX, &v))
+			argp_error(state, "invalid frame count '%s' (a whole number from 1 to %d)",
+				   arg, INT_MAX);
+		env.frames = (long)v;
 		break;
 	case OPT_JSON:
 		env.json = true;
@@ -158,11 +156,10 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.no_color = true;
 		break;
 	case OPT_LIMIT:
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno || *end || v <= 0)
-			argp_error(state, "invalid --limit '%s' (pages)", arg);
-		env.limit = v;
+		if (msmvm_parse_uint(arg, 1, MSMVM_LIMIT_MAX, &v))
+			argp_error(state, "invalid --limit '%s' (pages: a whole number from 1 to %u)",
+				   arg, MSMVM_LIMIT_MAX);
+		env.limit = (int64_t)v;
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);

@@ -4,6 +4,7 @@
  * on snapshots (periodic reads of the aggregates), never per event.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -11,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "internal.h"
+#include "msmvm/numbers.h"
 #include "msmvm/alert.h"
 
 #define PAGE_BYTES 4096.0
@@ -34,19 +37,46 @@ bool msmvm_alert_cfg_any_trigger(const struct msmvm_alert_cfg *c)
 	       c->waste_mib > 0;
 }
 
+/* The one number syntax of every tool (msmvm/numbers.h). */
 static int num(const char *s, double lo, double hi, double *out)
 {
-	char *end;
-	double v;
+	return msmvm_parse_decimal(s, lo, hi, out);
+}
 
-	if (!s || !*s)
+/*
+ * ADDR:PORT as start_http() binds it: a numeric IPv4 address (empty: 127.0.0.1) and a port
+ * from 1 to 65535. Checked here, so a bad address fails while parsing, before any BPF loads.
+ */
+static int listen_address(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char host[64];
+	struct in_addr a;
+	uint64_t port;
+
+	if (!colon || (size_t)(colon - s) >= sizeof(host))
 		return -1;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || isnan(v) || v < lo || v > hi)
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - s), s);
+	if (msmvm_parse_uint(colon + 1, 1, 65535, &port))
 		return -1;
-	*out = v;
-	return 0;
+	return host[0] && inet_pton(AF_INET, host, &a) != 1 ? -1 : 0;
+}
+
+/* S for a message: control bytes (and DEL) as \xNN, so a config line cannot drive the terminal. */
+static const char *shown(const char *s, char *buf, size_t n)
+{
+	size_t o = 0;
+
+	for (; *s && o + 5 < n; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch < 0x20 || ch == 0x7f)
+			o += (size_t)snprintf(buf + o, n - o, "\\x%02x", ch);
+		else
+			buf[o++] = (char)ch;
+	}
+	buf[o] = 0;
+	return buf;
 }
 
 /* "A/B" into two numbers; B may carry an s or ms suffix when unit_s is set. */
@@ -86,14 +116,14 @@ static int copy(char *dst, size_t sz, const char *s)
 int msmvm_alert_cfg_set(struct msmvm_alert_cfg *c, const char *key, const char *value,
 			char *err, size_t errlen)
 {
-	char k[64];
-	double d;
+	char k[64], kbuf[256], vbuf[512];
+	uint64_t u;
 	bool b;
 	int bad = 0;
 	const char *expect = "";
 
 	if (strlen(key) >= sizeof(k)) {
-		snprintf(err, errlen, "unknown key '%.40s...'", key);
+		snprintf(err, errlen, "unknown key '%.40s...'", shown(key, kbuf, sizeof(kbuf)));
 		return -1;
 	}
 	for (size_t i = 0; i <= strlen(key); i++)
@@ -104,27 +134,27 @@ int msmvm_alert_cfg_set(struct msmvm_alert_cfg *c, const char *key, const char *
 		bad = pair(value, &c->stall_ms, &c->stall_window_ms) ||
 		      c->stall_ms > c->stall_window_ms;
 	} else if (!strcmp(k, "wait-max")) {
-		expect = "milliseconds > 0";
+		expect = "milliseconds: a decimal number from 0.000001 to 1000000000";
 		bad = num(value, 1e-6, 1e9, &c->wait_max_ms);
 	} else if (!strcmp(k, "wedge")) {
-		expect = "seconds > 0";
+		expect = "seconds: a decimal number from 0.001 to 10000000";
 		bad = num(value, 1e-3, 1e7, &c->wedge_s);
 	} else if (!strcmp(k, "drift")) {
-		expect = "pages >= 0";
-		bad = num(value, 0, 1e12, &d);
+		expect = "pages: a whole number from 0 to 1000000000000";
+		bad = msmvm_parse_uint(value, 0, 1000000000000ull, &u);
 		if (!bad)
-			c->drift_pages = (int64_t)d;
+			c->drift_pages = (int64_t)u;
 	} else if (!strcmp(k, "waste")) {
 		expect = "MIB/WINDOW_SECS, e.g. 64/60";
 		bad = pair(value, &c->waste_mib, &c->waste_window_s);
 	} else if (!strcmp(k, "interval")) {
-		expect = "seconds, 0.01 to 10";
+		expect = "seconds: a decimal number from 0.01 to 10";
 		bad = num(value, 0.01, 10, &c->interval_s);
 	} else if (!strcmp(k, "limit")) {
-		expect = "pages > 0";
-		bad = num(value, 1, 1e12, &d);
+		expect = "pages: a whole number from 1 to 2147483647";
+		bad = msmvm_parse_uint(value, 1, MSMVM_LIMIT_MAX, &u);
 		if (!bad)
-			c->limit = (int64_t)d;
+			c->limit = (int64_t)u;
 	} else if (!strcmp(k, "json")) {
 		expect = "yes or no";
 		bad = boolean(value, &b);
@@ -139,26 +169,28 @@ int msmvm_alert_cfg_set(struct msmvm_alert_cfg *c, const char *key, const char *
 		expect = "a program path (and arguments)";
 		bad = !*value || copy(c->exec, sizeof(c->exec), value);
 	} else if (!strcmp(k, "exec-timeout")) {
-		expect = "seconds > 0";
+		expect = "seconds: a decimal number from 0.01 to 3600";
 		bad = num(value, 0.01, 3600, &c->exec_timeout_s);
 	} else if (!strcmp(k, "textfile")) {
 		expect = "a file path";
 		bad = !*value || copy(c->textfile, sizeof(c->textfile), value);
 	} else if (!strcmp(k, "listen")) {
-		expect = "ADDR:PORT";
-		bad = !strchr(value, ':') || copy(c->listen, sizeof(c->listen), value);
+		expect = "ADDR:PORT: a numeric IPv4 address (or none, for 127.0.0.1) and a port from "
+			 "1 to 65535, e.g. 127.0.0.1:9464; names such as localhost are not resolved";
+		bad = listen_address(value) || copy(c->listen, sizeof(c->listen), value);
 	} else if (!strcmp(k, "flight-recorder")) {
 		expect = "a directory";
 		bad = !*value || copy(c->flight_dir, sizeof(c->flight_dir), value);
 	} else if (!strcmp(k, "ring")) {
-		expect = "seconds > 0";
+		expect = "seconds: a decimal number from 0.1 to 3600";
 		bad = num(value, 0.1, 3600, &c->ring_s);
 	} else {
-		snprintf(err, errlen, "unknown key '%s'", key);
+		snprintf(err, errlen, "unknown key '%s'", shown(key, kbuf, sizeof(kbuf)));
 		return -1;
 	}
 	if (bad) {
-		snprintf(err, errlen, "bad value for %s: '%s' (expected %s)", key, value, expect);
+		snprintf(err, errlen, "bad value for %s: '%s' (expected %s)",
+			 shown(key, kbuf, sizeof(kbuf)), shown(value, vbuf, sizeof(vbuf)), expect);
 		return -1;
 	}
 	return 0;
@@ -178,18 +210,28 @@ static char *trim(char *s)
 
 int msmvm_alert_cfg_load(struct msmvm_alert_cfg *c, const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	char line[2048], msg[512];
+	FILE *f = fopen(path, "re");
+	char line[2048], msg[800], sbuf[256];
 	int lineno = 0;
+	struct stat sb;
 
 	if (!f) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* a directory opens and reads as empty: that would be running with no config at all */
+	if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "%s: is a directory, not a config file", path);
+		fclose(f);
 		return -1;
 	}
 	while (fgets(line, sizeof(line), f)) {
 		char *eq, *key, *val, *p;
 
 		lineno++;
+		/* an editor's UTF-8 byte order mark would become part of the first key */
+		if (lineno == 1 && !strncmp(line, "\xef\xbb\xbf", 3))
+			memmove(line, line + 3, strlen(line + 3) + 1);
 		if (!strchr(line, '\n') && !feof(f)) {
 			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
 			fclose(f);
@@ -207,7 +249,7 @@ int msmvm_alert_cfg_load(struct msmvm_alert_cfg *c, const char *path, char *err,
 		eq = strchr(p, '=');
 		if (!eq) {
 			snprintf(err, errlen, "%s:%d: expected 'key = value', got '%.60s'", path, lineno,
-				 p);
+				 shown(p, sbuf, sizeof(sbuf)));
 			fclose(f);
 			return -1;
 		}
@@ -219,6 +261,11 @@ int msmvm_alert_cfg_load(struct msmvm_alert_cfg *c, const char *path, char *err,
 			fclose(f);
 			return -1;
 		}
+	}
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: cannot read it: %s", path, strerror(errno ? errno : EIO));
+		fclose(f);
+		return -1;
 	}
 	fclose(f);
 	return 0;

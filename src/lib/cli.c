@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "msmvm/cli.h"
+#include "msmvm/numbers.h"
 
 enum { OPT_SIM = 0x1000, OPT_HOOKS, OPT_MODULE, OPT_ATTACH };
 
@@ -36,8 +37,7 @@ static const struct argp_option target_options[] = {
 
 static error_t parse_target(int key, char *arg, struct argp_state *state)
 {
-	char *end;
-	long v;
+	uint64_t v;
 
 	if (!bound)
 		return ARGP_ERR_UNKNOWN;
@@ -47,10 +47,9 @@ static error_t parse_target(int key, char *arg, struct argp_state *state)
 		bound->sim_path = arg;
 		return 0;
 	case 'p':
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno || *end || v <= 0 || v > INT_MAX)
-			argp_error(state, "invalid PID '%s'", arg);
+		if (msmvm_parse_uint(arg, 1, INT_MAX, &v))
+			argp_error(state, "invalid PID '%s' (a whole number from 1 to %d)", arg,
+				   INT_MAX);
 		bound->filter_pid = (uint32_t)v;
 		return 0;
 	case OPT_HOOKS:
