@@ -62,6 +62,7 @@ static const char doc[] =
 	"    sudo msmvm-stat 1 10            # every second, ten times\n"
 	"    sudo msmvm-stat -P -p 1234      # one process, per-process table\n"
 	"    sudo msmvm-stat --sim -d 5 --json   # the msmvm-sim model, 5 s, JSON\n"
+	"    xz -dk tests/fixtures/btf/debian-7.2.13-arm64.btf.xz\n"
 	"    msmvm-stat --dry-run --btf tests/fixtures/btf/debian-7.2.13-arm64.btf\n"
 	"                                    # verify the probes against another kernel\n"
 	"    msmvm-stat --replay vmbind.perfetto-trace --json\n"

@@ -138,6 +138,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'o':
 		if (!*arg)
 			argp_error(state, "empty FILE");
+		/* the file is cut back to its last whole packet on a write error: it needs a file */
+		if (!strcmp(arg, "-"))
+			argp_error(state, "-o -: msmvm-trace writes a file, not standard output (on a "
+					  "write error it cuts the file back to its last whole packet); "
+					  "give a file name");
 		env.output = arg;
 		break;
 	case 'd':

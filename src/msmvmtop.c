@@ -754,6 +754,46 @@ static void screen_init(void)
 	}
 }
 
+/*
+ * Before attaching: a terminal ncurses can draw on. TERM=dumb (Emacs shells, some CI
+ * consoles) cannot place a cursor: plain-text frames instead, said once. No TERM, or one
+ * without a terminfo entry: ncurses would only say "Error opening terminal".
+ */
+static int check_terminal(void)
+{
+	const char *term = getenv("TERM");
+	SCREEN *sc;
+	FILE *null;
+
+	if (term && !strcmp(term, "dumb")) {
+		fprintf(stderr, "msmvmtop: TERM=dumb cannot draw the dashboard: printing text "
+				"frames (-b) instead\n");
+		env.batch = true;
+		return 0;
+	}
+	if (!term || !*term) {
+		fprintf(stderr, "msmvmtop: TERM is not set, so the dashboard cannot be drawn: set "
+				"it (e.g. TERM=xterm-256color), or use -b (text frames) or --json\n");
+		return -1;
+	}
+	/* newterm() returns NULL where initscr() would exit; drawn on /dev/null, not the tty */
+	null = fopen("/dev/null", "we");
+	sc = null ? newterm(NULL, null, stdin) : NULL;
+	if (sc) {
+		endwin();
+		delscreen(sc);
+	}
+	if (null)
+		fclose(null);
+	if (!sc) {
+		fprintf(stderr, "msmvmtop: the terminal type '%s' (TERM) has no terminfo entry: "
+				"set TERM to one that does (e.g. xterm-256color), or use -b (text "
+				"frames) or --json\n", term);
+		return -1;
+	}
+	return 0;
+}
+
 static const struct argp_child argp_children[] = {
 	{ &msmvm_target_argp, 0, "Target:", 1 },
 	{},
@@ -785,6 +825,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "msmvmtop: not a terminal: use -b (text) or --json\n");
 		return EXIT_USAGE;
 	}
+	if (!env.batch && !env.json && check_terminal())
+		return EXIT_USAGE;
 
 	if (msmvm_open(&env.o, &m, &err) || msmvm_load(m, &err) || msmvm_attach(m, &err)) {
 		fprintf(stderr, "msmvmtop: %s\n", err.msg);

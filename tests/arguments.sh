@@ -72,3 +72,45 @@ expect alert_config_exponent_refused 2 "$tmp/num.conf:2: bad value for limit: '1
 # the same syntax in msmvm-tune
 expect tune_binds_hex_refused 2 "invalid --binds '0x10'" -- "$B/msmvm-tune" --workload storm --binds 0x10
 expect tune_limits_exponent_refused 2 "invalid --limits '1e3' (at most" -- "$B/msmvm-tune" --workload storm --limits 1e3
+
+# msmvm-trace -o -: refused (it needs a file it can cut back), not a file named '-'
+( cd "$tmp" && "$OLDPWD/$B/msmvm-trace" -o - >"$tmp/out" 2>"$tmp/err" ); rc=$?
+if [ "$rc" -eq 2 ] && grep -qF -- "-o -: msmvm-trace writes a file" "$tmp/err" && [ ! -e "$tmp/-" ]; then
+  pass trace_output_dash_refused
+else
+  fail trace_output_dash_refused "exit $rc" "$(cat "$tmp/err")" "$(ls "$tmp")"
+fi
+
+# --btf: a compressed file, a directory, random bytes: each said as such (was "Unknown error 4001")
+xzf=$(ls tests/fixtures/btf/*.btf.xz | head -1)
+expect btf_xz_said 1 "is xz-compressed: decompress it first (e.g. xz -dk" -- "$B/msmvm-stat" --dry-run --btf "$xzf"
+expect btf_directory_said 1 "is a directory: --btf takes a BTF file" -- "$B/msmvm-stat" --dry-run --btf "$tmp"
+head -c 4096 /dev/urandom >"$tmp/random.btf"
+expect btf_random_said 1 "cannot read BTF from '$tmp/random.btf': not a BTF or ELF file" -- "$B/msmvm-stat" --dry-run --btf "$tmp/random.btf"
+if grep -q "Unknown error" "$tmp/err"; then fail btf_no_unknown_error "$(cat "$tmp/err")"; else pass btf_no_unknown_error; fi
+
+# msmvmtop on a terminal (script(1) gives it a pty) with no TERM, an unknown one, or dumb
+top_on_pty() {	# ENV-ASSIGNMENT...: output in $tmp/pty, exit status in top_rc
+  timeout 60 script -qec "env $* $B/msmvmtop --sim=$B/msmvm-sim -d 0.2" /dev/null </dev/null >"$tmp/pty" 2>&1
+  top_rc=$?
+}
+top_on_pty -u TERM
+if [ "$top_rc" -eq 2 ] && grep -qF "TERM is not set" "$tmp/pty" && grep -qF -- "-b (text frames)" "$tmp/pty"; then
+  pass top_no_term_suggests_batch
+else
+  fail top_no_term_suggests_batch "exit $top_rc" "$(head -c 300 "$tmp/pty")"
+fi
+top_on_pty TERM=no-such-terminal
+if [ "$top_rc" -eq 2 ] && grep -qF "'no-such-terminal' (TERM) has no terminfo entry" "$tmp/pty" && ! grep -q "Error opening terminal" "$tmp/pty"; then
+  pass top_unknown_term_suggests_batch
+else
+  fail top_unknown_term_suggests_batch "exit $top_rc" "$(head -c 300 "$tmp/pty")"
+fi
+# dumb: text frames instead (stopped by SIGINT after 15 s: generous, attaching under load)
+timeout -s INT 15 script -qec "env TERM=dumb $B/msmvmtop --sim=$B/msmvm-sim -d 0.2" /dev/null </dev/null >"$tmp/pty" 2>&1
+if grep -qF "TERM=dumb cannot draw the dashboard: printing text frames (-b) instead" "$tmp/pty" &&
+   [ "$(grep -c '^msmvmtop [0-9]' "$tmp/pty")" -ge 1 ]; then
+  pass top_dumb_term_falls_back_to_batch "$(grep -c '^msmvmtop [0-9]' "$tmp/pty") text frames"
+else
+  fail top_dumb_term_falls_back_to_batch "$(head -c 400 "$tmp/pty")"
+fi

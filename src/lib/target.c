@@ -254,19 +254,52 @@ out:
 	return ret;
 }
 
+/* What a file that is not BTF starts with, when it is a compressed one: its tool's name. */
+static const char *compressed_by(const char *path)
+{
+	static const struct { const char *magic; size_t len; const char *tool; } kinds[] = {
+		{ "\xfd" "7zXZ\0", 6, "xz" }, { "\x1f\x8b", 2, "gzip" },
+		{ "\x28\xb5\x2f\xfd", 4, "zstd" }, { "BZh", 3, "bzip2" },
+	};
+	unsigned char head[8] = { 0 };
+	FILE *f = fopen(path, "rbe");
+	size_t n = f ? fread(head, 1, sizeof(head), f) : 0;
+
+	if (f)
+		fclose(f);
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (n >= kinds[i].len && !memcmp(head, kinds[i].magic, kinds[i].len))
+			return kinds[i].tool;
+	return NULL;
+}
+
 /* A BTF file given with --btf: one file holding vmlinux and msm types. */
 int msmvm_probe_btf_file(struct msmvm *m, struct msmvm_err *err)
 {
 	char where[PATH_MAX + 20];
-	const char *arch;
+	const char *arch, *packer;
 	int ret;
 
 	m->target_btf = btf__parse(m->opts.btf_path, NULL);
-	if (!m->target_btf)
-		return msmvm_fail(err, MSMVM_E_NO_BTF, errno,
+	if (!m->target_btf) {
+		int e = errno;
+		struct stat sb;
+
+		if (!stat(m->opts.btf_path, &sb) && S_ISDIR(sb.st_mode))
+			return msmvm_fail(err, MSMVM_E_NO_BTF, EISDIR,
+					  "'%s' is a directory: --btf takes a BTF file",
+					  m->opts.btf_path);
+		packer = compressed_by(m->opts.btf_path);
+		if (packer)
+			return msmvm_fail(err, MSMVM_E_NO_BTF, EINVAL,
+					  "'%s' is %s-compressed: decompress it first (e.g. %s -dk '%s')",
+					  m->opts.btf_path, packer, packer, m->opts.btf_path);
+		/* libbpf's own codes (4000 and up) have no strerror(): say what they mean here */
+		return msmvm_fail(err, MSMVM_E_NO_BTF, e,
 				  "cannot read BTF from '%s': %s (expected raw BTF or an ELF with a "
 				  ".BTF section, vmlinux and msm merged: see tools/make-btf-fixtures.sh)",
-				  m->opts.btf_path, strerror(errno));
+				  m->opts.btf_path, e >= 4000 ? "not a BTF or ELF file" : strerror(e));
+	}
 	snprintf(where, sizeof(where), "the kernel of '%s'", m->opts.btf_path);
 	ret = check_vm_bind_types(m->target_btf, where, ": merge msm.ko's BTF into it (tools/btfmerge)",
 				  err);
