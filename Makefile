@@ -307,7 +307,7 @@ FUZZ_CC         ?= clang
 FUZZ_CFLAGS     := -g -O1 -std=gnu11 -fno-omit-frame-pointer -Wno-unknown-attributes \
 		   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 FUZZ_INC        := -Iinclude -Isrc/lib -Itools/sim -Isrc/driver -Isrc/tune -Itests/fuzz
-FUZZ_LIB_SRCS   := $(addprefix src/lib/,alert.c errors.c numbers.c report.c snapshot.c) \
+FUZZ_LIB_SRCS   := $(addprefix src/lib/,alert.c errors.c forget.c numbers.c report.c snapshot.c) \
 		   $(addprefix src/lib/trace/,build.c map.c out.c pb.c read.c replay.c workload.c)
 FUZZ_SIM_SRCS   := $(SIM_LIB_SRCS)
 FUZZ_SRCS_trace  := $(FUZZ_LIB_SRCS)

@@ -143,6 +143,9 @@ static const struct argp_option opts[] = {
 	  "Keep the last --ring SECS of events and write them to DIR as a Perfetto trace on "
 	  "each alert (the 16 newest files are kept)", 4 },
 	{ "ring", OPT_SET, "SECS", 0, "Flight recorder window (default 30)", 4 },
+	{ "forget-after", OPT_SET, "SECS", 0,
+	  "An exited process leaves the maps and /metrics SECS after its last VM_BIND and its "
+	  "VMs' last job free; its counts go on in the vm=\"exited\" series (default 300)", 4 },
 	{ "keep-caps", OPT_KEEP_CAPS, NULL, 0, "Do not drop capabilities after attaching", 5 },
 	{ "no-reattach", OPT_NO_REATTACH, NULL, 0,
 	  "Drop every capability after attaching; when the driver's module is unloaded, keep "
@@ -711,6 +714,7 @@ int main(int argc, char **argv)
 		openlog("msmvm-alert", LOG_PID, LOG_DAEMON);
 
 	env.o.throttle_limit = env.cfg.limit;
+	env.o.forget_after_s = env.cfg.forget_after_s;
 	if (env.cfg.flight_dir[0]) {
 		struct stat sb;
 

@@ -334,7 +334,7 @@ static json_object *final_json(const struct msmvm_snapshot *s, const struct msmv
 			json_object *vo = msmvm_stats_json(&v->s);
 			char addr[32];
 
-			snprintf(addr, sizeof(addr), "0x%" PRIx64, v->vm);
+			msmvm_vm_name(v->vm, addr, sizeof(addr));
 			json_object_object_add(vo, "addr", json_object_new_string(addr));
 			json_object_array_add(vms, vo);
 		}

@@ -326,8 +326,11 @@ static void vm_gauge_line(char *buf, size_t sz, const struct msmvm_vm_row *v, in
 	char head[96], tail[128];
 	int64_t shown = v->in_flight < 0 ? 0 : v->in_flight;
 
-	snprintf(head, sizeof(head), "VM %-6" PRIx64 " %u %-10.10s ", v->vm & 0xffffff,
-		 v->owner_tgid, v->comm);
+	if (v->vm == MSMVM_VM_EXITED)
+		snprintf(head, sizeof(head), "VM %-6s %u %-10.10s ", "exited", v->owner_tgid, v->comm);
+	else
+		snprintf(head, sizeof(head), "VM %-6" PRIx64 " %u %-10.10s ", v->vm & 0xffffff,
+			 v->owner_tgid, v->comm);
 	snprintf(tail, sizeof(tail), " %" PRId64 "/%" PRId64 "pg %.1fMiB peak %" PRId64, v->in_flight,
 		 env.limit, (double)v->in_flight * PAGE_KIB / 1024, v->peak_in_flight);
 	*barw = width - (int)strlen(head) - (int)strlen(tail) - 2;

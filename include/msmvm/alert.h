@@ -26,6 +26,7 @@ struct msmvm_alert_cfg {
 	char listen[128];			/* ADDR:PORT */
 	char flight_dir[1024];
 	double ring_s;
+	double forget_after_s;		/* exited processes leave the maps and /metrics */
 	int max_flight_files;
 };
 

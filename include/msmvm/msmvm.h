@@ -63,7 +63,24 @@ struct msmvm_opts {
 	bool dry_run;			/* load into the verifier, never attach */
 	bool test_flavor;		/* SIM types, raw_tp programs for BPF_PROG_TEST_RUN (tests) */
 	int verbose;			/* libbpf's messages on stderr */
+	double forget_after_s;		/* an exited process's entries leave the maps this long
+					   after its last VM_BIND and its VMs' last free, folded
+					   into the "(exited)" row; 0: the default (300 s), < 0:
+					   never (docs/probes.md, "Exited processes") */
 };
+
+/* The default of msmvm_opts.forget_after_s: long enough for any short run to keep its rows. */
+#define MSMVM_FORGET_AFTER_DEFAULT_S 300.0
+
+/*
+ * The row holding what exited processes and their VMs counted, once forgotten: a VM with this
+ * id (scope 0) owned by a process row of tgid 0, comm "(exited)". Totals include it.
+ */
+#define MSMVM_VM_EXITED UINT64_MAX
+#define MSMVM_EXITED_COMM "(exited)"
+
+/* A VM's id as the tools print it: 0x<address>, or "exited" for that row. Returns buf. */
+const char *msmvm_vm_name(uint64_t vm, char *buf, size_t size);
 
 /* What went wrong, in words a user can act on; code is a negative errno. */
 enum msmvm_err_kind {
@@ -150,6 +167,9 @@ struct msmvm_snapshot {
 	int nwaiters;			/* threads in the throttle at ts_ns */
 	struct msmvm_waiter *waiters;
 	uint32_t *waiter_tids;
+	/* the maps' occupancy (usage, stalls), and what has been forgotten so far */
+	uint32_t usage_entries, usage_max_entries, stalls_entries, stalls_max_entries;
+	uint64_t forgotten_procs, forgotten_vms;
 };
 
 struct msmvm;

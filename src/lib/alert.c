@@ -28,6 +28,7 @@ void msmvm_alert_cfg_defaults(struct msmvm_alert_cfg *c)
 	c->limit = 1024;
 	c->exec_timeout_s = 10;
 	c->ring_s = 30;
+	c->forget_after_s = MSMVM_FORGET_AFTER_DEFAULT_S;
 	c->max_flight_files = 16;
 }
 
@@ -184,6 +185,9 @@ int msmvm_alert_cfg_set(struct msmvm_alert_cfg *c, const char *key, const char *
 	} else if (!strcmp(k, "ring")) {
 		expect = "seconds: a decimal number from 0.1 to 3600";
 		bad = num(value, 0.1, 3600, &c->ring_s);
+	} else if (!strcmp(k, "forget-after")) {
+		expect = "seconds: a decimal number from 1 to 31536000";
+		bad = num(value, 1, 31536000, &c->forget_after_s);
 	} else {
 		snprintf(err, errlen, "unknown key '%s'", shown(key, kbuf, sizeof(kbuf)));
 		return -1;
@@ -437,9 +441,12 @@ int msmvm_alert_engine_tick(struct msmvm_alert_engine *e, const struct msmvm_sna
 		e->vms[i].seen = false;
 	for (int i = 0; i < snap->nvms; i++) {
 		const struct msmvm_vm_snap *v = &snap->vms[i];
-		struct vm_state *s = vm_state(e, v);
+		struct vm_state *s;
 		struct sample *x;
 
+		if (v->vm == MSMVM_VM_EXITED)
+			continue;	/* forgotten processes' sums: they jump when folded */
+		s = vm_state(e, v);
 		if (!s)
 			return -ENOMEM;
 		s->seen = true;
@@ -545,13 +552,26 @@ int msmvm_alert_engine_tick(struct msmvm_alert_engine *e, const struct msmvm_sna
 
 	/* per process: the union of its threads' waits */
 	for (int p = 0; p < snap->nprocs; p++) {
-		struct vm_state *s = state_get(e, true, 0, snap->procs[p].tgid);
+		struct vm_state *s;
 
+		if (!snap->procs[p].tgid)
+			continue;	/* the "(exited)" row */
+		s = state_get(e, true, 0, snap->procs[p].tgid);
 		if (!s)
 			return -ENOMEM;
+		s->seen = true;
 		s->owner = snap->procs[p].tgid;
 		memcpy(s->comm, snap->procs[p].comm, sizeof(s->comm));
 		stall_average(s, now, snap->procs[p].stall_ns);
+	}
+	/* a VM or process no longer in the snapshot (forgotten, forget.c) takes its state along */
+	for (int i = 0; i < e->n;) {
+		if (e->vms[i].seen) {
+			i++;
+			continue;
+		}
+		free(e->vms[i].ring);
+		e->vms[i] = e->vms[--e->n];
 	}
 
 	/* --wait-max: a wait still going on, longer than MS (once per wait) */

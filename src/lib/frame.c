@@ -117,7 +117,8 @@ int msmvm_frame_build(struct msmvm_frame *f, struct msmvm_snapshot *now,
 		r->drift = v->s.c.drift;
 		r->waiters = v->s.waiters;
 		r->s = &v->s;
-		if (pv) {
+		/* the "(exited)" row grows when processes are forgotten: that is not a rate */
+		if (pv && v->vm != MSMVM_VM_EXITED) {
 			r->binds_s = rate(v->s.c.binds, pv->s.c.binds, secs);
 			r->pages_s = rate(v->s.c.pages_counted, pv->s.c.pages_counted, secs);
 			if (secs > 0 && v->stall_ns >= pv->stall_ns)
@@ -153,7 +154,7 @@ int msmvm_frame_build(struct msmvm_frame *f, struct msmvm_snapshot *now,
 				  (double)c->pages_counted
 			: 0;
 		r->s = &p->s;
-		if (pp) {
+		if (pp && p->tgid) {
 			r->binds_s = rate(c->binds, pp->s.c.binds, secs);
 			r->ops_s = rate(c->ops, pp->s.c.ops, secs);
 			r->pages_s = rate(c->pages_counted, pp->s.c.pages_counted, secs);
@@ -168,6 +169,13 @@ int msmvm_frame_build(struct msmvm_frame *f, struct msmvm_snapshot *now,
 			r->wait_p50_ns = r->wait_max_ns;
 		if (r->wait_p99_ns > r->wait_max_ns)
 			r->wait_p99_ns = r->wait_max_ns;
+	}
+	/* the history of a VM no longer there (forgotten) goes */
+	for (int i = 0; hist && i < hist->n;) {
+		if (find_vm(&f->snap, hist->e[i].vm, hist->e[i].scope))
+			i++;
+		else
+			hist->e[i] = hist->e[--hist->n];
 	}
 	return 0;
 }
@@ -201,7 +209,7 @@ json_object *msmvm_frame_json(const struct msmvm_frame *f, const struct msmvm_pl
 		json_object *v = json_object_new_object();
 		char addr[32];
 
-		snprintf(addr, sizeof(addr), "0x%" PRIx64, r->vm);
+		msmvm_vm_name(r->vm, addr, sizeof(addr));
 		json_object_object_add(v, "addr", json_object_new_string(addr));
 		json_object_object_add(v, "pid", json_object_new_int64(r->owner_tgid));
 		json_object_object_add(v, "comm", json_object_new_string(r->comm));

@@ -18,6 +18,16 @@ struct msmvm_gauge_seen {
 	__u64 moved_ns;
 };
 
+/* What forget.c took out of the maps: the "(exited)" row's counts. */
+struct msmvm_forgotten {
+	struct msmvm_stats s;		/* the forgotten usage entries, merged */
+	uint64_t vm_stall_ns;		/* the forgotten VMs' stall gauges */
+	uint64_t proc_stall_ns;		/* the forgotten processes' */
+	uint64_t entries, vms, procs;
+	uint64_t next_ns;		/* the next pass: not before (CLOCK_MONOTONIC ns) */
+	bool pidns_checked, pidns_initial;
+};
+
 struct msmvm {
 	struct msmvm_opts opts;
 	char module[64];		/* the kernel: the driver's module, decided at start-up */
@@ -34,6 +44,7 @@ struct msmvm {
 	void *event_ctx;
 	const struct msmvm_vm_gauge *gauges;	/* vm_gauges, mapped in place (snapshot.c) */
 	struct msmvm_gauge_seen *gauges_seen;	/* per slot: its frees, and when they last moved */
+	struct msmvm_forgotten *forgotten;	/* exited processes' counts (forget.c) */
 	bool loaded;
 };
 
@@ -55,5 +66,7 @@ const char *msmvm_btf_arch(const struct btf *btf);
 const char *msmvm_host_arch(void);
 const char *msmvm_driver_module(const struct msmvm *m);
 int snapshot_fold_procs(struct msmvm_snapshot *out);	/* snapshot.c */
+struct msmvm_forgotten *forget_state(struct msmvm *m);	/* forget.c */
+int forget_exited(struct msmvm *m, const struct msmvm_snapshot *snap);
 
 #endif

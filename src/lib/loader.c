@@ -295,6 +295,7 @@ void msmvm_close(struct msmvm *m)
 		return;
 	ring_buffer__free(m->rb);
 	msmvm_gauges_unmap(m);
+	free(m->forgotten);
 	for (int i = 0; i < MSMVM_MAX_PROBES; i++)
 		bpf_link__destroy(m->links[i]);	/* detach first: no probe outlives us */
 	msmvm_bpf_destroy(&m->bpf);

@@ -48,7 +48,10 @@ struct vm_labels {
 
 static void labels(FILE *f, const struct vm_labels *l, const char *extra_k, const char *extra_v)
 {
-	fprintf(f, "{vm=\"0x%" PRIx64 "\",pid=\"%u\",comm=\"", l->vm, l->pid);
+	if (l->vm == MSMVM_VM_EXITED)	/* what forgotten processes counted (forget.c) */
+		fprintf(f, "{vm=\"exited\",pid=\"%u\",comm=\"", l->pid);
+	else
+		fprintf(f, "{vm=\"0x%" PRIx64 "\",pid=\"%u\",comm=\"", l->vm, l->pid);
 	escaped(f, l->comm);
 	fputc('"', f);
 	if (extra_k)
@@ -251,6 +254,20 @@ char *msmvm_prometheus_text_driver(const struct msmvm_snapshot *s,
 	}
 	if (d)
 		driver_families(f, d);
+	family(f, "msmvm_map_entries", "gauge",
+	       "Entries in the probes' per-VM-and-process maps (at max_entries, new processes are "
+	       "not counted: msmvm_probe_health_total{counter=\"map_update_failed\"}).");
+	fprintf(f, "msmvm_map_entries{map=\"usage\"} %u\n", s->usage_entries);
+	fprintf(f, "msmvm_map_entries{map=\"stalls\"} %u\n", s->stalls_entries);
+	family(f, "msmvm_map_max_entries", "gauge", "The capacity of those maps.");
+	fprintf(f, "msmvm_map_max_entries{map=\"usage\"} %u\n", s->usage_max_entries);
+	fprintf(f, "msmvm_map_max_entries{map=\"stalls\"} %u\n", s->stalls_max_entries);
+	family(f, "msmvm_forgotten_processes_total", "counter",
+	       "Exited processes whose series left: their counts go on in the vm=\"exited\" ones.");
+	fprintf(f, "msmvm_forgotten_processes_total %" PRIu64 "\n", s->forgotten_procs);
+	family(f, "msmvm_forgotten_vms_total", "counter",
+	       "Their VMs, likewise.");
+	fprintf(f, "msmvm_forgotten_vms_total %" PRIu64 "\n", s->forgotten_vms);
 	family(f, "msmvm_probe_health_total", "counter",
 	       "The probes' own misses: non-zero means some events were not counted.");
 	for (int h = 0; h < MSMVM_H_COUNT_; h++)

@@ -7,6 +7,8 @@
 #define _GNU_SOURCE
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -330,6 +332,7 @@ static int fold_stalls(struct msmvm_snapshot *out, int *vcap, int *pcap, int fd)
 		uint64_t *into;
 
 		prev = &k;
+		out->stalls_entries++;
 		if (bpf_map_lookup_elem(fd, &k, &g))
 			continue;
 		if (k.tgid == 0) {
@@ -432,6 +435,53 @@ static int fold_gauges(struct msmvm *m, struct msmvm_snapshot *out, int *vcap)
 	return 0;
 }
 
+const char *msmvm_vm_name(uint64_t vm, char *buf, size_t size)
+{
+	if (vm == MSMVM_VM_EXITED)
+		snprintf(buf, size, "exited");
+	else
+		snprintf(buf, size, "0x%" PRIx64, vm);
+	return buf;
+}
+
+static uint32_t map_max_entries(int fd)
+{
+	struct bpf_map_info info = { 0 };
+	__u32 len = sizeof(info);
+
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ? info.max_entries : 0;
+}
+
+/* The "(exited)" row: what forget.c took out of the maps, as a VM and its process. */
+static int add_exited(struct msmvm *m, struct msmvm_snapshot *out, int *vcap, int *pcap)
+{
+	const struct msmvm_forgotten *f = m->forgotten;
+	struct msmvm_vm_snap *v;
+	struct msmvm_proc_snap *p;
+
+	if (!f || !f->entries)
+		return 0;
+	v = vm_add(out, vcap, MSMVM_VM_EXITED, 0);
+	if (!v)
+		return -ENOMEM;
+	msmvm_stats_merge(&v->s, &f->s);
+	v->s.c.peak_in_flight = f->s.c.peak_in_flight;
+	v->stall_ns += f->vm_stall_ns;
+	v->s.stall_ns_total += f->vm_stall_ns;
+	v->owner_tgid = v->s.owner_tgid = 0;
+	p = proc_add(out, pcap, 0);
+	if (!p)
+		return -ENOMEM;
+	msmvm_stats_merge(&p->s, &f->s);
+	snprintf(p->comm, sizeof(p->comm), "%s", MSMVM_EXITED_COMM);
+	memcpy(p->s.comm, p->comm, sizeof(p->s.comm));
+	p->stall_ns += f->proc_stall_ns;
+	p->s.stall_ns_total += f->proc_stall_ns;
+	out->forgotten_procs = f->procs;
+	out->forgotten_vms = f->vms;
+	return 0;
+}
+
 int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err *err)
 {
 	int usage_fd = msmvm_map_fd(&m->bpf, MSMVM_MAP_usage);
@@ -440,7 +490,7 @@ int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err
 	struct msmvm_usage_key k, *prev = NULL;
 	struct msmvm_stats *s;
 	struct timespec ts;
-	int vcap = 4, pcap = 4;
+	int vcap = 4, pcap = 4, ret;
 	bool oom;
 
 	memset(out, 0, sizeof(*out));
@@ -459,13 +509,18 @@ int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err
 	oom = !out->vms || !out->procs || !s;
 	while (!oom && !bpf_map_get_next_key(usage_fd, prev, &k)) {
 		prev = &k;
+		out->usage_entries++;
 		if (bpf_map_lookup_elem(usage_fd, &k, s))
-			continue;	/* gone since (none is deleted today) */
+			continue;	/* forgotten since (forget.c) */
 		oom = fold_usage(out, &vcap, &pcap, &k, s) != 0;
 	}
 	free(s);
 	if (!oom)
 		oom = fold_stalls(out, &vcap, &pcap, stalls_fd) != 0;
+	if (!oom)
+		oom = add_exited(m, out, &vcap, &pcap) != 0;
+	out->usage_max_entries = map_max_entries(usage_fd);
+	out->stalls_max_entries = map_max_entries(stalls_fd);
 	if (!oom && fold_gauges(m, out, &vcap)) {
 		int e = errno;
 
@@ -485,7 +540,15 @@ int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err
 	}
 	for (__u32 i = 0; i < MSMVM_H_COUNT_; i++)
 		bpf_map_lookup_elem(health_fd, &i, &out->health[i]);
-	return snapshot_waiters(m, out, err);
+	ret = snapshot_waiters(m, out, err);
+	if (ret)
+		return ret;
+	/* after this snapshot is whole: what it forgets shows in the next one's "(exited)" row */
+	if (forget_exited(m, out) == -ENOMEM) {
+		msmvm_snapshot_free(out);
+		return msmvm_fail(err, MSMVM_E_RUNTIME, ENOMEM, "out of memory");
+	}
+	return 0;
 }
 
 void msmvm_snapshot_free(struct msmvm_snapshot *s)
