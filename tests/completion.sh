@@ -167,7 +167,7 @@ for spec in "msmvm-stat:" "msmvmtop:" "msmvm-trace:" "msmvm-alert:" "msmvm-tune:
              grep -oE -- '--[a-z][a-z0-9-]*' | sort -u)
   for m in $mentions; do
     case " $longs " in *" $m "*) continue ;; esac
-    opt_accepted "$t" "$sub" "$m" && longs+=" $m" && META["$key $m"]=?
+    opt_accepted "$t" "$sub" "$m" && longs+=" $m" && META["$key $m"]='?'
   done
   LONGS[$key]=${longs# } SHORTS[$key]=${shorts# }
 done
