@@ -15,6 +15,7 @@ packages=(
   protobuf-compiler                       # tests decode msmvm-trace's files with protoc
   libmicrohttpd-dev libcap-ng-dev         # msmvm-alert: /metrics over HTTP, dropping capabilities
   prometheus curl                         # tests: promtool check metrics, fetching /metrics
+  bash-completion                         # tests/completion.sh: the helpers the completion uses
   libclang-rt-dev                         # make fuzz: clang's libFuzzer and sanitizer runtimes
   bpftrace                                # make bench: the bpftrace script msmvm is compared with
   qemu-system-x86 gcc-12                  # the x86 guest (tools/guest): TCG, and the kernel's compiler
