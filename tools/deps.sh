@@ -11,6 +11,7 @@ packages=(
   dwarves                                 # pahole: the model's BTF
   libjson-c-dev                           # JSON summaries and their parsing in tests
   jq xz-utils procps libxml2-utils        # test scripts (xmllint: the tune SVG), BTF fixtures
+  mandoc                                  # tests/man.sh: mandoc -T lint on the man pages
   libncurses-dev tmux                     # msmvmtop, and driving it in tests
   protobuf-compiler                       # tests decode msmvm-trace's files with protoc
   libmicrohttpd-dev libcap-ng-dev         # msmvm-alert: /metrics over HTTP, dropping capabilities
