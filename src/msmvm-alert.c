@@ -223,6 +223,10 @@ static struct child {
 	uint64_t deadline;
 } children[MAX_CHILDREN];
 
+/* RLIMIT_NOFILE as given, before /metrics raised it: what --exec's programs get */
+static struct rlimit nofile_given;
+static bool nofile_raised;
+
 static void log_at(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_problem(...) log_at(LOG_ERR, __VA_ARGS__)
 
@@ -304,6 +308,9 @@ static void run_exec(const struct msmvm_alert *a)
 	pid = fork();
 	if (pid == 0) {
 		int devnull = open("/dev/null", O_RDONLY);
+
+		if (nofile_raised)	/* a program using select() wants its 1024 back */
+			setrlimit(RLIMIT_NOFILE, &nofile_given);
 
 		if (devnull >= 0)
 			dup2(devnull, STDIN_FILENO);
@@ -614,8 +621,9 @@ static unsigned http_conn_limit(unsigned reserve, rlim_t *nofile)
 	if (getrlimit(RLIMIT_NOFILE, &rl))
 		return HTTP_MAX_CONNS;
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		nofile_given = rl;
 		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+		nofile_raised = setrlimit(RLIMIT_NOFILE, &rl) == 0;
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	*nofile = rl.rlim_cur;
