@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <time.h>
@@ -38,6 +40,9 @@
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
 #define MAX_CHILDREN 16
+#define HTTP_MAX_CONNS 4096	/* idle ones are closed after HTTP_TIMEOUT_S */
+#define HTTP_TIMEOUT_S 10u
+#define HTTP_LOG_BURST 10	/* libmicrohttpd's messages said per minute, the rest counted */
 
 extern char **environ;
 
@@ -48,7 +53,7 @@ static struct env {
 	bool keep_caps, no_reattach, check_config;
 } env = { .o = { .target = MSMVM_TARGET_KERNEL } };
 
-static volatile sig_atomic_t exiting, reload;
+static volatile sig_atomic_t exiting, reload, usr1;
 
 /* Settings given as options, replayed over the config file at start and on SIGHUP. */
 static struct {
@@ -57,10 +62,13 @@ static struct {
 } cli_sets[64];
 static int ncli_sets;
 
+/* SIGHUP re-reads the config, SIGUSR1 means nothing here (said, not fatal); the rest end it */
 static void on_signal(int sig)
 {
 	if (sig == SIGHUP)
 		reload = 1;
+	else if (sig == SIGUSR1)
+		usr1 = 1;
 	else
 		exiting = 1;
 }
@@ -83,6 +91,7 @@ static const char doc[] =
 	"Settings can also come from --config FILE: one 'key = value' per line, keys named as\n"
 	"the long options (stall = 100/1000, syslog = yes, ...), '#' comments. SIGHUP\n"
 	"re-reads it (triggers and alert outputs; listen and textfile need a restart).\n"
+	"SIGUSR1 means nothing to msmvm-alert: it is said on stderr and ignored.\n"
 	"\n"
 	"Each alert is one line on stdout (text, or JSON with --json); --syslog also logs it;\n"
 	"--exec runs a program per alert with execve (never a shell), its arguments split on\n"
@@ -110,9 +119,10 @@ static const char doc[] =
 	"    sudo msmvm-alert --config /etc/msmvm-alert.conf --listen 127.0.0.1:9464\n"
 	"    msmvm-alert --config /etc/msmvm-alert.conf --check-config\n"
 	"\n"
-	"Exit status: 0 after SIGTERM or SIGINT (the driver's unload does not end it); 1\n"
-	"runtime error at start-up (no driver, no BTF, missing capability, attach failure,\n"
-	"metrics endpoint); 2 bad usage or config.\n"
+	"Exit status: 0 after SIGTERM, SIGINT or SIGPIPE (SIGHUP, SIGUSR1 and the\n"
+	"driver's unload do not end it); 1 runtime error at start-up (no driver,\n"
+	"no BTF, missing capability, attach failure, metrics endpoint); 2 bad usage\n"
+	"or config.\n"
 	"\n"
 	"OPTIONS:";
 
@@ -216,6 +226,10 @@ static struct child {
 	uint64_t deadline;
 } children[MAX_CHILDREN];
 
+/* RLIMIT_NOFILE as given, before /metrics raised it: what --exec's programs get */
+static struct rlimit nofile_given;
+static bool nofile_raised;
+
 static void log_at(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_problem(...) log_at(LOG_ERR, __VA_ARGS__)
 
@@ -297,6 +311,9 @@ static void run_exec(const struct msmvm_alert *a)
 	pid = fork();
 	if (pid == 0) {
 		int devnull = open("/dev/null", O_RDONLY);
+
+		if (nofile_raised)	/* a program using select() wants its 1024 back */
+			setrlimit(RLIMIT_NOFILE, &nofile_given);
 
 		if (devnull >= 0)
 			dup2(devnull, STDIN_FILENO);
@@ -429,61 +446,234 @@ static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *metrics_text;
 static size_t metrics_len;
 
-static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char *url,
-			     const char *method, const char *version, const char *upload,
-			     size_t *upload_size, void **con_cls)
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned int status,
+			       struct MHD_Response *r)
 {
-	struct MHD_Response *r;
 	enum MHD_Result ret;
-	bool ok = !strcmp(url, "/metrics");
-	char *copy = NULL;
-	size_t len = 0;
 
-	(void)cls, (void)version, (void)upload, (void)upload_size, (void)con_cls;
-	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+	if (!r)
 		return MHD_NO;
-	if (ok) {
-		pthread_mutex_lock(&metrics_lock);
-		len = metrics_len;
-		copy = malloc(len + 1);
-		if (copy && metrics_text)
-			memcpy(copy, metrics_text, len);
-		pthread_mutex_unlock(&metrics_lock);
-		if (!copy)
-			return MHD_NO;
-		r = MHD_create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
-		MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
-	} else {
-		static char nf[] = "not found: metrics are at /metrics\n";
-
-		r = MHD_create_response_from_buffer(strlen(nf), nf, MHD_RESPMEM_PERSISTENT);
-	}
-	ret = MHD_queue_response(conn, ok ? MHD_HTTP_OK : MHD_HTTP_NOT_FOUND, r);
+	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
 }
 
-static struct MHD_Daemon *start_http(const char *listen_at)
+static enum MHD_Result serve(void *cls, struct MHD_Connection *conn, const char *url,
+			     const char *method, const char *version, const char *upload,
+			     size_t *upload_size, void **con_cls)
+{
+	static char nf[] = "not found: metrics are at /metrics\n";
+	static char na[] = "method not allowed: GET or HEAD /metrics\n";
+	struct MHD_Response *r;
+	char *copy;
+	size_t len;
+
+	(void)cls, (void)version, (void)upload, (void)upload_size, (void)con_cls;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+		/* answered at once, whatever body follows: the connection is closed after it */
+		r = MHD_create_response_from_buffer(strlen(na), na, MHD_RESPMEM_PERSISTENT);
+		if (r)
+			MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+		return respond(conn, MHD_HTTP_METHOD_NOT_ALLOWED, r);
+	}
+	if (strcmp(url, "/metrics"))
+		return respond(conn, MHD_HTTP_NOT_FOUND,
+			       MHD_create_response_from_buffer(strlen(nf), nf,
+							       MHD_RESPMEM_PERSISTENT));
+	pthread_mutex_lock(&metrics_lock);
+	len = metrics_len;
+	copy = malloc(len + 1);
+	if (copy && metrics_text)
+		memcpy(copy, metrics_text, len);
+	pthread_mutex_unlock(&metrics_lock);
+	if (!copy)
+		return MHD_NO;
+	r = MHD_create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(copy);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
+	return respond(conn, MHD_HTTP_OK, r);
+}
+
+/*
+ * libmicrohttpd's own messages (a peer that resets, the connection limit reached, ...):
+ * through log_at, prefixed "http: ", at most HTTP_LOG_BURST a minute; the rest are counted
+ * and said in one line when the minute is over (http_log_flush, from the main loop) or at
+ * exit. A client cannot flood stderr or syslog.
+ */
+static struct {
+	pthread_mutex_t lock;
+	uint64_t window_start;		/* CLOCK_MONOTONIC ns */
+	unsigned said;			/* in this window */
+	uint64_t suppressed;		/* in this window, not said */
+} http_log_state = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+#define HTTP_LOG_WINDOW_NS 60000000000ULL
+
+/* Say what the window suppressed once it is over (or now, with force): lock held. */
+static void http_log_roll(uint64_t now, bool force)
+{
+	if (!force && now - http_log_state.window_start < HTTP_LOG_WINDOW_NS)
+		return;
+	if (http_log_state.suppressed)
+		log_at(LOG_WARNING, "http: suppressed %" PRIu64 " more messages (at most %d a "
+		       "minute are said)", http_log_state.suppressed, HTTP_LOG_BURST);
+	http_log_state.window_start = now;
+	http_log_state.said = 0;
+	http_log_state.suppressed = 0;
+}
+
+static void http_log_flush(bool force)
+{
+	pthread_mutex_lock(&http_log_state.lock);
+	if (http_log_state.suppressed)
+		http_log_roll(msmvm_now_ns(), force);
+	pthread_mutex_unlock(&http_log_state.lock);
+}
+
+static void http_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[600];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+		msg[--n] = 0;
+	for (size_t i = 0; i < n; i++)	/* one line, whatever a client sent */
+		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+			msg[i] = '?';
+	pthread_mutex_lock(&http_log_state.lock);
+	http_log_roll(msmvm_now_ns(), false);
+	if (http_log_state.said < HTTP_LOG_BURST) {
+		http_log_state.said++;
+		log_at(LOG_WARNING, "http: %s", msg);
+	} else {
+		http_log_state.suppressed++;
+	}
+	pthread_mutex_unlock(&http_log_state.lock);
+}
+
+/*
+ * The listening socket, bound while the capabilities are still there (a port below 1024
+ * needs one). -errno, errno's reason in why.
+ */
+static int bind_http(const char *listen_at, const char **why)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	char host[128];
 	const char *colon = strrchr(listen_at, ':');
 	long port;
 	char *end;
+	int fd, one = 1, e;
 
+	*why = "ADDR:PORT, IPv4 (ADDR an address such as 127.0.0.1 or 0.0.0.0, not a name)";
 	if (!colon || (size_t)(colon - listen_at) >= sizeof(host))
-		return NULL;
+		return -EINVAL;
 	snprintf(host, sizeof(host), "%.*s", (int)(colon - listen_at), listen_at);
+	errno = 0;
 	port = strtol(colon + 1, &end, 10);
-	if (*end || port <= 0 || port > 65535 || inet_pton(AF_INET, host[0] ? host : "127.0.0.1",
-							   &sa.sin_addr) != 1) {
-		errno = EINVAL;
-		return NULL;
-	}
+	if (errno || end == colon + 1 || *end || port <= 0 || port > 65535 ||
+	    inet_pton(AF_INET, host[0] ? host : "127.0.0.1", &sa.sin_addr) != 1)
+		return -EINVAL;
 	sa.sin_port = htons((uint16_t)port);
-	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-				(uint16_t)port, NULL, NULL, serve, NULL, MHD_OPTION_SOCK_ADDR, &sa,
-				MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto fail;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));	/* as libmicrohttpd does */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, SOMAXCONN))
+		goto fail;
+	return fd;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	*why = strerror(e);
+	return -e;
+}
+
+/* Open file descriptors now (the BPF objects', stdio, ...). */
+static unsigned fds_open(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	unsigned n = 0;
+
+	if (!d)
+		return 64;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/*
+ * How many connections fit: HTTP_MAX_CONNS, unless RLIMIT_NOFILE is smaller. The soft limit
+ * is raised towards the hard one first (1024 is a common soft limit: 2,000 idle clients
+ * would not fit). Room is kept for a re-attach's second set of BPF objects, --exec and the
+ * flight recorder's files.
+ */
+static unsigned http_conn_limit(unsigned reserve, rlim_t *nofile)
+{
+	rlim_t want = HTTP_MAX_CONNS + reserve;
+	struct rlimit rl;
+
+	*nofile = 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return HTTP_MAX_CONNS;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		nofile_given = rl;
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+		nofile_raised = setrlimit(RLIMIT_NOFILE, &rl) == 0;
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	*nofile = rl.rlim_cur;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= want)
+		return HTTP_MAX_CONNS;
+	return rl.rlim_cur > reserve + 16 ? (unsigned)(rl.rlim_cur - reserve) : 16;
+}
+
+/*
+ * libmicrohttpd on the bound socket, in a thread of its own with epoll (or poll; select
+ * only if neither is there: FD_SETSIZE bounds it), a connection limit and an idle timeout.
+ * Started after the capabilities are dropped, so its thread has none (they are per thread),
+ * and with the signals blocked in it, so they reach the main loop.
+ */
+static struct MHD_Daemon *start_http(int fd)
+{
+	unsigned open_now = fds_open(), flags = MHD_USE_INTERNAL_POLLING_THREAD |
+						 MHD_USE_ERROR_LOG;
+	unsigned limit;
+	struct MHD_Daemon *d;
+	sigset_t block, old;
+	rlim_t nofile;
+
+	limit = http_conn_limit(2 * open_now + 64, &nofile);
+	if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
+		flags |= MHD_USE_EPOLL;
+	else if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
+		flags |= MHD_USE_POLL;
+	else if (limit > FD_SETSIZE - 4 - open_now)
+		limit = FD_SETSIZE - 4 - open_now;
+	if (limit < HTTP_MAX_CONNS)
+		log_at(LOG_WARNING, "http: at most %u connections (RLIMIT_NOFILE %llu%s)", limit,
+		       (unsigned long long)nofile,
+		       flags & (MHD_USE_EPOLL | MHD_USE_POLL) ? "" : ", no epoll or poll");
+	sigemptyset(&block);
+	for (int sig = 1; sig < SIGRTMIN; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP && sig != SIGSEGV && sig != SIGBUS &&
+		    sig != SIGFPE && sig != SIGILL && sig != SIGABRT && sig != SIGTRAP)
+			sigaddset(&block, sig);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	d = MHD_start_daemon(flags, 0, NULL, NULL, serve, NULL,
+			     MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
+			     MHD_OPTION_LISTEN_SOCKET, fd,
+			     MHD_OPTION_CONNECTION_LIMIT, limit,
+			     MHD_OPTION_CONNECTION_TIMEOUT, HTTP_TIMEOUT_S, MHD_OPTION_END);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return d;
 }
 
 /* node_exporter's textfile collector: write aside, then rename, so it never reads half. */
@@ -668,7 +858,7 @@ static void nap_until(uint64_t until)
 		uint64_t now = msmvm_now_ns(), left;
 		struct timespec nap;
 
-		if (now >= until || exiting || reload)
+		if (now >= until || exiting || reload || usr1)
 			return;
 		if (drv.m && msmvm_driver_watch_poll(&drv.watch) == MSMVM_DRIVER_UNLOADED)
 			return;
@@ -688,10 +878,10 @@ int main(int argc, char **argv)
 {
 	static const struct argp argp = { .options = opts, .parser = parse_arg, .doc = doc,
 					    .children = argp_children };
-	struct sigaction sa = { .sa_handler = on_signal };
 	struct msmvm_alert_engine *engine = NULL;
 	struct MHD_Daemon *http = NULL;
 	struct msmvm_err err;
+	int http_fd = -1;
 	char msg[1024];
 	int ret = 0;
 	bool textfile_failed = false;
@@ -752,10 +942,12 @@ checked:
 		return err.kind == MSMVM_E_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
 	}
 	if (env.cfg.listen[0]) {
-		http = start_http(env.cfg.listen);
-		if (!http) {
-			fprintf(stderr, "msmvm-alert: cannot serve metrics at %s (ADDR:PORT, IPv4)\n",
-				env.cfg.listen);
+		const char *why;
+
+		http_fd = bind_http(env.cfg.listen, &why);
+		if (http_fd < 0) {
+			fprintf(stderr, "msmvm-alert: cannot serve metrics at %s: %s\n",
+				env.cfg.listen, why);
 			ret = EXIT_RUNTIME;
 			goto out;
 		}
@@ -766,11 +958,16 @@ checked:
 		ret = EXIT_RUNTIME;
 		goto out;
 	}
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	msmvm_cli_catch_signals(on_signal);
+	if (http_fd >= 0) {
+		http = start_http(http_fd);
+		if (!http) {
+			fprintf(stderr, "msmvm-alert: cannot serve metrics at %s: libmicrohttpd "
+				"did not start\n", env.cfg.listen);
+			ret = EXIT_RUNTIME;
+			goto out;
+		}
+	}
 
 	engine = msmvm_alert_engine_new(&env.cfg);
 	if (!engine) {
@@ -786,6 +983,11 @@ checked:
 		uint64_t t_tick = msmvm_now_ns();
 		bool have_live = false;
 
+		if (usr1) {
+			usr1 = 0;
+			log_at(LOG_NOTICE, "SIGUSR1: nothing to do (SIGHUP re-reads the config, "
+			       "SIGTERM ends msmvm-alert)");
+		}
 		if (reload) {
 			struct msmvm_alert_cfg c;
 
@@ -866,12 +1068,14 @@ checked:
 		msmvm_close(drv.closing);
 		drv.closing = NULL;
 		reap_children(false);
+		http_log_flush(false);
 		nap_until(t_tick + (uint64_t)(env.cfg.interval_s * 1e9));
 	}
 out:
 	reap_children(true);
 	if (http)
 		MHD_stop_daemon(http);
+	http_log_flush(true);
 	msmvm_alert_engine_free(engine);
 	msmvm_close(drv.m);
 	msmvm_carry_free(drv.carry);

@@ -53,7 +53,7 @@ static const char doc[] =
 	"Counts VM_BINDs, pages preallocated (counted) and really used, throttle waits and\n"
 	"their latency, interrupted waits and accounting drift, per VM and per process,\n"
 	"aggregated in the kernel. Prints per INTERVAL seconds (COUNT times) and a total at\n"
-	"the end (also on Ctrl-C or SIGTERM).\n"
+	"the end (also on Ctrl-C, SIGTERM, SIGHUP, SIGUSR1 or SIGPIPE).\n"
 	"\n"
 	"USAGE: msmvm-stat [OPTION...] [INTERVAL [COUNT]]\n"
 	"\n"
@@ -77,9 +77,10 @@ static const char doc[] =
 	"stderr (\"driver module NAME was unloaded; stopping\") and ends as on Ctrl-C: the\n"
 	"final report (text or --json) holds everything counted up to the unload.\n"
 	"\n"
-	"Exit status: 0 success, the driver's unload included (the counts are complete);\n"
-	"1 runtime error (no driver, no BTF, missing capability, load or attach failure);\n"
-	"2 bad usage.\n"
+	"Exit status: 0 success, the driver's unload included (the counts are\n"
+	"complete), and a reader of stdout that went away (| head: nothing said);\n"
+	"1 runtime error (no driver, no BTF, missing capability, load or attach\n"
+	"failure, stdout not writable); 2 bad usage.\n"
 	"\n"
 	"OPTIONS:";
 
@@ -415,7 +416,6 @@ int main(int argc, char **argv)
 	struct msmvm_snapshot snap;
 	struct msmvm *m = NULL;
 	struct msmvm_err err;
-	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t t_open, t_start, t_next, t_end = 0;
 	long intervals = 0;
 	int ret;
@@ -425,8 +425,12 @@ int main(int argc, char **argv)
 	ret = argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	if (ret)
 		return EXIT_USAGE;
-	if (env.replay)
-		return replay();
+	/* until the probes run: a reader gone is EPIPE, said by msmvm_cli_stdout_end() */
+	signal(SIGPIPE, SIG_IGN);
+	if (env.replay) {
+		ret = replay();
+		return ret ? ret : msmvm_cli_stdout_end("msmvm-stat");
+	}
 
 	t_open = msmvm_now_ns();
 	if (msmvm_open(&env.o, &m, &err) || msmvm_load(m, &err)) {
@@ -437,7 +441,7 @@ int main(int argc, char **argv)
 	if (env.o.dry_run) {
 		ret = dry_run(m);
 		msmvm_close(m);
-		return ret;
+		return ret ? ret : msmvm_cli_stdout_end("msmvm-stat");
 	}
 	if (msmvm_attach(m, &err)) {
 		fprintf(stderr, "msmvm-stat: %s\n", err.msg);
@@ -445,9 +449,7 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	msmvm_driver_watch_start(&watch, m);	/* gone already: the first poll says so */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	msmvm_cli_catch_signals(on_signal);
 
 	t_start = msmvm_now_ns();
 	fprintf(stderr, "msmvm-stat: attached %d probes to %s (%s) in %.1f ms; Ctrl-C to end.\n",
@@ -499,7 +501,10 @@ int main(int argc, char **argv)
 		nanosleep(&nap, NULL);
 	}
 
-	/* Final report: Ctrl-C, SIGTERM, duration, count or the driver's unload all end here. */
+	/*
+	 * Final report: Ctrl-C, SIGTERM, SIGHUP, SIGUSR1, SIGPIPE (a reader gone: then it is
+	 * not seen, and no error), duration, count or the driver's unload all end here.
+	 */
 	ret = 0;
 	if (msmvm_snapshot(m, &snap, &err)) {
 		fprintf(stderr, "msmvm-stat: %s\n", err.msg);
@@ -519,5 +524,7 @@ int main(int argc, char **argv)
 		msmvm_snapshot_free(&snap);
 	}
 	msmvm_close(m);
+	if (msmvm_cli_stdout_end("msmvm-stat") && !ret)
+		ret = EXIT_RUNTIME;
 	return ret;
 }

@@ -40,7 +40,8 @@ static volatile sig_atomic_t exiting, dump_requested;
 
 static void on_signal(int sig)
 {
-	if (sig == SIGUSR1)
+	/* SIGUSR1 is the flight recorder's "write now"; without --ring it ends, as the rest */
+	if (sig == SIGUSR1 && env.ring)
 		dump_requested++;
 	else
 		exiting = 1;
@@ -54,8 +55,9 @@ static const char doc[] =
 	"\n"
 	"USAGE: msmvm-trace [OPTION...] -o FILE\n"
 	"\n"
-	"Records until the duration, the size limit, Ctrl-C, SIGTERM or the\n"
-	"driver's module being unloaded (rmmod: said on stderr), then closes FILE\n"
+	"Records until the duration, the size limit, Ctrl-C, SIGTERM, SIGHUP,\n"
+	"SIGPIPE, SIGUSR1 (without --ring) or the driver's module being\n"
+	"unloaded (rmmod: said on stderr), then closes FILE\n"
 	"and prints a one-line summary on stderr. FILE is a Perfetto\n"
 	"protobuf trace written packet by packet: it is valid at every moment, and\n"
 	"a recorder that is killed, or that fills the disk, leaves a file that\n"
@@ -289,7 +291,6 @@ int main(int argc, char **argv)
 {
 	struct argp argp = { .options = opts, .parser = parse_arg,
 					    .children = argp_children };
-	struct sigaction sa = { .sa_handler = on_signal };
 	struct msmvm_trace_opts to = { 0 };
 	struct msmvm_trace_stats st = { 0 };
 	struct msmvm_driver_watch watch;
@@ -352,10 +353,7 @@ int main(int argc, char **argv)
 		return EXIT_RUNTIME;
 	}
 	msmvm_driver_watch_start(&watch, m);	/* gone already: the first poll says so */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGUSR1, &sa, NULL);
+	msmvm_cli_catch_signals(on_signal);
 
 	t_start = msmvm_now_ns();
 	fprintf(stderr, "msmvm-trace: attached %d probes to %s (%s); recording to %s%s; "

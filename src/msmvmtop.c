@@ -809,7 +809,6 @@ int main(int argc, char **argv)
 	struct msmvm_frame cur = { 0 }, prev = { 0 };
 	struct msmvm_history *hist = msmvm_history_new();
 	struct msmvm_driver_watch watch;
-	struct sigaction sa = { .sa_handler = on_signal };
 	struct msmvm_snapshot snap;
 	struct msmvm *m = NULL;
 	struct msmvm_err err;
@@ -823,6 +822,7 @@ int main(int argc, char **argv)
 	msmvm_cli_bind(&env.o);
 	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
 		return EXIT_USAGE;
+	signal(SIGPIPE, SIG_IGN);	/* until attached: a reader gone is EPIPE, not death */
 	env.o.throttle_limit = env.limit;
 	if (!env.batch && !env.json && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
 		fprintf(stderr, "msmvmtop: not a terminal: use -b (text) or --json\n");
@@ -838,9 +838,8 @@ int main(int argc, char **argv)
 		return err.kind == MSMVM_E_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
 	}
 	msmvm_driver_watch_start(&watch, m);	/* gone already: the first poll says so */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	/* before initscr(): ncurses then leaves them to us, and endwin() below restores the tty */
+	msmvm_cli_catch_signals(on_signal);
 	if (!env.batch && !env.json) {
 		screen_init();
 		screen = true;
@@ -894,7 +893,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "msmvmtop: driver module %s was unloaded; stopping (last state "
 				"below, counted up to the unload)\n", msmvm_driver_watch_module(&watch));
 	/*
-	 * Batch/JSON cut short by a signal, or any mode ended by the driver's unload: one last
+	 * Batch/JSON cut short by a signal (SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGPIPE: a reader
+	 * gone never sees it), or any mode ended by the driver's unload: one last
 	 * frame, so nothing seen is lost (after the screen is restored: text on the terminal).
 	 */
 	if (((env.json || env.batch) && exiting) || unloaded) {
@@ -915,5 +915,7 @@ int main(int argc, char **argv)
 		msmvm_frame_free(&prev);
 	msmvm_history_free(hist);
 	msmvm_close(m);
+	if (msmvm_cli_stdout_end("msmvmtop") && !ret)
+		ret = EXIT_RUNTIME;
 	return ret;
 }

@@ -3,9 +3,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "msmvm/cli.h"
 #include "msmvm/numbers.h"
@@ -104,6 +108,41 @@ void msmvm_cli_bind(struct msmvm_opts *o)
 {
 	bound = o;
 	attach_given = false;
+}
+
+void msmvm_cli_catch_signals(void (*fn)(int))
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGPIPE };
+	struct sigaction sa = { .sa_handler = fn };	/* no SA_RESTART: waits end with EINTR */
+
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&sa.sa_mask, sigs[i]);	/* one handler at a time */
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+/* stdout is a pipe or socket whose reader is gone (the kernel reports POLLERR on it). */
+static bool stdout_reader_gone(void)
+{
+	struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+}
+
+int msmvm_cli_stdout_end(const char *prog)
+{
+	int e;
+
+	errno = 0;
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return 0;
+	e = errno;
+	if (e == EPIPE || stdout_reader_gone())
+		return 0;
+	fprintf(stderr, "%s: writing to standard output: %s\n", prog,
+		e ? strerror(e) : "write error");
+	return 1;
 }
 
 uint64_t msmvm_now_ns(void)
