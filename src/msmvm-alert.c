@@ -90,7 +90,8 @@ static const char doc[] =
 	"                              WINDOW seconds\n"
 	"Settings can also come from --config FILE: one 'key = value' per line, keys named as\n"
 	"the long options (stall = 100/1000, syslog = yes, ...), '#' comments. SIGHUP\n"
-	"re-reads it (triggers and alert outputs; listen and textfile need a restart).\n"
+	"re-reads it (triggers and alert outputs; listen, textfile, limit, flight-recorder,\n"
+	"ring and forget-after need a restart).\n"
 	"SIGUSR1 means nothing to msmvm-alert: it is said on stderr and ignored.\n"
 	"\n"
 	"Each alert is one line on stdout (text, or JSON with --json); --syslog also logs it;\n"
@@ -995,9 +996,16 @@ checked:
 			if (load_config(&c, msg, sizeof(msg))) {
 				log_problem("SIGHUP: %s; keeping the old settings", msg);
 			} else {
-				/* outputs fixed at start stay as they were */
+				/*
+				 * what is set up at start stays as it was: the outputs, the limit,
+				 * the flight recorder (its directory checked and its ring made at
+				 * start: an emptied one would dump to "/") and forgetting
+				 */
 				memcpy(c.listen, env.cfg.listen, sizeof(c.listen));
 				memcpy(c.textfile, env.cfg.textfile, sizeof(c.textfile));
+				memcpy(c.flight_dir, env.cfg.flight_dir, sizeof(c.flight_dir));
+				c.ring_s = env.cfg.ring_s;
+				c.forget_after_s = env.cfg.forget_after_s;
 				c.limit = env.cfg.limit;
 				env.cfg = c;
 				msmvm_alert_engine_set_cfg(engine, &env.cfg);
