@@ -295,9 +295,9 @@ uninstall:
 		rm -f $(DESTDIR)$(SYSCONFDIR)/msmvm-alert.conf; fi
 
 # --- make deb: the Debian package from debian/ (dpkg-buildpackage, which builds in
-# debian/build and leaves build/ alone), collected in $(BUILD)/deb/ (not in the parent of the
+# debian/build, removed after, and leaves build/ alone), collected in $(BUILD)/deb/ (not in the parent of the
 # checkout), then lintian: errors fail the target, warnings are shown. tests/deb.sh installs,
-# runs and purges it in a bookworm chroot.
+# runs and purges it in a bookworm chroot (and runs lintian itself: DEB_LINTIAN=0 here).
 DEB_OUT      = $(abspath $(BUILD)/deb)
 DEB_VERSION  = $(shell dpkg-parsechangelog -S Version)
 DEB_ARCH     = $(shell dpkg-architecture -qDEB_HOST_ARCH)
@@ -306,11 +306,13 @@ DEB_CHANGES  = $(DEB_OUT)/msmvm_$(DEB_VERSION)_$(DEB_ARCH).changes
 .PHONY: deb
 deb: deps
 	@rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)
-	MSMVM_DEB_DESTDIR=$(DEB_OUT) dpkg-buildpackage -b -us -uc -Jauto \
+	@# not the make variables of this make (BUILD=, CC=, V=...): debian/rules sets its own
+	env -u MAKEFLAGS -u MFLAGS -u MAKEOVERRIDES -u MAKELEVEL MSMVM_DEB_DESTDIR=$(DEB_OUT) \
+		dpkg-buildpackage -b -us -uc -Jauto --post-clean \
 		--buildinfo-option=-u$(DEB_OUT) --changes-option=-u$(DEB_OUT) \
 		--buildinfo-file=$(DEB_OUT)/msmvm_$(DEB_VERSION)_$(DEB_ARCH).buildinfo \
 		--changes-file=$(DEB_CHANGES)
-	lintian --fail-on error $(DEB_CHANGES)
+	$(if $(filter 0,$(DEB_LINTIAN)),,lintian --fail-on error $(DEB_CHANGES))
 	@echo "make deb: $(DEB_OUT)/msmvm_$(DEB_VERSION)_$(DEB_ARCH).deb"
 
 # --- hardening: fuzzing (make fuzz), the fuzz corpus in make test, soak (make soak) ---
