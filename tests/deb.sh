@@ -212,8 +212,9 @@ if [ -f "$root$unit" ]; then
   for p in $progs; do [ -x "$root$p" ] || bad+=("$unit runs $p, which is not in the chroot"); done
   grep -q "^ExecStart=/usr/sbin/msmvm-alert --config $conf\$" "$root$unit" ||
     bad+=("ExecStart is not /usr/sbin/msmvm-alert --config $conf")
-  [ -e "$root/etc/systemd/system/multi-user.target.wants/msmvm-alert.service" ] &&
-    bad+=("the unit was enabled on install")
+  # (an enabled unit is a symlink in a .wants directory, to an absolute path: found by name)
+  en=$(find "$root/etc/systemd" -name msmvm-alert.service 2>/dev/null)
+  [ -n "$en" ] && bad+=("the unit was enabled on install: ${en//$root/}")
 else
   bad+=("no $unit")
 fi
