@@ -109,6 +109,11 @@ eval "$(apt-config shell VU Acquire::Check-Valid-Until CD Acquire::Check-Date \
 [ -n "${HP:-}" ] && apt_opts+=("Acquire::http::Proxy \"$HP\";") && export http_proxy=$HP
 [ -n "${SP:-}" ] && apt_opts+=("Acquire::https::Proxy \"$SP\";") && export https_proxy=$SP
 
+# net_err LOG: the log says the mirror could not be reached (then the checks are skipped)
+net_err() {
+  grep -qiE "couldn't download|failed getting release|couldn't get|unable to (connect|fetch|resolve)|temporary failure|could not (connect|resolve)|connection (failed|refused|timed out)" "$1"
+}
+
 in_root() {	# COMMAND...: in the chroot, with a plain environment
   chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
     DEBIAN_FRONTEND=noninteractive "$@"
@@ -128,8 +133,7 @@ if [ -f "$cache" ] && [ "$(cat "$cache.key" 2>/dev/null)" = "$key" ]; then
   fi
 else
   if ! debootstrap --variant=minbase "$codename" "$root" "$mirror" >"$tmp/debootstrap.log" 2>&1; then
-    if grep -qiE "couldn't download|failed getting release|couldn't get|unable to (connect|fetch|resolve)|temporary failure" \
-         "$tmp/debootstrap.log"; then
+    if net_err "$tmp/debootstrap.log"; then
       skip_chroot "debootstrap cannot reach $mirror: $(grep -iE 'E:|W:' "$tmp/debootstrap.log" | tail -n1)"
       exit 0
     fi
@@ -145,6 +149,10 @@ else
     >"$root/etc/apt/apt.conf.d/99host-acquire"
   if ! in_root apt-get -q update >"$tmp/update.log" 2>&1 ||
      grep -qE '^(W|E): (Failed to fetch|Some index files failed)' "$tmp/update.log"; then
+    if net_err "$tmp/update.log"; then
+      skip_chroot "apt-get update in the chroot cannot reach the mirror: $(grep -E '^(W|E):' "$tmp/update.log" | tail -n1)"
+      exit 0
+    fi
     fail deb_chroot "apt-get update in the new chroot failed:" "$(grep -E '^(W|E):' "$tmp/update.log" | tail -n 5)"
     exit 1
   fi
@@ -164,6 +172,12 @@ if in_root apt-get -q -y install "/tmp/$(basename "$deb")" >"$tmp/install.log" 2
   added=$(comm -13 <(echo "$before") <(in_root dpkg-query -W -f '${Package}\n' | sort) | grep -vx msmvm | paste -sd' ' -)
   pass deb_install "apt-get install in $((SECONDS - s)) s; from the mirror: ${added:-nothing}"
 else
+  if net_err "$tmp/install.log"; then	# the Depends could not be fetched
+    for c in "${chroot_checks[@]:1}"; do
+      echo "skip $c # apt-get install cannot reach the mirror: $(grep -E '^(W|E):' "$tmp/install.log" | tail -n1)"
+    done
+    exit 0
+  fi
   fail deb_install "apt-get install of $(basename "$deb") failed:" "$(tail -n 20 "$tmp/install.log")"
   exit 1
 fi
