@@ -36,7 +36,8 @@ done
 tmp=$(mktemp -d)
 root=$tmp/root
 cleanup() {
-  # a mount left in the chroot would make rm -rf reach the host's /proc
+  # Nothing here mounts /proc in the chroot (apt and dpkg work without it); if one were left
+  # mounted, rm -rf would reach the host's /proc: unmount first all the same.
   if mountpoint -q "$root/proc" 2>/dev/null; then umount "$root/proc"; fi
   [ -n "${stat_pid:-}" ] && kill "$stat_pid" 2>/dev/null
   rm -rf "$tmp"
