@@ -111,6 +111,7 @@ help:
 	@echo "make soak    the model flat out with three tools attached (SOAK_SECS=600)"
 	@echo "make install install the tools, man pages, completion, unit and config (PREFIX=/usr/local, DESTDIR)"
 	@echo "make uninstall  remove them again (an edited config stays)"
+	@echo "make deb     the Debian package into $(BUILD)/deb/ (dpkg-buildpackage, then lintian)"
 	@echo "make clean   remove $(BUILD)/"
 
 deps:
@@ -292,6 +293,27 @@ uninstall:
 	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)
 	if cmp -s docs/msmvm-alert.conf.example $(DESTDIR)$(SYSCONFDIR)/msmvm-alert.conf; then \
 		rm -f $(DESTDIR)$(SYSCONFDIR)/msmvm-alert.conf; fi
+
+# --- make deb: the Debian package from debian/ (dpkg-buildpackage, which builds in
+# debian/build, removed after, and leaves build/ alone), collected in $(BUILD)/deb/ (not in the parent of the
+# checkout), then lintian: errors fail the target, warnings are shown. tests/deb.sh installs,
+# runs and purges it in a bookworm chroot (and runs lintian itself: DEB_LINTIAN=0 here).
+DEB_OUT      = $(abspath $(BUILD)/deb)
+DEB_VERSION  = $(shell dpkg-parsechangelog -S Version)
+DEB_ARCH     = $(shell dpkg-architecture -qDEB_HOST_ARCH)
+DEB_CHANGES  = $(DEB_OUT)/msmvm_$(DEB_VERSION)_$(DEB_ARCH).changes
+
+.PHONY: deb
+deb: deps
+	@rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)
+	@# not the make variables of this make (BUILD=, CC=, V=...): debian/rules sets its own
+	env -u MAKEFLAGS -u MFLAGS -u MAKEOVERRIDES -u MAKELEVEL MSMVM_DEB_DESTDIR=$(DEB_OUT) \
+		dpkg-buildpackage -b -us -uc -Jauto --post-clean \
+		--buildinfo-option=-u$(DEB_OUT) --changes-option=-u$(DEB_OUT) \
+		--buildinfo-file=$(DEB_OUT)/msmvm_$(DEB_VERSION)_$(DEB_ARCH).buildinfo \
+		--changes-file=$(DEB_CHANGES)
+	$(if $(filter 0,$(DEB_LINTIAN)),,lintian --fail-on error $(DEB_CHANGES))
+	@echo "make deb: $(DEB_OUT)/msmvm_$(DEB_VERSION)_$(DEB_ARCH).deb"
 
 # --- hardening: fuzzing (make fuzz), the fuzz corpus in make test, soak (make soak) ---
 # tests/fuzz/fuzz_NAME.c: LLVMFuzzerTestOneInput over the real code, one per input format:

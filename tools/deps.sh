@@ -25,6 +25,8 @@ packages=(
   gcc-aarch64-linux-gnu libc6-dev-arm64-cross  # make arm64: the cross compiler and its glibc
   qemu-user-static                        # tests/arm64/smoke.sh only: runs the arm64 tools here
   qemu-system-arm                         # the arm64 guests (make test-arm64, make bench): TCG
+  build-essential dpkg-dev debhelper      # make deb: dpkg-buildpackage and debian/rules
+  lintian debootstrap                     # make deb's check; tests/deb.sh's bookworm chroot
 )
 
 missing=()
