@@ -836,18 +836,17 @@ static void free_job(struct sim *s, uint32_t k, uint64_t t, bool run)
 	 * The pages are allocated here rather than at the push, as the driver does: only the
 	 * replay's memory differs (in_flight counts from the pass either way), and at a huge
 	 * limit every job of a trace could otherwise hold its pages at once.
-	 */
-	/*
-	 * A job that installs no table takes no page and cannot fail: what else it does is
-	 * write leaf entries, which nothing in the replay reads (the count, the exact count and
-	 * the tables look at tables only). Such a job is not run: in a long trace that is
-	 * nearly every job once the tables are there, and its ops' walks, a cache miss per page
-	 * on a large table, were most of the replay's time. count_missing() is never short of
-	 * what the job takes (msm_iommu.c), so 0 means none; and tables only accumulate, so
-	 * none lacking when the call counted (no_tables) means none lacking now.
+	 *
+	 * With a prepared workload, a job that installs no table is not run: it would take no
+	 * page and could not fail, and what else it does, writing leaf entries, nothing in the
+	 * replay reads (the counts look at tables only). In a long trace that is nearly every
+	 * job once the tables are there, and their ops' walks, a cache miss per page on a large
+	 * table, were most of the replay's time. It installs none if its VM is complete, or if
+	 * none was lacking when it counted (tables only accumulate), or if count_missing() says
+	 * so (never short of what a job takes: msm_iommu.c).
 	 */
 	if (run && sb->has_ops) {
-		if (!s->prep || (!sb->no_tables &&
+		if (!s->prep || (!sb->no_tables && !vm_complete(s, sb->vm) &&
 				 msm_iommu_pagetable_count_missing(vm->mmu, job->ops, job->nr_ops))) {
 			if (pool_take(&s->pool, &job->prealloc)) {
 				s->err = -ENOMEM;
