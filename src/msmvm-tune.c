@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <json-c/json.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -425,6 +426,7 @@ static void recommend(struct study *st)
 /* The replays are independent (each builds its own VMs): one per CPU at a time. */
 struct replay_pool {
 	struct study *st;
+	struct tune_prep *prep;
 	unsigned int next;	/* task: limit index * 2 + rule */
 	int err[2 * MAX_LIMITS];
 };
@@ -437,20 +439,25 @@ static void *replay_worker(void *arg)
 	while ((t = __atomic_fetch_add(&p->next, 1, __ATOMIC_RELAXED)) < 2 * env.nlimits) {
 		struct row *row = &p->st->rows[t / 2];
 
-		p->err[t] = tune_replay(&p->st->wl, p->st->timing, &p->st->tinfo, env.limits[t / 2],
-					t % 2 ? TUNE_COUNT_EXACT : TUNE_COUNT_DRIVER,
-					t % 2 ? &row->exact : &row->drv);
+		p->err[t] = tune_replay_prepared(&p->st->wl, p->st->timing, &p->st->tinfo, p->prep,
+						 env.limits[t / 2],
+						 t % 2 ? TUNE_COUNT_EXACT : TUNE_COUNT_DRIVER,
+						 t % 2 ? &row->exact : &row->drv);
 	}
 	return NULL;
 }
 
 static int run_study(struct study *st)
 {
-	struct replay_pool pool = { .st = st };
+	struct replay_pool pool = { .st = st, .prep = tune_prepare(&st->wl) };
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned int nthreads = ncpu > 1 ? (unsigned int)ncpu : 1, started = 0;
 	pthread_t threads[16];
 
+	if (!pool.prep) {
+		fprintf(stderr, "msmvm-tune: out of memory\n");
+		return -1;
+	}
 	if (nthreads > 16)
 		nthreads = 16;
 	if (nthreads > 2 * env.nlimits)
@@ -461,6 +468,7 @@ static int run_study(struct study *st)
 	replay_worker(&pool);	/* this thread works too, and alone if none started */
 	for (unsigned int i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
+	tune_prep_free(pool.prep);
 	for (unsigned int t = 0; t < 2 * env.nlimits; t++)
 		if (pool.err[t]) {
 			fprintf(stderr, "msmvm-tune: replay at limit %u: %s\n", env.limits[t / 2],
@@ -864,6 +872,15 @@ int main(int argc, char **argv)
 	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	if (err)
 		return EXIT_USAGE;
+	/*
+	 * Each replay allocates and frees the same jobs and tables again: keep what is freed
+	 * for the next allocation rather than giving it back to the kernel (heap trims, large
+	 * blocks unmapped, a thread's arena dropped once empty) only to fault it in again, page
+	 * by page. One arena: the replays allocate little besides, and rarely.
+	 */
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_ARENA_MAX, 1);
 	if (load(&st))
 		return EXIT_RUNTIME;
 	if (!env.nlimits) {

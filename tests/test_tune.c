@@ -275,6 +275,108 @@ TEST(synthetic_limits_behave)
 	free(wl.binds), free(wl.ops), free(wl.procs), free(timing);
 }
 
+/* Every field of two results equal (the mean too: the same sums in the same order). */
+static void check_same_result(const struct tune_result *a, const struct tune_result *b)
+{
+	CHECK_EQ(a->binds, b->binds);
+	CHECK_EQ(a->jobs, b->jobs);
+	CHECK_EQ(a->peak_pages, b->peak_pages);
+	CHECK(a->mean_pages == b->mean_pages);
+	CHECK_EQ(a->waits, b->waits);
+	CHECK_EQ(a->interrupted, b->interrupted);
+	CHECK_EQ(a->wait_ns_total, b->wait_ns_total);
+	CHECK_EQ(a->wait_ns_p99, b->wait_ns_p99);
+	CHECK_EQ(a->wait_ns_max, b->wait_ns_max);
+	CHECK_EQ(a->span_ns, b->span_ns);
+	CHECK_EQ(a->pages_counted, b->pages_counted);
+	CHECK_EQ(a->pages_used, b->pages_used);
+	CHECK_EQ(a->count_mismatches, b->count_mismatches);
+	CHECK_EQ(a->undercounts, b->undercounts);
+	CHECK_EQ(a->binds_without_ops, b->binds_without_ops);
+}
+
+/*
+ * The shortcuts of a prepared replay (tune_prepare: a VM whose page table has every table
+ * its workload can install needs no ops built, counted or run; a job that installs no table
+ * is not run) change nothing: against the full replay, where every job's ops are counted
+ * and run on the page table as the driver does, for every generator and rule, at limits that
+ * stall a lot, a little and not at all.
+ */
+TEST(prepared_replay_is_the_full_replay)
+{
+	static const enum workload_kind kinds[] = { WL_SPARSE, WL_CONTIGUOUS, WL_MIXED,
+						    WL_UNMAP_HEAVY, WL_STORM };
+	static const uint32_t limits[] = { 128, 1024, 8192 };
+
+	for (size_t w = 0; w < sizeof(kinds) / sizeof(kinds[0]); w++) {
+		struct tune_synth sy = { .kind = kinds[w], .procs = 2,
+					 .binds = kinds[w] == WL_STORM ? 60 : 150,
+					 .job_cost_us = -1, .seed = 5, .ioctl_ns = 5000 };
+		struct msmvm_workload wl;
+		struct tune_timing *timing;
+		struct tune_timing_info info;
+		struct tune_prep *prep;
+
+		CHECK_EQ(tune_synth_workload(&sy, &wl, &timing, &info), 0);
+		prep = tune_prepare(&wl);
+		CHECK(prep != NULL);
+		for (size_t i = 0; prep && i < sizeof(limits) / sizeof(limits[0]); i++)
+			for (int rule = TUNE_COUNT_DRIVER; rule <= TUNE_COUNT_EXACT; rule++) {
+				struct tune_result full, fast;
+
+				CHECK_EQ(tune_replay_prepared(&wl, timing, &info, NULL, limits[i],
+							      rule, &full), 0);
+				CHECK_EQ(tune_replay_prepared(&wl, timing, &info, prep, limits[i],
+							      rule, &fast), 0);
+				check_same_result(&fast, &full);
+				CHECK(full.pages_used > 0);	/* tables were installed */
+			}
+		tune_prep_free(prep);
+		free(wl.binds), free(wl.ops), free(wl.procs), free(timing);
+	}
+}
+
+/*
+ * The same by hand, for what the generators never make, on calls after their VM has every
+ * table (the map of bind 1 is all the workload installs): an op that lookup_op refuses (the
+ * call is replayed as recorded, without ops), a recorded count the ops do not give, a call
+ * that failed after its count (its job is freed unrun) and one interrupted in the throttle.
+ */
+TEST(prepared_replay_is_the_full_replay_by_hand)
+{
+	static const struct msmvm_wl_op map = { 1ULL << 32, 4096, MSM_VM_BIND_OP_MAP, 0 };
+	static const struct msmvm_wl_op odd = { (1ULL << 32) + 1, 4096, MSM_VM_BIND_OP_MAP, 0 };
+	static const struct msmvm_wl_op unmap = { 1ULL << 32, 4096, MSM_VM_BIND_OP_UNMAP, 0 };
+	struct wl_builder b;
+	struct tune_prep *prep;
+	struct msmvm_wl_bind *x;
+
+	wl_init(&b);
+	add_bind(&b, 1, 1, 3, 0, 1 * MS, &map, 1);
+	add_bind(&b, 1, 1, 3, 5 * MS, 1 * MS, &map, 1);	/* after job 1's free: complete */
+	add_bind(&b, 1, 1, 3, 5 * MS, 1 * MS, &odd, 1);	/* lookup_op refuses it */
+	add_bind(&b, 1, 1, 7, 5 * MS, 1 * MS, &map, 1);	/* recorded 7, the ops give 3 */
+	x = add_bind(&b, 1, 1, 3, 5 * MS, 1 * MS, &map, 1);
+	x->ret = -12;					/* failed after its count */
+	x = add_bind(&b, 1, 1, 0, 5 * MS, 1 * MS, &map, 1);
+	x->counted = false, x->interrupted = true, x->ret = -4;
+	add_bind(&b, 1, 1, 3, 5 * MS, 1 * MS, &unmap, 1);	/* counts nothing */
+	prep = tune_prepare(&b.wl);
+	CHECK(prep != NULL);
+	for (int rule = TUNE_COUNT_DRIVER; prep && rule <= TUNE_COUNT_EXACT; rule++) {
+		struct tune_result full, fast;
+
+		CHECK_EQ(tune_replay_prepared(&b.wl, b.timing, &b.tinfo, NULL, 1024, rule, &full), 0);
+		CHECK_EQ(tune_replay_prepared(&b.wl, b.timing, &b.tinfo, prep, 1024, rule, &fast), 0);
+		check_same_result(&fast, &full);
+		CHECK_EQ(fast.binds_without_ops, 1);
+		CHECK_EQ(fast.pages_used, 3);
+		CHECK_EQ(fast.count_mismatches, rule == TUNE_COUNT_DRIVER ? 2 : 0);
+	}
+	tune_prep_free(prep);
+	wl_fini(&b);
+}
+
 int main(void)
 {
 	return harness_main();

@@ -366,6 +366,190 @@ static void tune_job_free(struct msm_vm_bind_job *job)
 	free(job);
 }
 
+/*
+ * The replay's page-table pages. The driver's rule preallocates the worst case, some
+ * thousand pages for a storm job of which a handful are used: from the heap, a storm trace
+ * took millions of 4 KiB mallocs and frees per replay, each new page a page fault and each
+ * free that emptied the heap's top a trim (brk), most of msmvm-tune's time in the kernel.
+ * A job now takes its pages from this stack and gives back those it did not use, so that
+ * only the pages the tables keep are ever taken out. What a job is given is the same: count
+ * pages, all or nothing, not zeroed (alloc_pt zeroes the page it takes).
+ */
+struct page_pool {
+	void **v;
+	size_t n, cap;
+};
+
+#define TUNE_PT_PAGE 4096	/* a struct pt_table: 512 entries of 8 bytes */
+
+/* msm_iommu_pagetable_prealloc_allocate(), from the pool: pages[] is the top of its stack. */
+static int pool_take(struct page_pool *pl, struct msm_mmu_prealloc *p)
+{
+	if (p->count >= pl->cap) {	/* a slot more: pages is never NULL, even for 0 pages */
+		void **nv = realloc(pl->v, ((size_t)p->count + 1) * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		pl->v = nv, pl->cap = (size_t)p->count + 1;
+	}
+	while (pl->n < p->count) {
+		pl->v[pl->n] = malloc(TUNE_PT_PAGE);
+		if (!pl->v[pl->n])
+			return -ENOMEM;
+		pl->n++;
+	}
+	p->pages = &pl->v[pl->n - p->count];
+	p->ptr = 0;
+	return 0;
+}
+
+/* The job's unused pages back on the stack (the used ones belong to its page table now):
+ * the driver's cleanup then finds nothing to free. */
+static void pool_give_back(struct page_pool *pl, struct msm_mmu_prealloc *p)
+{
+	if (!p->pages)
+		return;
+	memmove(p->pages, p->pages + p->ptr, (size_t)(p->count - p->ptr) * sizeof(*p->pages));
+	pl->n -= p->ptr;
+	p->pages = NULL;
+}
+
+static void pool_free(struct page_pool *pl)
+{
+	while (pl->n)
+		free(pl->v[--pl->n]);
+	free(pl->v);
+	memset(pl, 0, sizeof(*pl));
+}
+
+/* lookup_op() of each of the bind's recorded ops into job (sized for them); -EINVAL when the
+ * call would have failed on one (then the job has no ops) or has none recorded. */
+static int build_ops(struct msm_vm_bind_job *job, const struct msmvm_workload *wl,
+		     const struct msmvm_wl_bind *b)
+{
+	unsigned int nops = b->ops_known ? b->nr_ops : 0;
+
+	for (unsigned int i = 0; i < nops; i++) {
+		const struct msmvm_wl_op *o = &wl->ops[b->ops_first + i];
+		struct drm_msm_vm_bind_op op = {
+			.op = o->kind, .iova = o->iova, .range = o->range,
+			.handle = o->kind == MSM_VM_BIND_OP_MAP ? 1 : 0,
+		};
+
+		if (msm_vm_bind_lookup_op(job, &op)) {
+			job->nr_ops = 0;
+			return -EINVAL;
+		}
+	}
+	return nops ? 0 : -EINVAL;
+}
+
+/* ---- what every replay of a workload shares ---- */
+
+/*
+ * Work that depends on neither the limit nor the rule, done once for all the replays:
+ *   - per bind: whether its ops pass lookup_op (else it is replayed without ops), and
+ *     whether the driver's recount of them differs from the recorded count;
+ *   - per VM: how many tables the ops of all its calls that count would install on an
+ *     empty page table, i.e. all that a replay can ever install on it.
+ * In a replay, once a VM's page table has that many it has all of them: no later call on it
+ * lacks a table (its exact count is 0) and no later job takes a page, so its calls need no
+ * ops copied, counted or walked. With the tables of a long trace in place after its first
+ * few percent of jobs, that was nearly all of the replays' time.
+ */
+enum { PREP_HAS_OPS = 1, PREP_MISMATCH = 2 };
+
+struct tune_prep {
+	uint8_t *bind;		/* PREP_* per bind */
+	uint64_t *vm_tables;	/* per VM, numbered as the replay does (first sighting) */
+	size_t nvms;
+};
+
+void tune_prep_free(struct tune_prep *prep)
+{
+	if (!prep)
+		return;
+	free(prep->bind), free(prep->vm_tables), free(prep);
+}
+
+struct tune_prep *tune_prepare(const struct msmvm_workload *wl)
+{
+	struct tune_prep *prep = calloc(1, sizeof(*prep));
+	struct id_map vms = { 0 };
+	struct drm_gpuvm **gv = NULL;
+	struct msm_vm_bind_job *job = NULL;
+	struct page_pool pool = { 0 };
+	unsigned int maxops = 0;
+	bool ok = false;
+
+	if (!prep)
+		return NULL;
+	for (size_t k = 0; k < wl->nbinds; k++) {
+		if (wl->binds[k].ops_known && wl->binds[k].nr_ops > maxops)
+			maxops = wl->binds[k].nr_ops;
+		if (id_get(&vms, wl->binds[k].pid, wl->binds[k].vm) < 0)
+			goto out;
+	}
+	prep->nvms = vms.n;
+	prep->bind = calloc(wl->nbinds + 1, sizeof(*prep->bind));
+	prep->vm_tables = calloc(prep->nvms + 1, sizeof(*prep->vm_tables));
+	gv = calloc(prep->nvms + 1, sizeof(*gv));
+	job = malloc(sizeof(*job) + (size_t)maxops * sizeof(job->ops[0]));
+	if (!prep->bind || !prep->vm_tables || !gv || !job)
+		goto out;
+	for (size_t v = 0; v < prep->nvms; v++) {
+		gv[v] = tune_vm_create("tune-prep", (int)v);
+		if (!gv[v])
+			goto out;
+	}
+	for (size_t k = 0; k < wl->nbinds; k++) {
+		const struct msmvm_wl_bind *b = &wl->binds[k];
+		size_t nops = b->ops_known ? b->nr_ops : 0;
+		int64_t v = id_get(&vms, b->pid, b->vm);
+		struct msm_mmu *mmu;
+
+		if (v < 0)
+			goto out;
+		memset(job, 0, sizeof(*job) + nops * sizeof(job->ops[0]));
+		job->vm = gv[v];
+		if (build_ops(job, wl, b))
+			continue;
+		prep->bind[k] |= PREP_HAS_OPS;
+		vm_bind_count_ops(job, NULL, NULL);
+		if (job->prealloc.count != b->count)
+			prep->bind[k] |= PREP_MISMATCH;
+		/* the calls whose job a replay builds (make_job) and may run: their tables */
+		if (!reaches_throttle(b) || b->interrupted)
+			continue;
+		mmu = to_tune_vm(gv[v])->mmu;
+		job->prealloc = (struct msm_mmu_prealloc){ 0 };
+		job->prealloc.count = msm_iommu_pagetable_count_missing(mmu, job->ops, job->nr_ops);
+		if (!job->prealloc.count)
+			continue;
+		if (pool_take(&pool, &job->prealloc))
+			goto out;
+		if (msm_vm_bind_job_apply(mmu, job))
+			prep->vm_tables[v] = UINT64_MAX;	/* short: never "complete" */
+		pool_give_back(&pool, &job->prealloc);
+	}
+	for (size_t v = 0; v < prep->nvms; v++)
+		if (prep->vm_tables[v] != UINT64_MAX)
+			prep->vm_tables[v] = msm_iommu_pagetable_tables(to_tune_vm(gv[v])->mmu);
+	ok = true;
+out:
+	for (size_t v = 0; gv && v < prep->nvms; v++)
+		if (gv[v])
+			tune_vm_destroy(gv[v]);
+	free(gv), free(job);
+	pool_free(&pool);
+	id_free(&vms);
+	if (!ok) {
+		tune_prep_free(prep);
+		return NULL;
+	}
+	return prep;
+}
+
 /* ---- the simulation ---- */
 
 enum ev_type { EV_ARRIVE, EV_CHECK, EV_PUSH, EV_FREE, EV_WAKE, EV_INTR, EV_RETURN };
@@ -478,18 +662,22 @@ struct sim_bind {
 	uint32_t next;		/* the same thread's next call, UINT32_MAX: none */
 	uint32_t count;		/* added to in_flight */
 	bool waiting, passed;
+	bool has_ops;		/* its job has ops that passed lookup_op (else: as recorded) */
+	bool no_tables;		/* its ops lacked no table when it counted: none when it runs */
 };
 
 struct sim {
 	const struct msmvm_workload *wl;
 	const struct tune_timing *timing;
 	const struct tune_timing_info *tinfo;
+	const struct tune_prep *prep;	/* NULL: every job built, counted and run in full */
 	uint32_t limit;
 	enum tune_count_rule rule;
 	struct sim_vm *vms;
 	size_t nvms;
 	struct sim_bind *binds;
 	struct heap heap;
+	struct page_pool pool;
 	uint64_t *waits;
 	size_t nwaits;
 	/* in_flight over all VMs, integrated over time */
@@ -520,44 +708,72 @@ static int in_flight(const struct sim *s, uint32_t v)
 	return atomic_read(&to_tune_vm(s->vms[v].gpuvm)->in_flight);
 }
 
+/* A VM that has every table the workload's ops can install (struct tune_prep). */
+static bool vm_complete(const struct sim *s, uint32_t v)
+{
+	return s->prep &&
+	       msm_iommu_pagetable_tables(to_tune_vm(s->vms[v].gpuvm)->mmu) == s->prep->vm_tables[v];
+}
+
 /* The job as the ioctl builds it (vm_bind_job_create + lookup_op), counted by the rule. */
 static struct msm_vm_bind_job *make_job(struct sim *s, uint32_t k)
 {
 	const struct msmvm_wl_bind *b = &s->wl->binds[k];
-	struct drm_gpuvm *gpuvm = s->vms[s->binds[k].vm].gpuvm;
+	struct sim_bind *sb = &s->binds[k];
+	struct drm_gpuvm *gpuvm = s->vms[sb->vm].gpuvm;
 	unsigned int nops = b->ops_known ? b->nr_ops : 0;
-	struct msm_vm_bind_job *job = calloc(1, sizeof(*job) + (size_t)nops * sizeof(job->ops[0]));
+	uint8_t pf = s->prep ? s->prep->bind[k] : 0;
+	struct msm_vm_bind_job *job;
+	u32 missing = 0;
 
+	if (vm_complete(s, sb->vm)) {
+		/* nothing to count or to run: the ops are not needed (tune_prepare() looked) */
+		job = calloc(1, sizeof(*job));
+		if (!job)
+			return NULL;
+		job->vm = gpuvm;
+		sb->no_tables = true;
+		if (!(pf & PREP_HAS_OPS)) {
+			s->r->binds_without_ops++;
+			job->prealloc.count = b->count;
+			return job;
+		}
+		sb->has_ops = true;
+		if (s->rule == TUNE_COUNT_EXACT) {
+			job->prealloc.count = 0;	/* no table is missing */
+		} else {
+			s->r->count_mismatches += !!(pf & PREP_MISMATCH);
+			job->prealloc.count = b->count;
+		}
+		return job;
+	}
+	job = calloc(1, sizeof(*job) + (size_t)nops * sizeof(job->ops[0]));
 	if (!job)
 		return NULL;
 	job->vm = gpuvm;
-	for (unsigned int i = 0; i < nops; i++) {
-		const struct msmvm_wl_op *o = &s->wl->ops[b->ops_first + i];
-		struct drm_msm_vm_bind_op op = {
-			.op = o->kind, .iova = o->iova, .range = o->range,
-			.handle = o->kind == MSM_VM_BIND_OP_MAP ? 1 : 0,
-		};
-
-		if (msm_vm_bind_lookup_op(job, &op)) {	/* the call would have failed: no ops */
-			job->nr_ops = 0;
-			nops = 0;
-			break;
-		}
-	}
-	if (!nops) {
+	if (build_ops(job, s->wl, b)) {		/* the call would have failed: no ops */
 		s->r->binds_without_ops++;
 		job->prealloc.count = b->count;
 		return job;
 	}
+	sb->has_ops = true;
+	if (s->rule == TUNE_COUNT_EXACT || s->prep)
+		missing = msm_iommu_pagetable_count_missing(to_tune_vm(gpuvm)->mmu, job->ops,
+							    job->nr_ops);
+	/* free_job() needs no walk of its own if none is missing now (the ops are cached now) */
+	sb->no_tables = s->prep && !missing;
 	if (s->rule == TUNE_COUNT_EXACT) {
-		job->prealloc.count = msm_iommu_pagetable_count_missing(to_tune_vm(gpuvm)->mmu,
-									 job->ops, job->nr_ops);
+		job->prealloc.count = missing;
+		return job;
+	}
+	if (s->prep) {
+		s->r->count_mismatches += !!(pf & PREP_MISMATCH);
 	} else {
 		vm_bind_count_ops(job, NULL, NULL);
 		if (job->prealloc.count != b->count)
 			s->r->count_mismatches++;
-		job->prealloc.count = b->count;	/* what the driver did, as recorded */
 	}
+	job->prealloc.count = b->count;	/* what the driver did, as recorded */
 	return job;
 }
 
@@ -620,13 +836,25 @@ static void free_job(struct sim *s, uint32_t k, uint64_t t, bool run)
 	 * The pages are allocated here rather than at the push, as the driver does: only the
 	 * replay's memory differs (in_flight counts from the pass either way), and at a huge
 	 * limit every job of a trace could otherwise hold its pages at once.
+	 *
+	 * With a prepared workload, a job that installs no table is not run: it would take no
+	 * page and could not fail, and what else it does, writing leaf entries, nothing in the
+	 * replay reads (the counts look at tables only). In a long trace that is nearly every
+	 * job once the tables are there, and their ops' walks, a cache miss per page on a large
+	 * table, were most of the replay's time. It installs none if its VM is complete, or if
+	 * none was lacking when it counted (tables only accumulate), or if count_missing() says
+	 * so (never short of what a job takes: msm_iommu.c).
 	 */
-	if (run && job->nr_ops && vm->mmu->funcs->prealloc_allocate(vm->mmu, &job->prealloc)) {
-		s->err = -ENOMEM;
-		return;
-	}
-	if (run && job->prealloc.pages) {
-		tune_job_run(job);
+	if (run && sb->has_ops) {
+		if (!s->prep || (!sb->no_tables && !vm_complete(s, sb->vm) &&
+				 msm_iommu_pagetable_count_missing(vm->mmu, job->ops, job->nr_ops))) {
+			if (pool_take(&s->pool, &job->prealloc)) {
+				s->err = -ENOMEM;
+				return;
+			}
+			tune_job_run(job);
+			pool_give_back(&s->pool, &job->prealloc);
+		}
 		if (vm->unusable) {	/* ran out of preallocated pages: the count was short */
 			s->r->undercounts++;
 			vm->unusable = false;
@@ -758,8 +986,22 @@ int tune_replay(const struct msmvm_workload *wl, const struct tune_timing *timin
 		const struct tune_timing_info *tinfo, uint32_t limit, enum tune_count_rule rule,
 		struct tune_result *out)
 {
-	struct sim s = { .wl = wl, .timing = timing, .tinfo = tinfo, .limit = limit, .rule = rule,
-			 .r = out };
+	struct tune_prep *prep = tune_prepare(wl);
+	int ret;
+
+	if (!prep)
+		return -ENOMEM;
+	ret = tune_replay_prepared(wl, timing, tinfo, prep, limit, rule, out);
+	tune_prep_free(prep);
+	return ret;
+}
+
+int tune_replay_prepared(const struct msmvm_workload *wl, const struct tune_timing *timing,
+			 const struct tune_timing_info *tinfo, const struct tune_prep *prep,
+			 uint32_t limit, enum tune_count_rule rule, struct tune_result *out)
+{
+	struct sim s = { .wl = wl, .timing = timing, .tinfo = tinfo, .prep = prep, .limit = limit,
+			 .rule = rule, .r = out };
 	struct id_map threads = { 0 }, vms = { 0 };
 	uint32_t *last = NULL;
 	int ret = -ENOMEM;
@@ -790,6 +1032,10 @@ int tune_replay(const struct msmvm_workload *wl, const struct tune_timing *timin
 		last[th] = (uint32_t)k + 1;
 	}
 	s.nvms = vms.n;
+	if (prep && prep->nvms != s.nvms) {	/* another workload's: not a valid one */
+		ret = -EINVAL;
+		goto out;
+	}
 	s.vms = calloc(s.nvms + 1, sizeof(*s.vms));
 	if (!s.vms)
 		goto out;
@@ -839,6 +1085,7 @@ out:
 			tune_vm_destroy(s.vms[v].gpuvm);
 	}
 	free(s.vms), free(s.binds), free(s.waits), free(last), free(s.heap.v);
+	pool_free(&s.pool);
 	id_free(&threads), id_free(&vms);
 	return ret;
 }

@@ -79,6 +79,20 @@ int tune_replay(const struct msmvm_workload *wl, const struct tune_timing *timin
 		const struct tune_timing_info *tinfo, uint32_t limit, enum tune_count_rule rule,
 		struct tune_result *out);
 
+/*
+ * The same, for many replays of one workload: what does not depend on the limit or the rule
+ * (lookup_op, the driver's recount, the tables the workload can install per VM) is worked
+ * out once by tune_prepare() (NULL on ENOMEM) and shared, read-only, by concurrent replays.
+ * prep NULL: no shortcut, every job's ops counted and run on the page table as the driver
+ * does (the same results, slower; for tests). -EINVAL: prep is another workload's.
+ */
+struct tune_prep;
+struct tune_prep *tune_prepare(const struct msmvm_workload *wl);
+void tune_prep_free(struct tune_prep *prep);
+int tune_replay_prepared(const struct msmvm_workload *wl, const struct tune_timing *timing,
+			 const struct tune_timing_info *tinfo, const struct tune_prep *prep,
+			 uint32_t limit, enum tune_count_rule rule, struct tune_result *out);
+
 /* A synthetic workload from the model's generators, as `msmvm-sim run` would issue it. */
 struct tune_synth {
 	enum workload_kind kind;

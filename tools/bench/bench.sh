@@ -9,6 +9,9 @@
 # sees only its own. Tools are attached before the model starts and stopped after it ends, so
 # their counts can be checked against the model's own summary, run by run.
 #
+# Then msmvm-tune's time on a storm trace of about 30 MB against its 2 s budget
+# (tools/bench/tune.sh; BENCH_ONLY=tune runs that step alone, without bpftrace).
+#
 # Then the guests (tools/bench/guest.sh; BENCH_GUEST=0 skips them): the kernel twin in the
 # emulated x86 guest (msmvm-stat with kprobes and with fentry against the bpftrace script with
 # kprobes and with kfunc: BPF time per hook, time added per VM_BIND, start to attached) and the
@@ -24,13 +27,15 @@
 #            source tools/bench/report.sh' DIR ).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+# BENCH_ONLY=tune: msmvm-tune's time on a storm trace alone (step 8, tools/bench/tune.sh)
+[ "${BENCH_ONLY:-}" = tune ] && exec bash tools/bench/tune.sh
 B=${BUILD:-build}
 RUNS=${BENCH_RUNS:-5}
 SECS=${BENCH_SECS:-3}
 DOC=${BENCH_DOC-docs/PERFORMANCE.md}
 SWEEP_RUNS=$(( RUNS < 3 ? RUNS : 3 ))
 GUEST=${BENCH_GUEST:-1}			# 0: no guest parts
-NSTEPS=$([ "$GUEST" = 1 ] && echo 9 || echo 7)
+NSTEPS=$([ "$GUEST" = 1 ] && echo 10 || echo 8)
 PROCS=2
 # The bench's workload. --job-cost 0: the model's default job cost (50 us) is a nanosleep on
 # the scheduler thread, and how long that sleep really takes on this VM varies from run to run
@@ -641,13 +646,18 @@ for ((r = 1; r <= SWEEP_RUNS; r++)); do
 done
 say "  default job cost: $(cell noise.default 0) binds/s; --job-cost 0: $(cell noise.bench 0) binds/s"
 
-# --- 8, 9. the guests: the kernel twin (x86), the real msm.ko (arm64) -------------------------
+# --- 8. msmvm-tune on a storm trace of about 30 MB, against its budget ----------------------
+step 8 "msmvm-tune on a storm trace of about 30 MB (budget: under 2 s wall)"
+BUILD=$B BENCH_RUNS=$RUNS BENCH_RES=$RES bash tools/bench/tune.sh ||
+  say "  (msmvm-tune: over its budget, or the step failed: see above)"
+
+# --- 9, 10. the guests: the kernel twin (x86), the real msm.ko (arm64) ------------------------
 source tools/bench/guest.sh
 if [ "$GUEST" = 1 ]; then
-  step 8 "the x86 guest: msmvm-stat and bpftrace on the kernel twin, kprobes and fentry/kfunc ($RUNS rounds)"
+  step 9 "the x86 guest: msmvm-stat and bpftrace on the kernel twin, kprobes and fentry/kfunc ($RUNS rounds)"
   guest_x86
   [ "$GUEST_X86" = ran ] || say "  x86 guest $GUEST_X86"
-  step 9 "the arm64 guest: msmvm-stat's start on the real msm.ko ($RUNS runs per attach kind)"
+  step 10 "the arm64 guest: msmvm-stat's start on the real msm.ko ($RUNS runs per attach kind)"
   guest_arm64
   [ "$GUEST_ARM64" = ran ] || say "  arm64 guest $GUEST_ARM64"
 fi

@@ -164,6 +164,7 @@ TABLE=$(cat <<EOF
 | msmvm-trace bytes per event (\`--no-ops\`) | $(cell bytes_per_event 1) | | | ≤ 32 | $(verdict "$BPE_OK") |
 | msmvm-trace: highest rate with no event lost (\`--no-ops\`) | $LL_DEFAULT | | | | |
 | msmvm-trace with ops (the default): bytes per VM_BIND; highest rate with no event lost | $(cell ops.bytes_per_bind 0) bytes per VM_BIND ($(cell ops.ops_per_bind 1) ops each, about $(num "$B_PER_OP" 1) bytes per op; $(cell sweep.bytes_per_bind 0) with \`--no-ops\`); $LL_OPS | | | | |
+| msmvm-tune on a $(med tune.mb) MB storm trace: wall; user; sys (s) | $(cell tune.wall 2); $(cell tune.user 2); $(cell tune.sys 2) | | | < 2 s wall | $(verdict "$(lt "$(med tune.wall)" 2)") |
 $GUEST_ROWS
 EOF
 )

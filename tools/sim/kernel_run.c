@@ -824,7 +824,7 @@ int kernel_run(const struct sim_opts *o, FILE *summary_f)
 	size_t n;
 	u64 base_serial = 0;
 	struct proc_result *res;
-	pid_t pids[MAX_PROCS];
+	pid_t pids[MAX_PROCS], parent;
 	sigset_t stop_set, old_set;
 	json_object *summary;
 	unsigned int nprocs = o->procs;
@@ -860,6 +860,7 @@ int kernel_run(const struct sim_opts *o, FILE *summary_f)
 	sigaddset(&stop_set, SIGINT);
 	sigaddset(&stop_set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &stop_set, &old_set);
+	parent = getpid();
 	for (unsigned int p = 0; p < nprocs; p++) {
 		pids[p] = fork();
 		if (pids[p] < 0) {
@@ -869,6 +870,8 @@ int kernel_run(const struct sim_opts *o, FILE *summary_f)
 			break;
 		}
 		if (pids[p] == 0) {
+			if (!sim_follow_parent(parent))
+				_exit(1);
 			child_signals();
 			sigprocmask(SIG_SETMASK, &old_set, NULL);
 			_exit(run_kernel_process(o, dev, base_serial, p, &res[p]));

@@ -163,6 +163,8 @@ u64 msm_model_now_ns(void);	/* CLOCK_MONOTONIC, the clock the probes use */
 /* model: JSON-lines event log (--log) */
 extern int msm_model_log_fd;
 extern bool msm_model_log_failed;
+extern int msm_model_log_errno;		/* the failed write's errno; 0: it was short, */
+extern u32 msm_model_log_short[2];	/* ... of [0] bytes written, [1] asked */
 void msm_model_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* msm_sched.c */

@@ -282,6 +282,8 @@ static struct msm_gpu_submitqueue *msm_submitqueue_get(struct msm_context *ctx, 
  * caller passed them. The ground truth of msmvm-trace's "ops" argument; off by default, so
  * readers of the log that know only "bind" and "free" lines see nothing new.
  */
+static void msm_model_log_write(const char *line, size_t len);
+
 static void msm_model_log_ops(const struct drm_msm_vm_bind *args)
 {
 	static int enabled = -1;
@@ -318,10 +320,7 @@ static void msm_model_log_ops(const struct drm_msm_vm_bind *args)
 					i ? " " : "", kind, ops[i].iova, ops[i].range);
 	}
 	len += (size_t)snprintf(line + len, cap - len, "\"}\n");
-	if (write(msm_model_log_fd, line, len) != (ssize_t)len) {
-		msm_model_log_fd = -1;
-		msm_model_log_failed = true;
-	}
+	msm_model_log_write(line, len);
 	free(line);
 }
 
@@ -451,6 +450,27 @@ void msm_gem_vm_destroy(struct drm_gpuvm *gpuvm)
 /* model: JSON-lines event log (--log), one write() per line so processes can share it. */
 int msm_model_log_fd = -1;
 bool msm_model_log_failed;
+int msm_model_log_errno;
+u32 msm_model_log_short[2];
+
+/*
+ * A failed or short write (a full disk: the line is cut where the space ended) stops the
+ * log rather than go on past a lost or torn line; the workload process hands the reason to
+ * main(), which reports it and fails the run.
+ */
+static void msm_model_log_write(const char *line, size_t len)
+{
+	ssize_t n = write(msm_model_log_fd, line, len);
+
+	if (n == (ssize_t)len)
+		return;
+	if (__atomic_exchange_n(&msm_model_log_failed, true, __ATOMIC_RELAXED))
+		return;		/* another thread's failure came first */
+	msm_model_log_errno = n < 0 ? errno : 0;
+	msm_model_log_short[0] = n < 0 ? 0 : (u32)n;
+	msm_model_log_short[1] = (u32)len;
+	msm_model_log_fd = -1;
+}
 
 void msm_model_log(const char *fmt, ...)
 {
@@ -466,9 +486,5 @@ void msm_model_log(const char *fmt, ...)
 	if (n < 0 || n >= (int)sizeof(line) - 1)
 		return;
 	line[n++] = '\n';
-	if (write(msm_model_log_fd, line, (size_t)n) != n) {
-		/* stop rather than leave a torn log; main() reports it and fails */
-		msm_model_log_fd = -1;
-		msm_model_log_failed = true;
-	}
+	msm_model_log_write(line, (size_t)n);
 }

@@ -411,11 +411,43 @@ static int run_process(const struct sim_opts *o, unsigned int index, struct proc
 	}
 	free(queues);
 	free(qts);
+	res->log_failed = msm_model_log_failed;
+	res->log_errno = msm_model_log_errno;
+	res->log_written = msm_model_log_short[0];
+	res->log_len = msm_model_log_short[1];
 	res->done = true;
 	return 0;
 }
 
 /* ---------------------------------------------------------------- run */
+
+/*
+ * --log: a failure a workload process met (each stops logging at its first: no line after a
+ * lost one), a short write first (the file ends in a cut line: say so), else the close's.
+ * Said once, naming the file; -1 fails the run.
+ */
+static int report_log(const struct sim_opts *o, const struct proc_result *res)
+{
+	const struct proc_result *f = NULL;
+
+	for (unsigned int p = 0; p < o->procs; p++)
+		if (res[p].log_failed && (!f || (f->log_errno && !res[p].log_errno)))
+			f = &res[p];
+	if (f && f->log_errno)
+		fprintf(stderr, "msmvm-sim: writing the log '%s' failed: %s; the log is incomplete\n",
+			o->log_path, strerror(f->log_errno));
+	else if (f)
+		fprintf(stderr, "msmvm-sim: writing the log '%s' failed: a short write (%u of %u "
+				"bytes; the disk is full?); the log is incomplete, its last line cut "
+				"short\n", o->log_path, f->log_written, f->log_len);
+	if (close(msm_model_log_fd) && !f) {
+		fprintf(stderr, "msmvm-sim: closing the log '%s' failed: %s; the log may be "
+				"incomplete\n", o->log_path, strerror(errno));
+		return -1;
+	}
+	msm_model_log_fd = -1;
+	return f ? -1 : 0;
+}
 
 static void run_usage(FILE *f)
 {
@@ -525,7 +557,7 @@ static int cmd_run(int argc, char **argv)
 	bool have_binds = false;
 	const char *model_only = NULL;	/* an option --kernel cannot honour */
 	struct proc_result *res;
-	pid_t pids[MAX_PROCS];
+	pid_t pids[MAX_PROCS], parent;
 	sigset_t stop_set, old_set;
 	json_object *summary;
 	FILE *summary_f;
@@ -726,6 +758,7 @@ static int cmd_run(int argc, char **argv)
 	sigaddset(&stop_set, SIGINT);
 	sigaddset(&stop_set, SIGTERM);
 	sigprocmask(SIG_BLOCK, &stop_set, &old_set);
+	parent = getpid();
 	for (unsigned int p = 0; p < o.procs; p++) {
 		pids[p] = fork();
 		if (pids[p] < 0) {
@@ -735,6 +768,8 @@ static int cmd_run(int argc, char **argv)
 			break;
 		}
 		if (pids[p] == 0) {
+			if (!sim_follow_parent(parent))
+				_exit(1);
 			sigprocmask(SIG_SETMASK, &old_set, NULL);
 			_exit(run_process(&o, p, &res[p]));
 		}
@@ -767,12 +802,9 @@ static int cmd_run(int argc, char **argv)
 	if (sim_summary_write(summary_f, o.summary_path, summary))
 		status = 1;
 	json_object_put(summary);
-	munmap(res, sizeof(*res) * o.procs);
-	if (msm_model_log_failed) {
-		fprintf(stderr, "msmvm-sim: writing the log '%s' failed; it is incomplete\n",
-			o.log_path);
+	if (o.log_path && report_log(&o, res))
 		status = 1;
-	}
+	munmap(res, sizeof(*res) * o.procs);
 	return status;
 }
 

@@ -8,8 +8,12 @@
 #define MSMVM_SIM_RUN_H
 
 #include <json-c/json.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "msm_drv.h"
 #include "workload_gen.h"
@@ -53,9 +57,24 @@ struct proc_result {
 	char comm[16];
 	unsigned int nvms;
 	bool done;
+	bool log_failed;	/* --log: a write failed or was short; the process stopped logging */
+	int log_errno;		/* ... its errno; 0: a short write, log_written of log_len bytes */
+	u32 log_written, log_len;
 	u64 run_delay_ns;	/* of its queue threads: see thread_run_delay_ns() */
 	struct vm_result vm[MAX_VMS];
 };
+
+/*
+ * In a workload process just forked from `parent`: the parent's death sends it SIGTERM, the
+ * stop the parent would have forwarded (it stops binding, drains its jobs and exits: nothing
+ * else of it outlives it, its memory, shared results and files go with it), so that a
+ * SIGKILLed msmvm-sim run leaves no process binding on. false: the parent is gone already
+ * (it died before prctl, and no signal will come), or prctl failed: the caller exits.
+ */
+static inline bool sim_follow_parent(pid_t parent)
+{
+	return !prctl(PR_SET_PDEATHSIG, SIGTERM) && getppid() == parent;
+}
 
 /* summary.c */
 json_object *sim_summary_json(unsigned int limit, enum workload_kind workload, u64 seed,
