@@ -35,6 +35,7 @@ static struct env {
 	double interval;	/* seconds, 0: only the final report */
 	long count;		/* intervals, 0: unlimited */
 	const char *replay;	/* a trace to recount instead of probing */
+	unsigned int replay_flags;	/* MSMVM_TRACE_READ_IGNORE_DAMAGE */
 } env = { .o = { .target = MSMVM_TARGET_KERNEL } };
 
 static volatile sig_atomic_t exiting;
@@ -77,15 +78,18 @@ static const char doc[] =
 	"stderr (\"driver module NAME was unloaded; stopping\") and ends as on Ctrl-C: the\n"
 	"final report (text or --json) holds everything counted up to the unload.\n"
 	"\n"
+	"--replay verifies the trace's checksums: a damaged byte range is said (\"FILE:\n"
+	"bytes A..B are damaged\") and fails the replay, unless --ignore-damage is given.\n"
+	"\n"
 	"Exit status: 0 success, the driver's unload included (the counts are\n"
 	"complete), and a reader of stdout that went away (| head: nothing said);\n"
 	"1 runtime error (no driver, no BTF, missing capability, load or attach\n"
-	"failure, stdout not writable); 2 bad usage.\n"
+	"failure, stdout not writable, a damaged trace); 2 bad usage.\n"
 	"\n"
 	"OPTIONS:";
 
 enum {
-	OPT_DRY_RUN = 0x100, OPT_BTF, OPT_ARCH, OPT_REPLAY,
+	OPT_DRY_RUN = 0x100, OPT_BTF, OPT_ARCH, OPT_REPLAY, OPT_IGNORE_DAMAGE,
 };
 
 static const struct argp_option opts[] = {
@@ -102,6 +106,9 @@ static const struct argp_option opts[] = {
 	{ "replay", OPT_REPLAY, "FILE", 0,
 	  "Print the final report (text, --json, -P, -p) from a trace msmvm-trace wrote, "
 	  "counted as the probes count live; needs no privileges", 0 },
+	{ "ignore-damage", OPT_IGNORE_DAMAGE, NULL, 0,
+	  "With --replay: read on past byte ranges whose checksum does not match (a warning "
+	  "each; their counts may be wrong) instead of failing", 0 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
 	{},
 };
@@ -145,6 +152,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_REPLAY:
 		env.replay = arg;
 		break;
+	case OPT_IGNORE_DAMAGE:
+		env.replay_flags |= MSMVM_TRACE_READ_IGNORE_DAMAGE;
+		break;
 	case ARGP_KEY_ARG:
 		if (pos == 0) {
 			if (parse_secs(arg, &env.interval))
@@ -173,6 +183,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 				   env.duration || env.interval))
 			argp_error(state, "--replay reads a trace: no --sim, --dry-run, --hooks, "
 					  "--attach, -d or INTERVAL with it");
+		if (env.replay_flags && !env.replay)
+			argp_error(state, "--ignore-damage only goes with --replay");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -376,10 +388,21 @@ static int replay(void)
 	struct msmvm_snapshot snap;
 	struct msmvm_err err;
 
-	if (msmvm_trace_replay(env.replay, env.o.filter_pid, &snap, &info, &err)) {
+	if (msmvm_trace_replay_ex(env.replay, env.o.filter_pid, env.replay_flags, &snap, &info,
+				  &err)) {
 		fprintf(stderr, "msmvm-stat: %s\n", err.msg);
 		return EXIT_RUNTIME;
 	}
+	for (uint64_t i = 0; i < info.damaged && i < MSMVM_TRACE_DAMAGE_MAX; i++)
+		fprintf(stderr, "msmvm-stat: warning: %s: bytes %" PRIu64 "..%" PRIu64 " are damaged "
+				"(%s): read on (--ignore-damage), counts may be wrong\n", env.replay,
+			info.damage[i].from, info.damage[i].to - 1, info.damage[i].why);
+	if (info.damaged > MSMVM_TRACE_DAMAGE_MAX)
+		fprintf(stderr, "msmvm-stat: warning: %s: %" PRIu64 " damaged ranges in all\n",
+			env.replay, info.damaged);
+	if (!info.checksummed)
+		fprintf(stderr, "msmvm-stat: note: %s has no checksums (written before msmvm-trace "
+				"had them): damage in it cannot be found\n", env.replay);
 	if (info.truncated)
 		fprintf(stderr, "msmvm-stat: %s ends inside a packet (its recorder was stopped "
 				"hard): read up to its last whole packet\n", env.replay);

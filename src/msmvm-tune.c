@@ -44,6 +44,7 @@ static struct env {
 	const char *svg;
 	bool json;
 	const char *synth_flag;		/* a --workload option given, for the error without it */
+	unsigned int read_flags;	/* MSMVM_TRACE_READ_IGNORE_DAMAGE */
 } env = {
 	.synth = { .kind = WL_SPARSE, .procs = 2, .binds = 500, .job_cost_us = -1,
 		   .seed = 1, .ioctl_ns = 5000 },
@@ -79,14 +80,18 @@ static const char doc[] =
 	"each). The same input gives the same table. Method and limits:\n"
 	"docs/msmvm-tune.md.\n"
 	"\n"
-	"Exit status: 0 success; 1 runtime error (unreadable or empty trace, out of\n"
-	"memory, the SVG cannot be written); 2 bad usage.\n"
+	"TRACE's checksums are verified: a damaged byte range is said (\"TRACE: bytes\n"
+	"A..B are damaged\") and is an error, unless --ignore-damage is given.\n"
+	"\n"
+	"Exit status: 0 success; 1 runtime error (unreadable, damaged or empty trace,\n"
+	"out of memory, the SVG cannot be written); 2 bad usage.\n"
 	"\n"
 	"OPTIONS:";
 
 enum {
 	OPT_LIMITS = 0x100, OPT_MAX_MIB, OPT_MAX_STALL, OPT_JOB_COST, OPT_SVG, OPT_WORKLOAD,
 	OPT_PROCS, OPT_BINDS, OPT_RATE, OPT_SEED, OPT_OP_COST, OPT_RECORDED_LIMIT,
+	OPT_IGNORE_DAMAGE,
 };
 
 static const struct argp_option opts[] = {
@@ -103,6 +108,9 @@ static const struct argp_option opts[] = {
 	{ "json", 'j', NULL, 0, "One JSON object instead of the tables", 0 },
 	{ "recorded-limit", OPT_RECORDED_LIMIT, "PAGES", 0,
 	  "The limit in force when TRACE was recorded, if its header lacks it (default 1024)", 0 },
+	{ "ignore-damage", OPT_IGNORE_DAMAGE, NULL, 0,
+	  "Read on past byte ranges of TRACE whose checksum does not match (a warning each; "
+	  "the replay may be wrong) instead of failing", 0 },
 	{ NULL, 0, NULL, 0, "A synthetic workload from msmvm-sim's generators instead of TRACE:", 1 },
 	{ "workload", OPT_WORKLOAD, "NAME", 0,
 	  "sparse, contiguous, mixed, unmap-heavy or storm (as msmvm-sim run -w)", 1 },
@@ -254,6 +262,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 					  "from 0 to 1000000)", arg);
 		env.synth.op_cost_us = (unsigned int)v;
 		break;
+	case OPT_IGNORE_DAMAGE:
+		env.read_flags |= MSMVM_TRACE_READ_IGNORE_DAMAGE;
+		break;
 	case ARGP_KEY_ARG:
 		if (env.trace)
 			argp_error(state, "unexpected argument '%s' (one TRACE)", arg);
@@ -266,6 +277,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "no TRACE given (or --workload NAME for a synthetic one)");
 		if (!env.synthetic && env.synth_flag)
 			argp_error(state, "%s goes with --workload", env.synth_flag);
+		if (env.synthetic && env.read_flags)
+			argp_error(state, "--ignore-damage goes with TRACE");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -799,10 +812,17 @@ static int load(struct study *st)
 		st->limit_from_trace = false;
 		return 0;
 	}
-	if (msmvm_trace_load_workload(env.trace, &st->wl, &st->info, &err)) {
+	if (msmvm_trace_load_workload_ex(env.trace, env.read_flags, &st->wl, &st->info, &err)) {
 		fprintf(stderr, "msmvm-tune: %s\n", err.msg[0] ? err.msg : "cannot read the trace");
 		return -1;
 	}
+	for (uint64_t i = 0; i < st->info.damaged && i < MSMVM_TRACE_DAMAGE_MAX; i++)
+		fprintf(stderr, "msmvm-tune: warning: %s: bytes %" PRIu64 "..%" PRIu64 " are damaged "
+				"(%s): read on (--ignore-damage), the replay may be wrong\n", env.trace,
+			st->info.damage[i].from, st->info.damage[i].to - 1, st->info.damage[i].why);
+	if (st->info.damaged > MSMVM_TRACE_DAMAGE_MAX)
+		fprintf(stderr, "msmvm-tune: warning: %s: %" PRIu64 " damaged ranges in all\n",
+			env.trace, st->info.damaged);
 	if (st->info.truncated)
 		fprintf(stderr, "msmvm-tune: warning: %s is cut short inside a packet (the recorder "
 				"was killed?): using the %zu VM_BINDs before the cut\n",

@@ -7,13 +7,16 @@
  * the size limit, drop marks, the flight recorder's window, the JSON format, write errors.
  *
  * Run with arguments, it is the checker the end-to-end scripts use:
- *   test_trace check [--allow-open] FILE.txt   protoc's text of a trace -> one JSON line
+ *   test_trace check [--allow-open] [--trace TRACE] FILE.txt
+ *                                               protoc's text of a trace -> one JSON line
+ *                                               (with TRACE, its bytes: checksums held to them)
  *   test_trace complete FILE                    bytes of whole packets at the file's start
  *   test_trace workload FILE                    the workload it loads to (JSON)
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <iconv.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <sys/stat.h>
@@ -111,17 +114,35 @@ static struct tnode *decode(const char *trace)
 	return root;
 }
 
-static bool check_file(const char *trace, bool allow_open, struct tc_result *r)
+/* The checks of trace_check.h, its checksums included; a file the recorder closed (not
+ * `cut`) ends with its final checksum. */
+static bool check_trace(const char *trace, bool allow_open, bool cut, struct tc_result *r)
 {
 	struct tnode *root = decode(trace);
+	long long len;
+	char *data;
 
 	if (!root)
 		return false;
 	tc_check(root, allow_open, r);
+	data = slurp(trace, &len);
+	if (data)
+		tc_check_checksums(root, (unsigned char *)data, len, r);
+	else
+		tc_error(r, "cannot read it back");
+	if (!cut && !r->sealed)
+		tc_error(r, "does not end with a checksum packet (%lld bytes after the last one)",
+			 r->uncovered);
+	free(data);
 	tnode_free(root);
 	for (int i = 0; i < r->errors && i < TC_MAX_ERRORS; i++)
 		FAILF("%s: %s", trace, r->msgs[i]);
 	return r->errors == 0;
+}
+
+static bool check_file(const char *trace, bool allow_open, struct tc_result *r)
+{
+	return check_trace(trace, allow_open, false, r);
 }
 
 /* ---- building events ---- */
@@ -666,19 +687,34 @@ TEST(random_streams_hold_the_invariants_and_replay_exactly)
 
 /* ---- files cut short ---- */
 
+/* Where the last checksum packet wholly in the first n bytes of d ends (0: none). */
+static long long ck_end_before(const unsigned char *d, long long n)
+{
+	long long off = 0, end, body, last = 0;
+
+	while ((end = tc_packet_end(d, n, off, &body)) >= 0) {
+		/* TracePacket { 10: 1, 777: {...} }: 50 01 ca 30 */
+		if (end - body >= 4 && !memcmp(d + body, "\x50\x01\xca\x30", 4))
+			last = end;
+		off = end;
+	}
+	return last;
+}
+
 TEST(a_file_cut_anywhere_reads_up_to_its_last_whole_packet)
 {
 	static struct stream s;
 	const char *path = tmp_path("whole.perfetto-trace"), *cut = tmp_path("cut.perfetto-trace");
-	long long len, last_prefix = -1, tried = 0;
+	long long len, last_prefix = -1, tried = 0, stats_end;
 	unsigned char *data;
 
 	scene(&s);
 	if (write_trace(path, &s, MSMVM_TRACE_PERFETTO, 0, NULL))
 		return;
 	data = (unsigned char *)slurp(path, &len);
-	for (long long n = 0; n <= len; n += 1 + n / 40) {
-		long long prefix = tc_complete_prefix(data, n);
+	stats_end = tc_complete_prefix(data, len - 1);	/* the final checksum's start */
+	for (long long n = 0; n <= len; n += n + 1 >= stats_end && n < len ? 1 : 1 + n / 40) {
+		long long prefix = tc_complete_prefix(data, n), ck_end = ck_end_before(data, n);
 		struct msmvm_trace_info info;
 		struct msmvm_snapshot snap;
 		struct msmvm_err err;
@@ -695,7 +731,10 @@ TEST(a_file_cut_anywhere_reads_up_to_its_last_whole_packet)
 		}
 		CHECK_EQ(info.truncated, prefix != n);
 		CHECK_EQ(info.bytes, prefix);
-		CHECK_EQ(info.finished, n == len);
+		/* the final stats, then the final checksum */
+		CHECK_EQ(info.finished, n >= stats_end);
+		CHECK_EQ(info.damaged, 0);
+		CHECK_EQ(info.unverified, n == len || !ck_end ? 0 : (uint64_t)(n - ck_end));
 		msmvm_snapshot_free(&snap);
 		if (have_protoc() && prefix != last_prefix && n > len / 2) {
 			struct tc_result r;
@@ -703,7 +742,7 @@ TEST(a_file_cut_anywhere_reads_up_to_its_last_whole_packet)
 			f = fopen(cut, "wb");
 			fwrite(data, 1, (size_t)prefix, f);
 			fclose(f);
-			check_file(cut, true, &r);
+			check_trace(cut, true, true, &r);
 			last_prefix = prefix;
 		}
 	}
@@ -899,7 +938,7 @@ static void rw_check_dump(struct msmvm_trace_ring *ring, const uint64_t *ts, uin
 		FAILF("%s: dump: %s", what, err.msg);
 		return;
 	}
-	if (tr_read_file(path, &cb, &ri, &err)) {
+	if (tr_read_file(path, 0, &cb, &ri, &err)) {
 		FAILF("%s: reading the dump: %s", what, err.msg);
 		return;
 	}
@@ -1124,6 +1163,306 @@ TEST(write_errors_are_reported_and_leave_nothing_half_written)
 	CHECK(strstr(err.msg, "cannot create /nonexistent-dir/x.perfetto-trace"));
 	CHECK(msmvm_trace_create("/dev/full", &o, &t, &err) != 0);
 	CHECK(strstr(err.msg, "No space left on device"));
+}
+
+/* ---- checksums: damage is found, said, and read through only when asked ---- */
+
+/* Valid UTF-8, as glibc's iconv judges it (not msmvm's own check). */
+static bool valid_utf8(const char *s)
+{
+	iconv_t cd = iconv_open("UTF-8", "UTF-8");
+	char out[1024], *ip = (char *)s, *op = out;
+	size_t in = strlen(s), room = sizeof(out);
+	bool ok;
+
+	if (cd == (iconv_t)-1)
+		return false;
+	ok = iconv(cd, &ip, &in, &op, &room) != (size_t)-1 && !in;
+	iconv_close(cd);
+	return ok;
+}
+
+/* Two replays give the same report: every counter, histogram, name and what the header and
+ * the final stats say. */
+static bool same_replay(const struct msmvm_snapshot *a, const struct msmvm_trace_info *ia,
+			const struct msmvm_snapshot *b, const struct msmvm_trace_info *ib)
+{
+	if (memcmp(&a->totals, &b->totals, sizeof(a->totals)) || a->nvms != b->nvms ||
+	    a->nprocs != b->nprocs || memcmp(a->health, b->health, sizeof(a->health)) ||
+	    a->ts_ns != b->ts_ns)
+		return false;
+	for (int i = 0; i < a->nvms; i++)
+		if (a->vms[i].vm != b->vms[i].vm || a->vms[i].owner_tgid != b->vms[i].owner_tgid ||
+		    memcmp(&a->vms[i].s, &b->vms[i].s, sizeof(a->vms[i].s)))
+			return false;
+	for (int i = 0; i < a->nprocs; i++)
+		if (a->procs[i].tgid != b->procs[i].tgid || strcmp(a->procs[i].comm, b->procs[i].comm))
+			return false;
+	return ia->finished == ib->finished && ia->truncated == ib->truncated &&
+	       ia->dropped == ib->dropped && ia->events == ib->events &&
+	       ia->duration_s == ib->duration_s && ia->loss_marks == ib->loss_marks &&
+	       !strcmp(ia->plan.target, ib->plan.target) && !strcmp(ia->plan.reason, ib->plan.reason) &&
+	       !strcmp(ia->plan.arch, ib->plan.arch) && ia->plan.kind == ib->plan.kind &&
+	       ia->plan.throttle_limit == ib->plan.throttle_limit &&
+	       ia->plan.emit_ops == ib->plan.emit_ops;
+}
+
+struct sweep {
+	const char *path;
+	const unsigned char *data;
+	long long len;
+	struct msmvm_snapshot base;
+	struct msmvm_trace_info bi;
+	long long flips, found, harmless, failures;
+};
+
+/*
+ * One bit of the file flipped: the replay fails, saying which bytes are damaged (the
+ * flipped one among them), or gives the very same report; told to read on, it gives a
+ * report in valid UTF-8, with the damage listed.
+ */
+static void sweep_flip(struct sweep *w, long long pos, int bit, bool read_on)
+{
+	unsigned char *d = malloc((size_t)w->len);
+	struct msmvm_trace_info info;
+	struct msmvm_snapshot snap;
+	struct msmvm_err err = { 0 };
+	unsigned long long a, b;
+	const char *at;
+	FILE *f;
+	bool failed;
+	int before = harness_failed_checks;
+
+	memcpy(d, w->data, (size_t)w->len);
+	d[pos] ^= (unsigned char)(1 << bit);
+	f = fopen(w->path, "wb");
+	fwrite(d, 1, (size_t)w->len, f);
+	fclose(f);
+	free(d);
+	w->flips++;
+	failed = msmvm_trace_replay_ex(w->path, 0, 0, &snap, &info, &err) != 0;
+	if (failed) {
+		at = strstr(err.msg, ": bytes ");
+		if (err.code != -EBADMSG || !at || !strstr(err.msg, " are damaged (") ||
+		    sscanf(at, ": bytes %llu..%llu", &a, &b) != 2)
+			FAILF("byte %lld bit %d: not said as damage: %s", pos, bit, err.msg);
+		else if ((long long)a > pos || (long long)b < pos)
+			FAILF("byte %lld bit %d: said elsewhere: %s", pos, bit, err.msg);
+		else
+			w->found++;
+	} else {
+		if (!same_replay(&snap, &info, &w->base, &w->bi))
+			FAILF("byte %lld bit %d: the report changed, and nothing was said", pos, bit);
+		else
+			w->harmless++;
+		msmvm_snapshot_free(&snap);
+	}
+	if (!read_on) {
+		/* not asked */
+	} else if (msmvm_trace_replay_ex(w->path, 0, MSMVM_TRACE_READ_IGNORE_DAMAGE, &snap, &info,
+					 &err)) {
+		/* a header gone, say: an error of its own, never the damage */
+		if (err.code == -EBADMSG)
+			FAILF("byte %lld bit %d: told to read on, still: %s", pos, bit, err.msg);
+	} else {
+		if ((info.damaged > 0) != failed)
+			FAILF("byte %lld bit %d: %llu damaged ranges read through, the replay %s",
+			      pos, bit, (unsigned long long)info.damaged, failed ? "failed" : "did not");
+		if (!valid_utf8(info.plan.target) || !valid_utf8(info.plan.reason) ||
+		    !valid_utf8(info.plan.arch))
+			FAILF("byte %lld bit %d: the plan's strings are not valid UTF-8", pos, bit);
+		for (int i = 0; i < snap.nprocs; i++)
+			if (!valid_utf8(snap.procs[i].comm) || !valid_utf8(snap.procs[i].s.comm))
+				FAILF("byte %lld bit %d: comm of %u is not valid UTF-8", pos, bit,
+				      snap.procs[i].tgid);
+		msmvm_snapshot_free(&snap);
+	}
+	if (harness_failed_checks != before)
+		w->failures++;
+}
+
+static bool sweep_begin(struct sweep *w, const char *src, const char *flipped)
+{
+	struct msmvm_err err;
+
+	memset(w, 0, sizeof(*w));
+	w->path = flipped;
+	w->data = (unsigned char *)slurp(src, &w->len);
+	if (!w->data || msmvm_trace_replay(src, 0, &w->base, &w->bi, &err)) {
+		FAILF("%s does not replay: %s", src, w->data ? err.msg : "unreadable");
+		free((void *)w->data);
+		return false;
+	}
+	CHECK(w->bi.checksummed && !w->bi.damaged && !w->bi.unverified && w->bi.finished);
+	return true;
+}
+
+static void sweep_end(struct sweep *w, const char *what)
+{
+	printf("# %s: %lld bytes, %lld flips: %lld found, %lld harmless (the same report)\n",
+	       what, w->len, w->flips, w->found, w->harmless);
+	CHECK_EQ(w->found + w->harmless + w->failures, w->flips);
+	msmvm_snapshot_free(&w->base);
+	free((void *)w->data);
+}
+
+/*
+ * Every byte of the scene's file, three bits of each (read on past the damage: the top
+ * bit, which makes bytes that are not UTF-8), and a sample of a longer recording's bytes
+ * (with checksums inside), every bit of them. TRACE_DAMAGE_FULL=1: every bit of both.
+ */
+TEST(every_flipped_bit_is_said_or_changes_nothing)
+{
+	static struct stream s;
+	const char *path = tmp_path("flip-src.perfetto-trace"), *flipped = tmp_path("flip.perfetto-trace");
+	struct msmvm_trace_opts o = { .t0_ns = 1000 };
+	static const struct msmvm_plan plan = { .kind = MSMVM_PLAN_DIRECT, .target = "test sweep",
+						.reason = "built by test_trace", .arch = "x86" };
+	bool full = getenv("TRACE_DAMAGE_FULL") && !strcmp(getenv("TRACE_DAMAGE_FULL"), "1");
+	struct msmvm_trace *t;
+	struct msmvm_err err;
+	struct tc_result r;
+	struct sweep w;
+
+	scene(&s);
+	if (write_trace(path, &s, MSMVM_TRACE_PERFETTO, 0, NULL) || !sweep_begin(&w, path, flipped))
+		return;
+	for (long long pos = 0; pos < w.len && w.failures < 10; pos++)
+		for (int bit = 0; bit < 8; bit++)
+			if (full || bit == 0 || bit == 7 || bit == (pos % 6) + 1)
+				sweep_flip(&w, pos, bit, full || bit == 7);
+	sweep_end(&w, full ? "scene" : "scene (3 bits a byte; TRACE_DAMAGE_FULL=1: all)");
+
+	/* a longer recording, written as msmvm-trace does (a flush now and then): checksums
+	 * inside it; a sample of its bytes, every bit of them */
+	random_stream(&s, 5, full ? 1500 : 150);
+	o.plan = &plan;
+	if (msmvm_trace_create(path, &o, &t, &err)) {
+		FAILF("%s", err.msg);
+		return;
+	}
+	for (int i = 0; i < s.n; i++) {
+		msmvm_trace_add(t, &s.ev[i]);
+		if (i % 10 == 9)
+			msmvm_trace_flush(t);
+	}
+	if (msmvm_trace_close(t, NULL, NULL, &err)) {
+		FAILF("%s", err.msg);
+		return;
+	}
+	if (have_protoc() && check_file(path, true, &r))
+		CHECK(r.checksums > 3);
+	if (!sweep_begin(&w, path, flipped))
+		return;
+	for (long long pos = 0; pos < w.len && w.failures < 10; pos += full ? 1 : 1 + w.len / 150)
+		for (int bit = 0; bit < 8; bit++)
+			sweep_flip(&w, pos, bit, true);
+	for (long long pos = w.len - 40; !full && pos < w.len && w.failures < 10; pos++)
+		for (int bit = 0; bit < 8; bit++)	/* the final stats and checksum */
+			sweep_flip(&w, pos, bit, true);
+	sweep_end(&w, full ? "recording" : "recording (sampled; TRACE_DAMAGE_FULL=1: all)");
+}
+
+/* The file without its checksum packets, as msmvm-trace wrote it before they existed. */
+static long long strip_checksums(const unsigned char *d, long long n, unsigned char *out)
+{
+	long long off = 0, end, body, o = 0;
+
+	while ((end = tc_packet_end(d, n, off, &body)) >= 0) {
+		if (!(end - body >= 4 && !memcmp(d + body, "\x50\x01\xca\x30", 4))) {
+			memcpy(out + o, d + off, (size_t)(end - off));
+			o += end - off;
+		}
+		off = end;
+	}
+	return o;
+}
+
+TEST(files_without_checksums_or_their_last_one_still_load)
+{
+	static struct stream s;
+	const char *path = tmp_path("cks.perfetto-trace"), *old = tmp_path("old.perfetto-trace");
+	struct msmvm_trace_info info, oi;
+	struct msmvm_snapshot snap, os;
+	struct msmvm_workload wl;
+	struct msmvm_err err;
+	long long len, n, last;
+	unsigned char *data, *out;
+	FILE *f;
+
+	scene(&s);
+	if (write_trace(path, &s, MSMVM_TRACE_PERFETTO, 0, NULL))
+		return;
+	data = (unsigned char *)slurp(path, &len);
+	out = malloc((size_t)len);
+	n = strip_checksums(data, len, out);
+	CHECK(n < len);
+	f = fopen(old, "wb");
+	fwrite(out, 1, (size_t)n, f);
+	fclose(f);
+	if (msmvm_trace_replay(path, 0, &snap, &info, &err) ||
+	    msmvm_trace_replay(old, 0, &os, &oi, &err)) {
+		FAILF("%s", err.msg);
+		goto out;
+	}
+	CHECK(info.checksummed && info.checksums == 2 && !info.damaged);
+	CHECK(!oi.checksummed && !oi.checksums && !oi.damaged && !oi.unverified);
+	CHECK(same_replay(&snap, &info, &os, &oi));
+	msmvm_snapshot_free(&os);
+	if (msmvm_trace_load_workload(old, &wl, &oi, &err))
+		FAILF("%s", err.msg);
+	else
+		msmvm_workload_free(&wl);
+
+	/* the final checksum missing (a full disk at the close cut the file back before it):
+	 * whole, finished, its last bytes not verified; not damage */
+	last = tc_complete_prefix(data, len - 1);
+	f = fopen(old, "wb");
+	fwrite(data, 1, (size_t)last, f);
+	fclose(f);
+	if (msmvm_trace_replay(old, 0, &os, &oi, &err)) {
+		FAILF("%s", err.msg);
+	} else {
+		CHECK(oi.checksummed && oi.finished && !oi.truncated && !oi.damaged);
+		CHECK_EQ(oi.unverified, last - ck_end_before(data, last));
+		CHECK(same_replay(&snap, &info, &os, &oi));
+		msmvm_snapshot_free(&os);
+	}
+	msmvm_snapshot_free(&snap);
+out:
+	free(out);
+	free(data);
+}
+
+TEST(strings_from_a_file_become_valid_utf8)
+{
+	static const struct {
+		const char *in, *out;
+		size_t cap;
+	} cases[] = {
+		{ "plain", "plain", 16 },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 32 },
+		{ "model\xa0/x", "model\xef\xbf\xbd/x", 32 },
+		{ "ab\xe2\x82", "ab\xef\xbf\xbd\xef\xbf\xbd", 32 },		/* cut short */
+		{ "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd", 32 },			/* overlong */
+		{ "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 32 },	/* a surrogate */
+		{ "\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 32 },
+		{ "\xff\xfe", "\xef\xbf\xbd\xef\xbf\xbd", 32 },
+		/* a comm of 15 bytes: what does not fit goes, at a character's end */
+		{ "app\xa0\xa0\xa0\xa0\xa0", "app\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd", 16 },
+		{ "abcdefghijklm\xc3\xa9", "abcdefghijklm\xc3\xa9", 16 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[64];
+
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		tr_utf8_fix(buf, cases[i].cap);
+		if (strcmp(buf, cases[i].out))
+			FAILF("case %zu: got \"%s\"", i, buf);
+		CHECK(valid_utf8(buf));
+		CHECK(strlen(buf) < cases[i].cap);
+	}
 }
 
 TEST(replay_refuses_what_is_not_an_msmvm_trace)
@@ -1789,18 +2128,35 @@ static int cmd_workload(const char *path)
 
 static int cmd_check(int argc, char **argv)
 {
-	bool allow_open = argc > 3 && !strcmp(argv[2], "--allow-open");
-	const char *path = argv[argc - 1];
+	bool allow_open = false;
+	const char *path = argv[argc - 1], *trace = NULL;
 	char err[256], *text = slurp(path, NULL);
 	struct tnode *root = text ? tnode_parse(text, err, sizeof(err)) : NULL;
 	struct tc_result r;
 	json_object *o, *sl, *in, *stats;
 
+	for (int i = 2; i < argc - 1; i++) {
+		if (!strcmp(argv[i], "--allow-open"))
+			allow_open = true;
+		else if (!strcmp(argv[i], "--trace") && i + 1 < argc - 1)
+			trace = argv[++i];
+	}
 	if (!root) {
 		fprintf(stderr, "test_trace check: %s: %s\n", path, text ? err : strerror(errno));
 		return 2;
 	}
 	tc_check(root, allow_open, &r);
+	if (trace) {	/* its checksums, against the bytes protoc decoded */
+		long long len;
+		char *data = slurp(trace, &len);
+
+		if (!data) {
+			fprintf(stderr, "test_trace check: %s: %s\n", trace, strerror(errno));
+			return 2;
+		}
+		tc_check_checksums(root, (unsigned char *)data, len, &r);
+		free(data);
+	}
 	o = json_object_new_object();
 	sl = json_object_new_object();
 	in = json_object_new_object();
@@ -1822,6 +2178,11 @@ static int cmd_check(int argc, char **argv)
 	json_object_object_add(o, "span_ns", json_object_new_int64(r.ts_max - r.ts_min));
 	json_object_object_add(o, "slices", sl);
 	json_object_object_add(o, "instants", in);
+	if (trace) {
+		json_object_object_add(o, "checksums", json_object_new_int64(r.checksums));
+		json_object_object_add(o, "uncovered", json_object_new_int64(r.uncovered));
+		json_object_object_add(o, "sealed", json_object_new_boolean(r.sealed));
+	}
 	if (r.has_stats)
 		json_object_object_add(o, "stats", stats);
 	else

@@ -26,6 +26,9 @@
  *
  * It also counts what the tests compare with the model: slices and instants by name,
  * counter values, loss marks, the final stats' arguments.
+ *
+ * With the file's bytes (tc_check_checksums), msmvm's checksum packets (TracePacket field
+ * 777, msmvm_checksum in tests/trace.proto) are held against them with zlib's CRC-32.
  */
 #ifndef MSMVM_TEST_TRACE_CHECK_H
 #define MSMVM_TEST_TRACE_CHECK_H
@@ -37,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 /* ---- protoc's text format, as a tree ---- */
 
@@ -213,6 +217,9 @@ struct tc_result {
 	struct tc_count stats[TC_NAMES];	/* the final stats instant's arguments */
 	int nstats;
 	bool has_stats;
+	long long checksums;		/* checksum packets, each right (tc_check_checksums) */
+	long long uncovered;		/* bytes after the last one */
+	bool sealed;			/* the file ends with one */
 };
 
 static void tc_error(struct tc_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -792,6 +799,77 @@ static void tc_check(const struct tnode *root, bool allow_open, struct tc_result
 		free(seqs[i].keys);
 	}
 	free(seqs);
+}
+
+/* The framing of the packet at off: its payload's start (*body) and end, or -1. */
+static long long tc_packet_end(const unsigned char *d, long long n, long long off, long long *body)
+{
+	unsigned long long len = 0;
+	long long p = off + 1;
+	int shift = 0;
+
+	if (off >= n || d[off] != 0x0a)
+		return -1;
+	while (p < n && (d[p] & 0x80) && shift < 63) {
+		len |= (unsigned long long)(d[p] & 0x7f) << shift;
+		shift += 7;
+		p++;
+	}
+	if (p >= n)
+		return -1;
+	len |= (unsigned long long)(d[p] & 0x7f) << shift;
+	p++;
+	if ((unsigned long long)(n - p) < len)
+		return -1;
+	*body = p;
+	return p + (long long)len;
+}
+
+/*
+ * The checksum packets, against the file's bytes (d, n: the file protoc decoded into root):
+ * each covers the bytes from the end of the previous one (0 for the first) to its own
+ * start, as its offset and length say, with their CRC-32; protoc's packets are the file's,
+ * in order. Adds to r's errors; sets r->checksums, r->uncovered and r->sealed.
+ */
+static void tc_check_checksums(const struct tnode *root, const unsigned char *d, long long n,
+			       struct tc_result *r)
+{
+	long long off = 0, prev_end = 0, body, end;
+	int pi = 0;
+
+	r->checksums = 0;
+	while ((end = tc_packet_end(d, n, off, &body)) >= 0) {
+		const struct tnode *ck;
+
+		if (pi >= root->nkids) {
+			tc_error(r, "the file has more packets than protoc decoded (%d)", root->nkids);
+			return;
+		}
+		ck = tkid(root->kids[pi], "msmvm_checksum");
+		if (ck) {
+			unsigned long long o = tunum(ck, "offset"), l = tunum(ck, "length");
+			unsigned long long c = tunum(ck, "crc32");
+
+			if ((long long)o != prev_end)
+				tc_error(r, "packet %d: a checksum from byte %llu; the previous one ended "
+					 "at %lld", pi, o, prev_end);
+			else if ((long long)(o + l) != off)
+				tc_error(r, "packet %d at byte %lld: a checksum of bytes %llu..+%llu, not "
+					 "up to itself", pi, off, o, l);
+			else if (crc32_z(0, d + o, (size_t)l) != c)
+				tc_error(r, "packet %d: bytes %llu..+%llu have CRC-32 0x%08lx, the "
+					 "checksum says 0x%08llx", pi, o, l, crc32_z(0, d + o, (size_t)l),
+					 c);
+			r->checksums++;
+			prev_end = end;
+		}
+		off = end;
+		pi++;
+	}
+	if (pi != root->nkids)
+		tc_error(r, "protoc decoded %d packets, the file's framing has %d", root->nkids, pi);
+	r->uncovered = n - prev_end;
+	r->sealed = r->checksums && prev_end == n;
 }
 
 /* The length of the whole packets at the start of a file (what a cut file keeps). */

@@ -75,6 +75,20 @@ void msmvm_trace_ring_free(struct msmvm_trace_ring *r);
 
 /* ---- reading a Perfetto trace written by msmvm-trace back ---- */
 
+/*
+ * Perfetto files carry checksums (docs/msmvm-trace.md): readers verify them. A damaged byte
+ * range fails the read, naming the range, unless MSMVM_TRACE_READ_IGNORE_DAMAGE is given:
+ * then the range is listed in the info and reading goes on past it.
+ */
+#define MSMVM_TRACE_READ_IGNORE_DAMAGE 1u
+
+struct msmvm_trace_damage {
+	uint64_t from, to;	/* bytes [from, to) of the file */
+	const char *why;	/* "checksum mismatch", "not a trace packet", ... (static) */
+};
+
+#define MSMVM_TRACE_DAMAGE_MAX 8
+
 struct msmvm_trace_info {
 	uint64_t bytes, packets;
 	uint64_t events;	/* probe events found: VM_BIND slices + job frees */
@@ -85,6 +99,11 @@ struct msmvm_trace_info {
 	double duration_s;	/* recording start to the final stats (or the last event) */
 	struct msmvm_plan plan;	/* as recorded: target, kind, reason, arch */
 	uint64_t health[MSMVM_H_COUNT_];
+	bool checksummed;	/* the file has checksums (false: written before they existed) */
+	uint64_t checksums;	/* checksum packets that matched */
+	uint64_t unverified;	/* bytes at the end no checksum covers (its recorder was killed) */
+	uint64_t damaged;	/* damaged ranges read through (MSMVM_TRACE_READ_IGNORE_DAMAGE) */
+	struct msmvm_trace_damage damage[MSMVM_TRACE_DAMAGE_MAX];	/* the first ones */
 };
 
 /*
@@ -93,6 +112,10 @@ struct msmvm_trace_info {
  */
 int msmvm_trace_replay(const char *path, uint32_t filter_pid, struct msmvm_snapshot *out,
 		       struct msmvm_trace_info *info, struct msmvm_err *err);
+/* The same with flags: MSMVM_TRACE_READ_IGNORE_DAMAGE. */
+int msmvm_trace_replay_ex(const char *path, uint32_t filter_pid, unsigned int flags,
+			  struct msmvm_snapshot *out, struct msmvm_trace_info *info,
+			  struct msmvm_err *err);
 
 #ifdef __cplusplus
 }

@@ -72,6 +72,9 @@ struct msmvm_workload {
  */
 int msmvm_trace_load_workload(const char *path, struct msmvm_workload *wl,
 			      struct msmvm_trace_info *info, struct msmvm_err *err);
+/* The same with flags: MSMVM_TRACE_READ_IGNORE_DAMAGE (msmvm/trace.h). */
+int msmvm_trace_load_workload_ex(const char *path, unsigned int flags, struct msmvm_workload *wl,
+				 struct msmvm_trace_info *info, struct msmvm_err *err);
 void msmvm_workload_free(struct msmvm_workload *wl);
 
 #ifdef __cplusplus

@@ -126,14 +126,22 @@ struct tr_out {
 	uint64_t limit;		/* 0: none */
 	int err;		/* the first write error (-errno), then nothing is written */
 	bool full;		/* the size limit was reached */
+	/* Perfetto files: a checksum packet (tr_pb_checksum) before a write once TR_CK_BYTES
+	 * are not covered, at the first write and at the close; NULL: none (JSON) */
+	void (*checksum)(struct tr_buf *b, uint64_t offset, uint64_t length, uint32_t crc);
+	uint64_t ck_start;	/* the end of the last checksum packet in the file */
+	uint32_t ck_crc;	/* CRC-32 of the file's bytes from ck_start to `written` */
 };
+
+/* Bytes a write leaves without a checksum, at most (more only until the next write). */
+#define TR_CK_BYTES 4096
 
 int tr_out_open(struct tr_out *o, const char *path, uint64_t limit, struct msmvm_err *err);
 /* End the open group; 1 if it would pass the limit (it is dropped: the file stays whole). */
 int tr_out_commit(struct tr_out *o, bool ignore_limit);
 void tr_out_abort(struct tr_out *o);	/* drop the open group */
 int tr_out_flush(struct tr_out *o);	/* 0 or -errno (the file keeps its whole groups) */
-int tr_out_close(struct tr_out *o);
+int tr_out_close(struct tr_out *o);	/* the last checksum, flush, close */
 
 /* ---- backends: encode trace events into the open group ---- */
 
@@ -157,6 +165,18 @@ struct tr_backend {
 
 void *tr_pb_new(struct tr_backend *ops);
 void *tr_json_new(struct tr_backend *ops);
+
+/*
+ * The checksum packet: a TracePacket on the recorder's sequence whose only other field is
+ * msmvm's own TR_PKT_CHECKSUM (a field number Perfetto's TracePacket does not use, so
+ * trace_processor and the UI skip it), a message of TR_CK_OFFSET and TR_CK_LENGTH (varints)
+ * and TR_CK_CRC32 (fixed32): the CRC-32 (zlib's) of the file's bytes [offset, offset +
+ * length), which end where the packet starts and begin where the previous one ended (0 for
+ * the first).
+ */
+#define TR_PKT_CHECKSUM 777
+enum { TR_CK_OFFSET = 1, TR_CK_LENGTH = 2, TR_CK_CRC32 = 3 };
+void tr_pb_checksum(struct tr_buf *b, uint64_t offset, uint64_t length, uint32_t crc);
 
 /* ---- protobuf primitives (the encoder and the reader share the wire format) ---- */
 
@@ -227,10 +247,26 @@ struct tr_reader_cb {
 struct tr_read_info {
 	uint64_t packets, bytes;
 	bool truncated;		/* the file ends inside a packet (cut short) */
+	bool checksummed;	/* it has checksum packets (written since they exist) */
+	uint64_t checksums;	/* ... that matched */
+	uint64_t unverified;	/* bytes at its end that no checksum covers (a recorder killed) */
+	uint64_t damaged;	/* damaged byte ranges (the first ones in damage[]) */
+	struct msmvm_trace_damage damage[MSMVM_TRACE_DAMAGE_MAX];
 };
 
-int tr_read_file(const char *path, const struct tr_reader_cb *cb, struct tr_read_info *info,
-		 struct msmvm_err *err);
+/*
+ * Read a trace, packet by packet, into cb; checksums are verified as they come. A damaged
+ * range is an error (naming the range) unless flags has MSMVM_TRACE_READ_IGNORE_DAMAGE:
+ * then it is listed in info and reading goes on (a range that does not parse is skipped
+ * up to the next checksum packet).
+ */
+int tr_read_file(const char *path, unsigned int flags, const struct tr_reader_cb *cb,
+		 struct tr_read_info *info, struct msmvm_err *err);
+/* What a reader tells its caller about checksums and damage, into the public info. */
+void tr_read_info_copy(struct msmvm_trace_info *in, const struct tr_read_info *ri);
+/* s (in a buffer of cap bytes) as valid UTF-8: U+FFFD for every byte that starts no valid
+ * sequence, cut at a character's end when that does not fit */
+void tr_utf8_fix(char *s, size_t cap);
 
 /* An event's argument by key, NULL if absent; a numeric one, dflt if absent or a string. */
 const struct tr_arg *tr_ev_arg(const struct tr_ev *e, int key);

@@ -4,6 +4,12 @@
  * probe event's packets), each write() of whole groups; a short write (disk full) is cut
  * back to the last whole group, and nothing is written after an error. A recorder killed
  * with SIGKILL therefore leaves whole packets, and at worst one partial write.
+ *
+ * Perfetto files are covered by checksums: a write that would leave TR_CK_BYTES or more
+ * without one, the first write and the last (at the close) end with a checksum packet, a
+ * group of its own, holding the CRC-32 of every byte since the previous one. Readers find
+ * damage by them; a killed recorder's file ends with at most TR_CK_BYTES (and one
+ * write) that none covers.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "internal.h"
 
@@ -80,6 +87,23 @@ int tr_out_open(struct tr_out *o, const char *path, uint64_t limit, struct msmvm
 	return 0;
 }
 
+/* Room for one more group end in bounds: 0 or -ENOMEM. */
+static int bounds_room(struct tr_out *o)
+{
+	size_t cap;
+	size_t *p;
+
+	if (o->nbounds < o->capbounds)
+		return 0;
+	cap = o->capbounds ? o->capbounds * 2 : 256;
+	p = realloc(o->bounds, cap * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	o->bounds = p;
+	o->capbounds = cap;
+	return 0;
+}
+
 int tr_out_commit(struct tr_out *o, bool ignore_limit)
 {
 	size_t group = o->buf.len - o->committed;
@@ -97,17 +121,10 @@ int tr_out_commit(struct tr_out *o, bool ignore_limit)
 		tr_out_abort(o);
 		return 1;
 	}
-	if (o->nbounds == o->capbounds) {
-		size_t cap = o->capbounds ? o->capbounds * 2 : 256;
-		size_t *p = realloc(o->bounds, cap * sizeof(*p));
-
-		if (!p) {
-			tr_out_abort(o);
-			o->err = -ENOMEM;
-			return o->err;
-		}
-		o->bounds = p;
-		o->capbounds = cap;
+	if (bounds_room(o)) {
+		tr_out_abort(o);
+		o->err = -ENOMEM;
+		return o->err;
 	}
 	o->committed = o->buf.len;
 	o->bounds[o->nbounds++] = o->committed;
@@ -135,12 +152,50 @@ static void cut_back(struct tr_out *o, size_t n)
 	o->written += keep;
 }
 
-int tr_out_flush(struct tr_out *o)
+/*
+ * The checksum of [ck_start, end) (end: where the committed bytes end in the file), as a
+ * group of its own after them (before the open group, if any). False when there is no
+ * memory for it: the next checksum covers these bytes too.
+ */
+static bool add_checksum(struct tr_out *o, uint64_t end)
 {
-	size_t off = 0, open_len = o->buf.len - o->committed;
+	size_t at = o->buf.len, open_len = at - o->committed, n;
+	uint8_t pkt[64];
+
+	if (bounds_room(o))
+		return false;
+	o->checksum(&o->buf, o->ck_start, end - o->ck_start, o->ck_crc);
+	n = o->buf.len - at;
+	if (o->buf.oom || n > sizeof(pkt)) {
+		o->buf.len = at;
+		return false;
+	}
+	if (open_len) {
+		memcpy(pkt, o->buf.p + at, n);
+		memmove(o->buf.p + o->committed + n, o->buf.p + o->committed, open_len);
+		memcpy(o->buf.p + o->committed, pkt, n);
+	}
+	o->committed += n;
+	o->bounds[o->nbounds++] = o->committed;
+	return true;
+}
+
+static int out_flush(struct tr_out *o, bool last)
+{
+	size_t off = 0, open_len;
+	bool checksummed = false;
 
 	if (o->err)
 		return o->err;
+	if (o->checksum) {
+		uint64_t end = o->written + o->committed;
+
+		if (o->committed)
+			o->ck_crc = (uint32_t)crc32_z(o->ck_crc, o->buf.p, o->committed);
+		if (end > o->ck_start && (last || !o->ck_start || end - o->ck_start >= TR_CK_BYTES))
+			checksummed = add_checksum(o, end);
+	}
+	open_len = o->buf.len - o->committed;
 	while (off < o->committed) {
 		ssize_t n = write(o->fd, o->buf.p + off, o->committed - off);
 
@@ -156,6 +211,10 @@ int tr_out_flush(struct tr_out *o)
 		off += (size_t)n;
 	}
 	o->written += o->committed;
+	if (checksummed) {
+		o->ck_start = o->written;
+		o->ck_crc = 0;
+	}
 	memmove(o->buf.p, o->buf.p + o->committed, open_len);
 	o->buf.len = open_len;
 	o->committed = 0;
@@ -163,9 +222,14 @@ int tr_out_flush(struct tr_out *o)
 	return 0;
 }
 
+int tr_out_flush(struct tr_out *o)
+{
+	return out_flush(o, false);
+}
+
 int tr_out_close(struct tr_out *o)
 {
-	int ret = tr_out_flush(o);
+	int ret = out_flush(o, true);
 
 	if (o->fd >= 0) {
 		if (!ret && fsync(o->fd) && errno != EINVAL && errno != EROFS)

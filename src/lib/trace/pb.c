@@ -23,6 +23,9 @@
  * into that event (extra_counter_values) rather than a packet of its own. After lost events
  * the recorder's next packet carries previous_packet_dropped and clears its state again, as a
  * tracing service would. Repeated scalars are written unpacked.
+ *
+ * The file's bytes are covered by checksum packets (tr_pb_checksum, written by trace/out.c
+ * at its writes): msmvm's own field of TracePacket, which Perfetto's readers skip.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -102,6 +105,16 @@ static void pb_fixed64(struct tr_buf *b, uint32_t field, uint64_t v)
 		le[i] = (uint8_t)(v >> (8 * i));
 	pb_tag(b, field, PB_I64);
 	tr_buf_put(b, le, 8);
+}
+
+static void pb_fixed32(struct tr_buf *b, uint32_t field, uint32_t v)
+{
+	uint8_t le[4];
+
+	for (int i = 0; i < 4; i++)
+		le[i] = (uint8_t)(v >> (8 * i));
+	pb_tag(b, field, PB_I32);
+	tr_buf_put(b, le, 4);
 }
 
 static void pb_string(struct tr_buf *b, uint32_t field, const char *s)
@@ -473,6 +486,19 @@ static void pb_trailer(void *be, struct tr_buf *b)
 {
 	(void)be;
 	(void)b;
+}
+
+void tr_pb_checksum(struct tr_buf *b, uint64_t offset, uint64_t length, uint32_t crc)
+{
+	size_t pkt = pb_begin(b, F_TRACE_PACKET), ck;
+
+	pb_uint(b, F_PKT_SEQ_ID, SEQ_RECORDER);
+	ck = pb_begin(b, TR_PKT_CHECKSUM);
+	pb_uint(b, TR_CK_OFFSET, offset);
+	pb_uint(b, TR_CK_LENGTH, length);
+	pb_fixed32(b, TR_CK_CRC32, crc);
+	pb_end(b, ck);
+	pb_end(b, pkt);
 }
 
 static void pb_destroy(void *be)

@@ -9,9 +9,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
 
 #include "internal.h"
 
@@ -51,6 +55,7 @@ struct rd {
 	 * room for all of them is made before the event is read, so they never move */
 	char *strings;
 	size_t scap, slen;
+	bool stats_now;			/* the packet at hand held the final stats */
 };
 
 /* One field of a message at *p, or -1 when it runs past end or has a wire type not used. */
@@ -430,12 +435,15 @@ static int read_event(struct rd *r, struct rd_seq *q, struct span s, uint64_t ts
 
 		r->cb->event(r->cb->ctx, &c);
 	}
+	if (e.type == TE_INSTANT && e.name == TN_STATS)
+		r->stats_now = true;
 	if (r->cb->event)
 		r->cb->event(r->cb->ctx, &e);
 	return 0;
 }
 
-static int read_packet(struct rd *r, struct span pkt)
+/* One packet; *has_ck when it holds msmvm's checksum field (the caller checks it). */
+static int read_packet(struct rd *r, struct span pkt, bool *has_ck)
 {
 	struct field f;
 	struct span te = { 0 }, interned = { 0 }, td = { 0 }, defaults = { 0 }, clock = { 0 };
@@ -472,6 +480,9 @@ static int read_packet(struct rd *r, struct span pkt)
 			if (f.wire == PB_LEN)
 				clock = f.s;
 			break;
+		case TR_PKT_CHECKSUM:
+			*has_ck = true;
+			break;
 		}
 	}
 	if (it.bad)
@@ -500,18 +511,77 @@ static int read_packet(struct rd *r, struct span pkt)
 	return 0;
 }
 
-/* A varint from the stream: 0, 1 at a clean end of file, -1 at a cut or bad one. */
-static int stream_varint(FILE *f, uint64_t *v, bool *any)
+/* ---- the file: read forward through a window, checksums verified on the way ---- */
+
+#define RD_MAX_PACKET (64u << 20)
+#define RD_CK_MAX 64			/* a checksum packet is shorter */
+#define RD_WINDOW (256u << 10)
+#define RD_NONE UINT64_MAX
+
+struct rd_file {
+	int fd;
+	uint8_t *p;
+	size_t len, cap;	/* p[0, len): the file's bytes from base on */
+	uint64_t base;
+	uint64_t size;		/* a regular file's size, else RD_NONE */
+	bool eof;
+	int err;		/* errno of a failed read */
+};
+
+/*
+ * Up to n bytes of the file from off (never before an off asked for earlier): how many
+ * there are (fewer only at the end of the file or after a read error), at *out.
+ */
+static size_t rf_get(struct rd_file *f, uint64_t off, size_t n, const uint8_t **out)
+{
+	size_t skip = (size_t)(off - f->base);
+
+	if (skip + n > f->len && !f->eof && !f->err) {
+		if (skip) {	/* what is before off is not needed again */
+			memmove(f->p, f->p + skip, f->len - skip);
+			f->len -= skip;
+			f->base = off;
+			skip = 0;
+		}
+		if (n > f->cap || f->cap < RD_WINDOW) {
+			size_t cap = n > RD_WINDOW ? n : RD_WINDOW;
+			uint8_t *p = realloc(f->p, cap);
+
+			if (!p)
+				f->err = ENOMEM;
+			else
+				f->p = p, f->cap = cap;
+		}
+		while (f->len < n && !f->err) {
+			ssize_t got = read(f->fd, f->p + f->len, f->cap - f->len);
+
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0)
+				f->err = errno;
+			else if (!got)
+				break;
+			else
+				f->len += (size_t)got;
+		}
+		if (f->len < n && !f->err)
+			f->eof = true;
+	}
+	*out = f->p ? f->p + skip : NULL;
+	return f->len - skip < n ? f->len - skip : n;
+}
+
+/* A varint at *p: 0, 1 when the bytes end first, -1 when it runs past 10 bytes. */
+static int rd_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
 	uint64_t r = 0;
 
-	*any = false;
 	for (int shift = 0; shift < 64; shift += 7) {
-		int c = getc(f);
+		uint8_t c;
 
-		if (c == EOF)
-			return *any ? -1 : 1;
-		*any = true;
+		if (*p >= end)
+			return 1;
+		c = *(*p)++;
 		r |= (uint64_t)(c & 0x7f) << shift;
 		if (!(c & 0x80)) {
 			*v = r;
@@ -521,84 +591,371 @@ static int stream_varint(FILE *f, uint64_t *v, bool *any)
 	return -1;
 }
 
-int tr_read_file(const char *path, const struct tr_reader_cb *cb, struct tr_read_info *info,
-		 struct msmvm_err *err)
+/*
+ * A packet's framing (Trace.packet's tag and length) at h, n bytes there: 0 (*hl bytes of
+ * framing), 1 when the bytes end first, -1 for another tag, -2 for a length past
+ * RD_MAX_PACKET.
+ */
+static int rd_header(const uint8_t *h, size_t n, uint64_t *len, size_t *hl)
+{
+	const uint8_t *p = h;
+	uint64_t tag;
+	int s;
+
+	if (!n)
+		return 1;
+	s = rd_varint(&p, h + n, &tag);
+	if (!s && tag != (1 << 3 | PB_LEN))
+		return -1;
+	if (!s)
+		s = rd_varint(&p, h + n, len);
+	if (s)
+		return s;
+	if (*len > RD_MAX_PACKET)
+		return -2;
+	*hl = (size_t)(p - h);
+	return 0;
+}
+
+struct rd_ck {
+	uint64_t offset, length;
+	uint32_t crc;
+};
+
+/*
+ * A checksum packet's fields (pb.c: tr_pb_checksum): 1, 0 when pkt holds no checksum, -1
+ * when it holds one but not exactly as written (then it is damaged).
+ */
+static int ck_parse(struct span pkt, struct rd_ck *ck)
+{
+	struct fields it, in;
+	struct field f, g;
+	struct span body = { 0 };
+	int nck = 0, nseq = 0, nother = 0, seen = 0;
+
+	for (it = fields_of(pkt); next(&it, &f);) {
+		if (f.id == TR_PKT_CHECKSUM && f.wire == PB_LEN)
+			body = f.s, nck++;
+		else if (f.id == TR_PKT_CHECKSUM)
+			nck++, nother++;
+		else if (f.id == 10 && f.wire == PB_VARINT && f.v == 1)
+			nseq++;
+		else
+			nother++;
+	}
+	if (!nck)
+		return 0;
+	if (it.bad || nck != 1 || nseq != 1 || nother || !body.p)
+		return -1;
+	for (in = fields_of(body); next(&in, &g);) {
+		int bit = 1 << g.id;
+
+		if (g.id < TR_CK_OFFSET || g.id > TR_CK_CRC32 || (seen & bit) ||
+		    g.wire != (g.id == TR_CK_CRC32 ? PB_I32 : PB_VARINT))
+			return -1;
+		seen |= bit;
+		if (g.id == TR_CK_OFFSET)
+			ck->offset = g.v;
+		else if (g.id == TR_CK_LENGTH)
+			ck->length = g.v;
+		else
+			ck->crc = (uint32_t)g.v;
+	}
+	return in.bad || seen != (1 << TR_CK_OFFSET | 1 << TR_CK_LENGTH | 1 << TR_CK_CRC32) ? -1 : 1;
+}
+
+/* A whole checksum packet of exactly n bytes at h, at file offset at, that fits there. */
+static bool ck_whole(const uint8_t *h, size_t n, uint64_t at, uint64_t after)
+{
+	struct rd_ck ck;
+	uint64_t len;
+	size_t hl;
+
+	return !rd_header(h, n, &len, &hl) && hl + len == n &&
+	       ck_parse((struct span){ h + hl, (size_t)len }, &ck) == 1 &&
+	       ck.offset >= after && ck.offset + ck.length == at;
+}
+
+/*
+ * A packet that runs past the end of the file (at off) but whose bytes there are a whole
+ * checksum packet that fits: not cut, its length is damaged.
+ */
+static bool ck_cut_whole(struct rd_file *f, uint64_t off, uint64_t after)
+{
+	const uint8_t *h;
+	size_t n = rf_get(f, off, RD_CK_MAX, &h), hl;
+	struct rd_ck ck;
+	uint64_t len;
+
+	return n < RD_CK_MAX && !rd_header(h, n, &len, &hl) && hl + len > n && hl < n &&
+	       ck_parse((struct span){ h + hl, n - hl }, &ck) == 1 && ck.offset >= after &&
+	       ck.offset + ck.length == off;
+}
+
+/* The file ends with a checksum packet that fits there: it was closed by its recorder. */
+static bool rd_sealed(struct rd_file *f)
+{
+	uint8_t tail[RD_CK_MAX];
+	size_t n;
+	ssize_t got;
+
+	if (f->size == RD_NONE || !f->size)
+		return false;
+	n = f->size < sizeof(tail) ? (size_t)f->size : sizeof(tail);
+	got = pread(f->fd, tail, n, (off_t)(f->size - n));
+	if (got != (ssize_t)n)
+		return false;
+	for (size_t i = 0; i + 2 < n; i++)
+		if (tail[i] == (1 << 3 | PB_LEN) &&
+		    ck_whole(tail + i, n - i, f->size - (n - i), 0))
+			return true;
+	return false;
+}
+
+/*
+ * Where reading can go on after bytes that are not a packet: the next checksum packet from
+ * `from` on that fits where it stands (its range begins at `after` or later and ends where
+ * it starts). Its offset (*end: where it ends), or RD_NONE.
+ */
+static uint64_t rd_resync(struct rd_file *f, uint64_t from, uint64_t after, uint64_t *end)
+{
+	for (uint64_t pos = from;; pos++) {
+		const uint8_t *h;
+		size_t n = rf_get(f, pos, RD_CK_MAX, &h);
+		uint64_t len;
+		size_t hl;
+
+		if (!n)
+			return RD_NONE;
+		if (h[0] != (1 << 3 | PB_LEN) || rd_header(h, n, &len, &hl) || hl + len > n ||
+		    !ck_whole(h, hl + (size_t)len, pos, after))
+			continue;
+		*end = pos + hl + len;
+		return pos;
+	}
+}
+
+/* The end of the file: its size, or (not a regular file) as far as it was read. */
+static uint64_t rf_end(struct rd_file *f)
+{
+	return f->size != RD_NONE ? f->size : f->base + f->len;
+}
+
+struct rd_damage {
+	struct tr_read_info *info;
+	uint64_t from, to;	/* the last range, which the next one may extend */
+};
+
+static void damaged(struct rd_damage *d, uint64_t from, uint64_t to, const char *why)
+{
+	struct tr_read_info *in = d->info;
+
+	if (in->damaged && from <= d->to && to >= d->from) {	/* one range: extend it */
+		d->from = from < d->from ? from : d->from;
+		d->to = to > d->to ? to : d->to;
+	} else {
+		in->damaged++;
+		d->from = from;
+		d->to = to;
+		if (in->damaged <= MSMVM_TRACE_DAMAGE_MAX)
+			in->damage[in->damaged - 1].why = why;
+	}
+	if (in->damaged <= MSMVM_TRACE_DAMAGE_MAX) {
+		in->damage[in->damaged - 1].from = d->from;
+		in->damage[in->damaged - 1].to = d->to;
+	}
+}
+
+int tr_read_file(const char *path, unsigned int flags, const struct tr_reader_cb *cb,
+		 struct tr_read_info *info, struct msmvm_err *err)
 {
 	struct rd r = { .cb = cb };
-	FILE *f = fopen(path, "rbe");
-	uint8_t *buf = NULL;
-	size_t cap = 0;
-	uint64_t off = 0;
+	struct rd_file f = { .size = RD_NONE };
+	struct rd_damage d = { .info = info };
+	struct stat st;
+	uint64_t off = 0, ck_start = 0, stats_end = 0;
+	uint32_t crc = 0;
+	bool sealed, stats = false;	/* stats: the final stats since the last checksum */
 	int ret = 0;
 
 	memset(info, 0, sizeof(*info));
-	if (!f)
+	f.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (f.fd < 0)
 		return msmvm_fail(err, MSMVM_E_RUNTIME, errno, "cannot open %s: %s", path,
 				  strerror(errno));
+	if (!fstat(f.fd, &st) && S_ISREG(st.st_mode))
+		f.size = (uint64_t)st.st_size;
+	sealed = rd_sealed(&f);
 	for (;;) {
-		uint64_t tag, len;
-		bool any;
-		int s = stream_varint(f, &tag, &any);
+		const uint8_t *h;
+		size_t n = rf_get(&f, off, 20, &h), hl = 0;
+		uint64_t len = 0, at, end;
+		bool has_ck = false;
+		int s;
 
-		if (s == 1)
-			break;	/* a clean end */
-		if (s < 0) {
-			info->truncated = true;
-			break;
-		}
-		if (tag != (1 << 3 | PB_LEN)) {
-			if (info->packets)
-				ret = msmvm_fail(err, MSMVM_E_RUNTIME, EINVAL,
-						 "%s: corrupt at byte %llu (not a trace packet)", path,
-						 (unsigned long long)off);
-			else
-				ret = msmvm_fail(err, MSMVM_E_RUNTIME, EINVAL,
-						 "%s is not a Perfetto protobuf trace (a JSON trace "
-						 "cannot be replayed)", path);
-			break;
-		}
-		s = stream_varint(f, &len, &any);
-		if (s) {
-			info->truncated = true;
-			break;
-		}
-		if (len > (64u << 20)) {
-			ret = msmvm_fail(err, MSMVM_E_RUNTIME, EINVAL,
-					 "%s: corrupt at byte %llu (a packet of %llu bytes)", path,
-					 (unsigned long long)off, (unsigned long long)len);
-			break;
-		}
-		if (len > cap) {
-			uint8_t *nb = realloc(buf, (size_t)len);
+		if (!n)
+			break;	/* the end */
+		s = rd_header(h, n, &len, &hl);
+		if (!s && rf_get(&f, off, hl + (size_t)len, &h) < hl + len)
+			s = 1;
+		if (!s) {
+			size_t whole = hl + (size_t)len;
+			struct span pkt = { h + hl, (size_t)len };
+			struct rd_ck ck = { 0 };
 
-			if (!nb) {
-				ret = msmvm_fail(err, MSMVM_E_RUNTIME, ENOMEM, "out of memory");
-				break;
+			r.stats_now = false;
+			if (read_packet(&r, pkt, &has_ck)) {
+				damaged(&d, off, off + whole, "corrupt packet");
+				crc = (uint32_t)crc32_z(crc, h, whole);
+			} else if (has_ck) {
+				/* the bytes since the last one, then on from its end */
+				if (ck_parse(pkt, &ck) != 1 || ck.offset != ck_start ||
+				    ck.offset + ck.length != off || ck.crc != crc)
+					damaged(&d, ck_start, off + whole, "checksum mismatch");
+				else
+					info->checksums++;
+				info->checksummed = true;
+				ck_start = off + whole;
+				crc = 0;
+				stats = false;
+				info->packets++;
+			} else {
+				crc = (uint32_t)crc32_z(crc, h, whole);
+				if (r.stats_now) {
+					stats = true;
+					stats_end = off + whole;
+				}
+				info->packets++;
 			}
-			buf = nb;
-			cap = (size_t)len;
+			off += whole;
+			continue;
 		}
-		if (fread(buf, 1, (size_t)len, f) != len) {
-			info->truncated = true;
+		/* not a whole packet at off: go on at the next checksum packet, if any */
+		if ((info->checksummed || sealed) &&
+		    (at = rd_resync(&f, off + 1, ck_start, &end)) != RD_NONE) {
+			damaged(&d, ck_start, at, s == 1 ? "a packet runs past the end of the file"
+						    : "not a trace packet");
+			info->checksummed = true;
+			ck_start = off = end;
+			crc = 0;
+			stats = false;
+			continue;
+		}
+		if (s == 1) {
+			/* cut short, as a killed recorder leaves it; but not a file closed
+			 * whole, nor one whose final stats are followed by anything but (part
+			 * of) its final checksum, nor one whose final checksum is all there */
+			if (sealed || (stats && (stats_end != off || len > RD_CK_MAX)))
+				damaged(&d, ck_start, rf_end(&f), "a packet runs past the end of the "
+								  "file");
+			else if (ck_cut_whole(&f, off, ck_start))
+				damaged(&d, ck_start, rf_end(&f), "a checksum packet's length is wrong");
+			else
+				info->truncated = true;
 			break;
 		}
-		if (read_packet(&r, (struct span){ buf, (size_t)len })) {
+		if (!info->packets && !info->checksummed) {
 			ret = msmvm_fail(err, MSMVM_E_RUNTIME, EINVAL,
-					 "%s: corrupt packet at byte %llu", path,
-					 (unsigned long long)off);
+					 "%s is not a Perfetto protobuf trace (a JSON trace cannot be "
+					 "replayed)", path);
 			break;
 		}
-		info->packets++;
-		off = (uint64_t)ftell(f);
+		damaged(&d, info->checksummed ? ck_start : off, rf_end(&f),
+			s == -2 ? "a packet of impossible length" : "not a trace packet");
+		break;
 	}
 	info->bytes = off;
-	if (!ret && ferror(f))
-		ret = msmvm_fail(err, MSMVM_E_RUNTIME, EIO, "reading %s: %s", path, strerror(EIO));
-	fclose(f);
-	free(buf);
+	if (!ret && f.err)
+		ret = msmvm_fail(err, MSMVM_E_RUNTIME, f.err, "reading %s: %s", path,
+				 strerror(f.err));
+	/* bytes after the last checksum: a recorder killed (or a full disk at its close), or
+	 * damage where a whole file's final checksum should be */
+	if (!ret && info->checksummed && !info->truncated && off > ck_start) {
+		if (sealed || (stats && stats_end != off))
+			damaged(&d, ck_start, off, "the final checksum is missing");
+		else
+			info->unverified = off - ck_start;
+	}
+	if (!ret && info->truncated && info->checksummed)
+		info->unverified = rf_end(&f) - ck_start;
+	if (!ret && info->damaged && !(flags & MSMVM_TRACE_READ_IGNORE_DAMAGE)) {
+		const struct msmvm_trace_damage *g = &info->damage[0];
+		char more[64] = "";
+
+		if (info->damaged > 1)
+			snprintf(more, sizeof(more), " and %llu more range%s",
+				 (unsigned long long)info->damaged - 1, info->damaged > 2 ? "s" : "");
+		ret = msmvm_fail(err, MSMVM_E_RUNTIME, EBADMSG,
+				 "%s: bytes %llu..%llu are damaged (%s)%s; --ignore-damage reads on",
+				 path, (unsigned long long)g->from, (unsigned long long)g->to - 1,
+				 g->why, more);
+	}
+	close(f.fd);
+	free(f.p);
 	tr_map_free(&r.seqs, seq_free);
 	free(r.strings);
 	return ret;
+}
+
+void tr_read_info_copy(struct msmvm_trace_info *in, const struct tr_read_info *ri)
+{
+	in->bytes = ri->bytes;
+	in->packets = ri->packets;
+	in->truncated = ri->truncated;
+	in->checksummed = ri->checksummed;
+	in->checksums = ri->checksums;
+	in->unverified = ri->unverified;
+	in->damaged = ri->damaged;
+	memcpy(in->damage, ri->damage, sizeof(in->damage));
+}
+
+/* The length of the valid UTF-8 sequence at p (n bytes there), 0 if there is none. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned int c = p[0], lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+	else
+		return 0;
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+void tr_utf8_fix(char *s, size_t cap)
+{
+	unsigned char out[512];
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n, o = 0, room;
+
+	if (!cap)
+		return;
+	n = strnlen(s, cap);
+	room = (cap < sizeof(out) ? cap : sizeof(out)) - 1;
+	while (n) {
+		size_t len = utf8_seq(p, n), w = len ? len : 3;
+
+		if (o + w > room)
+			break;	/* cut at a character's end */
+		memcpy(out + o, len ? p : (const unsigned char *)"\xef\xbf\xbd", w);	/* U+FFFD */
+		o += w;
+		len = len ? len : 1;
+		p += len;
+		n -= len;
+	}
+	memcpy(s, out, o);
+	s[o] = 0;
 }
 
 const struct tr_arg *tr_ev_arg(const struct tr_ev *e, int key)
@@ -636,6 +993,10 @@ int tr_info_from_event(struct msmvm_trace_info *in, const struct tr_ev *e)
 		a = tr_ev_arg(e, TK_THROTTLE_LIMIT);
 		in->plan.throttle_limit = a && a->type != TA_STR && a->u <= UINT32_MAX ? a->u : 0;
 		in->plan.emit_ops = tr_ev_num(e, TK_OPS_RECORDED, 0) != 0;
+		/* shown as they are, in text and JSON: valid UTF-8 whatever the file holds */
+		tr_utf8_fix(in->plan.target, sizeof(in->plan.target));
+		tr_utf8_fix(in->plan.reason, sizeof(in->plan.reason));
+		tr_utf8_fix(in->plan.arch, sizeof(in->plan.arch));
 		return TN_RECORDING;
 	case TN_LOST:
 		if ((uint64_t)tr_ev_num(e, TK_DROPPED_TOTAL, 0) > in->dropped)

@@ -53,6 +53,8 @@ int msmvm_trace_create(const char *path, const struct msmvm_trace_opts *opts,
 		free(t);
 		return -1;
 	}
+	if (opts->format != MSMVM_TRACE_JSON)
+		t->out.checksum = tr_pb_checksum;	/* JSON has no room for them */
 	t->be = opts->format == MSMVM_TRACE_JSON ? tr_json_new(&t->ops) : tr_pb_new(&t->ops);
 	t->tb = t->be ? tr_build_new(&t->ops, t->be, opts->t0_ns ? opts->t0_ns : mono_now())
 		      : NULL;

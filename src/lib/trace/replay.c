@@ -328,6 +328,7 @@ static int build_snapshot(struct rp *r, struct msmvm_snapshot *out)
 			continue;
 		out->procs[np].tgid = (uint32_t)r->procs.e[i].k1;
 		memcpy(out->procs[np].comm, p->comm, MSMVM_COMM_LEN);
+		tr_utf8_fix(out->procs[np].comm, MSMVM_COMM_LEN);	/* cut to 15 bytes anywhere */
 		np++;
 	}
 	qsort(out->procs, np, sizeof(*out->procs), cmp_proc);
@@ -353,6 +354,13 @@ static int build_snapshot(struct rp *r, struct msmvm_snapshot *out)
 int msmvm_trace_replay(const char *path, uint32_t filter_pid, struct msmvm_snapshot *out,
 		       struct msmvm_trace_info *info, struct msmvm_err *err)
 {
+	return msmvm_trace_replay_ex(path, filter_pid, 0, out, info, err);
+}
+
+int msmvm_trace_replay_ex(const char *path, uint32_t filter_pid, unsigned int flags,
+			  struct msmvm_snapshot *out, struct msmvm_trace_info *info,
+			  struct msmvm_err *err)
+{
 	struct rp r = { .filter = filter_pid, .info = info };
 	struct tr_reader_cb cb = { .ctx = &r, .track = on_track, .event = on_event,
 				   .dropped = on_dropped };
@@ -361,7 +369,7 @@ int msmvm_trace_replay(const char *path, uint32_t filter_pid, struct msmvm_snaps
 
 	memset(out, 0, sizeof(*out));
 	memset(info, 0, sizeof(*info));
-	ret = tr_read_file(path, &cb, &ri, err);
+	ret = tr_read_file(path, flags, &cb, &ri, err);
 	if (!ret && !r.have_start)
 		ret = msmvm_fail(err, MSMVM_E_RUNTIME, EINVAL,
 				 "%s was not written by msmvm-trace (no recording header)", path);
@@ -372,9 +380,7 @@ int msmvm_trace_replay(const char *path, uint32_t filter_pid, struct msmvm_snaps
 		ret = msmvm_fail(err, MSMVM_E_RUNTIME, ENOMEM, "out of memory");
 	}
 	if (!ret) {
-		info->bytes = ri.bytes;
-		info->packets = ri.packets;
-		info->truncated = ri.truncated;
+		tr_read_info_copy(info, &ri);
 		info->duration_s = r.t_last > r.t_start ? (double)(r.t_last - r.t_start) / 1e9 : 0;
 		memcpy(out->health, info->health, sizeof(out->health));
 		out->ts_ns = r.t_last;

@@ -111,6 +111,7 @@ static void set_comm(struct wl_state *w, uint32_t pid, const char *name, uint64_
 		return;
 	}
 	snprintf(c->comm, sizeof(c->comm), "%s", name);
+	tr_utf8_fix(c->comm, sizeof(c->comm));
 	c->ts = ts;
 	c->from_process = from_process;
 }
@@ -547,6 +548,12 @@ void msmvm_workload_free(struct msmvm_workload *wl)
 int msmvm_trace_load_workload(const char *path, struct msmvm_workload *wl,
 			      struct msmvm_trace_info *info, struct msmvm_err *err)
 {
+	return msmvm_trace_load_workload_ex(path, 0, wl, info, err);
+}
+
+int msmvm_trace_load_workload_ex(const char *path, unsigned int flags, struct msmvm_workload *wl,
+				 struct msmvm_trace_info *info, struct msmvm_err *err)
+{
 	struct msmvm_trace_info scratch;
 	struct wl_state w = { 0 };
 	struct tr_reader_cb cb = { .ctx = &w, .track = on_track, .event = on_event,
@@ -559,7 +566,7 @@ int msmvm_trace_load_workload(const char *path, struct msmvm_workload *wl,
 	memset(wl, 0, sizeof(*wl));
 	memset(info, 0, sizeof(*info));
 	w.info = info;
-	ret = tr_read_file(path, &cb, &ri, err);
+	ret = tr_read_file(path, flags, &cb, &ri, err);
 	if (!ret && !w.have_start)
 		ret = msmvm_fail(err, MSMVM_E_RUNTIME, EINVAL,
 				 "%s was not written by msmvm-trace (no recording header)", path);
@@ -570,9 +577,7 @@ int msmvm_trace_load_workload(const char *path, struct msmvm_workload *wl,
 		ret = msmvm_fail(err, MSMVM_E_RUNTIME, ENOMEM, "out of memory");
 	}
 	if (!ret) {
-		info->bytes = ri.bytes;
-		info->packets = ri.packets;
-		info->truncated = ri.truncated;
+		tr_read_info_copy(info, &ri);
 		info->events = wl->nbinds + w.frees;
 		info->duration_s = wl->end_ns > wl->start_ns
 					   ? (double)(wl->end_ns - wl->start_ns) / 1e9 : 0;
