@@ -12,6 +12,7 @@
  *                                               (with TRACE, its bytes: checksums held to them)
  *   test_trace complete FILE                    bytes of whole packets at the file's start
  *   test_trace workload FILE                    the workload it loads to (JSON)
+ *   test_trace flips FILE DIR POS...            DIR/POS.BIT: FILE with one bit flipped
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -2124,6 +2125,44 @@ static int cmd_workload(const char *path)
 	return 0;
 }
 
+/* `test_trace flips FILE DIR POS...`: DIR/POS.BIT, FILE with that bit flipped, 8 per POS. */
+static int cmd_flips(int argc, char **argv)
+{
+	long long len;
+	unsigned char *d = (unsigned char *)slurp(argv[2], &len);
+
+	if (!d) {
+		fprintf(stderr, "test_trace flips: %s: %s\n", argv[2], strerror(errno));
+		return 2;
+	}
+	for (int i = 4; i < argc; i++) {
+		char *end;
+		long long pos = strtoll(argv[i], &end, 10);
+
+		if (*end || pos < 0 || pos >= len) {
+			fprintf(stderr, "test_trace flips: %s has no byte '%s'\n", argv[2], argv[i]);
+			free(d);
+			return 2;
+		}
+		for (int bit = 0; bit < 8; bit++) {
+			char out[4096];
+			FILE *f;
+
+			snprintf(out, sizeof(out), "%s/%lld.%d", argv[3], pos, bit);
+			d[pos] ^= (unsigned char)(1 << bit);
+			f = fopen(out, "wb");
+			if (!f || fwrite(d, 1, (size_t)len, f) != (size_t)len || fclose(f)) {
+				fprintf(stderr, "test_trace flips: %s: %s\n", out, strerror(errno));
+				free(d);
+				return 2;
+			}
+			d[pos] ^= (unsigned char)(1 << bit);
+		}
+	}
+	free(d);
+	return 0;
+}
+
 /* ---- the checker, for the end-to-end scripts ---- */
 
 static int cmd_check(int argc, char **argv)
@@ -2204,6 +2243,8 @@ int main(int argc, char **argv)
 		return cmd_check(argc, argv);
 	if (argc == 3 && !strcmp(argv[1], "workload"))
 		return cmd_workload(argv[2]);
+	if (argc >= 4 && !strcmp(argv[1], "flips"))
+		return cmd_flips(argc, argv);
 	if (argc == 3 && !strcmp(argv[1], "complete")) {
 		long long len;
 		char *d = slurp(argv[2], &len);

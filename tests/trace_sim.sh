@@ -38,15 +38,16 @@ SIM=$tmp/msmvm-sim
 
 . tests/lib.sh
 
-# decode FILE [--allow-open]: protoc's text in FILE.txt, the checker's JSON line in FILE.chk;
-# prints protoc's or the checker's complaints and fails when there are any
+# decode FILE [--allow-open]: protoc's text in FILE.txt, the checker's JSON line in FILE.chk
+# (with its checksums held against FILE's bytes); prints protoc's or the checker's
+# complaints and fails when there are any
 decode() {
   local f=$1; shift
   if ! protoc --decode=perfetto.protos.Trace -I tests tests/trace.proto <"$f" >"$f.txt" 2>"$f.perr"; then
     echo "protoc cannot decode $f: $(head -c 300 "$f.perr")"
     return 1
   fi
-  if ! "$CHECK" check "$@" "$f.txt" >"$f.chk" 2>"$f.cerr"; then
+  if ! "$CHECK" check "$@" --trace "$f" "$f.txt" >"$f.chk" 2>"$f.cerr"; then
     echo "trace_processor's rules broken in $f:"
     cat "$f.cerr"
     return 1
@@ -156,7 +157,8 @@ truth() {
       (($c.slices.job // 0) + ($c.instants["job freed"] // 0) + ($c.instants["job freed in VM_BIND"] // 0)) as $f |
       (if $f != $frees then "frees in the trace \($f), in the log \($frees)" else empty end),
       (if $c.stats.events_recorded != $m.binds + $frees + $records then "recorded \($c.stats.events_recorded), produced \($m.binds + $frees) + \($records) ops records" else empty end),
-      (if $c.stats.dropped_total != 0 or $c.loss_marks != 0 then "drops: \($c.stats.dropped_total), marks \($c.loss_marks)" else empty end)
+      (if $c.stats.dropped_total != 0 or $c.loss_marks != 0 then "drops: \($c.stats.dropped_total), marks \($c.loss_marks)" else empty end),
+      (if ($c.sealed | not) or $c.checksums < 2 then "\($c.checksums) checksum packets, sealed: \($c.sealed) (the file must end with its final checksum)" else empty end)
     ' "$f.chk"
     jq -rn --slurpfile stat "$tmp/replay.json" --slurpfile sum "$tmp/sum.json" "$COMPARE"
     jq -rn --slurpfile stat "$tmp/replay.json" --slurpfile log "$tmp/log.jsonl" "$HISTS"
@@ -436,6 +438,8 @@ if start_rec -o "$f" --ring 0.5; then
     n1=$(jq '.slices.VM_BIND // 0' "$tmp/ring-1.perfetto-trace.chk")
     if [ "$n1" -le 0 ] || [ "$n1" -ge "$binds" ]; then
       fail flight_recorder "the dump holds $n1 of $binds VM_BINDs: not a window"
+    elif ! jq -s -e 'all(.sealed)' "$tmp/ring-1.perfetto-trace.chk" "$f.chk" >/dev/null; then
+      fail flight_recorder "the dump or the file at exit does not end with its final checksum"
     else
       pass flight_recorder "dump: $n1 of $binds VM_BINDs; at exit: $(jq '.slices.VM_BIND // 0' "$f.chk")"
     fi
