@@ -6,6 +6,12 @@
  * event (extra_counter_values) are delivered as counter events of their own, just before
  * it. A file that ends inside a packet (a recorder killed mid-write) is read up to its last
  * whole packet.
+ *
+ * The file's checksum packets (trace/pb.c) are verified on the way: each holds the CRC-32 of
+ * the bytes since the previous one. A range that fails (or does not parse, or a file closed
+ * whole that lost its final checksum) is damage, said with its byte range; reading on past
+ * it (MSMVM_TRACE_READ_IGNORE_DAMAGE) resumes at the next checksum packet that fits where it
+ * stands when the framing broke. Files without checksums (older ones) load as before.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -536,6 +542,10 @@ static size_t rf_get(struct rd_file *f, uint64_t off, size_t n, const uint8_t **
 {
 	size_t skip = (size_t)(off - f->base);
 
+	if (off < f->base || skip > f->len) {	/* not kept (or not read): callers never ask */
+		*out = NULL;
+		return 0;
+	}
 	if (skip + n > f->len && !f->eof && !f->err) {
 		if (skip) {	/* what is before off is not needed again */
 			memmove(f->p, f->p + skip, f->len - skip);
