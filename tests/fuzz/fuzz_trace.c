@@ -10,13 +10,16 @@
  * Properties checked besides the sanitizers: a file that replays gives a consistent
  * snapshot (every process's VMs are its own, its counters the sum of theirs), the reader
  * never claims more bytes than the file has, and replaying with -p PID gives exactly that
- * process's counters from the unfiltered replay.
+ * process's counters from the unfiltered replay. Read on past damage (checksums that do not
+ * match, framing that breaks), the snapshot is as consistent and the damaged ranges lie
+ * inside the file.
  *
  * The same file is also loaded as a workload (msmvm_trace_load_workload, msmvm-tune's
  * input): binds in entry order, each bind's ops inside the ops array and all of them
  * accounted for, binds_without_ops what it says, every bind's process listed.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <string.h>
 
 #include "fuzz.h"
@@ -120,6 +123,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct msmvm_err err;
 
 	check_workload(path, size);
+	/* read on past damage: the same consistency, damaged ranges inside the file */
+	if (!msmvm_trace_replay_ex(path, 0, MSMVM_TRACE_READ_IGNORE_DAMAGE, &snap, &info, &err)) {
+		for (uint64_t i = 0; i < info.damaged && i < MSMVM_TRACE_DAMAGE_MAX; i++)
+			FUZZ_CHECK(info.damage[i].from < info.damage[i].to &&
+				   info.damage[i].to <= size && info.damage[i].why,
+				   "damage %llu..%llu in a file of %zu",
+				   (unsigned long long)info.damage[i].from,
+				   (unsigned long long)info.damage[i].to, size);
+		check_snapshot(&snap);
+		msmvm_snapshot_free(&snap);
+	} else {
+		FUZZ_CHECK(err.code != -EBADMSG, "damage refused despite the flag: %s", err.msg);
+	}
 	if (msmvm_trace_replay(path, 0, &snap, &info, &err)) {
 		FUZZ_CHECK(err.msg[0] && memchr(err.msg, 0, sizeof(err.msg)), "an error without words");
 		return 0;

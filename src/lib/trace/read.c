@@ -170,7 +170,7 @@ static struct rd_seq *seq_get(struct rd *r, uint64_t id)
 /* A repeated varint field, packed or not, into v[*n] (up to max). */
 static void repeated_varint(const struct field *f, uint64_t *v, int *n, int max)
 {
-	const uint8_t *p = f->s.p, *end = f->s.p + f->s.n;
+	const uint8_t *p = f->s.p, *end;
 	uint64_t x;
 
 	if (f->wire == PB_VARINT) {
@@ -180,6 +180,7 @@ static void repeated_varint(const struct field *f, uint64_t *v, int *n, int max)
 	}
 	if (f->wire != PB_LEN || !p)
 		return;
+	end = p + f->s.n;	/* not before: NULL + 0 is undefined */
 	while (p < end && !pb_read_varint(&p, end, &x))
 		if (*n < max)
 			v[(*n)++] = x;
@@ -658,12 +659,10 @@ static int ck_parse(struct span pkt, struct rd_ck *ck)
 	if (it.bad || nck != 1 || nseq != 1 || nother || !body.p)
 		return -1;
 	for (in = fields_of(body); next(&in, &g);) {
-		int bit = 1 << g.id;
-
-		if (g.id < TR_CK_OFFSET || g.id > TR_CK_CRC32 || (seen & bit) ||
+		if (g.id < TR_CK_OFFSET || g.id > TR_CK_CRC32 || (seen & 1 << g.id) ||
 		    g.wire != (g.id == TR_CK_CRC32 ? PB_I32 : PB_VARINT))
 			return -1;
-		seen |= bit;
+		seen |= 1 << g.id;
 		if (g.id == TR_CK_OFFSET)
 			ck->offset = g.v;
 		else if (g.id == TR_CK_LENGTH)
