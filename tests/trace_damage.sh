@@ -107,14 +107,14 @@ else
                  seq $((size - 20)) $((size - 1)); } | sort -nu)
 fi
 mkdir "$tmp/fl"
-read -r -a todo <<<"$(echo $positions)"
+read -r -a flip_bytes <<<"$(echo $positions)"
 flips=0 found=0 harmless=0 silent=0 tune_runs=0 ignored=0
 harmless_at=() problems=()
 : >"$tmp/all.jsonl"
-for ((k = 0; k < ${#todo[@]}; k++)); do
-  pos=${todo[k]}
+for ((k = 0; k < ${#flip_bytes[@]}; k++)); do
+  pos=${flip_bytes[k]}
   # the flipped files, 32 positions at a time (8 files each, as big as the trace)
-  if [ $((k % 32)) -eq 0 ] && ! "$CHECK" flips "$f" "$tmp/fl" "${todo[@]:k:32}"; then
+  if [ $((k % 32)) -eq 0 ] && ! "$CHECK" flips "$f" "$tmp/fl" "${flip_bytes[@]:k:32}"; then
     problems+=("cannot flip the bits of byte $pos on"); break
   fi
   for bit in 0 1 2 3 4 5 6 7; do
@@ -163,7 +163,7 @@ for ((k = 0; k < ${#todo[@]}; k++)); do
   done
 done
 if [ "${#problems[@]}" -eq 0 ] && [ "$silent" -eq 0 ] && [ $((found + harmless)) -eq "$flips" ]; then
-  pass every_flip_is_said_or_harmless "$flips flips of ${#todo[@]} bytes of $size: $found said with their byte range (exit 1), $harmless harmless (the same report${harmless_at[*]:+: byte.bit ${harmless_at[*]:0:20}}); msmvm-tune on $tune_runs of them"
+  pass every_flip_is_said_or_harmless "$flips flips of ${#flip_bytes[@]} bytes of $size: $found said with their byte range (exit 1), $harmless harmless (the same report${harmless_at[*]:+: byte.bit ${harmless_at[*]:0:20}}); msmvm-tune on $tune_runs of them"
 else
   fail every_flip_is_said_or_harmless "$flips flips: $found said, $harmless harmless, $silent changed silently" "${problems[@]:0:15}"
 fi
