@@ -1477,7 +1477,7 @@ TEST(replay_refuses_what_is_not_an_msmvm_trace)
 	fputs("[{\"ph\":\"B\"}]\n", f);
 	fclose(f);
 	CHECK(msmvm_trace_replay(p, 0, &snap, &info, &err) != 0);
-	CHECK(strstr(err.msg, "not a Perfetto protobuf trace"));
+	CHECK(strstr(err.msg, "is a JSON trace"));
 	CHECK(msmvm_trace_replay("/nonexistent", 0, &snap, &info, &err) != 0);
 	CHECK(strstr(err.msg, "cannot open /nonexistent"));
 	f = fopen(p, "w");

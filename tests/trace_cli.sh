@@ -41,7 +41,10 @@ expect replay_with_sim 2 '--replay reads a trace' -- "$STAT" --replay "$tmp/x" -
 expect replay_with_interval 2 '--replay reads a trace' -- "$STAT" --replay "$tmp/x" 1
 expect replay_missing_file 1 "cannot open $tmp/none" -- "$STAT" --replay "$tmp/none"
 echo '[{"ph":"B","name":"x","pid":1,"tid":1,"ts":1}]' >"$tmp/chrome.json"
-expect replay_json_file 1 'not a Perfetto protobuf trace' -- "$STAT" --replay "$tmp/chrome.json"
+expect replay_json_file 1 'is a JSON trace (--format json)' -- "$STAT" --replay "$tmp/chrome.json"
+head -c 3000 /dev/zero >"$tmp/zeros"
+expect replay_zeros 1 'zeros is not a Perfetto protobuf trace (its first bytes are not a trace packet)' -- "$STAT" --replay "$tmp/zeros"
+expect replay_directory 1 "reading $tmp: Is a directory" -- "$STAT" --replay "$tmp"
 head -c 3000 /dev/urandom >"$tmp/noise"
 expect replay_noise 1 "$tmp/noise" -- "$STAT" --replay "$tmp/noise"
 

@@ -864,9 +864,16 @@ int tr_read_file(const char *path, unsigned int flags, const struct tr_reader_cb
 			break;
 		}
 		if (!info->packets && !info->checksummed) {
+			const uint8_t *first;
+			bool json = rf_get(&f, 0, 1, &first) == 1 &&
+				    (first[0] == '[' || first[0] == '{');
+
+			/* name JSON only when it looks like it: random bytes are just "not" */
 			ret = msmvm_fail(err, MSMVM_E_RUNTIME, EINVAL,
-					 "%s is not a Perfetto protobuf trace (a JSON trace cannot be "
-					 "replayed)", path);
+					 json ? "%s is a JSON trace (--format json): only Perfetto "
+						"protobuf traces can be replayed"
+					      : "%s is not a Perfetto protobuf trace (its first bytes "
+						"are not a trace packet)", path);
 			break;
 		}
 		damaged(&d, info->checksummed ? ck_start : off, rf_end(&f),
