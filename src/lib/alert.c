@@ -363,9 +363,18 @@ static struct vm_state *state_get(struct msmvm_alert_engine *e, bool process, ui
 		e->cap = cap;
 	}
 	memset(&e->vms[e->n], 0, sizeof(e->vms[0]));
-	e->vms[e->n].ring = calloc(MAX_SAMPLES, sizeof(struct sample));
-	if (!e->vms[e->n].ring)
-		return NULL;
+	/*
+	 * Samples only for a VM (--stall's and --waste's windows); a process has its averages.
+	 * Written through now: filled at 10 Hz, the ring's pages would come in one by one for
+	 * 7 minutes (calloc leaves fresh pages untouched), a creeping RSS; explicit_bzero, as
+	 * the compiler may turn malloc + memset back into calloc.
+	 */
+	if (!process) {
+		e->vms[e->n].ring = malloc(MAX_SAMPLES * sizeof(struct sample));
+		if (!e->vms[e->n].ring)
+			return NULL;
+		explicit_bzero(e->vms[e->n].ring, MAX_SAMPLES * sizeof(struct sample));
+	}
 	e->vms[e->n].process = process;
 	e->vms[e->n].vm = vm;
 	e->vms[e->n].scope = scope;
