@@ -79,7 +79,7 @@ const char *argp_program_bug_address = "the msmvm issue tracker";
 static const char doc[] =
 	"A live view of the msm driver's VM_BIND page-table preallocation throttle.\n"
 	"\n"
-	"USAGE: msmvmtop [OPTION...]\n"
+	"USAGE: msmvmtop [OPTION...] [-- CMD [ARG...]]\n"
 	"\n"
 	"Per VM: in_flight preallocated pages against the throttle's limit (gauge, pages and\n"
 	"MiB), its peak and a one-minute history, binds/s, pages/s, threads waiting now, the\n"
@@ -104,6 +104,11 @@ static const char doc[] =
 	"module NAME was unloaded; stopping\"), restores the terminal and prints its last\n"
 	"state as a text frame (-b: one last frame; --json: one last object), counted up to\n"
 	"the unload.\n"
+	"\n"
+	MSMVM_CLI_COMMAND_DOC
+	"Every mode ends with CMD (batch and --json print a last frame); q stops a\n"
+	"CMD still running. In the dashboard CMD's output lands on the screen:\n"
+	"redirect it.\n"
 	"\n"
 	"Exit status: 0 success, the driver's unload included; 1 runtime error (no driver,\n"
 	"no BTF, missing capability, attach failure); 2 bad usage.\n"
@@ -162,6 +167,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.limit = (int64_t)v;
 		break;
 	case ARGP_KEY_ARG:
+		if (msmvm_cli_command_arg(state))
+			return ARGP_ERR_UNKNOWN;	/* the command's (cli.c) */
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
 	case ARGP_KEY_END:
@@ -812,7 +819,7 @@ int main(int argc, char **argv)
 	struct msmvm_snapshot snap;
 	struct msmvm *m = NULL;
 	struct msmvm_err err;
-	bool have_prev = false, screen = false, unloaded = false;
+	bool have_prev = false, screen = false, unloaded = false, cmd_done = false;
 	long frames = 0;
 	int ret = 0;
 
@@ -820,7 +827,7 @@ int main(int argc, char **argv)
 	ui.unicode = MB_CUR_MAX > 1;
 	argp_err_exit_status = EXIT_USAGE;
 	msmvm_cli_bind(&env.o);
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL))
 		return EXIT_USAGE;
 	signal(SIGPIPE, SIG_IGN);	/* until attached: a reader gone is EPIPE, not death */
 	env.o.throttle_limit = env.limit;
@@ -831,6 +838,8 @@ int main(int argc, char **argv)
 	if (!env.batch && !env.json && check_terminal())
 		return EXIT_USAGE;
 
+	if (msmvm_cli_command_prepare("msmvmtop"))
+		return EXIT_RUNTIME;
 	if (msmvm_open(&env.o, &m, &err) || msmvm_load(m, &err) || msmvm_attach(m, &err)) {
 		fprintf(stderr, "msmvmtop: %s\n", err.msg);
 		msmvm_close(m);
@@ -840,12 +849,18 @@ int main(int argc, char **argv)
 	msmvm_driver_watch_start(&watch, m);	/* gone already: the first poll says so */
 	/* before initscr(): ncurses then leaves them to us, and endwin() below restores the tty */
 	msmvm_cli_catch_signals(on_signal);
+	if (msmvm_cli_command_start(m, "msmvmtop")) {
+		msmvm_close(m);
+		msmvm_history_free(hist);
+		return EXIT_RUNTIME;
+	}
 	if (!env.batch && !env.json) {
 		screen_init();
 		screen = true;
 	}
 
-	while (!exiting && !unloaded) {
+	/* the command's exit ends every mode: said on stderr, once the screen is restored */
+	while (!exiting && !unloaded && !(cmd_done = msmvm_cli_command_exited())) {
 		uint64_t t_next;
 
 		if (!ui.paused || !have_prev) {
@@ -889,6 +904,7 @@ int main(int argc, char **argv)
 	}
 	if (screen)
 		endwin();
+	msmvm_cli_command_end("msmvmtop");	/* stopped and waited for if still running */
 	if (unloaded)
 		fprintf(stderr, "msmvmtop: driver module %s was unloaded; stopping (last state "
 				"below, counted up to the unload)\n", msmvm_driver_watch_module(&watch));
@@ -897,7 +913,7 @@ int main(int argc, char **argv)
 	 * gone never sees it), or any mode ended by the driver's unload: one last
 	 * frame, so nothing seen is lost (after the screen is restored: text on the terminal).
 	 */
-	if (((env.json || env.batch) && exiting) || unloaded) {
+	if (((env.json || env.batch) && (exiting || cmd_done)) || unloaded) {
 		if (msmvm_snapshot(m, &snap, &err) == 0) {
 			msmvm_frame_build(&cur, &snap, have_prev ? &prev.snap : NULL, hist);
 			if (env.json)

@@ -39,6 +39,7 @@ struct msmvm {
 	struct msmvm_symtab syms;	/* the probe table's functions, read once */
 	struct msmvm_bpf bpf;		/* the flavor's skeleton, from msmvm_load */
 	struct bpf_link *links[MSMVM_MAX_PROBES];
+	struct bpf_link *fork_link;	/* opts.filter_tree: process_fork */
 	struct ring_buffer *rb;
 	msmvm_event_fn event_fn;
 	void *event_ctx;
