@@ -311,7 +311,7 @@ int msmvm_command_release(struct msmvm_command *c, struct msmvm_err *err)
 	if (n <= 0)
 		return 0;
 	msmvm_command_wait(c);
-	return msmvm_fail(err, MSMVM_E_RUNTIME, e, "cannot run %s: %s", c->argv[0], strerror(e));
+	return msmvm_fail(err, MSMVM_E_RUNTIME, e, "cannot run '%s': %s", c->argv[0], strerror(e));
 }
 
 bool msmvm_command_poll(struct msmvm_command *c)
