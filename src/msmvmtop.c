@@ -21,6 +21,7 @@
 
 #include "msmvm/frame.h"
 #include "msmvm/cli.h"
+#include "msmvm/command.h"
 #include "msmvm/numbers.h"
 #include "version.h"
 #include "msmvm/driver_watch.h"
@@ -64,6 +65,7 @@ static struct ui {
 	uint32_t selected_pid;
 	uint32_t filter_pid;
 	bool color, unicode;
+	char cmd_status[160];	/* the command's end, on the status line until q */
 } ui = { .sort = COL_BINDS };
 
 static volatile sig_atomic_t exiting;
@@ -106,9 +108,9 @@ static const char doc[] =
 	"the unload.\n"
 	"\n"
 	MSMVM_CLI_COMMAND_DOC
-	"Every mode ends with CMD (batch and --json print a last frame); q stops a\n"
-	"CMD still running. In the dashboard CMD's output lands on the screen:\n"
-	"redirect it.\n"
+	"Batch and --json end with CMD (a last frame); the dashboard stays, its status\n"
+	"line saying how CMD ended, until q (q while CMD runs stops it). In the\n"
+	"dashboard CMD's output lands on the screen: redirect it.\n"
 	"\n"
 	"Exit status: 0 success, the driver's unload included; 1 runtime error (no driver,\n"
 	"no BTF, missing capability, attach failure); 2 bad usage.\n"
@@ -642,10 +644,10 @@ static void draw(const struct msmvm_frame *f, const struct msmvm_plan *plan)
 	if (ui.help)
 		draw_help();
 
-	/* status line */
+	/* status line (once the command has ended, that in place of the target) */
 	snprintf(line, sizeof(line), " %s | %s hooks | drops %" PRIu64 " | missed %" PRIu64
 		 " | q quit h help",
-		 plan->target, plan->kind == MSMVM_PLAN_DIRECT ? "direct" : "fallback",
+		 ui.cmd_status[0] ? ui.cmd_status : plan->target, plan->kind == MSMVM_PLAN_DIRECT ? "direct" : "fallback",
 		 f->snap.health[MSMVM_H_RINGBUF_DROPS],
 		 f->snap.health[MSMVM_H_THREAD_STATE_MISSING] +
 			 f->snap.health[MSMVM_H_JOB_STATE_MISSING] +
@@ -859,9 +861,20 @@ int main(int argc, char **argv)
 		screen = true;
 	}
 
-	/* the command's exit ends every mode: said on stderr, once the screen is restored */
-	while (!exiting && !unloaded && !(cmd_done = msmvm_cli_command_exited())) {
+	/*
+	 * The command's exit ends batch and JSON (said on stderr); the dashboard stays, its
+	 * status line saying so, until q (said on stderr too once the screen is restored).
+	 */
+	while (!exiting && !unloaded && !(cmd_done = !screen && msmvm_cli_command_exited())) {
 		uint64_t t_next;
+
+		if (screen && !ui.cmd_status[0] && msmvm_cli_command_exited()) {
+			char how[64];
+
+			msmvm_command_describe(msmvm_cli_command(), how, sizeof(how));
+			snprintf(ui.cmd_status, sizeof(ui.cmd_status), "%s %s",
+				 msmvm_cli_command()->argv[0], how);
+		}
 
 		if (!ui.paused || !have_prev) {
 			if (msmvm_snapshot(m, &snap, &err)) {

@@ -22,8 +22,10 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 tmp=$(mktemp -d)
 tool_pid=
+sess=
 cleanup() {
   [ -n "$tool_pid" ] && kill -9 "$tool_pid" 2>/dev/null
+  [ -n "$sess" ] && tmux kill-session -t "$sess" 2>/dev/null
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -232,6 +234,32 @@ if [ $rc -ne 0 ] || ! grep -qx "msmvmtop: $SIM exited with status 0" "$tmp/err" 
   fail_ command_top_batch "exit $rc" "$(tail -5 "$tmp/out")" "$(cat "$tmp/err")"
 else
   pass command_top_batch
+fi
+# the dashboard stays when the command ends, its status line saying how, until q
+if command -v tmux >/dev/null; then
+  sess=msmvm-command-test-$$
+  top_abs=$(realpath "$TOP") sim_abs=$(realpath "$SIM")
+  tmux new-session -d -s "$sess" -x 120 -y 40 \
+    "$top_abs --sim=$sim_abs -d 0.2 -- sh -c '$sim_abs run -w sparse -P 2 -n 100 >$tmp/top-sum.json' 2>$tmp/top.err; echo \$? >$tmp/top.rc; sleep 60"
+  seen=
+  for _ in $(seq 300); do
+    tmux capture-pane -p -t "$sess" | grep -q "sh exited with status 0 | direct hooks" && { seen=1; break; }
+    sleep 0.2
+  done
+  still=$(tmux capture-pane -p -t "$sess" | grep -c "q quit h help")
+  tmux send-keys -t "$sess" q
+  for _ in $(seq 100); do [ -s "$tmp/top.rc" ] && break; sleep 0.1; done
+  tmux kill-session -t "$sess" 2>/dev/null
+  if [ -z "$seen" ] || [ "$still" != 1 ] || [ "$(cat "$tmp/top.rc" 2>/dev/null)" != 0 ] ||
+    ! grep -qx "msmvmtop: sh exited with status 0" "$tmp/top.err" ||
+    ! jq -e '.totals.binds == 200' "$tmp/top-sum.json" >/dev/null; then
+    fail_ command_top_dashboard "status line seen: ${seen:-no}, exit $(cat "$tmp/top.rc" 2>/dev/null)" \
+      "$(cat "$tmp/top.err" 2>/dev/null)"
+  else
+    pass command_top_dashboard "the status line says the command exited; q ends it"
+  fi
+else
+  echo "skip command_top_dashboard # tmux is not installed"
 fi
 timeout 120 "$ALERT" --drift 1 -- "$SIM" run -w sparse -P 2 -n 100 >"$tmp/out" 2>"$tmp/err"
 rc=$?
