@@ -226,6 +226,19 @@ for tool in trace stat; do
   fi
 done
 
+# --- -d ends the recording: the command is stopped (SIGTERM) and recorded until it ends
+"$TRACE" -d 1 -o "$tmp/d.perfetto-trace" -- "$SIM" run -w storm -P 2 -n 1000000 \
+  >"$tmp/sum.json" 2>"$tmp/err"
+rc=$?
+"$STAT" --replay "$tmp/d.perfetto-trace" --json >"$tmp/stat.json" 2>>"$tmp/err"
+diffs=$(stat_compare "$tmp/stat.json" "$tmp/sum.json" model)
+if [ $rc -ne 0 ] || [ -n "$diffs" ] || ! grep -qx "msmvm-trace: $SIM exited with status 0" "$tmp/err" ||
+  ! jq -e '.totals.binds > 0' "$tmp/sum.json" >/dev/null || ! valid "$tmp/d.perfetto-trace"; then
+  fail_ command_trace_duration "exit $rc" "$diffs" "$(cat "$tmp/err")"
+else
+  pass command_trace_duration "$(jq .totals.binds "$tmp/sum.json") binds until the stop, all recorded"
+fi
+
 # --- msmvmtop -b and msmvm-alert end with the command
 timeout 120 "$TOP" -b -d 0.2 -- "$SIM" run -w sparse -P 2 -n 100 >"$tmp/out" 2>"$tmp/err"
 rc=$?
