@@ -150,6 +150,19 @@ else
   pass command_c_shell_syntax
 fi
 
+# in a pid namespace of its own the command's pid is not the one the probes see: refused
+if unshare -p -f --mount-proc true 2>/dev/null; then
+  unshare -p -f --mount-proc "$STAT" --sim="$SIM" -- true >/dev/null 2>"$tmp/e"
+  rc=$?
+  if [ $rc -ne 1 ] || ! grep -q "a command needs the tool in the initial pid namespace" "$tmp/e"; then
+    fail_ command_pid_namespace "exit $rc (want 1)" "$(cat "$tmp/e")"
+  else
+    pass command_pid_namespace
+  fi
+else
+  echo "skip command_pid_namespace # unshare -p does not work here"
+fi
+
 # --- the command's status is reported, the tool's own stays 0
 "$STAT" --sim="$SIM" --json -- sh -c 'exit 3' >"$tmp/out" 2>"$tmp/e"
 rc=$?

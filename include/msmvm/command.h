@@ -40,6 +40,12 @@ int msmvm_command_split(const char *line, char ***argv, char *why, size_t len);
 /* argv[0] as execvp would find it, into path: 0, or -errno (ENOENT, EACCES, EISDIR). */
 int msmvm_command_find(const char *name, char *path, size_t len);
 
+/*
+ * Are the pids fork() gives us the ones the probes see (the kernel's: this process is in
+ * the initial pid namespace)? A command's tree can be followed only then.
+ */
+bool msmvm_command_pids_seen(void);
+
 /* Is path an msmvm-sim binary (it has the function msm_ioctl_vm_bind)? */
 bool msmvm_command_is_model(const char *path);
 

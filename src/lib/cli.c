@@ -189,6 +189,13 @@ int msmvm_cli_command_prepare(const char *prog)
 
 	if (!cmd_given)
 		return 0;
+	if (!msmvm_command_pids_seen()) {
+		fprintf(stderr, "%s: a command needs the tool in the initial pid namespace: the "
+				"probes follow the kernel's pids, and %s's would be this namespace's "
+				"(run it on the host, or give -p with the pid the host sees)\n", prog,
+			cmd.argv[0]);
+		return 1;
+	}
 	e = msmvm_command_find(cmd.argv[0], cmd.path, sizeof(cmd.path));
 	if (e) {
 		fprintf(stderr, "%s: cannot run '%s': %s\n", prog, cmd.argv[0],

@@ -150,6 +150,11 @@ int msmvm_command_find(const char *name, char *path, size_t len)
 	return first;
 }
 
+bool msmvm_command_pids_seen(void)
+{
+	return msmvm_in_init_pidns();
+}
+
 bool msmvm_command_is_model(const char *path)
 {
 	struct msmvm_symtab t = { 0 };

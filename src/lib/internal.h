@@ -69,5 +69,6 @@ const char *msmvm_driver_module(const struct msmvm *m);
 int snapshot_fold_procs(struct msmvm_snapshot *out);	/* snapshot.c */
 struct msmvm_forgotten *forget_state(struct msmvm *m);	/* forget.c */
 int forget_exited(struct msmvm *m, const struct msmvm_snapshot *snap);
+bool msmvm_in_init_pidns(void);	/* forget.c: our pids are the ones the probes see */
 
 #endif
