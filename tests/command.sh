@@ -163,6 +163,18 @@ else
   echo "skip command_pid_namespace # unshare -p does not work here"
 fi
 
+# --- the command gets the signal state and the fds this shell gives the tool: none of the
+# tool's handlers, mask or BPF objects (its fd numbers and signal masks, held to the same
+# commands run directly)
+direct=$(grep -E '^Sig(Blk|Ign)' /proc/self/status; ls /proc/self/fd | sort -n | tr '\n' ' ')
+under=$("$STAT" --sim="$SIM" --json -- grep -E '^Sig(Blk|Ign)' /proc/self/status 2>/dev/null | head -n -1
+        "$STAT" --sim="$SIM" --json -- ls /proc/self/fd 2>/dev/null | head -n -1 | sort -n | tr '\n' ' ')
+if [ "$under" = "$direct" ]; then
+  pass command_inherits_nothing "$(echo $direct)"
+else
+  fail_ command_inherits_nothing "run directly: $(echo $direct)" "under msmvm-stat: $(echo $under)"
+fi
+
 # --- the command's status is reported, the tool's own stays 0
 "$STAT" --sim="$SIM" --json -- sh -c 'exit 3' >"$tmp/out" 2>"$tmp/e"
 rc=$?
