@@ -293,6 +293,14 @@ static __always_inline void fallback_prepare_end(struct thread_state *st, long r
 
 /* ---- the handlers: one per program ---- */
 
+/* Does this process count: -p's one process, a command's tree (watched), or every one. */
+static __always_inline bool tgid_watched(__u32 tgid)
+{
+	if (config.filter_tree)
+		return bpf_map_lookup_elem(&watched, &tgid) != NULL;
+	return !config.filter_tgid || tgid == config.filter_tgid;
+}
+
 static __always_inline int handle_ioctl_entry(void *data, struct drm_file *file)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -300,7 +308,7 @@ static __always_inline int handle_ioctl_entry(void *data, struct drm_file *file)
 	struct msmvm_uapi_vm_bind args = {};
 	struct thread_state *st;
 
-	if (config.filter_tgid && tgid != config.filter_tgid)
+	if (!tgid_watched(tgid))
 		return 0;
 	st = thread_get(true);
 	if (!st) {
@@ -379,7 +387,7 @@ static __always_inline int handle_ioctl_return(int ret)
 	struct msmvm_stats *s;
 
 	if (!st || !st->call.active) {
-		if (!config.filter_tgid || tgid == config.filter_tgid)
+		if (tgid_watched(tgid))
 			health_inc(MSMVM_H_THREAD_STATE_MISSING);
 		return 0;
 	}
@@ -663,6 +671,24 @@ static __always_inline int handle_job_free_return(void)
 			health_inc(MSMVM_H_RINGBUF_DROPS);
 		}
 	}
+	return 0;
+}
+
+/* ---- a command's process tree (config.filter_tree): sched_process_fork ---- */
+
+/*
+ * A fork of a watched process is watched from its first instruction on: the tracepoint
+ * fires in the parent before the child can run. A new thread (same tgid) changes nothing.
+ */
+static __always_inline int handle_process_fork(__u32 parent_tgid, __u32 child_tgid)
+{
+	__u8 one = 1;
+
+	if (!config.filter_tree || parent_tgid == child_tgid ||
+	    !bpf_map_lookup_elem(&watched, &parent_tgid))
+		return 0;
+	if (bpf_map_update_elem(&watched, &child_tgid, &one, BPF_ANY))
+		health_inc(MSMVM_H_MAP_UPDATE_FAILED);
 	return 0;
 }
 

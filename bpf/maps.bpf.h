@@ -172,6 +172,19 @@ struct {
 } waiting SEC(".maps");
 
 /*
+ * config.filter_tree: the watched processes (tgid -> 1). Not emptied when one exits: a
+ * command's tree lives as long as the session, and a reused pid within it is unlikely.
+ * Allocated as used (a tree is a few processes; the loader sizes it to 1 when unused).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u32);
+	__type(value, __u8);
+} watched SEC(".maps");
+
+/*
  * The offsets CO-RE resolved for this target, for `msmvm-stat --dry-run` and the tests:
  * written by report_layout, run once with BPF_PROG_TEST_RUN after load, whatever the flavor.
  */

@@ -56,6 +56,13 @@ SEC("kretprobe") int BPF_KRETPROBE(job_free_return)
 	return handle_job_free_return();
 }
 
+/* void sched_process_fork(struct task_struct *parent, struct task_struct *child) */
+SEC("raw_tp/sched_process_fork") int BPF_PROG(process_fork, struct task_struct *parent,
+					      struct task_struct *child)
+{
+	return handle_process_fork(bpf_get_current_pid_tgid() >> 32, BPF_CORE_READ(child, tgid));
+}
+
 SEC("raw_tp") int report_layout(void *ctx)
 {
 	return handle_report_layout();

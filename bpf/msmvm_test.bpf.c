@@ -57,6 +57,12 @@ SEC("raw_tp") int BPF_PROG(job_free_return)
 	return handle_job_free_return();
 }
 
+/* the test passes the two tgids (its own memory holds no task_struct) */
+SEC("raw_tp") int BPF_PROG(process_fork, __u64 parent_tgid, __u64 child_tgid)
+{
+	return handle_process_fork(parent_tgid, child_tgid);
+}
+
 SEC("raw_tp") int report_layout(void *ctx)
 {
 	return handle_report_layout();

@@ -78,7 +78,7 @@ const char *argp_program_bug_address = "the msmvm issue tracker";
 static const char doc[] =
 	"Alert when the msm driver's VM_BIND throttle stalls, and export Prometheus metrics.\n"
 	"\n"
-	"USAGE: msmvm-alert [OPTION...]\n"
+	"USAGE: msmvm-alert [OPTION...] [-- CMD [ARG...]]\n"
 	"\n"
 	"Triggers, each firing at most once per window (per VM) and re-arming after it:\n"
 	"  --stall STALL_MS/WINDOW_MS  time with a thread in the throttle within the window\n"
@@ -119,6 +119,9 @@ static const char doc[] =
 	"    sudo msmvm-alert --stall 100/1000 --wedge 5 --drift 1024 --syslog\n"
 	"    sudo msmvm-alert --config /etc/msmvm-alert.conf --listen 127.0.0.1:9464\n"
 	"    msmvm-alert --config /etc/msmvm-alert.conf --check-config\n"
+	"\n"
+	MSMVM_CLI_COMMAND_DOC
+	"msmvm-alert then ends with CMD, which makes it a harness for its thresholds.\n"
 	"\n"
 	"Exit status: 0 after SIGTERM, SIGINT or SIGPIPE (SIGHUP, SIGUSR1 and the\n"
 	"driver's unload do not end it); 1 runtime error at start-up (no driver,\n"
@@ -212,6 +215,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.no_reattach = true;
 		break;
 	case ARGP_KEY_ARG:
+		if (msmvm_cli_command_arg(state))
+			return ARGP_ERR_UNKNOWN;	/* the command's (cli.c) */
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
 	default:
@@ -754,6 +759,11 @@ static int attach_driver(struct msmvm_err *err)
 		msmvm_close(m);
 		return -1;
 	}
+	/* a re-attach: the command's processes, as they are now (a new session's map) */
+	if (msmvm_cli_command_rewatch(m, err)) {
+		msmvm_close(m);
+		return -1;
+	}
 	plan = *msmvm_get_plan(m);
 	/* the instance attached to; gone already: the next poll says so */
 	msmvm_driver_watch_start(&drv.watch, m);
@@ -890,7 +900,7 @@ int main(int argc, char **argv)
 	argp_err_exit_status = EXIT_USAGE;
 	msmvm_alert_cfg_defaults(&env.cfg);
 	msmvm_cli_bind(&env.o);
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL))
 		return EXIT_USAGE;
 	if (load_config(&env.cfg, msg, sizeof(msg))) {
 		fprintf(stderr, "msmvm-alert: %s\n", msg);
@@ -930,6 +940,10 @@ checked:
 		       env.config_path ? env.config_path : "(no config file)");
 		return 0;
 	}
+	if (msmvm_cli_command_prepare("msmvm-alert")) {
+		msmvm_trace_ring_free(ring);
+		return EXIT_RUNTIME;
+	}
 	drv.carry = msmvm_carry_new();
 	if (!drv.carry) {
 		fprintf(stderr, "msmvm-alert: out of memory\n");
@@ -952,6 +966,10 @@ checked:
 			ret = EXIT_RUNTIME;
 			goto out;
 		}
+	}
+	if (msmvm_cli_command_start(drv.m, "msmvm-alert")) {
+		ret = EXIT_RUNTIME;
+		goto out;
 	}
 	/* everything privileged is done: keep nothing in effect (maps are read through our fds) */
 	if (!env.keep_caps && drop_caps()) {
@@ -979,7 +997,7 @@ checked:
 		plan.kind == MSMVM_PLAN_DIRECT ? "direct" : "fallback",
 		env.keep_caps ? "" : ", capabilities dropped");
 
-	while (!exiting) {
+	while (msmvm_cli_go_on("msmvm-alert", exiting)) {
 		struct msmvm_snapshot live, view, *snap;
 		uint64_t t_tick = msmvm_now_ns();
 		bool have_live = false;
@@ -1080,6 +1098,7 @@ checked:
 		nap_until(t_tick + (uint64_t)(env.cfg.interval_s * 1e9));
 	}
 out:
+	msmvm_cli_command_end("msmvm-alert");	/* stopped and waited for if still running */
 	reap_children(true);
 	if (http)
 		MHD_stop_daemon(http);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "msmvm/cli.h"
+#include "msmvm/command.h"
 #include "version.h"
 #include "msmvm/driver_watch.h"
 #include "msmvm/msmvm.h"
@@ -56,7 +57,7 @@ static const char doc[] =
 	"aggregated in the kernel. Prints per INTERVAL seconds (COUNT times) and a total at\n"
 	"the end (also on Ctrl-C, SIGTERM, SIGHUP, SIGUSR1 or SIGPIPE).\n"
 	"\n"
-	"USAGE: msmvm-stat [OPTION...] [INTERVAL [COUNT]]\n"
+	"USAGE: msmvm-stat [OPTION...] [INTERVAL [COUNT]] [-- CMD [ARG...]]\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    sudo msmvm-stat                 # until Ctrl-C, then totals and histograms\n"
@@ -80,6 +81,10 @@ static const char doc[] =
 	"\n"
 	"--replay verifies the trace's checksums: a damaged byte range is said (\"FILE:\n"
 	"bytes A..B are damaged\") and fails the replay, unless --ignore-damage is given.\n"
+	"\n"
+	MSMVM_CLI_COMMAND_DOC
+	"With --json, the final object holds the command's argv, pid, exit_status\n"
+	"and signal (under \"command\").\n"
 	"\n"
 	"Exit status: 0 success, the driver's unload included (the counts are\n"
 	"complete), and a reader of stdout that went away (| head: nothing said);\n"
@@ -156,6 +161,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.replay_flags |= MSMVM_TRACE_READ_IGNORE_DAMAGE;
 		break;
 	case ARGP_KEY_ARG:
+		if (msmvm_cli_command_arg(state))
+			return ARGP_ERR_UNKNOWN;	/* the command's (cli.c) */
 		if (pos == 0) {
 			if (parse_secs(arg, &env.interval))
 				argp_error(state, "invalid interval '%s' (seconds: a decimal number "
@@ -185,6 +192,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 					  "--attach, -d or INTERVAL with it");
 		if (env.replay_flags && !env.replay)
 			argp_error(state, "--ignore-damage only goes with --replay");
+		if (msmvm_cli_command() && (env.replay || env.o.dry_run))
+			argp_error(state, "a command (-c or --) is run and watched live: not with "
+					  "--replay or --dry-run");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -356,6 +366,8 @@ static json_object *final_json(const struct msmvm_snapshot *s, const struct msmv
 	}
 	json_object_object_add(o, "processes", procs);
 	json_object_object_add(o, "health", msmvm_health_json(s->health));
+	if (msmvm_cli_command())
+		json_object_object_add(o, "command", msmvm_command_json(msmvm_cli_command()));
 	return o;
 }
 
@@ -445,7 +457,7 @@ int main(int argc, char **argv)
 
 	argp_err_exit_status = EXIT_USAGE;
 	msmvm_cli_bind(&env.o);
-	ret = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	ret = argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL);
 	if (ret)
 		return EXIT_USAGE;
 	/* until the probes run: a reader gone is EPIPE, said by msmvm_cli_stdout_end() */
@@ -455,6 +467,8 @@ int main(int argc, char **argv)
 		return ret ? ret : msmvm_cli_stdout_end("msmvm-stat");
 	}
 
+	if (msmvm_cli_command_prepare("msmvm-stat"))
+		return EXIT_RUNTIME;
 	t_open = msmvm_now_ns();
 	if (msmvm_open(&env.o, &m, &err) || msmvm_load(m, &err)) {
 		fprintf(stderr, "msmvm-stat: %s\n", err.msg);
@@ -473,6 +487,10 @@ int main(int argc, char **argv)
 	}
 	msmvm_driver_watch_start(&watch, m);	/* gone already: the first poll says so */
 	msmvm_cli_catch_signals(on_signal);
+	if (msmvm_cli_command_start(m, "msmvm-stat")) {
+		msmvm_close(m);
+		return EXIT_RUNTIME;
+	}
 
 	t_start = msmvm_now_ns();
 	fprintf(stderr, "msmvm-stat: attached %d probes to %s (%s) in %.1f ms; Ctrl-C to end.\n",
@@ -483,7 +501,7 @@ int main(int argc, char **argv)
 		t_end = t_start + (uint64_t)(env.duration * 1e9);
 	t_next = env.interval ? t_start + (uint64_t)(env.interval * 1e9) : 0;
 
-	while (!exiting) {
+	while (msmvm_cli_go_on("msmvm-stat", exiting)) {
 		uint64_t now = msmvm_now_ns();
 		struct timespec nap = { 0, 50 * 1000000 };
 
@@ -526,8 +544,10 @@ int main(int argc, char **argv)
 
 	/*
 	 * Final report: Ctrl-C, SIGTERM, SIGHUP, SIGUSR1, SIGPIPE (a reader gone: then it is
-	 * not seen, and no error), duration, count or the driver's unload all end here.
+	 * not seen, and no error), duration, count, the driver's unload or the command's
+	 * exit all end here; a command still running is stopped and waited for first.
 	 */
+	msmvm_cli_command_end("msmvm-stat");
 	ret = 0;
 	if (msmvm_snapshot(m, &snap, &err)) {
 		fprintf(stderr, "msmvm-stat: %s\n", err.msg);

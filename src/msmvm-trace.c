@@ -53,7 +53,7 @@ static const char doc[] =
 	"Record the msm driver's VM_BIND calls, throttle waits and page-table jobs\n"
 	"to a trace that ui.perfetto.dev opens.\n"
 	"\n"
-	"USAGE: msmvm-trace [OPTION...] -o FILE\n"
+	"USAGE: msmvm-trace [OPTION...] -o FILE [-- CMD [ARG...]]\n"
 	"\n"
 	"Records until the duration, the size limit, Ctrl-C, SIGTERM, SIGHUP,\n"
 	"SIGPIPE, SIGUSR1 (without --ring) or the driver's module being\n"
@@ -82,6 +82,9 @@ static const char doc[] =
 	"With --ring SECS nothing is written while recording: the last SECS\n"
 	"seconds are kept in memory and written to FILE-N.EXT (N = 1, 2, ...) on\n"
 	"each SIGUSR1, and to FILE at the end. The flight recorder records no ops.\n"
+	"\n"
+	MSMVM_CLI_COMMAND_DOC
+	"With -d, CMD is stopped when the duration is up, and recorded until it ends.\n"
 	"\n"
 	"OPTIONS:";
 static const char doc_after[] =
@@ -188,6 +191,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.o.ringbuf_bytes = (uint32_t)(l * 1024);
 		break;
 	case ARGP_KEY_ARG:
+		if (msmvm_cli_command_arg(state))
+			return ARGP_ERR_UNKNOWN;	/* the command's (cli.c) */
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
 	case ARGP_KEY_END:
@@ -307,8 +312,10 @@ int main(int argc, char **argv)
 	argp.doc = full_doc;	/* argp prints what follows \v after the options */
 	argp_err_exit_status = EXIT_USAGE;
 	msmvm_cli_bind(&env.o);
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL))
 		return EXIT_USAGE;
+	if (msmvm_cli_command_prepare("msmvm-trace"))
+		return EXIT_RUNTIME;
 
 	/* the flight recorder keeps no ops: a window would start inside calls anyway */
 	env.o.emit_ops = !env.no_ops && !env.ring;
@@ -354,6 +361,8 @@ int main(int argc, char **argv)
 	}
 	msmvm_driver_watch_start(&watch, m);	/* gone already: the first poll says so */
 	msmvm_cli_catch_signals(on_signal);
+	if (msmvm_cli_command_start(m, "msmvm-trace"))
+		exiting = ret = EXIT_RUNTIME;	/* the file is closed whole, below */
 
 	t_start = msmvm_now_ns();
 	fprintf(stderr, "msmvm-trace: attached %d probes to %s (%s); recording to %s%s; "
@@ -363,7 +372,7 @@ int main(int argc, char **argv)
 	if (env.duration)
 		t_end = t_start + (uint64_t)(env.duration * 1e9);
 
-	while (!exiting && !rec.stop) {
+	while (msmvm_cli_go_on("msmvm-trace", exiting) && !rec.stop) {
 		int n = msmvm_events_poll(m, 100);
 		uint64_t now = msmvm_now_ns();
 
@@ -399,7 +408,7 @@ int main(int argc, char **argv)
 		}
 		dump_requested = 0;
 		if (t_end && now >= t_end)
-			break;
+			exiting = 1;	/* a command is stopped, and recorded until it ends */
 		/* rmmod: nothing more can come; end as on Ctrl-C (the drain below keeps the rest) */
 		if (msmvm_driver_watch_poll(&watch) == MSMVM_DRIVER_UNLOADED) {
 			fprintf(stderr, "msmvm-trace: driver module %s was unloaded; stopping (%s "
@@ -408,6 +417,7 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	msmvm_cli_command_end("msmvm-trace");
 	/* what is in the ring buffer now was recorded too */
 	for (int i = 0; i < 64 && !rec.stop && msmvm_events_poll(m, 0) > 0; i++)
 		;

@@ -21,6 +21,7 @@
 
 #include "msmvm/frame.h"
 #include "msmvm/cli.h"
+#include "msmvm/command.h"
 #include "msmvm/numbers.h"
 #include "version.h"
 #include "msmvm/driver_watch.h"
@@ -64,6 +65,7 @@ static struct ui {
 	uint32_t selected_pid;
 	uint32_t filter_pid;
 	bool color, unicode;
+	char cmd_status[160];	/* the command's end, on the status line until q */
 } ui = { .sort = COL_BINDS };
 
 static volatile sig_atomic_t exiting;
@@ -79,7 +81,7 @@ const char *argp_program_bug_address = "the msmvm issue tracker";
 static const char doc[] =
 	"A live view of the msm driver's VM_BIND page-table preallocation throttle.\n"
 	"\n"
-	"USAGE: msmvmtop [OPTION...]\n"
+	"USAGE: msmvmtop [OPTION...] [-- CMD [ARG...]]\n"
 	"\n"
 	"Per VM: in_flight preallocated pages against the throttle's limit (gauge, pages and\n"
 	"MiB), its peak and a one-minute history, binds/s, pages/s, threads waiting now, the\n"
@@ -104,6 +106,11 @@ static const char doc[] =
 	"module NAME was unloaded; stopping\"), restores the terminal and prints its last\n"
 	"state as a text frame (-b: one last frame; --json: one last object), counted up to\n"
 	"the unload.\n"
+	"\n"
+	MSMVM_CLI_COMMAND_DOC
+	"Batch and --json end with CMD (a last frame); the dashboard stays, its status\n"
+	"line saying how CMD ended, until q (q while CMD runs stops it). In the\n"
+	"dashboard CMD's output lands on the screen: redirect it.\n"
 	"\n"
 	"Exit status: 0 success, the driver's unload included; 1 runtime error (no driver,\n"
 	"no BTF, missing capability, attach failure); 2 bad usage.\n"
@@ -162,6 +169,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.limit = (int64_t)v;
 		break;
 	case ARGP_KEY_ARG:
+		if (msmvm_cli_command_arg(state))
+			return ARGP_ERR_UNKNOWN;	/* the command's (cli.c) */
 		argp_error(state, "unexpected argument '%s'", arg);
 		break;
 	case ARGP_KEY_END:
@@ -635,10 +644,10 @@ static void draw(const struct msmvm_frame *f, const struct msmvm_plan *plan)
 	if (ui.help)
 		draw_help();
 
-	/* status line */
+	/* status line (once the command has ended, that in place of the target) */
 	snprintf(line, sizeof(line), " %s | %s hooks | drops %" PRIu64 " | missed %" PRIu64
 		 " | q quit h help",
-		 plan->target, plan->kind == MSMVM_PLAN_DIRECT ? "direct" : "fallback",
+		 ui.cmd_status[0] ? ui.cmd_status : plan->target, plan->kind == MSMVM_PLAN_DIRECT ? "direct" : "fallback",
 		 f->snap.health[MSMVM_H_RINGBUF_DROPS],
 		 f->snap.health[MSMVM_H_THREAD_STATE_MISSING] +
 			 f->snap.health[MSMVM_H_JOB_STATE_MISSING] +
@@ -812,7 +821,7 @@ int main(int argc, char **argv)
 	struct msmvm_snapshot snap;
 	struct msmvm *m = NULL;
 	struct msmvm_err err;
-	bool have_prev = false, screen = false, unloaded = false;
+	bool have_prev = false, screen = false, unloaded = false, cmd_done = false;
 	long frames = 0;
 	int ret = 0;
 
@@ -820,7 +829,7 @@ int main(int argc, char **argv)
 	ui.unicode = MB_CUR_MAX > 1;
 	argp_err_exit_status = EXIT_USAGE;
 	msmvm_cli_bind(&env.o);
-	if (argp_parse(&argp, argc, argv, 0, NULL, NULL))
+	if (argp_parse(&argp, argc, argv, ARGP_IN_ORDER, NULL, NULL))
 		return EXIT_USAGE;
 	signal(SIGPIPE, SIG_IGN);	/* until attached: a reader gone is EPIPE, not death */
 	env.o.throttle_limit = env.limit;
@@ -831,6 +840,8 @@ int main(int argc, char **argv)
 	if (!env.batch && !env.json && check_terminal())
 		return EXIT_USAGE;
 
+	if (msmvm_cli_command_prepare("msmvmtop"))
+		return EXIT_RUNTIME;
 	if (msmvm_open(&env.o, &m, &err) || msmvm_load(m, &err) || msmvm_attach(m, &err)) {
 		fprintf(stderr, "msmvmtop: %s\n", err.msg);
 		msmvm_close(m);
@@ -840,13 +851,30 @@ int main(int argc, char **argv)
 	msmvm_driver_watch_start(&watch, m);	/* gone already: the first poll says so */
 	/* before initscr(): ncurses then leaves them to us, and endwin() below restores the tty */
 	msmvm_cli_catch_signals(on_signal);
+	if (msmvm_cli_command_start(m, "msmvmtop")) {
+		msmvm_close(m);
+		msmvm_history_free(hist);
+		return EXIT_RUNTIME;
+	}
 	if (!env.batch && !env.json) {
 		screen_init();
 		screen = true;
 	}
 
-	while (!exiting && !unloaded) {
+	/*
+	 * The command's exit ends batch and JSON (said on stderr); the dashboard stays, its
+	 * status line saying so, until q (said on stderr too once the screen is restored).
+	 */
+	while (!exiting && !unloaded && !(cmd_done = !screen && msmvm_cli_command_exited())) {
 		uint64_t t_next;
+
+		if (screen && !ui.cmd_status[0] && msmvm_cli_command_exited()) {
+			char how[64];
+
+			msmvm_command_describe(msmvm_cli_command(), how, sizeof(how));
+			snprintf(ui.cmd_status, sizeof(ui.cmd_status), "%s %s",
+				 msmvm_cli_command()->argv[0], how);
+		}
 
 		if (!ui.paused || !have_prev) {
 			if (msmvm_snapshot(m, &snap, &err)) {
@@ -889,6 +917,7 @@ int main(int argc, char **argv)
 	}
 	if (screen)
 		endwin();
+	msmvm_cli_command_end("msmvmtop");	/* stopped and waited for if still running */
 	if (unloaded)
 		fprintf(stderr, "msmvmtop: driver module %s was unloaded; stopping (last state "
 				"below, counted up to the unload)\n", msmvm_driver_watch_module(&watch));
@@ -897,7 +926,7 @@ int main(int argc, char **argv)
 	 * gone never sees it), or any mode ended by the driver's unload: one last
 	 * frame, so nothing seen is lost (after the screen is restored: text on the terminal).
 	 */
-	if (((env.json || env.batch) && exiting) || unloaded) {
+	if (((env.json || env.batch) && (exiting || cmd_done)) || unloaded) {
 		if (msmvm_snapshot(m, &snap, &err) == 0) {
 			msmvm_frame_build(&cur, &snap, have_prev ? &prev.snap : NULL, hist);
 			if (env.json)

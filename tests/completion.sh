@@ -277,6 +277,8 @@ for spec in "msmvm-stat:" "msmvmtop:" "msmvm-trace:" "msmvm-alert:" "msmvm-tune:
 done
 req "msmvm-sim " "msmvm-sim -" "msmvm-sim count " "msmvm-sim count map:0x100000000:4K -"
 req "msmvm-tune " "sudo msmvm-stat --" "sudo -u root msmvm-alert --flight-recorder="
+# after --, a command and its own arguments (-- CMD ARG...): bash's completion of CMD
+req "msmvm-stat --json -- msmvm-si" "msmvm-trace -o x -- msmvm-sim " "msmvmtop -b -- msmvm-sim run --wo"
 for t in msmvmtop msmvm-trace msmvm-alert; do req "$t "; done
 for k in "${!ENUM[@]}"; do
   set -- $k
@@ -372,6 +374,17 @@ for spec in "msmvm-stat:" "msmvmtop:" "msmvm-trace:" "msmvm-alert:" "msmvm-tune:
     pass "completion_${name}_options_accepted" "$(offered "$cmd -" | wc -l) offered, each recognised by the tool"
   fi
 done
+
+# -- CMD: the command's name from PATH, then its words as its own completion offers them
+if offered "msmvm-stat --json -- msmvm-si" | grep -qx msmvm-sim &&
+  offered "msmvm-trace -o x -- msmvm-sim " | grep -qx run &&
+  offered "msmvmtop -b -- msmvm-sim run --wo" | grep -qx -e --workload -e --workload=; then
+  pass completion_command_after_dashdash
+else
+  fail completion_command_after_dashdash "'msmvm-stat -- msmvm-si': $(offered "msmvm-stat --json -- msmvm-si" | tr '\n' ' ')" \
+    "'msmvm-trace -o x -- msmvm-sim ': $(offered "msmvm-trace -o x -- msmvm-sim " | tr '\n' ' ')" \
+    "'msmvmtop -b -- msmvm-sim run --wo': $(offered "msmvmtop -b -- msmvm-sim run --wo" | tr '\n' ' ')"
+fi
 
 # options with no operands are offered on an empty word as well
 for t in msmvmtop msmvm-trace msmvm-alert; do

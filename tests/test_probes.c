@@ -18,6 +18,7 @@
 #include "probe_table.h"
 
 static char sim_path[4096];
+static bool scene_filter_tree;	/* scene_init: watch only msmvm_watch_tgid()'s processes */
 
 struct scene {
 	struct msmvm *m;
@@ -59,7 +60,8 @@ static int run(struct scene *s, const char *prog, int nargs, ...)
 static int scene_init_opts(struct scene *s, enum msmvm_hooks_choice hooks, bool events)
 {
 	struct msmvm_opts o = { .target = MSMVM_TARGET_SIM, .sim_path = sim_path,
-				.test_flavor = true, .hooks = hooks, .events = events };
+				.test_flavor = true, .hooks = hooks, .events = events,
+				.filter_tree = scene_filter_tree };
 	struct msmvm_err err;
 	int e;
 
@@ -296,6 +298,83 @@ TEST(return_without_entry_is_counted_in_health)
 		CHECK_EQ(snap.nvms, 0);
 		msmvm_snapshot_free(&snap);
 	}
+out:
+	scene_fini(&s);
+}
+
+/* One whole call (no sleep) on this process's thread: what the probes count of it. */
+static void one_bind(struct scene *s)
+{
+	run(s, "ioctl_vm_bind_entry", 3, P(&s->dev), P(&s->args), P(&s->file));
+	run(s, "prealloc_count_entry", 1, P(s->job));
+	run(s, "prealloc_count_return", 1, R(0));
+	run(s, "ioctl_vm_bind_return", 1, R(0));
+}
+
+static uint64_t binds_now(struct scene *s)
+{
+	struct msmvm_snapshot snap;
+	struct msmvm_err err;
+	uint64_t binds;
+
+	if (msmvm_snapshot(s->m, &snap, &err)) {
+		FAILF("snapshot: %s", err.msg);
+		return UINT64_MAX;
+	}
+	binds = snap.totals.c.binds;
+	CHECK_EQ(snap.health[MSMVM_H_THREAD_STATE_MISSING], 0);
+	CHECK_EQ(snap.health[MSMVM_H_MAP_UPDATE_FAILED], 0);
+	msmvm_snapshot_free(&snap);
+	return binds;
+}
+
+/*
+ * A command's tree (filter_tree): a process counts once watched, by the loader or as the
+ * fork of a watched process (process_fork, sched_process_fork's handler); a new thread of
+ * an unwatched process, or a fork of one, does not make it watched.
+ */
+TEST(filter_tree_follows_forks_of_watched_processes)
+{
+	uint32_t me = (uint32_t)getpid(), parent = (uint32_t)getppid();
+	struct msmvm_err err;
+	struct scene s;
+
+	scene_filter_tree = true;
+	if (scene_init(&s, MSMVM_HOOKS_DIRECT)) {
+		scene_filter_tree = false;
+		goto out;
+	}
+	scene_filter_tree = false;
+	one_bind(&s);
+	CHECK_EQ(binds_now(&s), 0);			/* nobody watched */
+	run(&s, "process_fork", 2, (__u64)parent, (__u64)me);
+	one_bind(&s);
+	CHECK_EQ(binds_now(&s), 0);			/* forked by an unwatched process */
+	if (msmvm_watch_tgid(s.m, parent, &err))
+		FAILF("msmvm_watch_tgid: %s", err.msg);
+	run(&s, "process_fork", 2, (__u64)parent, (__u64)parent);	/* a thread of it */
+	run(&s, "process_fork", 2, (__u64)me, (__u64)me);
+	one_bind(&s);
+	CHECK_EQ(binds_now(&s), 0);
+	run(&s, "process_fork", 2, (__u64)parent, (__u64)me);	/* its fork: watched */
+	one_bind(&s);
+	CHECK_EQ(binds_now(&s), 1);
+	one_bind(&s);
+	CHECK_EQ(binds_now(&s), 2);
+out:
+	scene_fini(&s);
+}
+
+/* Without a command every process counts, and process_fork (a no-op then) changes nothing. */
+TEST(without_filter_tree_every_process_counts)
+{
+	struct scene s;
+
+	if (scene_init(&s, MSMVM_HOOKS_DIRECT))
+		goto out;
+	run(&s, "process_fork", 2, (__u64)getppid(), (__u64)getpid());
+	one_bind(&s);
+	CHECK_EQ(binds_now(&s), 1);
 out:
 	scene_fini(&s);
 }

@@ -345,7 +345,12 @@ struct msmvm_bpf_config {
 	 * another kernel's BTF): the task's fields are plain loads through its BTF pointer.
 	 */
 	__u8 native_btf;
-	__u8 pad[5];
+	/*
+	 * Only the processes in the `watched` map (a command's tree: its first process put there
+	 * by the loader, each fork of a watched process added by process_fork); filter_tgid unused.
+	 */
+	__u8 filter_tree;
+	__u8 pad[4];
 };
 
 #define MSMVM_BPF_CONFIG_DEFAULT {					\

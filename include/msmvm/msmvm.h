@@ -54,6 +54,8 @@ struct msmvm_opts {
 	enum msmvm_hooks_choice hooks;
 	enum msmvm_attach_choice attach;	/* KERNEL only */
 	uint32_t filter_pid;		/* 0: every process */
+	bool filter_tree;		/* only the processes given to msmvm_watch_tgid() and
+					   what they fork (a command's tree); filter_pid unused */
 	int64_t throttle_limit;		/* pages; 0: the driver's 1024 (the model's --limit) */
 	bool events;			/* open the event stream (trace, alerts) */
 	bool emit_ops;			/* events: also each VM_BIND's ops (MSMVM_EV_OPS records,
@@ -183,6 +185,8 @@ int msmvm_snapshot(struct msmvm *m, struct msmvm_snapshot *out, struct msmvm_err
 void msmvm_snapshot_free(struct msmvm_snapshot *s);
 void msmvm_close(struct msmvm *m);
 int msmvm_program_fd(struct msmvm *m, const char *name);	/* tests drive programs */
+/* With opts.filter_tree, after load: watch this process and, from then on, its forks. */
+int msmvm_watch_tgid(struct msmvm *m, uint32_t tgid, struct msmvm_err *err);
 
 typedef int (*msmvm_event_fn)(void *ctx, const struct msmvm_event *e);
 int msmvm_events_subscribe(struct msmvm *m, msmvm_event_fn fn, void *ctx, struct msmvm_err *err);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "msmvm/cli.h"
+#include "msmvm/command.h"
 #include "msmvm/numbers.h"
 
 enum { OPT_SIM = 0x1000, OPT_HOOKS, OPT_MODULE, OPT_ATTACH };
@@ -20,6 +21,18 @@ enum { OPT_SIM = 0x1000, OPT_HOOKS, OPT_MODULE, OPT_ATTACH };
 
 static struct msmvm_opts *bound;
 static bool attach_given;	/* --attach=auto too is refused with --sim */
+
+/* The command (-c CMD, or -- CMD ARG...) and its life under the tool. */
+static struct msmvm_command cmd;
+static const char *cmd_line;		/* -c's string */
+static char **cmd_split;		/* its words */
+static bool cmd_given;
+static volatile sig_atomic_t cmd_live_pid;	/* released and not reaped: signals go on to it */
+static volatile sig_atomic_t cmd_signalled;	/* a stop reached it (forwarded, or the terminal's) */
+static uint64_t cmd_stop_ns;		/* when the tool asked it to end */
+static bool cmd_killed, cmd_said;
+
+#define CMD_KILL_AFTER_NS (10 * 1000000000ULL)	/* from SIGTERM to SIGKILL */
 
 static const struct argp_option target_options[] = {
 	{ "sim", OPT_SIM, "PATH", OPTION_ARG_OPTIONAL,
@@ -36,6 +49,11 @@ static const struct argp_option target_options[] = {
 	  "How the kernel's functions are probed (default auto: fentry/fexit where the kernel "
 	  "supports them, else kprobe/kretprobe)", 0 },
 	{ "verbose", 'v', NULL, 0, "libbpf's messages (twice: debug)", 0 },
+	{ "command", 'c', "CMD", 0,
+	  "Run CMD and watch its processes (it and all it forks), from its first instruction "
+	  "to its exit, then end; CMD is one string split into words as a shell splits simple "
+	  "words (quotes, backslashes; no variables, globs, pipes or redirections: give "
+	  "'sh -c ...' for those); the same as -- CMD [ARG...] after the options", 0 },
 	{},
 };
 
@@ -87,7 +105,35 @@ static error_t parse_target(int key, char *arg, struct argp_state *state)
 	case 'v':
 		bound->verbose++;
 		return 0;
+	case 'c':
+		if (cmd_line)
+			argp_error(state, "-c CMD given twice");
+		cmd_line = arg;
+		return 0;
+	case ARGP_KEY_ARG:
+		/* the first word after --: the command, with everything that follows */
+		if (!msmvm_cli_command_arg(state))
+			return ARGP_ERR_UNKNOWN;
+		if (cmd_line)
+			argp_error(state, "-c CMD and -- CMD: give the command once");
+		cmd.argv = &state->argv[state->next - 1];
+		state->next = state->argc;
+		cmd_given = true;
+		return 0;
 	case ARGP_KEY_END:
+		if (cmd_line) {
+			char why[128];
+
+			if (msmvm_command_split(cmd_line, &cmd_split, why, sizeof(why)))
+				argp_error(state, "invalid -c '%s': %s (-- sh -c '...' runs a shell)",
+					   cmd_line, why);
+			cmd.argv = cmd_split;
+			cmd_given = true;
+		}
+		if (cmd_given && bound->filter_pid)
+			argp_error(state, "-p PID and a command (-c or --) do not go together: the "
+					  "command's own processes are the ones watched");
+		bound->filter_tree = cmd_given;
 		if (bound->module && bound->target == MSMVM_TARGET_SIM)
 			argp_error(state, "--module names a kernel module: not with --sim");
 		if (attach_given && bound->target == MSMVM_TARGET_SIM)
@@ -108,16 +154,166 @@ void msmvm_cli_bind(struct msmvm_opts *o)
 {
 	bound = o;
 	attach_given = false;
+	/* the signal state a command gets: the tool's as it was started, before its own */
+	sigemptyset(&cmd.ignored);
+	sigprocmask(SIG_BLOCK, NULL, &cmd.mask);
+	for (int s = 1; s < NSIG; s++) {
+		struct sigaction old;
+
+		if (sigaction(s, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+			sigaddset(&cmd.ignored, s);
+	}
+}
+
+bool msmvm_cli_command_arg(const struct argp_state *state)
+{
+	/* ARGP_IN_ORDER: quoted is set exactly when getopt met a -- that ends the options */
+	return state->quoted && state->next - 1 >= state->quoted;
+}
+
+const struct msmvm_command *msmvm_cli_command(void)
+{
+	return cmd_given ? &cmd : NULL;
+}
+
+/* No msm driver loaded: the module the kernel target would look for is missing. */
+static bool driver_loaded(void)
+{
+	return !access("/sys/module/msm", F_OK) || !access("/sys/module/msm_kmodel", F_OK);
+}
+
+int msmvm_cli_command_prepare(const char *prog)
+{
+	struct msmvm_err err;
+	int e;
+
+	if (!cmd_given)
+		return 0;
+	if (!msmvm_command_pids_seen()) {
+		fprintf(stderr, "%s: a command needs the tool in the initial pid namespace: the "
+				"probes follow the kernel's pids, and %s's would be this namespace's "
+				"(run it on the host, or give -p with the pid the host sees)\n", prog,
+			cmd.argv[0]);
+		return 1;
+	}
+	e = msmvm_command_find(cmd.argv[0], cmd.path, sizeof(cmd.path));
+	if (e) {
+		fprintf(stderr, "%s: cannot run '%s': %s\n", prog, cmd.argv[0],
+			e == -ENOENT && !strchr(cmd.argv[0], '/') ? "command not found (in PATH)"
+								   : strerror(-e));
+		return 1;
+	}
+	/* the model's binary as the command: it is the driver here, unless one was named */
+	if (bound->target != MSMVM_TARGET_SIM && !bound->module && !attach_given &&
+	    !bound->btf_path && !driver_loaded() && msmvm_command_is_model(cmd.path)) {
+		bound->target = MSMVM_TARGET_SIM;
+		bound->sim_path = cmd.path;
+		fprintf(stderr, "%s: no msm driver is loaded and %s is the msmvm-sim model: "
+				"watching it, as with --sim=%s\n", prog, cmd.argv[0], cmd.path);
+	}
+	if (msmvm_command_spawn(&cmd, &err)) {
+		fprintf(stderr, "%s: %s\n", prog, err.msg);
+		return 1;
+	}
+	return 0;
+}
+
+int msmvm_cli_command_start(struct msmvm *m, const char *prog)
+{
+	struct msmvm_err err;
+
+	if (!cmd_given)
+		return 0;
+	if (msmvm_command_watch_tree(&cmd, m, &err) || msmvm_command_release(&cmd, &err)) {
+		fprintf(stderr, "%s: %s\n", prog, err.msg);
+		cmd_said = true;	/* its exit is the failure just said */
+		return 1;
+	}
+	cmd_live_pid = cmd.pid;
+	return 0;
+}
+
+int msmvm_cli_command_rewatch(struct msmvm *m, struct msmvm_err *err)
+{
+	return cmd_live_pid ? msmvm_command_watch_tree(&cmd, m, err) : 0;
+}
+
+bool msmvm_cli_go_on(const char *prog, bool stop)
+{
+	uint64_t now;
+
+	if (!cmd_given || !cmd.released)
+		return !stop;
+	if (msmvm_command_poll(&cmd)) {
+		char how[64];
+
+		cmd_live_pid = 0;
+		if (!cmd_said) {
+			msmvm_command_describe(&cmd, how, sizeof(how));
+			fprintf(stderr, "%s: %s %s\n", prog, cmd.argv[0], how);
+			cmd_said = true;
+		}
+		return false;
+	}
+	if (!stop)
+		return true;
+	now = msmvm_now_ns();
+	if (!cmd_stop_ns) {
+		cmd_stop_ns = now;
+		if (!cmd_signalled)
+			kill(cmd.pid, SIGTERM);
+	} else if (!cmd_killed && now - cmd_stop_ns > CMD_KILL_AFTER_NS) {
+		fprintf(stderr, "%s: %s did not end %llu s after it was asked to: SIGKILL\n", prog,
+			cmd.argv[0], CMD_KILL_AFTER_NS / 1000000000ULL);
+		kill(cmd.pid, SIGKILL);
+		cmd_killed = true;
+	}
+	return true;
+}
+
+bool msmvm_cli_command_exited(void)
+{
+	return cmd_given && cmd.released && msmvm_command_poll(&cmd);
+}
+
+void msmvm_cli_command_end(const char *prog)
+{
+	struct timespec nap = { 0, 10 * 1000000 };
+
+	while (msmvm_cli_go_on(prog, true))
+		nanosleep(&nap, NULL);
+}
+
+static void (*caught_fn)(int);
+
+/*
+ * A stop sent to the tool goes on to its command: SIGINT and SIGTERM from kill(2). The
+ * terminal's (Ctrl-C: si_code SI_KERNEL) reached the command's process group already.
+ */
+static void on_caught(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+
+	(void)uc;
+	if ((sig == SIGINT || sig == SIGTERM) && cmd_live_pid > 0) {
+		if (si->si_code != SI_KERNEL)
+			kill(cmd_live_pid, sig);
+		cmd_signalled = 1;
+	}
+	errno = saved;
+	caught_fn(sig);
 }
 
 void msmvm_cli_catch_signals(void (*fn)(int))
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGPIPE };
-	struct sigaction sa = { .sa_handler = fn };	/* no SA_RESTART: waits end with EINTR */
+	/* no SA_RESTART: waits end with EINTR */
+	struct sigaction sa = { .sa_sigaction = on_caught, .sa_flags = SA_SIGINFO };
 
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaddset(&sa.sa_mask, sigs[i]);	/* one handler at a time */
+	caught_fn = fn;
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaction(sigs[i], &sa, NULL);
 }

@@ -35,7 +35,7 @@ struct msmvm_forgotten *forget_state(struct msmvm *m)
 	return m->forgotten;
 }
 
-static bool in_init_pidns(void)
+bool msmvm_in_init_pidns(void)
 {
 	char link[64];
 	ssize_t n = readlink("/proc/self/ns/pid", link, sizeof(link) - 1);
@@ -183,7 +183,7 @@ int forget_exited(struct msmvm *m, const struct msmvm_snapshot *snap)
 	f->next_ns = now + 1000000000ULL;	/* once a second: a kill() per entry */
 	if (!f->pidns_checked) {
 		f->pidns_checked = true;
-		f->pidns_initial = in_init_pidns();
+		f->pidns_initial = msmvm_in_init_pidns();
 	}
 	if (!f->pidns_initial)
 		return 0;

@@ -39,6 +39,7 @@ struct msmvm {
 	struct msmvm_symtab syms;	/* the probe table's functions, read once */
 	struct msmvm_bpf bpf;		/* the flavor's skeleton, from msmvm_load */
 	struct bpf_link *links[MSMVM_MAX_PROBES];
+	struct bpf_link *fork_link;	/* opts.filter_tree: process_fork */
 	struct ring_buffer *rb;
 	msmvm_event_fn event_fn;
 	void *event_ctx;
@@ -68,5 +69,6 @@ const char *msmvm_driver_module(const struct msmvm *m);
 int snapshot_fold_procs(struct msmvm_snapshot *out);	/* snapshot.c */
 struct msmvm_forgotten *forget_state(struct msmvm *m);	/* forget.c */
 int forget_exited(struct msmvm *m, const struct msmvm_snapshot *snap);
+bool msmvm_in_init_pidns(void);	/* forget.c: our pids are the ones the probes see */
 
 #endif

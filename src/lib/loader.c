@@ -122,7 +122,11 @@ int msmvm_load(struct msmvm *m, struct msmvm_err *err)
 				  name, strerror(-ret));
 
 	cfg.hook_plan = m->plan.kind;
-	cfg.filter_tgid = m->opts.filter_pid;
+	cfg.filter_tgid = m->opts.filter_tree ? 0 : m->opts.filter_pid;
+	cfg.filter_tree = m->opts.filter_tree;
+	used[MSMVM_PROG_process_fork] = m->opts.filter_tree;
+	if (!m->opts.filter_tree)
+		bpf_map__set_max_entries(b->maps[MSMVM_MAP_watched], 1);
 	cfg.emit_events = events;
 	cfg.throttle_limit = limit;
 	cfg.emit_ops = ops;
@@ -255,6 +259,28 @@ int msmvm_attach(struct msmvm *m, struct msmvm_err *err)
 		m->links[i] = link;
 		pp->attached = true;
 	}
+	if (m->opts.filter_tree && !m->fork_link) {
+		m->fork_link = bpf_program__attach_raw_tracepoint(
+			m->bpf.progs[MSMVM_PROG_process_fork], "sched_process_fork");
+		if (!m->fork_link)
+			return msmvm_fail(err, MSMVM_E_ATTACH, errno,
+					  "cannot attach to the raw tracepoint sched_process_fork "
+					  "(to follow the command's forks): %s", strerror(errno));
+	}
+	return 0;
+}
+
+int msmvm_watch_tgid(struct msmvm *m, uint32_t tgid, struct msmvm_err *err)
+{
+	__u8 one = 1;
+	int fd = msmvm_map_fd(&m->bpf, MSMVM_MAP_watched);
+
+	if (!m->loaded || !m->opts.filter_tree)
+		return msmvm_fail(err, MSMVM_E_USAGE, EINVAL,
+				  "watching a process needs filter_tree, after load");
+	if (bpf_map_update_elem(fd, &tgid, &one, BPF_ANY))
+		return msmvm_fail(err, MSMVM_E_RUNTIME, errno, "cannot watch process %u: %s", tgid,
+				  strerror(errno));
 	return 0;
 }
 
@@ -298,6 +324,7 @@ void msmvm_close(struct msmvm *m)
 	free(m->forgotten);
 	for (int i = 0; i < MSMVM_MAX_PROBES; i++)
 		bpf_link__destroy(m->links[i]);	/* detach first: no probe outlives us */
+	bpf_link__destroy(m->fork_link);
 	msmvm_bpf_destroy(&m->bpf);
 	if (m->tmp_btf_path) {
 		unlink(m->tmp_btf_path);

@@ -23,6 +23,7 @@
 	X(prealloc_allocate_entry)							\
 	X(job_free_entry)								\
 	X(job_free_return)								\
+	X(process_fork)									\
 	X(report_layout)
 
 #define MSMVM_MAPS(X)									\
@@ -35,7 +36,8 @@
 	X(health)									\
 	X(events)									\
 	X(pending_frees)								\
-	X(waiting)
+	X(waiting)									\
+	X(watched)
 
 #define MSMVM_PROG_ID_(name) MSMVM_PROG_##name,
 enum msmvm_prog_id { MSMVM_PROGRAMS(MSMVM_PROG_ID_) MSMVM_NPROGS };
