@@ -28,9 +28,9 @@ SIM=$tmp/msmvm-sim
 pass() { echo "ok $1${2:+ # $2}"; }
 fail() { echo "not ok $1"; shift; for l in "$@"; do echo "#   $l"; done; }
 screen() { tmux capture-pane -p -t "$1"; }
-# wait_screen SESSION PATTERN: up to 10 s for PATTERN (grep -E) on the screen
+# wait_screen SESSION PATTERN: up to 30 s (attaching under load) for PATTERN (grep -E) on the screen
 wait_screen() {
-  for _ in $(seq 50); do screen "$1" | grep -qE "$2" && return 0; sleep 0.2; done
+  for _ in $(seq 150); do screen "$1" | grep -qE "$2" && return 0; sleep 0.2; done
   return 1
 }
 
@@ -80,7 +80,7 @@ fi
 top_pid=$(pgrep -f "^$TOP --sim=$SIM -d 0.5" | head -1)
 cat /proc/"$top_pid"/fdinfo/* 2>/dev/null | sed -n 's/^prog_id:[[:space:]]*//p' >"$tmp/prog_ids"
 tmux send-keys -t "$sess" q
-for _ in $(seq 50); do [ -s "$tmp/rc" ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ -s "$tmp/rc" ] && break; sleep 0.1; done
 # the programs it loaded (ids noted from its fds while it ran) are gone
 left=$(bpftool -j prog show 2>/dev/null | jq --slurpfile ids <(sort -u "$tmp/prog_ids" | jq -R 'tonumber' 2>/dev/null) \
        '[.[] | select(.id as $i | $ids | index($i))] | length')
@@ -124,7 +124,7 @@ while [ $presses -lt 12 ]; do
   tmux send-keys -t "$sess-80" Right
   presses=$((presses + 1))
   # the header changes once the key is taken: wait for that, not for a time
-  for _ in $(seq 50); do [ "$(header "$sess-80")" != "$h" ] && break; sleep 0.1; done
+  for _ in $(seq 150); do [ "$(header "$sess-80")" != "$h" ] && break; sleep 0.1; done
 done
 h=$(header "$sess-80")
 case $h in *WAIT_P50*WAIT_P99*) ;; *) problems+=("WAIT_P50/P99 not reached with $presses →: '$h'") ;; esac
@@ -145,7 +145,7 @@ for _ in $(seq 12); do
   screen "$sess-80" | grep -q "sort WAIT_P99 " && break
   s=$(screen "$sess-80" | head -1)
   tmux send-keys -t "$sess-80" '>'
-  for _ in $(seq 50); do [ "$(screen "$sess-80" | head -1)" != "$s" ] && break; sleep 0.1; done
+  for _ in $(seq 150); do [ "$(screen "$sess-80" | head -1)" != "$s" ] && break; sleep 0.1; done
 done
 wait_screen "$sess-80" "^ +PID +COMM +VMS .*WAIT_P99\*" || true
 h=$(header "$sess-80")
@@ -194,7 +194,7 @@ kill -TERM "$model"; wait "$model" 2>/dev/null; model=
 want=$(jq -r '.processes[] | .pid as $p | .vms[] | "\($p):\(.addr[-6:])"' "$tmp/bg.json" | sort)
 nwant=$(printf '%s\n' "$want" | grep -c .)
 got=
-for _ in $(seq 50); do
+for _ in $(seq 150); do
   got=$(screen "$sess-80" | sed -nE 's/^VM ([0-9]+:[0-9a-f]{6}) .*/\1/p' | sort)
   [ "$got" = "$want" ] && break
   sleep 0.2
@@ -306,14 +306,17 @@ fi
 
 # --- rates in a process's first interval, against the model's summary and log ---
 # A process that appears during an interval: its counts are all that interval's, so
-# binds_s * interval_s is its bind count; where the whole run lies inside the interval (the
-# model's log says when each bind returned, CLOCK_MONOTONIC as ts_ns), that is the model's.
+# binds_s * interval_s is its bind count; where the whole run lies inside the interval, that
+# is the model's. Inside: it started after the last frame written before it was launched
+# (the process did not exist then), and each bind returned (the model's log, CLOCK_MONOTONIC
+# as ts_ns) before the next frame's snapshot.
 "$TOP" --sim="$SIM" -d 3 --json >"$tmp/fi" 2>"$tmp/fi.err" &
 top_pid=$!
 for _ in $(seq 300); do [ -s "$tmp/fi" ] && break; sleep 0.1; done
 problems=()
 checked=
 for try in 1 2 3 4; do
+  n0=$(wc -l <"$tmp/fi")	# whole lines: each frame is written and flushed at once
   "$SIM" run -w mixed -P 2 -n 40 --seed $((30 + try)) -o "$tmp/fi.json" --log "$tmp/fi.log" 2>/dev/null
   hi=$(jq -s '[.[] | select(.ev == "bind") | .ts] | max' "$tmp/fi.log")
   # the frame after the run's last bind
@@ -321,7 +324,7 @@ for try in 1 2 3 4; do
     [ "$(tail -n 1 "$tmp/fi" | jq '.ts_ns')" -gt "$hi" ] 2>/dev/null && break
     sleep 0.1
   done
-  verdicts=$(jq -s -c --slurpfile sum "$tmp/fi.json" --slurpfile log <(jq -c 'select(.ev == "bind")' "$tmp/fi.log") '
+  verdicts=$(jq -s -c --argjson n0 "$n0" --slurpfile sum "$tmp/fi.json" --slurpfile log <(jq -c 'select(.ev == "bind")' "$tmp/fi.log") '
     . as $frames
     | $sum[0].processes[] | .pid as $p | .totals as $truth
     | ([$log[] | select(.pid == $p) | .ts]) as $ts
@@ -329,7 +332,7 @@ for try in 1 2 3 4; do
     | $frames[$k] as $f | $frames[$k - 1] as $pf
     | ($f.processes[] | select(.pid == $p)) as $r
     | { pid: $p,
-        inside: ($k > 0 and ($ts | min) - 200000000 > $pf.ts_ns and ($ts | max) < $f.ts_ns),
+        inside: ($k == $n0 and ($ts | max) < $f.ts_ns),
         interval_ok: (($f.interval_s - ($f.ts_ns - $pf.ts_ns) / 1e9) | fabs < 1e-6),
         binds: ($r.binds_s * $f.interval_s), pages: ($r.pages_s * $f.interval_s),
         truth_binds: $truth.binds, truth_pages: $truth.pages_counted }' "$tmp/fi")
