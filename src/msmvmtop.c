@@ -62,6 +62,7 @@ static struct ui {
 	bool reverse;	/* ascending instead of the default descending */
 	bool paused, detail, help;
 	int selected;	/* row index in the sorted table */
+	int hscroll;	/* columns after COMM scrolled out to the left (←/→) */
 	uint32_t selected_pid;
 	uint32_t filter_pid;
 	bool color, unicode;
@@ -92,9 +93,10 @@ static const char doc[] =
 	"and ERR. Percentiles come from log2 histograms: they are the upper bound of the\n"
 	"bucket the percentile falls in, so they are exact only to a factor of two.\n"
 	"\n"
-	"KEYS: q quit, h or ? help, arrows or j/k select, Enter detail view (histograms),\n"
-	"s or > next sort column, < previous, r reverse, Space pause, + and - interval,\n"
-	"p filter by pid (empty: all).\n"
+	"KEYS: q quit, h or ? help, up/down or j/k select, left/right scroll the\n"
+	"columns, Enter detail view (histograms), s or > next sort column, < previous,\n"
+	"r reverse, Space pause, + and - interval, p filter processes and their VMs by\n"
+	"pid (empty: all).\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    sudo msmvmtop                   # the running kernel's msm driver\n"
@@ -269,23 +271,87 @@ static void fmt_cell(char *buf, size_t sz, const struct msmvm_proc_row *r, enum 
 	}
 }
 
+/*
+ * The columns on screen, left to right, each whole (a header is never cut). PID, the sort
+ * column and COMM (narrowed down to 5 if need be) come first; the others follow in their
+ * order from the horizontal scroll position (ui.hscroll, an index into the columns after
+ * COMM) as long as they fit. The sort column stays in its place when that is in view, else
+ * it is pinned on the side it lies on.
+ */
+struct layout {
+	int n;
+	enum col c[COL_COUNT_];
+	int w[COL_COUNT_];
+	int hidden_left, hidden_right;	/* scrollable columns out of view */
+};
+
+#define COL_SCROLL0 (COL_COMM + 1)	/* the first scrollable column */
+
+static void layout_all(struct layout *L)
+{
+	memset(L, 0, sizeof(*L));
+	for (int c = 0; c < COL_COUNT_; c++) {
+		L->c[L->n] = (enum col)c;
+		L->w[L->n++] = cols[c].width;
+	}
+}
+
+static void layout_fit(struct layout *L, int width)
+{
+	enum col sort = ui.sort;
+	bool sort_scrolls = sort >= COL_SCROLL0;
+	int avail = width + 1;	/* each column takes its width and a space; the last one's may go */
+	int comm_w, first = COL_SCROLL0 + ui.hscroll, last = first - 1;
+
+	memset(L, 0, sizeof(*L));
+	avail -= cols[COL_PID].width + 1;
+	if (sort_scrolls)
+		avail -= cols[sort].width + 1;
+	comm_w = avail - 1 < cols[COL_COMM].width ? avail - 1 : cols[COL_COMM].width;
+	if (comm_w < 5)
+		comm_w = 5;	/* "COMM*" */
+	avail -= comm_w + 1;
+	for (int c = first; c < COL_COUNT_; c++) {
+		if (c == (int)sort) {	/* counted above */
+			last = c;
+			continue;
+		}
+		if (cols[c].width + 1 > avail)
+			break;
+		avail -= cols[c].width + 1;
+		last = c;
+	}
+
+	L->c[L->n] = COL_PID, L->w[L->n++] = cols[COL_PID].width;
+	L->c[L->n] = COL_COMM, L->w[L->n++] = comm_w;
+	if (sort_scrolls && (int)sort < first)
+		L->c[L->n] = sort, L->w[L->n++] = cols[sort].width;
+	for (int c = first; c <= last; c++)
+		L->c[L->n] = (enum col)c, L->w[L->n++] = cols[c].width;
+	if (sort_scrolls && (int)sort > last)
+		L->c[L->n] = sort, L->w[L->n++] = cols[sort].width;
+	L->hidden_left = first - COL_SCROLL0 - (sort_scrolls && (int)sort < first);
+	L->hidden_right = COL_COUNT_ - 1 - last - (sort_scrolls && (int)sort > last);
+}
+
 /* One table line (header when r is NULL) into buf, at most `width` columns. */
-static void table_line(char *buf, size_t sz, const struct msmvm_proc_row *r, int width)
+static void table_line(char *buf, size_t sz, const struct msmvm_proc_row *r,
+		       const struct layout *L, int width)
 {
 	size_t len = 0;
 
 	buf[0] = 0;
-	for (int c = 0; c < COL_COUNT_ && (int)len < width; c++) {
+	for (int i = 0; i < L->n && (int)len < width; i++) {
+		enum col c = L->c[i];
 		char cell[64];
 
 		if (r) {
-			fmt_cell(cell, sizeof(cell), r, (enum col)c);
+			fmt_cell(cell, sizeof(cell), r, c);
 		} else {
-			snprintf(cell, sizeof(cell), "%s%s", cols[c].name,
-				 c == (int)ui.sort ? "*" : "");
+			snprintf(cell, sizeof(cell), "%s%s", cols[c].name, c == ui.sort ? "*" : "");
 		}
 		len += (size_t)snprintf(buf + len, sz - len, c == COL_COMM ? "%-*.*s " : "%*.*s ",
-					cols[c].width, cols[c].width, cell);
+					L->w[i], L->w[i], cell);
 		if (len >= sz)
 			len = sz - 1;
 	}
@@ -328,18 +394,16 @@ static int cmp_vm_busy(const void *a, const void *b)
 	return x->binds_s < y->binds_s ? 1 : x->binds_s > y->binds_s ? -1 : 0;
 }
 
-/* "VM 0x55… pid 123 sparse-0  [#####.....] 812/1024 pg 3.2MiB peak 1190" */
+/* "VM 4148:6ef550 sparse-0  [#####.....] 812/1024pg 3.2MiB peak 1190" */
 static void vm_gauge_line(char *buf, size_t sz, const struct msmvm_vm_row *v, int width,
 			  int *fill, int *barw)
 {
-	char head[96], tail[128];
+	char head[96], tail[128], id[32];
 	int64_t shown = v->in_flight < 0 ? 0 : v->in_flight;
 
-	if (v->vm == MSMVM_VM_EXITED)
-		snprintf(head, sizeof(head), "VM %-6s %u %-10.10s ", "exited", v->owner_tgid, v->comm);
-	else
-		snprintf(head, sizeof(head), "VM %-6" PRIx64 " %u %-10.10s ", v->vm & 0xffffff,
-			 v->owner_tgid, v->comm);
+	/* owner:address, as the model's VMs share one address in their own processes */
+	snprintf(head, sizeof(head), "VM %-14s %-10.10s ", msmvm_vm_short_id(v, id, sizeof(id)),
+		 v->comm);
 	snprintf(tail, sizeof(tail), " %" PRId64 "/%" PRId64 "pg %.1fMiB peak %" PRId64, v->in_flight,
 		 env.limit, (double)v->in_flight * PAGE_KIB / 1024, v->peak_in_flight);
 	*barw = width - (int)strlen(head) - (int)strlen(tail) - 2;
@@ -377,15 +441,17 @@ static void print_batch_frame(const struct msmvm_frame *f, const struct msmvm_pl
 	struct msmvm_vm_row *vms = calloc((size_t)f->nvms + 1, sizeof(*vms));
 	char line[512], spark[512];
 	time_t t = time(NULL);
+	struct layout all;
 	char tbuf[16];
 	int fill, barw, n;
 
 	if (!rows || !vms)
 		goto out;
 	strftime(tbuf, sizeof(tbuf), "%H:%M:%S", localtime(&t));
-	printf("msmvmtop %s  %s (%s hooks)  binds/s %.0f  pages/s %.0f  drops %" PRIu64 "\n", tbuf,
-	       plan->target, plan->kind == MSMVM_PLAN_DIRECT ? "direct" : "fallback", f->binds_s,
-	       f->pages_s, f->snap.health[MSMVM_H_RINGBUF_DROPS]);
+	printf("msmvmtop %s  %s (%s hooks)  binds/s %.0f  pages/s %.0f  drops %" PRIu64
+	       "  interval %.3fs\n", tbuf, plan->target,
+	       plan->kind == MSMVM_PLAN_DIRECT ? "direct" : "fallback", f->binds_s, f->pages_s,
+	       f->snap.health[MSMVM_H_RINGBUF_DROPS], f->interval_s);
 	memcpy(vms, f->vms, sizeof(*vms) * (size_t)f->nvms);
 	qsort(vms, (size_t)f->nvms, sizeof(*vms), cmp_vm_busy);
 	for (int i = 0; i < f->nvms; i++) {
@@ -401,10 +467,11 @@ static void print_batch_frame(const struct msmvm_frame *f, const struct msmvm_pl
 		       msmvm_counter_value(&f->snap.totals.c, i));
 	printf("\n");
 	n = table_rows(f, rows);
-	table_line(line, sizeof(line), NULL, 200);
+	layout_all(&all);
+	table_line(line, sizeof(line), NULL, &all, 200);
 	printf("%s\n", line);
 	for (int i = 0; i < n; i++) {
-		table_line(line, sizeof(line), &rows[i], 200);
+		table_line(line, sizeof(line), &rows[i], &all, 200);
 		printf("%s\n", line);
 	}
 	printf("\n");
@@ -494,35 +561,106 @@ static void draw_help(void)
 		"",
 		"  q          quit",
 		"  h, ?       this help (any key closes it)",
-		"  j/k, arrows  select a process",
+		"  j/k, up/down  select a process",
+		"  left/right scroll the process columns (PID, COMM and the sort",
+		"             column stay)",
 		"  Enter      detail view: wait latency and overcount histograms",
 		"  s, >       sort by the next column;  <  the previous one",
 		"  r          reverse the sort",
 		"  Space      pause / resume",
 		"  + / -      longer / shorter interval",
-		"  p          filter by pid (empty: all)",
+		"  p          filter processes and their VMs by pid (empty: all)",
 		"",
 		"WAIT_P50/P99 are log2-bucket upper bounds over the last interval;",
 		"WAIT_MAX, OVER%, INTR and ERR are since start. stall = share of the",
 		"interval with a thread of that VM in the throttle (PSI 'some').",
+		"VM ids are OWNER_PID:the address's last 6 hex digits.",
 	};
 	int n = (int)(sizeof(lines) / sizeof(lines[0]));
 
-	for (int i = 0; i < n && i < LINES - 1; i++) {
-		move(i + 1, 2);
-		clrtoeol();
+	for (int i = 0; i < n && i + 1 < LINES - 1; i++)
 		mvprintw(i + 1, 2, "%.*s", COLS - 4, lines[i]);
-	}
 }
 
+/* Once the command has ended, the status line says how, in place of the target, until q. */
+static void note_command_end(void)
+{
+	char how[64];
+
+	if (ui.cmd_status[0] || !msmvm_cli_command_exited())
+		return;
+	msmvm_command_describe(msmvm_cli_command(), how, sizeof(how));
+	snprintf(ui.cmd_status, sizeof(ui.cmd_status), "%s %s", msmvm_cli_command()->argv[0], how);
+}
+
+static void draw_status(const struct msmvm_frame *f, const struct msmvm_plan *plan)
+{
+	char line[1024];
+
+	snprintf(line, sizeof(line), " %s | %s hooks | drops %" PRIu64 " | missed %" PRIu64
+		 " | q quit h help",
+		 ui.cmd_status[0] ? ui.cmd_status : plan->target,
+		 plan->kind == MSMVM_PLAN_DIRECT ? "direct" : "fallback",
+		 f ? f->snap.health[MSMVM_H_RINGBUF_DROPS] : 0,
+		 f ? f->snap.health[MSMVM_H_THREAD_STATE_MISSING] +
+			 f->snap.health[MSMVM_H_JOB_STATE_MISSING] +
+			 f->snap.health[MSMVM_H_MAP_UPDATE_FAILED] : 0);
+	ui_attr_on(PAIR_HEAD, 0);
+	mvprintw(LINES - 1, 0, "%-*.*s", COLS, COLS, line);
+	ui_attr_off(PAIR_HEAD, 0);
+}
+
+/* The title: what is shown; on its right, the columns scrolled out of view, if any. */
+static void draw_title(const struct msmvm_frame *f, const struct layout *L)
+{
+	char line[512], more[64] = "";
+	int w = COLS;
+
+	if (L && (L->hidden_left || L->hidden_right)) {
+		snprintf(more, sizeof(more), " %s%d %s%d cols ", ui.unicode ? "←" : "<",
+			 L->hidden_left, ui.unicode ? "→" : ">", L->hidden_right);
+		w -= (int)strlen(more) - (ui.unicode ? 4 : 0);	/* the arrows take 3 bytes, 1 column */
+		if (w < 0)
+			w = 0;
+	}
+	snprintf(line, sizeof(line),
+		 " msmvmtop  every %.2gs  binds/s %.0f  pages/s %.0f  sort %s %s%s%s", env.interval,
+		 f ? f->binds_s : 0, f ? f->pages_s : 0, cols[ui.sort].name,
+		 ui.reverse ? "asc" : "desc", ui.paused ? "  [paused]" : "",
+		 ui.filter_pid ? "  [pid filter]" : "");
+	ui_attr_on(PAIR_HEAD, A_BOLD);
+	mvprintw(0, 0, "%-*.*s", COLS, COLS, "");
+	mvprintw(0, 0, "%-*.*s", w, w, line);
+	if (more[0] && w > 0)
+		mvprintw(0, w, "%s", more);
+	ui_attr_off(PAIR_HEAD, A_BOLD);
+}
+
+/* f NULL: the first interval is not over yet. */
 static void draw(const struct msmvm_frame *f, const struct msmvm_plan *plan)
 {
-	struct msmvm_proc_row *rows = calloc((size_t)f->nprocs + 1, sizeof(*rows));
-	struct msmvm_vm_row *vms = calloc((size_t)f->nvms + 1, sizeof(*vms));
+	struct msmvm_proc_row *rows = NULL;
+	struct msmvm_vm_row *vms = NULL;
+	struct layout L;
 	char line[1024];
-	int y = 0, n, vms_shown, two_line, table_rows_avail, detail_h = 0;
+	int y = 1, n, nvms = 0, vms_shown, two_line, table_rows_avail, detail_h = 0;
 
 	erase();
+	layout_fit(&L, COLS);
+	if (ui.help) {	/* on a clean screen: nothing of the view beneath */
+		draw_title(f, NULL);
+		draw_help();
+		draw_status(f, plan);
+		goto out;
+	}
+	if (!f) {
+		draw_title(NULL, &L);
+		mvprintw(y, 0, "%.*s", COLS, "(counting the first interval)");
+		draw_status(NULL, plan);
+		goto out;
+	}
+	rows = calloc((size_t)f->nprocs + 1, sizeof(*rows));
+	vms = calloc((size_t)f->nvms + 1, sizeof(*vms));
 	if (!rows || !vms)
 		goto out;
 	n = table_rows(f, rows);
@@ -535,28 +673,23 @@ static void draw(const struct msmvm_frame *f, const struct msmvm_plan *plan)
 		ui.selected = n ? n - 1 : 0;
 	if (n)
 		ui.selected_pid = rows[ui.selected].tgid;
-
-	/* title */
-	ui_attr_on(PAIR_HEAD, A_BOLD);
-	snprintf(line, sizeof(line),
-		 " msmvmtop  every %.2gs  binds/s %.0f  pages/s %.0f  sort %s %s%s%s", env.interval,
-		 f->binds_s, f->pages_s, cols[ui.sort].name, ui.reverse ? "asc" : "desc",
-		 ui.paused ? "  [paused]" : "", ui.filter_pid ? "  [pid filter]" : "");
-	mvprintw(y++, 0, "%-*.*s", COLS, COLS, line);
-	ui_attr_off(PAIR_HEAD, A_BOLD);
+	draw_title(f, &L);
 
 	/*
 	 * Space: title, status, table header and every process row come first; then the
 	 * detail view when asked for (at least 8 lines); then the VM gauges, two lines each
-	 * (with the sparkline) where they fit, else one line each, else a count.
+	 * (with the sparkline) where they fit, else one line each, else a count. The pid
+	 * filter keeps the VMs of the processes it keeps.
 	 */
-	memcpy(vms, f->vms, sizeof(*vms) * (size_t)f->nvms);
-	qsort(vms, (size_t)f->nvms, sizeof(*vms), cmp_vm_busy);
+	for (int i = 0; i < f->nvms; i++)
+		if (!ui.filter_pid || f->vms[i].owner_tgid == ui.filter_pid)
+			vms[nvms++] = f->vms[i];
+	qsort(vms, (size_t)nvms, sizeof(*vms), cmp_vm_busy);
 	{
 		int spare = LINES - 3 - (n ? n : 1);
-		int want = f->nvms;
+		int want = nvms;
 
-		if (ui.detail && spare >= 8) {
+		if (ui.detail && n && spare >= 8) {
 			detail_h = spare - 2 * want - 1 >= 12 ? spare - 2 * want - 1 : 8;
 			if (detail_h > 16)
 				detail_h = 16;
@@ -604,11 +737,11 @@ static void draw(const struct msmvm_frame *f, const struct msmvm_plan *plan)
 			y++;
 		}
 	}
-	if (vms_shown < f->nvms && y < LINES - 3)
-		mvprintw(y++, 0, "... and %d more VMs", f->nvms - vms_shown);
+	if (vms_shown < nvms && y < LINES - 3)
+		mvprintw(y++, 0, "... and %d more VMs", nvms - vms_shown);
 
 	/* process table */
-	table_line(line, sizeof(line), NULL, COLS);
+	table_line(line, sizeof(line), NULL, &L, COLS);
 	ui_attr_on(PAIR_HEAD, 0);
 	mvprintw(y++, 0, "%-*.*s", COLS, COLS, line);
 	ui_attr_off(PAIR_HEAD, 0);
@@ -617,7 +750,7 @@ static void draw(const struct msmvm_frame *f, const struct msmvm_plan *plan)
 		int first = ui.selected >= table_rows_avail ? ui.selected - table_rows_avail + 1 : 0;
 
 		for (int i = first; i < n && y < LINES - 1 - detail_h; i++) {
-			table_line(line, sizeof(line), &rows[i], COLS);
+			table_line(line, sizeof(line), &rows[i], &L, COLS);
 			if (i == ui.selected)
 				ui_attr_on(PAIR_SEL, 0);
 			mvprintw(y++, 0, "%-*.*s", COLS, COLS, line);
@@ -627,7 +760,7 @@ static void draw(const struct msmvm_frame *f, const struct msmvm_plan *plan)
 		if (!n)
 			mvprintw(y++, 0, "(no VM_BIND yet%s)", ui.filter_pid ? " from this pid" : "");
 	}
-	if (detail_h && n) {
+	if (detail_h) {
 		const struct msmvm_proc_row *r = &rows[ui.selected];
 		int w = COLS / 2 - 1, yy = LINES - 1 - detail_h;
 		char title[128];
@@ -638,23 +771,13 @@ static void draw(const struct msmvm_frame *f, const struct msmvm_plan *plan)
 			 r->overcount_pct);
 		draw_hist(yy, w + 2, detail_h, w, title, &r->s->hist[MSMVM_HIST_OVERCOUNT_PAGES],
 			  "pages");
+	} else if (ui.detail && !n) {
+		mvprintw(LINES - 2, 0, "%.*s", COLS,
+			 "(detail view: no process to show yet; it opens once one binds)");
 	} else if (ui.detail) {
 		mvprintw(LINES - 2, 0, "%.*s", COLS, "(terminal too small for the detail view)");
 	}
-	if (ui.help)
-		draw_help();
-
-	/* status line (once the command has ended, that in place of the target) */
-	snprintf(line, sizeof(line), " %s | %s hooks | drops %" PRIu64 " | missed %" PRIu64
-		 " | q quit h help",
-		 ui.cmd_status[0] ? ui.cmd_status : plan->target, plan->kind == MSMVM_PLAN_DIRECT ? "direct" : "fallback",
-		 f->snap.health[MSMVM_H_RINGBUF_DROPS],
-		 f->snap.health[MSMVM_H_THREAD_STATE_MISSING] +
-			 f->snap.health[MSMVM_H_JOB_STATE_MISSING] +
-			 f->snap.health[MSMVM_H_MAP_UPDATE_FAILED]);
-	ui_attr_on(PAIR_HEAD, 0);
-	mvprintw(LINES - 1, 0, "%-*.*s", COLS, COLS, line);
-	ui_attr_off(PAIR_HEAD, 0);
+	draw_status(f, plan);
 out:
 	refresh();
 	free(rows);
@@ -710,6 +833,16 @@ static bool handle_key(int ch, int nrows)
 			ui.selected--;
 		ui.selected_pid = 0;
 		return true;
+	case KEY_RIGHT: case KEY_LEFT: {
+		struct layout L;
+
+		layout_fit(&L, COLS);
+		if (ch == KEY_RIGHT && L.hidden_right)
+			ui.hscroll++;
+		if (ch == KEY_LEFT && ui.hscroll > 0)
+			ui.hscroll--;
+		return true;
+	}
 	case '\n': case KEY_ENTER: case '\r':
 		ui.detail = !ui.detail;
 		return true;
@@ -822,6 +955,7 @@ int main(int argc, char **argv)
 	struct msmvm *m = NULL;
 	struct msmvm_err err;
 	bool have_prev = false, screen = false, unloaded = false, cmd_done = false;
+	uint64_t t_start, t_next;
 	long frames = 0;
 	int ret = 0;
 
@@ -848,6 +982,7 @@ int main(int argc, char **argv)
 		msmvm_history_free(hist);
 		return err.kind == MSMVM_E_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
 	}
+	t_start = msmvm_now_ns();	/* the probes count from here */
 	msmvm_driver_watch_start(&watch, m);	/* gone already: the first poll says so */
 	/* before initscr(): ncurses then leaves them to us, and endwin() below restores the tty */
 	msmvm_cli_catch_signals(on_signal);
@@ -862,26 +997,45 @@ int main(int argc, char **argv)
 	}
 
 	/*
-	 * The command's exit ends batch and JSON (said on stderr); the dashboard stays, its
-	 * status line saying so, until q (said on stderr too once the screen is restored).
+	 * The first frame comes an interval after the attach (on the screen at most a second),
+	 * its rates over that time: the probes count from the attach on. The command's exit
+	 * ends batch and JSON at once, with a last frame (said on stderr); the dashboard
+	 * stays, its status line saying so, until q (said on stderr too once the screen is
+	 * restored).
 	 */
-	while (!exiting && !unloaded && !(cmd_done = !screen && msmvm_cli_command_exited())) {
-		uint64_t t_next;
+	t_next = t_start + (uint64_t)((screen && env.interval > 1 ? 1 : env.interval) * 1e9);
+	while (!exiting && !unloaded) {
+		do {
+			/* rmmod: checked at least every 250 ms, whatever the interval */
+			if (msmvm_driver_watch_poll(&watch) == MSMVM_DRIVER_UNLOADED) {
+				unloaded = true;
+				break;
+			}
+			if (screen) {
+				int64_t wait_ms = ((int64_t)t_next - (int64_t)msmvm_now_ns()) / 1000000;
 
-		if (screen && !ui.cmd_status[0] && msmvm_cli_command_exited()) {
-			char how[64];
+				/* draw, then wait for a key until the next frame is due */
+				draw(have_prev ? &prev : NULL, msmvm_get_plan(m));
+				timeout(wait_ms > 250 ? 250 : wait_ms > 0 ? (int)wait_ms : 0);
+				handle_key(getch(), prev.nprocs);
+				note_command_end();
+			} else if ((cmd_done = msmvm_cli_command_exited())) {
+				break;
+			} else {
+				struct timespec nap = { 0, 20 * 1000000 };
 
-			msmvm_command_describe(msmvm_cli_command(), how, sizeof(how));
-			snprintf(ui.cmd_status, sizeof(ui.cmd_status), "%s %s",
-				 msmvm_cli_command()->argv[0], how);
-		}
+				nanosleep(&nap, NULL);
+			}
+		} while (!exiting && msmvm_now_ns() < t_next);
+		if (exiting || unloaded || cmd_done)
+			break;
 
 		if (!ui.paused || !have_prev) {
 			if (msmvm_snapshot(m, &snap, &err)) {
 				ret = EXIT_RUNTIME;
 				break;
 			}
-			msmvm_frame_build(&cur, &snap, have_prev ? &prev.snap : NULL, hist);
+			msmvm_frame_build(&cur, &snap, have_prev ? &prev.snap : NULL, t_start, hist);
 			if (have_prev)
 				msmvm_frame_free(&prev);
 			prev = cur;
@@ -893,27 +1047,7 @@ int main(int argc, char **argv)
 			print_batch_frame(&prev, msmvm_get_plan(m));
 		if ((env.json || env.batch) && env.frames && ++frames >= env.frames)
 			break;
-
 		t_next = msmvm_now_ns() + (uint64_t)(env.interval * 1e9);
-		do {
-			/* rmmod: checked at least every 250 ms, whatever the interval */
-			if (msmvm_driver_watch_poll(&watch) == MSMVM_DRIVER_UNLOADED) {
-				unloaded = true;
-				break;
-			}
-			if (screen) {
-				int wait_ms = (int)((t_next - msmvm_now_ns()) / 1000000);
-
-				/* draw, then wait for a key until the next frame is due */
-				draw(&prev, msmvm_get_plan(m));
-				timeout(wait_ms > 250 ? 250 : wait_ms > 0 ? wait_ms : 0);
-				handle_key(getch(), prev.nprocs);
-			} else {
-				struct timespec nap = { 0, 20 * 1000000 };
-
-				nanosleep(&nap, NULL);
-			}
-		} while (!exiting && msmvm_now_ns() < t_next);
 	}
 	if (screen)
 		endwin();
@@ -928,7 +1062,7 @@ int main(int argc, char **argv)
 	 */
 	if (((env.json || env.batch) && (exiting || cmd_done)) || unloaded) {
 		if (msmvm_snapshot(m, &snap, &err) == 0) {
-			msmvm_frame_build(&cur, &snap, have_prev ? &prev.snap : NULL, hist);
+			msmvm_frame_build(&cur, &snap, have_prev ? &prev.snap : NULL, t_start, hist);
 			if (env.json)
 				print_json_frame(&cur, msmvm_get_plan(m));
 			else

@@ -53,12 +53,18 @@ struct msmvm_history *msmvm_history_new(void);
 void msmvm_history_free(struct msmvm_history *h);
 
 /*
- * Build a frame from `now` (taken over: the frame owns it) and the previous snapshot
- * (NULL for the first frame: rates are then zero). Records in_flight into `hist`.
+ * Build a frame from `now` (taken over: the frame owns it) and the previous snapshot.
+ * Rates are over the time since `prev`; a process or VM not in `prev` appeared since, so
+ * all its counts are the interval's. For the first frame (prev NULL) they are over the
+ * time since since_ns (CLOCK_MONOTONIC, when counting began; 0: rates are zero).
+ * Records in_flight into `hist`.
  */
 int msmvm_frame_build(struct msmvm_frame *f, struct msmvm_snapshot *now,
-		      const struct msmvm_snapshot *prev, struct msmvm_history *hist);
+		      const struct msmvm_snapshot *prev, uint64_t since_ns,
+		      struct msmvm_history *hist);
 void msmvm_frame_free(struct msmvm_frame *f);
+/* A VM's id across processes: "PID:xxxxxx", owner and low 24 bits of the address. */
+const char *msmvm_vm_short_id(const struct msmvm_vm_row *r, char *buf, size_t size);
 json_object *msmvm_frame_json(const struct msmvm_frame *f, const struct msmvm_plan *plan);
 
 #endif

@@ -84,16 +84,34 @@ static double rate(uint64_t now, uint64_t before, double secs)
 	return secs > 0 && now >= before ? (double)(now - before) / secs : 0;
 }
 
-int msmvm_frame_build(struct msmvm_frame *f, struct msmvm_snapshot *now,
-		      const struct msmvm_snapshot *prev, struct msmvm_history *hist)
+const char *msmvm_vm_short_id(const struct msmvm_vm_row *r, char *buf, size_t size)
 {
+	if (r->vm == MSMVM_VM_EXITED)
+		snprintf(buf, size, "exited");
+	else
+		snprintf(buf, size, "%u:%06" PRIx64, r->owner_tgid, r->vm & 0xffffff);
+	return buf;
+}
+
+int msmvm_frame_build(struct msmvm_frame *f, struct msmvm_snapshot *now,
+		      const struct msmvm_snapshot *prev, uint64_t since_ns,
+		      struct msmvm_history *hist)
+{
+	static const struct msmvm_vm_snap no_vm;
+	static const struct msmvm_proc_snap no_proc;
+	uint64_t from;
 	double secs;
 
 	memset(f, 0, sizeof(*f));
 	f->snap = *now;
 	memset(now, 0, sizeof(*now));	/* the frame owns it now */
-	secs = prev && f->snap.ts_ns > prev->ts_ns ? (double)(f->snap.ts_ns - prev->ts_ns) / 1e9
-						   : 0;
+	/*
+	 * The rates are over [from, now]. A process or VM missing from `prev` appeared after
+	 * it (it had no counts then), so its counts so far are all this interval's; without
+	 * `prev`, counting began at since_ns (the probes' attach), so they are all since then.
+	 */
+	from = prev ? prev->ts_ns : since_ns;
+	secs = from && f->snap.ts_ns > from ? (double)(f->snap.ts_ns - from) / 1e9 : 0;
 	f->interval_s = secs;
 	f->vms = calloc((size_t)f->snap.nvms + 1, sizeof(*f->vms));
 	f->procs = calloc((size_t)f->snap.nprocs + 1, sizeof(*f->procs));
@@ -107,6 +125,8 @@ int msmvm_frame_build(struct msmvm_frame *f, struct msmvm_snapshot *now,
 		struct msmvm_vm_row *r = &f->vms[f->nvms++];
 		struct history_entry *he = hist ? history_get(hist, v->vm, v->scope) : NULL;
 
+		if (!pv)	/* appeared since: nothing counted then */
+			pv = &no_vm;
 		r->vm = v->vm;
 		r->scope = v->scope;
 		r->owner_tgid = v->owner_tgid;
@@ -118,7 +138,7 @@ int msmvm_frame_build(struct msmvm_frame *f, struct msmvm_snapshot *now,
 		r->waiters = v->s.waiters;
 		r->s = &v->s;
 		/* the "(exited)" row grows when processes are forgotten: that is not a rate */
-		if (pv && v->vm != MSMVM_VM_EXITED) {
+		if (v->vm != MSMVM_VM_EXITED) {
 			r->binds_s = rate(v->s.c.binds, pv->s.c.binds, secs);
 			r->pages_s = rate(v->s.c.pages_counted, pv->s.c.pages_counted, secs);
 			if (secs > 0 && v->stall_ns >= pv->stall_ns)
@@ -142,6 +162,8 @@ int msmvm_frame_build(struct msmvm_frame *f, struct msmvm_snapshot *now,
 		const struct msmvm_counters *c = &p->s.c;
 		struct msmvm_hist wait = p->s.hist[MSMVM_HIST_WAIT_NS];
 
+		if (!pp)
+			pp = &no_proc;
 		r->tgid = p->tgid;
 		memcpy(r->comm, p->comm, sizeof(r->comm));
 		r->nvms = p->nvms;
@@ -154,7 +176,7 @@ int msmvm_frame_build(struct msmvm_frame *f, struct msmvm_snapshot *now,
 				  (double)c->pages_counted
 			: 0;
 		r->s = &p->s;
-		if (pp && p->tgid) {
+		if (p->tgid) {	/* tgid 0: the exited processes' row, no rate */
 			r->binds_s = rate(c->binds, pp->s.c.binds, secs);
 			r->ops_s = rate(c->ops, pp->s.c.ops, secs);
 			r->pages_s = rate(c->pages_counted, pp->s.c.pages_counted, secs);
@@ -211,6 +233,8 @@ json_object *msmvm_frame_json(const struct msmvm_frame *f, const struct msmvm_pl
 
 		msmvm_vm_name(r->vm, addr, sizeof(addr));
 		json_object_object_add(v, "addr", json_object_new_string(addr));
+		json_object_object_add(v, "id", json_object_new_string(
+				msmvm_vm_short_id(r, addr, sizeof(addr))));
 		json_object_object_add(v, "pid", json_object_new_int64(r->owner_tgid));
 		json_object_object_add(v, "comm", json_object_new_string(r->comm));
 		json_object_object_add(v, "in_flight", json_object_new_int64(r->in_flight));
