@@ -10,7 +10,7 @@
 # the paths of array elements themselves (an example shows one process of many, a histogram
 # a few buckets). The tool's side is the union over every object of that kind it printed in
 # these runs, all watching the same model run (a storm, so that waits and alerts happen):
-#   msmvm-stat --sim --json -P 0.5 (intervals and final), msmvm-stat --replay --json -P of
+#   msmvm-stat --sim --json -P 0.2 (intervals and final), msmvm-stat --replay --json -P of
 #   msmvm-trace's recording of it, and of the recording cut short (final, with "replay");
 #   msmvmtop --sim --json; msmvm-alert --sim --json with triggers that fire on a storm;
 #   msmvm-sim run's summary.
@@ -101,7 +101,7 @@ wait_for() {
   return 1
 }
 
-"$B/msmvm-stat" --sim="$SIM" --json -P 0.5 >"$out/stat.json" 2>"$tmp/stat.err" &
+"$B/msmvm-stat" --sim="$SIM" --json -P 0.2 >"$out/stat.json" 2>"$tmp/stat.err" &
 stat_pid=$!; pids+=("$stat_pid")
 "$B/msmvmtop" --sim="$SIM" --json -d 0.5 >"$out/top.json" 2>"$tmp/top.err" &
 top_pid=$!; pids+=("$top_pid")
@@ -122,7 +122,7 @@ if [ ${#ready[@]} -gt 0 ]; then
 fi
 # a storm over two processes with two VMs each: waits (wait-max, stall) and jobs that take
 # long enough for a wedge check to see threads waiting
-"$SIM" run -w storm -P 2 --vms 2 -n 60 --job-cost 3000 --seed 7 -o "$out/summary.json" 2>"$tmp/sim.err" ||
+"$SIM" run -w storm -P 2 --vms 2 -n 60 -r 60 --job-cost 30000 --seed 7 -o "$out/summary.json" 2>"$tmp/sim.err" ||
   fail docs_json_run "msmvm-sim run failed: $(cat "$tmp/sim.err")"
 # two more intervals after the run (gauges at rest), then end them all as Ctrl-C does
 n0=$(grep -c "\"type\":\"interval\"" "$out/stat.json")
@@ -154,6 +154,26 @@ else
   fail docs_json_replay_truncated "${problems[@]}"
 fi
 [ -s "$out/alert.json" ] || fail docs_json_run "msmvm-alert fired nothing on the storm: $(tail -3 "$tmp/alert.err")"
+
+# msmvm-stat's intervals against the model: their deltas add up to the model's counts, in
+# total and per process (-P), and the last gauges are the model's final in_flight and drift
+# (the run ended two intervals before msmvm-stat did)
+diffs=$(jq -rs --slurpfile m "$out/summary.json" '
+  def exact: ["binds","ops","errors","pages_counted","pages_used","pages_overcount","waits","interrupted_waits"];
+  [.[] | select(.type == "interval")] as $iv | $m[0] as $m
+  | (exact[] as $k | ([$iv[].deltas[$k]] | add) as $a
+     | select($a != $m.totals[$k]) | "totals \($k): intervals add up to \($a), model \($m.totals[$k])"),
+    ($m.processes[] as $mp | exact[] as $k
+     | ([$iv[].processes[]? | select(.pid == $mp.pid) | .deltas[$k]] | add // 0) as $a
+     | select($a != $mp.totals[$k]) | "process \($mp.pid) \($k): intervals add up to \($a), model \($mp.totals[$k])"),
+    (["in_flight","drift"][] as $k | select($iv[-1].gauges[$k] != $m.totals[$k])
+     | "last interval gauges.\($k) \($iv[-1].gauges[$k]), model \($m.totals[$k])")
+' "$out/stat.json" 2>&1)
+if [ -z "$diffs" ]; then
+  pass stat_interval_deltas_add_up "$(grep -c '"type":"interval"' "$out/stat.json") intervals, $(jq '.processes | length' "$out/summary.json") processes"
+else
+  fail stat_interval_deltas_add_up "$diffs"
+fi
 
 # DOCS_JSON_KEEP=DIR: keep what the tools printed there (to write an example from)
 [ -n "${DOCS_JSON_KEEP:-}" ] && cp "$out"/*.json "$DOCS_JSON_KEEP"/
