@@ -92,8 +92,7 @@ mkdir -p "$out"
 
 # wait_for FILE PATTERN PID: up to 60 s (a loaded machine) for PATTERN in FILE
 wait_for() {
-  local i
-  for i in $(seq 1200); do
+  for _ in $(seq 1200); do
     grep -q "$2" "$1" 2>/dev/null && return 0
     kill -0 "$3" 2>/dev/null || return 1
     sleep 0.05

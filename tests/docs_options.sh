@@ -40,6 +40,7 @@ doc_mentions() {
   # code spans (one a line) and indented lines (an indented line that names no option adds
   # nothing); one whose command is another program (`protoc --decode`, `make run`) is that
   # program's: its first word, past sudo, VAR=value and a directory, is neither TOOL nor an option
+  # shellcheck disable=SC2016  # backticks: Markdown's, not the shell's
   text=$( { grep -oE '`[^`]+`' "$2" | tr -d '`'; grep -E '^(    |	)' "$2"; } |
     sed -E 's/^[[:space:]]+//; s/^sudo +//; s/^([A-Z_]+=[^ ]* +)+//; s,^[^ /]*/,,' |
     awk -v tool="$1" '{ w = $1 } w ~ /^[A-Za-z][A-Za-z0-9_.+-]*:?$/ && w != tool { next } { print }')
@@ -53,7 +54,7 @@ doc_mentions() {
 
 # word_in FILE WORD: WORD in FILE's text, not as part of a longer option or word
 word_in() {
-  grep -qE -- "(^|[^[:alnum:]-])$(sed 's/[?]/[?]/g' <<<"$2")([^[:alnum:]-]|\$)" "$1"
+  grep -qE -- "(^|[^[:alnum:]-])${2//\?/[?]}([^[:alnum:]-]|\$)" "$1"
 }
 
 for tool in $MSMVM_TOOLS; do
@@ -106,6 +107,7 @@ else
   timeout 30 "$alert" --config "$tmp/c.conf" --check-config >/dev/null 2>&1
   rc2=$?
   alert_config_keys "$alert" "$tmp" | sort -u >"$tmp/keys"
+  # shellcheck disable=SC2016  # backticks: Markdown's, not the shell's
   awk '
     /^Options that are not config keys/ { on = 1; next }
     on && /^- / { print; next }
