@@ -50,7 +50,7 @@ static struct env {
 	struct msmvm_opts o;
 	struct msmvm_alert_cfg cfg;
 	const char *config_path;
-	bool keep_caps, no_reattach, check_config;
+	bool check_config;
 } env = { .o = { .target = MSMVM_TARGET_KERNEL } };
 
 static volatile sig_atomic_t exiting, reload, usr1;
@@ -91,7 +91,9 @@ static const char doc[] =
 	"Settings can also come from --config FILE: one 'key = value' per line, keys named as\n"
 	"the long options (stall = 100/1000, syslog = yes, ...), '#' comments. SIGHUP\n"
 	"re-reads it (triggers and alert outputs; listen, textfile, limit, flight-recorder,\n"
-	"ring and forget-after need a restart).\n"
+	"ring, forget-after, keep-caps and no-reattach need a restart). Not keys: config,\n"
+	"check-config, command and the target options (attach, hooks, module, pid, sim,\n"
+	"verbose).\n"
 	"SIGUSR1 means nothing to msmvm-alert: it is said on stderr and ignored.\n"
 	"\n"
 	"Each alert is one line on stdout (text, or JSON with --json); --syslog also logs it;\n"
@@ -131,7 +133,7 @@ static const char doc[] =
 	"OPTIONS:";
 
 enum {
-	OPT_CONFIG = 0x100, OPT_KEEP_CAPS, OPT_SET, OPT_NO_REATTACH, OPT_CHECK_CONFIG,
+	OPT_CONFIG = 0x100, OPT_SET, OPT_CHECK_CONFIG,
 };
 
 static const struct argp_option opts[] = {
@@ -160,8 +162,8 @@ static const struct argp_option opts[] = {
 	{ "forget-after", OPT_SET, "SECS", 0,
 	  "An exited process leaves the maps and /metrics SECS after its last VM_BIND and its "
 	  "VMs' last job free; its counts go on in the vm=\"exited\" series (default 300)", 4 },
-	{ "keep-caps", OPT_KEEP_CAPS, NULL, 0, "Do not drop capabilities after attaching", 5 },
-	{ "no-reattach", OPT_NO_REATTACH, NULL, 0,
+	{ "keep-caps", OPT_SET, NULL, OPTION_ARG_OPTIONAL, "Do not drop capabilities after attaching", 5 },
+	{ "no-reattach", OPT_SET, NULL, OPTION_ARG_OPTIONAL,
 	  "Drop every capability after attaching; when the driver's module is unloaded, keep "
 	  "serving what was counted but never re-attach", 5 },
 	{ NULL, 'h', NULL, OPTION_HIDDEN, "Show the full help", 0 },
@@ -207,12 +209,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	}
 	case OPT_CHECK_CONFIG:
 		env.check_config = true;
-		break;
-	case OPT_KEEP_CAPS:
-		env.keep_caps = true;
-		break;
-	case OPT_NO_REATTACH:
-		env.no_reattach = true;
 		break;
 	case ARGP_KEY_ARG:
 		if (msmvm_cli_command_arg(state))
@@ -294,7 +290,11 @@ static void run_exec(const struct msmvm_alert *a)
 	snprintf(vars[0], sizeof(vars[0]), "MSMVM_TRIGGER=%s", a->trigger);
 	snprintf(vars[1], sizeof(vars[1]), "MSMVM_VM=0x%" PRIx64, a->vm);
 	snprintf(vars[2], sizeof(vars[2]), "MSMVM_PID=%u", a->pid);
-	snprintf(vars[3], sizeof(vars[3]), "MSMVM_TID=%u", a->tid);
+	/* empty where no one thread is the cause (stall, drift, waste) */
+	if (a->tid)
+		snprintf(vars[3], sizeof(vars[3]), "MSMVM_TID=%u", a->tid);
+	else
+		snprintf(vars[3], sizeof(vars[3]), "MSMVM_TID=");
 	snprintf(vars[4], sizeof(vars[4]), "MSMVM_COMM=%s", a->comm);
 	snprintf(vars[5], sizeof(vars[5]), "MSMVM_VALUE=%.6g", a->value);
 	snprintf(vars[6], sizeof(vars[6]), "MSMVM_THRESHOLD=%.6g", a->threshold);
@@ -402,9 +402,11 @@ static void flight_dump(const struct msmvm_alert *a)
 static void on_alert(void *ctx, const struct msmvm_alert *a)
 {
 	struct timespec wall;
-	char tbuf[64];
+	char tbuf[64], tidbuf[16] = "";
 
 	(void)ctx;
+	if (a->tid)
+		snprintf(tidbuf, sizeof(tidbuf), "%u", a->tid);
 	clock_gettime(CLOCK_REALTIME, &wall);
 	strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", gmtime(&wall.tv_sec));
 	if (env.cfg.json) {
@@ -418,8 +420,8 @@ static void on_alert(void *ctx, const struct msmvm_alert *a)
 		json_object_object_add(o, "trigger", json_object_new_string(a->trigger));
 		json_object_object_add(o, "vm", json_object_new_string(vm));
 		json_object_object_add(o, "pid", json_object_new_int64(a->pid));
-		if (a->tid)
-			json_object_object_add(o, "tid", json_object_new_int64(a->tid));
+		/* always there (null where no one thread is the cause), so the schema is fixed */
+		json_object_object_add(o, "tid", a->tid ? json_object_new_int64(a->tid) : NULL);
 		json_object_object_add(o, "comm", json_object_new_string(a->comm));
 		json_object_object_add(o, "value", json_object_new_double(a->value));
 		json_object_object_add(o, "threshold", json_object_new_double(a->threshold));
@@ -433,13 +435,14 @@ static void on_alert(void *ctx, const struct msmvm_alert *a)
 								       JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
 	} else {
-		printf("%s.%03ldZ %s vm=0x%" PRIx64 " pid=%u comm=%s: %s\n", tbuf,
-		       wall.tv_nsec / 1000000, a->trigger, a->vm, a->pid, a->comm, a->text);
+		printf("%s.%03ldZ %s vm=0x%" PRIx64 " pid=%u%s%s comm=%s: %s\n", tbuf,
+		       wall.tv_nsec / 1000000, a->trigger, a->vm, a->pid, a->tid ? " tid=" : "",
+		       tidbuf, a->comm, a->text);
 	}
 	fflush(stdout);
 	if (env.cfg.syslog)
-		syslog(LOG_WARNING, "%s vm=0x%" PRIx64 " pid=%u comm=%s: %s", a->trigger, a->vm,
-		       a->pid, a->comm, a->text);
+		syslog(LOG_WARNING, "%s vm=0x%" PRIx64 " pid=%u%s%s comm=%s: %s", a->trigger, a->vm,
+		       a->pid, a->tid ? " tid=" : "", tidbuf, a->comm, a->text);
 	if (env.cfg.exec[0])
 		run_exec(a);
 	if (ring)
@@ -775,7 +778,7 @@ static int attach_driver(struct msmvm_err *err)
 /* Raise (or lower) the kept capabilities in the effective set, around a re-attach. */
 static int reattach_caps_effective(bool on)
 {
-	if (env.keep_caps)
+	if (env.cfg.keep_caps)
 		return 0;
 	capng_get_caps_process();
 	for (size_t i = 0; i < sizeof(reattach_caps) / sizeof(reattach_caps[0]); i++)
@@ -808,7 +811,7 @@ static void detach_driver(void)
 	drv.last_failure[0] = 0;
 	log_at(LOG_WARNING, "driver module %s was unloaded: detached (msmvm_driver_attached 0); "
 	       "metrics keep what was counted; %s", msmvm_driver_watch_module(&drv.watch),
-	       env.no_reattach ? "not re-attaching (--no-reattach)"
+	       env.cfg.no_reattach ? "not re-attaching (--no-reattach)"
 			       : "re-attaching when it is loaded again");
 }
 
@@ -819,7 +822,7 @@ static void try_reattach(void)
 	uint64_t t0 = msmvm_now_ns();
 	int r;
 
-	if (env.no_reattach || t0 < drv.next_try || !msmvm_driver_ready(drv.watch.root, mod))
+	if (env.cfg.no_reattach || t0 < drv.next_try || !msmvm_driver_ready(drv.watch.root, mod))
 		return;
 	if (reattach_caps_effective(true)) {
 		snprintf(err.msg, sizeof(err.msg), "cannot raise CAP_BPF, CAP_PERFMON and "
@@ -854,7 +857,7 @@ static void try_reattach(void)
 static int drop_caps(void)
 {
 	capng_clear(CAPNG_SELECT_BOTH);
-	if (!env.no_reattach)
+	if (!env.cfg.no_reattach)
 		for (size_t i = 0; i < sizeof(reattach_caps) / sizeof(reattach_caps[0]); i++)
 			if (capng_update(CAPNG_ADD, CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
 					 reattach_caps[i]))
@@ -972,7 +975,7 @@ checked:
 		goto out;
 	}
 	/* everything privileged is done: keep nothing in effect (maps are read through our fds) */
-	if (!env.keep_caps && drop_caps()) {
+	if (!env.cfg.keep_caps && drop_caps()) {
 		fprintf(stderr, "msmvm-alert: cannot drop capabilities\n");
 		ret = EXIT_RUNTIME;
 		goto out;
@@ -995,7 +998,7 @@ checked:
 	}
 	fprintf(stderr, "msmvm-alert: watching %s (%s hooks)%s\n", plan.target,
 		plan.kind == MSMVM_PLAN_DIRECT ? "direct" : "fallback",
-		env.keep_caps ? "" : ", capabilities dropped");
+		env.cfg.keep_caps ? "" : ", capabilities dropped");
 
 	while (msmvm_cli_go_on("msmvm-alert", exiting)) {
 		struct msmvm_snapshot live, view, *snap;
@@ -1025,6 +1028,8 @@ checked:
 				c.ring_s = env.cfg.ring_s;
 				c.forget_after_s = env.cfg.forget_after_s;
 				c.limit = env.cfg.limit;
+				c.keep_caps = env.cfg.keep_caps;
+				c.no_reattach = env.cfg.no_reattach;
 				env.cfg = c;
 				msmvm_alert_engine_set_cfg(engine, &env.cfg);
 				log_problem("SIGHUP: settings re-read from %s",

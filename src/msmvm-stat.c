@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -74,6 +75,12 @@ static const char doc[] =
 	"pages_used, pages_overcount, waits, interrupted_waits, wait_ns_total, wait_ns_max,\n"
 	"peak_in_flight, in_flight, drift. Percentiles come from log2 histograms: a p99 of\n"
 	"'<= 2^k' means the bucket's upper bound.\n"
+	"\n"
+	"The interval lines come under a legend line ('#'): rates over the interval,\n"
+	"then in_flight and drift summed over all VMs, and peak/VM, the highest\n"
+	"in_flight one VM reached. JSON intervals carry time (wall clock), elapsed_s\n"
+	"(monotonic), deltas and gauges apart, and with -P each process and VM\n"
+	"(docs/msmvm-stat.md has the schema).\n"
 	"\n"
 	"When the driver's module is unloaded (rmmod) while msmvm-stat runs, it says so on\n"
 	"stderr (\"driver module NAME was unloaded; stopping\") and ends as on Ctrl-C: the\n"
@@ -314,6 +321,16 @@ static void print_proc_table(const struct msmvm_snapshot *s)
 	}
 }
 
+/* Said once above the interval lines, as vmstat's header: what each number is. */
+static void print_interval_legend(void)
+{
+	printf("# per second over the interval: binds/s (VM_BIND calls), ops/s, pages/s "
+	       "(preallocated), used/s (pages jobs used), waits/s (calls that slept in the "
+	       "throttle), wait ms/s (time slept, all threads); at the interval's end: in_flight "
+	       "(pages, summed over all VMs), peak/VM (the highest in_flight one VM reached "
+	       "since the start), drift (pages, summed over all VMs)\n");
+}
+
 static void print_interval_text(const struct msmvm_snapshot *s, const struct msmvm_counters *d,
 				double secs)
 {
@@ -322,7 +339,8 @@ static void print_interval_text(const struct msmvm_snapshot *s, const struct msm
 
 	strftime(tbuf, sizeof(tbuf), "%H:%M:%S", localtime(&t));
 	printf("%-8s binds/s %8.0f  ops/s %9.0f  pages/s %9.0f  used/s %7.0f  waits/s %6.0f  "
-	       "wait %7.2f ms/s  in_flight %6" PRId64 "  peak %6" PRId64 "  drift %+" PRId64 "\n",
+	       "wait %7.2f ms/s  in_flight %6" PRId64 " (all VMs)  peak/VM %6" PRId64
+	       "  drift %+" PRId64 " (all VMs)\n",
 	       tbuf, (double)d->binds / secs, (double)d->ops / secs,
 	       (double)d->pages_counted / secs, (double)d->pages_used / secs,
 	       (double)d->waits / secs, (double)d->wait_ns_total / 1e6 / secs, (int64_t)s->totals.c.in_flight,
@@ -332,6 +350,65 @@ static void print_interval_text(const struct msmvm_snapshot *s, const struct msm
 	fflush(stdout);
 }
 
+/* "time": the wall clock (CLOCK_REALTIME) in RFC 3339, UTC, to the millisecond */
+static void add_time(json_object *o)
+{
+	struct timespec now;
+	char tbuf[40], t[64];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", gmtime(&now.tv_sec));
+	snprintf(t, sizeof(t), "%s.%03ldZ", tbuf, now.tv_nsec / 1000000);
+	json_object_object_add(o, "time", json_object_new_string(t));
+}
+
+static const struct msmvm_proc_snap *find_proc(const struct msmvm_snapshot *s, uint32_t tgid)
+{
+	for (int i = 0; s && i < s->nprocs; i++)
+		if (s->procs[i].tgid == tgid)
+			return &s->procs[i];
+	return NULL;
+}
+
+static const struct msmvm_vm_snap *find_vm(const struct msmvm_snapshot *s,
+					   const struct msmvm_vm_snap *v)
+{
+	for (int i = 0; s && i < s->nvms; i++)
+		if (s->vms[i].vm == v->vm && s->vms[i].scope == v->scope)
+			return &s->vms[i];
+	return NULL;
+}
+
+/* -P: each process's and VM's deltas (against prev, the last interval's snapshot) and gauges */
+static json_object *interval_procs_json(const struct msmvm_snapshot *s,
+					const struct msmvm_snapshot *prev)
+{
+	static const struct msmvm_counters zero;
+	json_object *procs = json_object_new_array();
+
+	for (int i = 0; i < s->nprocs; i++) {
+		const struct msmvm_proc_snap *p = &s->procs[i], *pp = find_proc(prev, p->tgid);
+		json_object *po = json_object_new_object(), *vms = json_object_new_array();
+
+		json_object_object_add(po, "pid", json_object_new_int64(p->tgid));
+		json_object_object_add(po, "comm", json_object_new_string(p->comm));
+		msmvm_interval_json(po, &p->s.c, pp ? &pp->s.c : &zero);
+		for (int j = 0; j < p->nvms; j++) {
+			const struct msmvm_vm_snap *v = &s->vms[p->vm_index[j]], *pv = find_vm(prev, v);
+			json_object *vo = json_object_new_object();
+			char addr[32];
+
+			msmvm_vm_name(v->vm, addr, sizeof(addr));
+			json_object_object_add(vo, "addr", json_object_new_string(addr));
+			msmvm_interval_json(vo, &v->s.c, pv ? &pv->s.c : &zero);
+			json_object_array_add(vms, vo);
+		}
+		json_object_object_add(po, "vms", vms);
+		json_object_array_add(procs, po);
+	}
+	return procs;
+}
+
 static json_object *final_json(const struct msmvm_snapshot *s, const struct msmvm_plan *plan,
 			       double secs)
 {
@@ -339,6 +416,11 @@ static json_object *final_json(const struct msmvm_snapshot *s, const struct msmv
 	json_object *h = json_object_new_object();
 
 	json_object_object_add(o, "type", json_object_new_string("final"));
+	/* a replay's report is the file's: the same whenever it is made */
+	if (env.replay)
+		json_object_object_add(o, "time", NULL);
+	else
+		add_time(o);
 	json_object_object_add(o, "duration_s", json_object_new_double(secs));
 	json_object_object_add(o, "plan", plan_json(plan));
 	json_object_object_add(o, "totals", msmvm_counters_json(&s->totals.c));
@@ -366,6 +448,7 @@ static json_object *final_json(const struct msmvm_snapshot *s, const struct msmv
 	}
 	json_object_object_add(o, "processes", procs);
 	json_object_object_add(o, "health", msmvm_health_json(s->health));
+	json_object_object_add(o, "replay", NULL);	/* --replay: what was read of the file */
 	if (msmvm_cli_command())
 		json_object_object_add(o, "command", msmvm_command_json(msmvm_cli_command()));
 	return o;
@@ -399,6 +482,7 @@ static int replay(void)
 	struct msmvm_trace_info info;
 	struct msmvm_snapshot snap;
 	struct msmvm_err err;
+	struct stat sb;
 
 	if (msmvm_trace_replay_ex(env.replay, env.o.filter_pid, env.replay_flags, &snap, &info,
 				  &err)) {
@@ -424,14 +508,40 @@ static int replay(void)
 	if (info.dropped)
 		fprintf(stderr, "msmvm-stat: warning: %" PRIu64 " events were lost while "
 				"recording: counts are incomplete\n", info.dropped);
+	if (stat(env.replay, &sb))
+		sb.st_size = (off_t)info.bytes;
 	if (env.json) {
-		print_json(final_json(&snap, &info.plan, info.duration_s));
+		json_object *o = final_json(&snap, &info.plan, info.duration_s);
+		json_object *r = json_object_new_object();
+
+		json_object_object_add(r, "bytes", json_object_new_uint64((uint64_t)sb.st_size));
+		json_object_object_add(r, "bytes_read", json_object_new_uint64(info.bytes));
+		json_object_object_add(r, "truncated", json_object_new_boolean(info.truncated));
+		json_object_object_add(r, "finished", json_object_new_boolean(info.finished));
+		json_object_object_add(r, "checksummed", json_object_new_boolean(info.checksummed));
+		json_object_object_add(r, "unverified_bytes", json_object_new_uint64(info.unverified));
+		json_object_object_add(r, "damaged_ranges", json_object_new_uint64(info.damaged));
+		json_object_object_add(r, "dropped_events", json_object_new_uint64(info.dropped));
+		json_object_object_add(o, "replay", r);
+		print_json(o);
 	} else {
 		if (env.per_process) {
 			printf("From %s (%s):\n", env.replay, info.plan.target);
 			print_proc_table(&snap);
 		}
 		print_final_text(&snap, info.duration_s);
+		/* said on stdout too: a report read alone must not pass for a whole recording */
+		if (info.truncated)
+			printf("\nreplay: %s is truncated: read %" PRIu64 " of its %" PRIu64 " bytes "
+			       "(up to its last whole packet); the counts stop there\n", env.replay,
+			       info.bytes, (uint64_t)sb.st_size);
+		else if (!info.finished)
+			printf("\nreplay: %s has no final stats (its recorder did not close it): "
+			       "read %" PRIu64 " of its %" PRIu64 " bytes\n", env.replay, info.bytes,
+			       (uint64_t)sb.st_size);
+		if (info.dropped)
+			printf("replay: %" PRIu64 " events were lost while recording: counts are "
+			       "incomplete\n", info.dropped);
 	}
 	msmvm_snapshot_free(&snap);
 	return 0;
@@ -452,6 +562,8 @@ int main(int argc, char **argv)
 	struct msmvm *m = NULL;
 	struct msmvm_err err;
 	uint64_t t_open, t_start, t_next, t_end = 0;
+	struct msmvm_snapshot prev_snap;
+	bool have_prev = false, legend_said = false;
 	long intervals = 0;
 	int ret;
 
@@ -523,18 +635,33 @@ int main(int argc, char **argv)
 				break;
 			}
 			msmvm_counters_delta(&d, &snap.totals.c, &prev);
-			prev = snap.totals.c;
 			if (env.json) {
 				json_object *o = json_object_new_object();
+				char el[32];
 
 				json_object_object_add(o, "type", json_object_new_string("interval"));
+				add_time(o);
+				snprintf(el, sizeof(el), "%.3f", (double)(now - t_start) / 1e9);
+				json_object_object_add(o, "elapsed_s", json_object_new_double_s(
+					(double)(now - t_start) / 1e9, el));
 				json_object_object_add(o, "interval_s", json_object_new_double(secs));
-				json_object_object_add(o, "totals", msmvm_counters_json(&d));
+				msmvm_interval_json(o, &snap.totals.c, &prev);
+				if (env.per_process)
+					json_object_object_add(o, "processes", interval_procs_json(
+						&snap, have_prev ? &prev_snap : NULL));
 				print_json(o);
 			} else {
+				if (!legend_said)
+					print_interval_legend();
+				legend_said = true;
 				print_interval_text(&snap, &d, secs);
 			}
-			msmvm_snapshot_free(&snap);
+			prev = snap.totals.c;
+			/* kept for -P's per-process deltas in the next interval */
+			if (have_prev)
+				msmvm_snapshot_free(&prev_snap);
+			prev_snap = snap;
+			have_prev = true;
 			t_next += (uint64_t)(env.interval * 1e9);
 			if (env.count && ++intervals >= env.count)
 				break;
@@ -542,6 +669,8 @@ int main(int argc, char **argv)
 		nanosleep(&nap, NULL);
 	}
 
+	if (have_prev)
+		msmvm_snapshot_free(&prev_snap);
 	/*
 	 * Final report: Ctrl-C, SIGTERM, SIGHUP, SIGUSR1, SIGPIPE (a reader gone: then it is
 	 * not seen, and no error), duration, count, the driver's unload or the command's

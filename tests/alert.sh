@@ -120,7 +120,8 @@ fi
 
 # --- wedge: a hung scheduler keeps in_flight up with threads waiting ---
 start_alert --wedge 1
-"$SIM" run -w storm -P 1 -d 3 --hang-scheduler-after 0.3 --seed 34 -o "$tmp/sum.json" 2>/dev/null
+"$SIM" run -w storm -P 1 -d 3 --hang-scheduler-after 0.3 --seed 34 --log "$tmp/wlog" \
+  -o "$tmp/sum.json" 2>/dev/null
 stop_alert
 n=$(count wedge)
 if [ "$n" -ge 1 ] && jq -se --slurpfile m "$tmp/sum.json" \
@@ -129,6 +130,16 @@ if [ "$n" -ge 1 ] && jq -se --slurpfile m "$tmp/sum.json" \
   pass alert_wedge_fires "$n"
 else
   fail alert_wedge_fires "$(head -3 "$tmp/alerts")"
+fi
+# its tid: a thread the model's log says slept in the throttle (the longest waiter)
+if [ "$n" -ge 1 ] && jq -se --slurpfile log "$tmp/wlog" \
+     '([$log[] | select(.ev == "bind" and .slept == 1) | .tid] | unique) as $slept
+      | map(select(.trigger == "wedge")) | all(.tid as $t | any($slept[]; . == $t))' \
+     "$tmp/alerts" >/dev/null; then
+  pass alert_wedge_tid "$(jq -sc 'map(select(.trigger == "wedge") | .tid)' "$tmp/alerts")"
+else
+  fail alert_wedge_tid "a wedge alert's tid is no thread that slept in the model's log" \
+    "$(jq -sc 'map(select(.trigger == "wedge") | .tid)' "$tmp/alerts")"
 fi
 
 # --- drift: interrupted waits drive in_flight below what is outstanding ---

@@ -99,3 +99,67 @@ stat_compare() {
 summary_merge() {
   jq -s "$STAT_CMP_JQ"' summary_merge(.)' "$@"
 }
+
+# --- options as --help names them (tests/man.sh, tests/docs_options.sh)
+
+# help_facts TOOL: TOOL's --help text on stdin. Long options: every --name in it (an option
+# the text names exists; msmvm-sim's run --help names --burst-len only inline), except on a
+# line after the name of another msmvm tool ("msmvm-stat --replay FILE" in msmvm-trace's
+# examples is msmvm-stat's). Short forms: the option rows ("  -x, --long..."), where argp and
+# msmvm-sim pair them. Arguments: every "--long=ARG", "--long[=ARG]", or "--long ARG" with
+# ARG in capitals (PAGES, STALL_MS/WINDOW_MS, ADDR:PORT).
+MSMVM_TOOLS="msmvm-stat msmvmtop msmvm-trace msmvm-alert msmvm-tune msmvm-sim"
+help_facts() {
+  local text t
+  text=$(cat)
+  for t in $MSMVM_TOOLS; do
+    [ "$t" = "$1" ] && continue
+    text=$(sed -E "s/(^|[^[:alnum:]-])$t([^[:alnum:]-].*|\$)/\1/" <<<"$text")
+  done
+  grep -oE -- '--[[:alnum:]][[:alnum:]-]*' <<<"$text" | sed -E 's/-+$//; s/^/L /'
+  grep -E '^ *-[[:alnum:]?], --[[:alnum:]]' <<<"$text" |
+    sed -E 's/^ *(-.), (--[[:alnum:]][[:alnum:]-]*).*/S \1 \2/'
+  grep -oE -- '--[[:alnum:]][[:alnum:]-]*(=[^][:space:][]+|\[=[^][:space:]]+\])' <<<"$text" |
+    sed -E 's/^(--[^=[]+)\[=(.*)\]$/A \1 [\2]/; s/^(--[^=]+)=(.*)$/A \1 \2/'
+  grep -oE -- '--[[:alnum:]][[:alnum:]-]* [A-Z][A-Z0-9_/|:]*([^[:alnum:]]|$)' <<<"$text" |
+    sed -E 's/[^[:alnum:]]$//; s/[:]+$//; s/^/A /'
+}
+
+# tool_help BUILD TOOL: TOOL's --help (msmvm-sim: its own and each command's) on stdout;
+# status 1 when one of them fails
+tool_help() {
+  local sub rc=0
+  if [ "$2" = msmvm-sim ]; then
+    for sub in "" run count; do
+      # shellcheck disable=SC2086
+      timeout 30 "$1/$2" $sub --help 2>&1 || rc=1
+    done
+  else
+    timeout 30 "$1/$2" --help 2>&1 || rc=1
+  fi
+  return $rc
+}
+
+# alert_config_keys ALERT DIR: the long options of ALERT's --help that its config parser takes
+# as keys (asked of --check-config: a key is one that some value makes valid), one a line.
+# Options refused with every value, but not as an unknown key, go to DIR/undecided.
+alert_config_keys() {
+  local alert=$1 d=$2 long key v rc
+  # a value of each kind the options take
+  local values=(1 yes 100/1000 127.0.0.1:9464 "$d" /bin/true)
+  : >"$d/undecided"
+  while IFS= read -r long; do
+    key=${long#--}
+    for v in "${values[@]}"; do
+      printf '%s = %s\n' "$key" "$v" >"$d/k.conf"
+      # a metrics output on the command line, so that a non-trigger key alone is something to do
+      timeout 30 "$alert" --config "$d/k.conf" --textfile "$d/k.prom" --check-config \
+        >/dev/null 2>"$d/k.err"
+      rc=$?
+      [ $rc -eq 0 ] && { echo "$key"; continue 2; }
+    done
+    grep -q "unknown key" "$d/k.err" ||
+      echo "$key: refused with every value tried, but not as an unknown key: $(cat "$d/k.err")" \
+        >>"$d/undecided"
+  done < <("$alert" --help 2>&1 | help_facts msmvm-alert | grep '^L ' | cut -c3- | sort -u)
+}

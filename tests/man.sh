@@ -16,6 +16,8 @@ unset ARGP_HELP_FMT	# argp's layout as it is by default: rows, one option each
 BUILD=${BUILD:-build}
 MAN=${MAN_DIR:-docs/man}
 
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
 failed=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -39,28 +41,7 @@ pages=(msmvm-stat.8:msmvm-stat msmvmtop.8:msmvmtop msmvm-trace.8:msmvm-trace
 # --- facts, one per line: "L --long", "S -x --long" (a short form and its long one),
 # "A --long ARG" (an argument named for it; [ARG] when optional)
 
-# help_facts TOOL: TOOL's --help text on stdin. Long options: every --name in it (an option
-# the text names exists; msmvm-sim's run --help names --burst-len only inline), except on a
-# line after the name of another msmvm tool ("msmvm-stat --replay FILE" in msmvm-trace's
-# examples is msmvm-stat's). Short forms: the option rows ("  -x, --long..."), where argp and
-# msmvm-sim pair them. Arguments: every "--long=ARG", "--long[=ARG]", or "--long ARG" with
-# ARG in capitals (PAGES, STALL_MS/WINDOW_MS, ADDR:PORT).
-tools="msmvm-stat msmvmtop msmvm-trace msmvm-alert msmvm-tune msmvm-sim"
-help_facts() {
-  local text t
-  text=$(cat)
-  for t in $tools; do
-    [ "$t" = "$1" ] && continue
-    text=$(sed -E "s/(^|[^[:alnum:]-])$t([^[:alnum:]-].*|\$)/\1/" <<<"$text")
-  done
-  grep -oE -- '--[[:alnum:]][[:alnum:]-]*' <<<"$text" | sed -E 's/-+$//; s/^/L /'
-  grep -E '^ *-[[:alnum:]?], --[[:alnum:]]' <<<"$text" |
-    sed -E 's/^ *(-.), (--[[:alnum:]][[:alnum:]-]*).*/S \1 \2/'
-  grep -oE -- '--[[:alnum:]][[:alnum:]-]*(=[^][:space:][]+|\[=[^][:space:]]+\])' <<<"$text" |
-    sed -E 's/^(--[^=[]+)\[=(.*)\]$/A \1 [\2]/; s/^(--[^=]+)=(.*)$/A \1 \2/'
-  grep -oE -- '--[[:alnum:]][[:alnum:]-]* [A-Z][A-Z0-9_/|:]*([^[:alnum:]]|$)' <<<"$text" |
-    sed -E 's/[^[:alnum:]]$//; s/[:]+$//; s/^/A /'
-}
+# help_facts TOOL (tests/lib.sh): TOOL's --help text on stdin, as facts
 
 # page_facts PAGE: the same from the .TP tags of the page's OPTIONS sections; a dash tag
 # that does not parse is said as "X tag" (reported)
@@ -153,17 +134,7 @@ for pt in "${pages[@]}"; do
     echo "skip man_options_${pt%%:*} # $BUILD/$tool is not built (make)"
     continue
   fi
-  : >"$tmp/help"
-  if [ "$tool" = msmvm-sim ]; then
-    for sub in "" run count; do
-      # shellcheck disable=SC2086
-      timeout 30 "$BUILD/$tool" $sub --help >>"$tmp/help" 2>&1 ||
-        fail "man_options_${pt%%:*}" "msmvm-sim $sub --help failed"
-    done
-  else
-    timeout 30 "$BUILD/$tool" --help >"$tmp/help" 2>&1 ||
-      fail "man_options_${pt%%:*}" "$tool --help failed"
-  fi
+  tool_help "$BUILD" "$tool" >"$tmp/help" || fail "man_options_${pt%%:*}" "$tool --help failed"
   help_facts "$tool" <"$tmp/help" >"$tmp/hf"
   page_facts "$page" >"$tmp/pf"
   if ! grep -q '^L ' "$tmp/hf"; then
@@ -188,8 +159,6 @@ elif [ -f "$conf" ]; then
       >/dev/null 2>"$tmp/check.err"
     rc=$?
   }
-  # a key is one some value makes valid: try a value of each kind the options take
-  values=(1 yes 100/1000 127.0.0.1:9464 "$tmp/dir" /bin/true)
   # the check can fail: an unknown key and a bad value are refused
   check no-such-key 1
   if [ $rc -ne 2 ]; then
@@ -203,21 +172,8 @@ elif [ -f "$conf" ]; then
       pass man_conf_check_config_refuses
     fi
   fi
-  : >"$tmp/keys"
-  undecided=()
-  while IFS= read -r long; do
-    key=${long#--}
-    ok=0
-    for v in "${values[@]}"; do
-      check "$key" "$v"
-      [ $rc -eq 0 ] && { ok=1; break; }
-    done
-    if [ $ok = 1 ]; then
-      echo "$key" >>"$tmp/keys"
-    elif ! grep -q "unknown key" "$tmp/check.err"; then
-      undecided+=("$key: refused with every value tried, but not as an unknown key: $(cat "$tmp/check.err")")
-    fi
-  done < <("$alert" --help 2>&1 | help_facts msmvm-alert | grep '^L ' | cut -c3- | sort -u)
+  alert_config_keys "$alert" "$tmp" >"$tmp/keys"
+  mapfile -t undecided <"$tmp/undecided"
   sort -u "$tmp/keys" -o "$tmp/keys"
   awk '
     /^\.SH/ { keys = (toupper($0) ~ /^\.SH "?KEYS/); next }

@@ -28,6 +28,8 @@ struct msmvm_alert_cfg {
 	double ring_s;
 	double forget_after_s;		/* exited processes leave the maps and /metrics */
 	int max_flight_files;
+	bool keep_caps;				/* do not drop capabilities after attaching */
+	bool no_reattach;			/* drop them all; never re-attach */
 };
 
 void msmvm_alert_cfg_defaults(struct msmvm_alert_cfg *c);
@@ -42,7 +44,7 @@ struct msmvm_alert {
 	const char *trigger;		/* "stall", "wait-max", "wedge", "drift", "waste" */
 	uint64_t ts_ns;			/* CLOCK_MONOTONIC */
 	uint64_t vm;
-	uint32_t pid, tid;
+	uint32_t pid, tid;		/* tid: wait-max's thread, wedge's longest waiter; else 0 */
 	char comm[MSMVM_COMM_LEN];
 	double value, threshold;	/* in `unit` */
 	const char *unit;

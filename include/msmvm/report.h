@@ -10,6 +10,9 @@
 
 json_object *msmvm_counters_json(const struct msmvm_counters *c);
 json_object *msmvm_hist_json(const struct msmvm_hist *h);
+/* adds {"deltas":{counted within the interval}, "gauges":{as they stand}} to o */
+void msmvm_interval_json(json_object *o, const struct msmvm_counters *now,
+			 const struct msmvm_counters *prev);
 json_object *msmvm_stats_json(const struct msmvm_stats *s);	/* {"totals":…, "histograms":…} */
 json_object *msmvm_health_json(const uint64_t *health);
 void msmvm_print_hist(FILE *f, const struct msmvm_hist *h, const char *unit);

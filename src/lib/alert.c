@@ -188,6 +188,16 @@ int msmvm_alert_cfg_set(struct msmvm_alert_cfg *c, const char *key, const char *
 	} else if (!strcmp(k, "forget-after")) {
 		expect = "seconds: a decimal number from 1 to 31536000";
 		bad = num(value, 1, 31536000, &c->forget_after_s);
+	} else if (!strcmp(k, "keep-caps")) {
+		expect = "yes or no";
+		bad = boolean(value, &b);
+		if (!bad)
+			c->keep_caps = b;
+	} else if (!strcmp(k, "no-reattach")) {
+		expect = "yes or no";
+		bad = boolean(value, &b);
+		if (!bad)
+			c->no_reattach = b;
 	} else {
 		snprintf(err, errlen, "unknown key '%s'", shown(key, kbuf, sizeof(kbuf)));
 		return -1;
@@ -497,16 +507,22 @@ int msmvm_alert_engine_tick(struct msmvm_alert_engine *e, const struct msmvm_sna
 		/* --wedge: over the limit, threads waiting, and no job freed for SECS */
 		if (c->wedge_s > 0 && now >= s->next_wedge && v->s.waiters > 0 &&
 		    v->s.c.in_flight > c->limit) {
-			uint64_t since = v->s.last_free_ns;
+			uint64_t since = v->s.last_free_ns, oldest = 0;
 			uint64_t win = (uint64_t)(c->wedge_s * 1e9);
+			uint32_t oldest_tid = 0;
 
-			if (!since)	/* never freed: from the oldest wait */
-				for (int w = 0; w < snap->nwaiters; w++)
-					if (snap->waiters[w].vm == v->vm && snap->waiters[w].scope == v->scope &&
-					    (!since || snap->waiters[w].start_ns < since))
-						since = snap->waiters[w].start_ns;
+			/* the longest-waiting thread names the alert's tid; never freed: from its wait */
+			for (int w = 0; w < snap->nwaiters; w++)
+				if (snap->waiters[w].vm == v->vm && snap->waiters[w].scope == v->scope &&
+				    (!oldest_tid || snap->waiters[w].start_ns < oldest)) {
+					oldest = snap->waiters[w].start_ns;
+					oldest_tid = snap->waiter_tids[w];
+				}
+			if (!since)
+				since = oldest;
 			if (since && now > since && now - since >= win) {
 				alert_init(&a, s, v, now);
+				a.tid = oldest_tid;
 				a.value = (double)(now - since) / 1e9;
 				a.threshold = c->wedge_s;
 				a.unit = "s";

@@ -17,6 +17,32 @@ json_object *msmvm_counters_json(const struct msmvm_counters *c)
 	return o;
 }
 
+/*
+ * An interval's counters, split by what they are: "deltas" (what was counted within the
+ * interval: TOTAL counters and pages_overcount) and "gauges" (values as they stand at its
+ * end: in_flight, drift, and the maxima peak_in_flight and wait_ns_max since the start).
+ */
+void msmvm_interval_json(json_object *o, const struct msmvm_counters *now,
+			 const struct msmvm_counters *prev)
+{
+	json_object *d = json_object_new_object(), *g = json_object_new_object();
+	struct msmvm_counters delta;
+
+	msmvm_counters_delta(&delta, now, prev);
+	for (int i = 0; i < MSMVM_NCOUNTERS; i++) {
+		const struct msmvm_counter_desc *k = &msmvm_counter_table[i];
+
+		if (k->kind == MSMVM_COUNTER_TOTAL || k->kind == MSMVM_COUNTER_OVERCOUNT)
+			json_object_object_add(d, k->name,
+					       json_object_new_int64(msmvm_counter_value(&delta, i)));
+		else
+			json_object_object_add(g, k->name,
+					       json_object_new_int64(msmvm_counter_value(now, i)));
+	}
+	json_object_object_add(o, "deltas", d);
+	json_object_object_add(o, "gauges", g);
+}
+
 json_object *msmvm_hist_json(const struct msmvm_hist *h)
 {
 	json_object *a = json_object_new_array();
