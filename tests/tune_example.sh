@@ -4,8 +4,8 @@
 # drift apart), run in a scratch directory holding copies of build/'s tools (the commands use
 # build/ paths and write their files where they run), and their output is held to the output
 # block the page shows next, in the numbers that do not depend on the machine's timing (the page
-# says which): the first line's counts, the driver's table's limits, peaks and UNUSED%, the
-# overcount line's pages, and the recommendation. Ground truth too: the model's own summary
+# says which): the first line's counts, the driver's table's limits and UNUSED%, the overcount
+# line's pages, and the recommendation (and the driver's peaks to within 2 %). Ground truth too: the model's own summary
 # (the example's -o file) has the calls, ops and pages the replay reports.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -71,7 +71,7 @@ facts() {
     drv {
       rec = substr($0, 4, 1) == ">"
       split(substr($0, 5), f, " ")
-      printf "limit %s: peak %s pages, %s MiB, unused %s%%\n", f[1], f[2], f[3], f[11]
+      printf "limit %s: unused %s%%\n", f[1], f[11]
       if (rec) print "recommended (table): " f[1]
     }
     /^Overcount at limit/ {
@@ -82,13 +82,30 @@ facts() {
 }
 facts <"$tmp/expected.txt" >"$tmp/want"
 facts <"$tmp/out.txt" >"$tmp/got"
-if [ "$(wc -l <"$tmp/want")" -lt 10 ]; then
+if [ "$(wc -l <"$tmp/want")" -lt 8 ]; then
   fail tune_example_reproduces "too few facts read from the page's output block" "$(cat "$tmp/want")"
 elif diff -u "$tmp/want" "$tmp/got" >"$tmp/diff"; then
   pass tune_example_reproduces "$(grep -c . "$tmp/want") facts, $(grep '^recommended: ' "$tmp/got")"
 else
   fail tune_example_reproduces "msmvm-tune's output differs from $DOC's (- page, + this run):" \
     "$(tail -n +3 "$tmp/diff")"
+fi
+
+# The driver's peaks: nearly fixed (the thread is always throttled and its checks follow the
+# frees), but a thread preempted for longer than a job on a loaded machine can let one more free
+# in before a check at a high limit: within 2 % of the page's, which a change to the replay
+# would be far beyond.
+peaks() { awk '/^Driver.s count/ { d = 1; next } d && /^ *LIMIT/ { next } d && NF == 0 { exit }
+               d { split(substr($0, 5), f, " "); print f[1], f[2] }'; }
+bad=$(join <(peaks <"$tmp/expected.txt" | sort) <(peaks <"$tmp/out.txt" | sort) |
+  awk '{ d = $3 - $2; if (d < 0) d = -d; if (d > $2 * 0.02) printf "limit %s: peak %s pages, the page says %s\n", $1, $3, $2 }')
+n=$(join <(peaks <"$tmp/expected.txt" | sort) <(peaks <"$tmp/out.txt" | sort) | wc -l)
+if [ "$n" -lt 5 ]; then
+  fail tune_example_peaks "only $n limits in both the page's table and this run's"
+elif [ -n "$bad" ]; then
+  fail tune_example_peaks "$bad"
+else
+  pass tune_example_peaks "$n limits within 2 % of the page's"
 fi
 
 # Ground truth: the model's summary, wherever the example has it written.
