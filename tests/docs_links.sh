@@ -203,7 +203,7 @@ if [ -z "$outside" ]; then
 else
   fail docs_no_reference_outside_repo "$outside"
 fi
-issues=$(grep -nE -i -e "issue #[0-9]|(^|[^&[:alnum:]])#[0-9]+" "${docs[@]}" | grep -vE '#[0-9]+ SMP')
+issues=$(grep -nE -i -e "issue #[0-9]|(^|[^&[:alnum:]])#[0-9]+" "${docs[@]}" docs/man/* | grep -vE '#[0-9]+ SMP')
 if [ -z "$issues" ]; then
   pass docs_no_issue_numbers
 else
