@@ -106,7 +106,7 @@ help:
 	@echo "make test-arm64  the arm64 suite: the build under qemu-user, the arm64 guests (real msm.ko, twin)"
 	@echo "make kmodel  build the kernel twin $(BUILD)/kmodel/msm_kmodel.ko for the guest's kernel"
 	@echo "make kmodel-arm64  the twin cross-built for the arm64 guest's kernel: $(BUILD)/arm64/kmodel/"
-	@echo "make bench   msmvm against bpftrace on the model and in the guests; writes docs/PERFORMANCE.md (BENCH_GUEST=0: model only; BENCH_ONLY=tune: msmvm-tune's time budget alone)"
+	@echo "make bench   msmvm against bpftrace on the model and in the guests; writes build/bench/PERFORMANCE.md; BENCH_UPDATE=1: also docs/PERFORMANCE.md, from a quiet machine (BENCH_GUEST=0: model only; BENCH_ONLY=tune: msmvm-tune's time budget alone)"
 	@echo "make fuzz    libFuzzer on the trace reader, config and op parsers (FUZZ_SECS=60)"
 	@echo "make soak    the model flat out with three tools attached (SOAK_SECS=600)"
 	@echo "make install install the tools, man pages, completion, unit and config (PREFIX=/usr/local, DESTDIR)"
@@ -372,8 +372,9 @@ soak: deps
 
 # --- make bench: msmvm against an equivalent bpftrace script and against no tracing, on the
 # model, then on the kernel twin in the x86 guest and msm.ko in the arm64 guest (skipped, with
-# the reason, where they cannot run; BENCH_GUEST=0 skips them) (docs/PERFORMANCE.md, which it
-# writes). Timings live here, never in make test.
+# the reason, where they cannot run; BENCH_GUEST=0 skips them). The report goes to
+# build/bench/PERFORMANCE.md; docs/PERFORMANCE.md only with BENCH_UPDATE=1 and a quiet machine
+# (tools/bench/bench.sh says when). Timings live here, never in make test.
 .PHONY: bench
 $(BUILD)/bench/tracesize: tools/bench/tracesize.c
 	$(call msg,CC,$@)
@@ -382,7 +383,7 @@ $(BUILD)/bench/tracesize: tools/bench/tracesize.c
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/tracesize
-	@BUILD=$(BUILD) bash tools/bench/bench.sh
+	@BUILD=$(BUILD) BENCH_UPDATE=$(BENCH_UPDATE) bash tools/bench/bench.sh
 
 # The header dependencies the compilers wrote (-MMD): exact, and regenerated with each object.
 # (Not under guest*/ and kmodel/: the guests' unpacked Debian trees and Kbuild's own files;

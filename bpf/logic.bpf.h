@@ -5,7 +5,7 @@
  * (bpf/msmvm_{kprobe,uprobe,test}.bpf.c) only say how each program is attached and pass its
  * arguments to the handler here; libmsmvm's attach plan decides where each program goes.
  *
- * Hooks (see ../shared/docs/msm-vm-bind.md for the driver side):
+ * Hooks (docs/driver.md has the driver's side, "What the probes read"):
  *   msm_ioctl_vm_bind       entry/return  who, which VM, nr_ops, queue, latency, errors
  *   vm_bind_prealloc_count  entry/return  pages counted, did it sleep (nvcsw), wait time,
  *                                         -ERESTARTSYS, in_flight after the add

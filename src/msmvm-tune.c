@@ -505,17 +505,16 @@ static void print_table(const struct study *st, bool exact)
 	for (unsigned int i = 0; i < env.nlimits; i++) {
 		const struct tune_result *r = exact ? &st->rows[i].exact : &st->rows[i].drv;
 		bool par = exact ? st->rows[i].pareto_exact : st->rows[i].pareto;
-		double unused = r->pages_counted ? 100.0 * (double)(r->pages_counted -
-					(r->pages_used < r->pages_counted ? r->pages_used
-									  : r->pages_counted)) /
-					(double)r->pages_counted : 0;
+		uint64_t used = r->pages_used < r->pages_counted ? r->pages_used : r->pages_counted;
+		char unused[16];
 
 		printf("  %c%c %6u  %10" PRIu64 " %7.2f  %10.0f %7.2f %7" PRIu64 " %10.1f %9.2f"
-		       " %9.2f %8.2f %7.1f\n",
+		       " %9.2f %8.2f %7s\n",
 		       par ? '*' : ' ', !exact && (int)i == st->rec ? '>' : ' ', r->limit,
 		       r->peak_pages, mib((double)r->peak_pages), r->mean_pages, mib(r->mean_pages),
 		       r->waits, ms(r->wait_ns_total), ms(r->wait_ns_p99), ms(r->wait_ns_max),
-		       (double)r->span_ns / 1e9, unused);
+		       (double)r->span_ns / 1e9,
+		       tune_share(unused, sizeof(unused), r->pages_counted - used, r->pages_counted));
 	}
 	printf("\n");
 }
@@ -549,17 +548,21 @@ static void print_text(const struct study *st)
 	printf("> recommended.\n\n");
 	if (cur >= 0) {
 		const struct tune_result *a = &st->rows[cur].drv, *b = &st->rows[cur].exact;
+		uint64_t used = a->pages_used < a->pages_counted ? a->pages_used : a->pages_counted;
+		uint64_t exact = b->pages_counted < a->pages_counted ? b->pages_counted
+								       : a->pages_counted;
+		char never[16], less[16];
 
+		/* (shares with a decimal: rounded to whole percents, 4106 used of 4 million
+		 * read "100% never used") */
 		printf("Overcount at limit %u: the driver's rule preallocated %" PRIu64
-		       " pages for %" PRIu64 " used (%.0f%% never used); an exact count would "
-		       "preallocate %" PRIu64 " (%.0f%% less), peak %.2f instead of %.2f MiB, stall "
+		       " pages for %" PRIu64 " used (%s%% never used); an exact count would "
+		       "preallocate %" PRIu64 " (%s%% less), peak %.2f instead of %.2f MiB, stall "
 		       "%.1f instead of %.1f ms.\n",
 		       st->recorded_limit, a->pages_counted, a->pages_used,
-		       a->pages_counted ? 100.0 * (double)(a->pages_counted - a->pages_used) /
-						  (double)a->pages_counted : 0,
+		       tune_share(never, sizeof(never), a->pages_counted - used, a->pages_counted),
 		       b->pages_counted,
-		       a->pages_counted ? 100.0 * (1.0 - (double)b->pages_counted /
-								(double)a->pages_counted) : 0,
+		       tune_share(less, sizeof(less), a->pages_counted - exact, a->pages_counted),
 		       mib((double)b->peak_pages), mib((double)a->peak_pages),
 		       ms(b->wait_ns_total), ms(a->wait_ns_total));
 	}

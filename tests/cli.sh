@@ -102,7 +102,7 @@ check_usage count_unaligned "map:0x1001:4K" count map:0x1001:4K
 check_usage count_foo "foo" count foo
 check_usage count_missing_range "map:1G" count map:1G
 
-# --- count: the fact sheet's examples (first line is the total)
+# --- count: docs/driver.md's worked examples (first line is the total)
 check_count() {	# NAME EXPECTED OP...
   local name=$1 want=$2 got
   shift 2

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The counting and merging rule (vm_bind_prealloc_count + msm_iommu_pagetable_prealloc_count)
- * against the fact sheet's worked examples and against an independent implementation.
+ * against docs/driver.md's worked examples and against an independent implementation.
  */
 #include "harness.h"
 #include "model_util.h"

@@ -377,6 +377,24 @@ TEST(prepared_replay_is_the_full_replay_by_hand)
 	wl_fini(&b);
 }
 
+/* Shares as printed: one decimal, and never a false 100 % or 0 %. */
+TEST(share_is_never_rounded_to_all_or_nothing)
+{
+	char b[16];
+
+	CHECK_STR(tune_share(b, sizeof(b), 0, 0), "0.0");
+	CHECK_STR(tune_share(b, sizeof(b), 0, 4106), "0.0");
+	CHECK_STR(tune_share(b, sizeof(b), 4106, 4106), "100.0");
+	CHECK_STR(tune_share(b, sizeof(b), 203296, 207402), "98.0");	/* 98.020... */
+	CHECK_STR(tune_share(b, sizeof(b), 1998, 2000), "99.9");
+	/* 4106 used of 4 million counted: 99.897 % unused, "99.9"; of 40 million, 99.9897 % */
+	CHECK_STR(tune_share(b, sizeof(b), 4000000 - 4106, 4000000), "99.9");
+	CHECK_STR(tune_share(b, sizeof(b), 40000000 - 4106, 40000000), ">99.9");
+	CHECK_STR(tune_share(b, sizeof(b), 1999, 2000), ">99.9");	/* 99.95: not 100.0 */
+	CHECK_STR(tune_share(b, sizeof(b), 1, 2001), "<0.1");	/* 0.049975 */
+	CHECK_STR(tune_share(b, sizeof(b), 1, 1000), "0.1");
+}
+
 int main(void)
 {
 	return harness_main();

@@ -6,7 +6,7 @@
 # each sleeper keeps its recorded wake-up latency; the stall within 10 % +
 # 200 us per wait), no waits at a limit above anything in flight, peaks that grow with the
 # limit, an exact count never above the driver's and never short. Then: truncated and malformed traces, a trace without ops, the SVG (valid XML, one
-# point per limit), the budget, bad usage.
+# point per limit), the budget, bad usage, and --json's fields against docs/msmvm-tune.md's list.
 set -u
 cd "$(dirname "$0")/.."
 B=${BUILD:-build}
@@ -100,6 +100,35 @@ else
   fail tune_stall_budget_respected "msmvm-tune failed: $(head -c 300 "$tmp/sb.err")"
 fi
 
+doc_fields() {	# the documented paths: the first table's, and the result table's under driver and exact
+  awk '
+    /^## JSON output/ { on = 1; next }
+    on && /^## / { exit }
+    on && /^\| `/ { if (!intable) { ntab++; intable = 1 }
+      f = $0; sub(/^\| `/, "", f); sub(/`.*/, "", f)
+      if (ntab == 1) print f
+      else { print "limits[].driver." f; print "limits[].exact." f } next }
+    on { intable = 0 }' docs/msmvm-tune.md | sort -u
+}
+printed_fields() {	# FILE: every path of the JSON but the arrays themselves, [] for an index
+  jq -r '[paths as $p | select(getpath($p) | type != "array") |
+          $p | reduce .[] as $k (""; if ($k | type) == "number" then . + "[]"
+                                   elif . == "" then $k else . + "." + $k end)] | unique[]' "$1"
+}
+
+# --json's fields are the ones docs/msmvm-tune.md documents, both ways (on a synthetic run;
+# on a trace's below)
+schema_case() {	# NAME JSON
+  local diffs
+  diffs=$(diff <(doc_fields) <(printed_fields "$2") | grep '^[<>]' |
+    sed 's/^</documented, not printed:/; s/^>/printed, not documented:/')
+  if [ -n "$diffs" ]; then fail "$1" "$diffs"
+  elif [ "$(doc_fields | wc -l)" -lt 20 ]; then fail "$1" "too few fields read from docs/msmvm-tune.md"
+  else pass "$1" "$(doc_fields | wc -l) fields"; fi
+}
+if [ -s "$tmp/s.json" ]; then schema_case tune_json_schema_documented "$tmp/s.json"
+else fail tune_json_schema_documented "no JSON from the synthetic run"; fi
+
 # An SVG that cannot be written: exit 1 and why, not a silent success.
 "$TUNE" --workload sparse --binds 10 --svg "$tmp/no-such-dir/t.svg" >/dev/null 2>"$tmp/svg.err"
 rc=$?
@@ -187,6 +216,9 @@ closed_loop() {
 closed_loop tune_closed_loop_storm 1024 -w storm -P 1 --queues 1 -n 40 --job-cost 20000 --seed 21
 closed_loop tune_closed_loop_two_procs 512 -w storm -P 2 --queues 1 -n 25 --job-cost 20000 --seed 22
 closed_loop tune_closed_loop_sparse 256 -w sparse -P 1 --queues 1 -n 100 --job-cost 10000 --seed 23
+
+[ -s "$tmp/tune_closed_loop_storm.json" ] &&
+  schema_case tune_json_schema_documented_trace "$tmp/tune_closed_loop_storm.json"
 
 # A trace cut in the middle: the complete prefix is used, and msmvm-tune says so.
 f=$tmp/tune_closed_loop_storm.trace

@@ -11,7 +11,7 @@
 #   ONLY      one version of those below: regenerate that fixture alone
 #
 # Packages come from the machine's own Debian mirror via a private apt state
-# (see docs/debian-arm64-btf.md), so the host's apt configuration is untouched.
+# (see docs/btf.md), so the host's apt configuration is untouched.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -15,18 +15,23 @@
 
 extern const struct argp msmvm_target_argp;
 
-/* What every tool's --help says about running a command (a paragraph of its doc). */
+/*
+ * What every tool's --help says about running a command: one paragraph for argp to fill,
+ * then a blank line (no '\n' inside it: argp wraps it itself, and a break of ours would
+ * wrap it twice).
+ */
 #define MSMVM_CLI_COMMAND_DOC								\
-	"With a command (-- CMD [ARG...] after the options, or -c 'CMD ARG...'), the\n"	\
-	"probes are attached first, then CMD runs; only its processes (it and all it\n"	\
-	"forks) are watched, and the tool ends when CMD exits, as on Ctrl-C, saying\n"	\
-	"\"CMD exited with status N\" (or \"was killed by signal S\") on stderr. CMD\n"	\
-	"shares the tool's stdin, stdout and stderr; the final output comes after\n"	\
-	"CMD's. SIGINT and SIGTERM sent to the tool go on to CMD, and the tool waits\n"	\
-	"for it; if the tool ends first, CMD gets SIGTERM (SIGKILL 10 s later). With\n"	\
-	"no --sim and no msm driver loaded, a CMD that is the msmvm-sim model is\n"	\
-	"watched as if --sim named it. The exit status is the tool's own (below),\n"	\
-	"whatever CMD's.\n"
+	"With a command (-- CMD [ARG...] after the options, or -c 'CMD ARG...'), the "	\
+	"probes are attached first, then CMD runs; only its processes (it and all it "	\
+	"forks) are watched, and the tool ends when CMD exits, as on Ctrl-C, saying "	\
+	"\"CMD exited with status N\" (or \"was killed by signal S\") on stderr. CMD "	\
+	"shares the tool's stdin, stdout and stderr; the final output comes after "	\
+	"CMD's. SIGINT and SIGTERM sent to the tool go on to CMD, and the tool waits "	\
+	"for it; if the tool ends first, CMD gets SIGTERM (SIGKILL 10 s later). With "	\
+	"no --sim and no msm driver loaded, a CMD that is the msmvm-sim model is "	\
+	"watched as if --sim named it. The exit status is the tool's own (below), "	\
+	"whatever CMD's.\n"							\
+	"\n"
 
 /*
  * The options the target flags fill in: call first thing in main() (it notes the signal

@@ -1179,3 +1179,16 @@ nomem:
 	memset(wl, 0, sizeof(*wl));
 	return -ENOMEM;
 }
+
+const char *tune_share(char *buf, size_t size, uint64_t part, uint64_t whole)
+{
+	double v = whole ? 100.0 * (double)part / (double)whole : 0;
+
+	if (part && part < whole && v >= 99.95)
+		snprintf(buf, size, ">99.9");
+	else if (part && v < 0.05)
+		snprintf(buf, size, "<0.1");
+	else
+		snprintf(buf, size, "%.1f", v);
+	return buf;
+}

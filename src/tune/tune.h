@@ -108,4 +108,11 @@ struct tune_synth {
 int tune_synth_workload(const struct tune_synth *s, struct msmvm_workload *wl,
 			struct tune_timing **timing, struct tune_timing_info *info);
 
+/*
+ * 100 * part / whole with one decimal, as printed: never "100.0" unless part == whole, never
+ * "0.0" unless part is 0 (">99.9", "<0.1" instead), so that 4106 pages used of millions is not
+ * "100% never used". whole 0: "0.0". Returns buf.
+ */
+const char *tune_share(char *buf, size_t size, uint64_t part, uint64_t whole);
+
 #endif

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: msmvm against an equivalent bpftrace script and against no tracing at all, side
 # by side in one run on this machine, on the msmvm-sim model (uprobes: this machine has no
-# kprobes and no msm GPU). Prints a table and writes docs/PERFORMANCE.md.
+# kprobes and no msm GPU). Prints a table and writes the report, $BUILD/bench/PERFORMANCE.md.
+# docs/PERFORMANCE.md, the committed one, is replaced only when asked (BENCH_UPDATE=1) and the
+# machine was quiet during the run (below): a bench on a busy machine measures the machine.
 #
 # Every figure is min / median / max over BENCH_RUNS runs (default 5). Each measured run gets
 # its own copy of the model binary: uprobes bind to an inode, so nothing else on the machine
@@ -21,7 +23,9 @@
 # Environment: BUILD (build), BENCH_RUNS (5; the guests' rounds too), BENCH_SECS (3, seconds
 # per model run), BENCH_GUEST (1), BENCH_GUEST_SECS (3, seconds per timing run in the x86
 # guest), BENCH_GUEST_BINDS (500, binds per process of a counted run in the x86 guest),
-# BENCH_DOC (docs/PERFORMANCE.md; empty: do not write it), BENCH_KEEP (a directory: the results
+# BENCH_DOC (the report: build/bench/PERFORMANCE.md; empty: do not write it), BENCH_UPDATE (1:
+# then copy the report to docs/PERFORMANCE.md if the machine was quiet; force: even if it was
+# not), BENCH_KEEP (a directory: the results
 # and what report.sh reads are kept there, to write the document again without measuring:
 #   bash -c 'source "$0/state.sh"; W=$0 RES=$0/results DOC=docs/PERFORMANCE.md;
 #            source tools/bench/report.sh' DIR ).
@@ -32,7 +36,9 @@ cd "$(dirname "$0")/../.."
 B=${BUILD:-build}
 RUNS=${BENCH_RUNS:-5}
 SECS=${BENCH_SECS:-3}
-DOC=${BENCH_DOC-docs/PERFORMANCE.md}
+DOC=${BENCH_DOC-$B/bench/PERFORMANCE.md}
+UPDATE=${BENCH_UPDATE:-0}
+case $UPDATE in 0 | 1 | force) ;; *) echo "bench: BENCH_UPDATE=$UPDATE: expected 0, 1 or force" >&2; exit 2 ;; esac
 SWEEP_RUNS=$(( RUNS < 3 ? RUNS : 3 ))
 GUEST=${BENCH_GUEST:-1}			# 0: no guest parts
 NSTEPS=$([ "$GUEST" = 1 ] && echo 10 || echo 8)
@@ -684,4 +690,26 @@ if [ -n "${BENCH_KEEP:-}" ]; then	# the variables and functions report.sh uses, 
   mkdir -p "$BENCH_KEEP" && find "$W" -maxdepth 1 -type f -exec cp {} "$BENCH_KEEP"/ \; ||
     say "bench: cannot keep the results in $BENCH_KEEP"
 fi
+mkdir -p "$(dirname "${DOC:-.}")"
 source tools/bench/report.sh
+
+# --- docs/PERFORMANCE.md: only when asked, and only from a quiet machine ------------------
+# Quiet: at the start, the 1-minute load average at most half the CPUs (nothing else running),
+# and during the bench, other processes used at most 10 % of the machine's CPU time (measured
+# from /proc/stat against the bench's own time, the "load" row of the report).
+QUIET_WHY=
+awk -v l="${LOAD0%% *}" -v n="$(nproc)" 'BEGIN { exit !(l <= n / 2) }' ||
+  QUIET_WHY="load average ${LOAD0%% *} at the start, over half of $(nproc) CPUs"
+awk -v o="$OTHERS_PCT" 'BEGIN { exit !(o <= 10) }' ||
+  QUIET_WHY="${QUIET_WHY:+$QUIET_WHY; }other processes used $(num "$OTHERS_PCT" 0) % of the CPU time during the bench (more than 10 %)"
+COMMITTED=docs/PERFORMANCE.md
+if [ -z "$DOC" ] || [ ! -f "$DOC" ]; then
+  :
+elif [ "$UPDATE" = 0 ]; then
+  say "bench: $COMMITTED left as it is (make bench BENCH_UPDATE=1 replaces it with $DOC)"
+elif [ -n "$QUIET_WHY" ] && [ "$UPDATE" != force ]; then
+  say "bench: $COMMITTED left as it is: the machine was not quiet ($QUIET_WHY); BENCH_UPDATE=force replaces it anyway"
+else
+  cp "$DOC" "$COMMITTED.tmp" && mv "$COMMITTED.tmp" "$COMMITTED" || die "cannot write $COMMITTED"
+  say "bench: $COMMITTED replaced by $DOC${QUIET_WHY:+ (forced: $QUIET_WHY)}"
+fi

@@ -1,5 +1,5 @@
 # Sourced by tools/bench/report.sh: the guests' rows of the summary table (GUEST_ROWS) and
-# their sections of docs/PERFORMANCE.md (guest_doc). Reads the g.* and a64.* results of
+# their sections of the report, PERFORMANCE.md (guest_doc). Reads the g.* and a64.* results of
 # tools/bench/guest.sh and its GUEST_X86 / GUEST_ARM64 states.
 
 GUEST_X86=${GUEST_X86:-"skipped: BENCH_GUEST=0"}

@@ -1,5 +1,6 @@
 # Sourced by tools/bench/bench.sh once everything is measured: prints the table and writes
-# docs/PERFORMANCE.md. Uses bench.sh's results ($RES, agg/cell/num/calc) and variables.
+# the report ($DOC: build/bench/PERFORMANCE.md; bench.sh copies it to docs/PERFORMANCE.md when
+# asked). Uses bench.sh's results ($RES, agg/cell/num/calc) and variables.
 
 # --- verdicts ------------------------------------------------------------------------------
 # le VALUE LIMIT -> 1 if VALUE <= LIMIT;  lt VALUE LIMIT -> 1 if VALUE < LIMIT
@@ -179,7 +180,8 @@ cat <<EOF
 # Performance
 
 Written by \`make bench\` (\`tools/bench/bench.sh\`), $DATE. Every figure below was measured in
-that one run on the machine described here; run \`make bench\` again to replace this file.
+that one run on the machine described here; \`make bench BENCH_UPDATE=1\` replaces this file, on a
+quiet machine ([hardening.md](hardening.md#benchmarks-make-bench)).
 Numbers are "median (min–max)" over the runs given.
 
 ## Machine

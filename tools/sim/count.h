@@ -18,7 +18,6 @@ int sim_parse_size(const char *s, u64 *out);
  * 0 or -1.
  */
 int sim_parse_vm_size(const char *s, u64 *out);
-#define SIM_VM_SIZE_HELP "4G (most GPUs), 16G or 256G (some a7xx), 256T (2^48, BIT(ias) on newer kernels)"
 
 /* One OP argument, KIND:IOVA:RANGE (KIND map, null or unmap), into *op. 0 or -1. */
 int sim_parse_op(const char *arg, struct drm_msm_vm_bind_op *op);
