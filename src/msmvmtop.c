@@ -506,6 +506,9 @@ static void draw_help(void)
 	}
 }
 
+/* --sim with no model running and nothing counted: how to start one (sim_presence.c) */
+static char sim_hint[512];
+
 static void draw(const struct msmvm_frame *f, const struct msmvm_plan *plan)
 {
 	struct msmvm_proc_row *rows = calloc((size_t)f->nprocs + 1, sizeof(*rows));
@@ -617,6 +620,8 @@ static void draw(const struct msmvm_frame *f, const struct msmvm_plan *plan)
 		}
 		if (!n)
 			mvprintw(y++, 0, "(no VM_BIND yet%s)", ui.filter_pid ? " from this pid" : "");
+		for (const char *h = sim_hint; !n && *h && y < LINES - 1 - detail_h; h += strnlen(h, COLS))
+			mvprintw(y++, 0, "%.*s", COLS, h);
 	}
 	if (detail_h && n) {
 		const struct msmvm_proc_row *r = &rows[ui.selected];
@@ -854,6 +859,9 @@ int main(int argc, char **argv)
 				break;
 			}
 			msmvm_frame_build(&cur, &snap, have_prev ? &prev.snap : NULL, hist);
+			sim_hint[0] = 0;
+			if (screen && !cur.nprocs && msmvm_sim_running(m) == 0)
+				msmvm_sim_hint(m, true, sim_hint, sizeof(sim_hint));
 			if (have_prev)
 				msmvm_frame_free(&prev);
 			prev = cur;
@@ -911,6 +919,8 @@ int main(int argc, char **argv)
 	}
 	if (ret)
 		fprintf(stderr, "msmvmtop: %s\n", err.msg);
+	else if (!screen && !msmvm_sim_seen(m, NULL))	/* batch, JSON: said once, at the end */
+		fprintf(stderr, "msmvmtop: %s\n", msmvm_sim_hint(m, false, sim_hint, sizeof(sim_hint)));
 	if (have_prev)
 		msmvm_frame_free(&prev);
 	msmvm_history_free(hist);

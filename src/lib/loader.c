@@ -255,6 +255,7 @@ int msmvm_attach(struct msmvm *m, struct msmvm_err *err)
 		m->links[i] = link;
 		pp->attached = true;
 	}
+	m->sim_at_attach = msmvm_sim_running(m) > 0;
 	return 0;
 }
 
