@@ -40,7 +40,7 @@ text   :: an msmvmtop frame (output)    :: msmvmtop every 1s binds/s 468 pages/s
 run    :: -                            :: make
 run    :: ^6$                          :: build/msmvm-sim count map:0x100000000:4K map:0x100400000:4K
 bg     :: binds +{sum.json:.totals.binds}$ :: build/msmvm-stat --sim -P
-run    :: "binds": ?400,               :: build/msmvm-sim run -w storm -P 2 -n 200 -o sum.json
+run    :: -                            :: build/msmvm-sim run -w storm -P 2 -n 200 -o sum.json
 skip   :: installs into /usr/local (no DESTDIR): the installed system's files :: make install
 skip   :: dpkg-buildpackage and lintian (minutes); tests/deb.sh builds and installs it in a chroot :: make deb
 skip   :: installs the package make deb builds, into this system (tests/deb.sh: in a chroot) :: apt install ./build/deb/msmvm_*_$(dpkg --print-architecture).deb
