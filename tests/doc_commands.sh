@@ -244,8 +244,11 @@ while IFS=$'\t' read -r where cmd; do
   fi
   used[$cmd]=1
   case $mode in
-  skip | text)
-    echo "skip $name # $mode: $arg: $cmd"
+  skip)
+    echo "skip $name # $arg: $cmd"
+    ;;
+  text)	# not a command: no test line
+    echo "# $name: not a command ($arg): $cmd"
     ;;
   run)
     # the doc's dashboard recipe and make's targets can take minutes under load
