@@ -67,6 +67,8 @@ static struct ui {
 } ui = { .sort = COL_BINDS };
 
 static volatile sig_atomic_t exiting;
+/* --sim with no row and no model running: the empty state says how to start one */
+static char sim_hint[512];
 
 static void on_signal(int sig)
 {
@@ -506,9 +508,6 @@ static void draw_help(void)
 	}
 }
 
-/* --sim with no model running and nothing counted: how to start one (sim_presence.c) */
-static char sim_hint[512];
-
 static void draw(const struct msmvm_frame *f, const struct msmvm_plan *plan)
 {
 	struct msmvm_proc_row *rows = calloc((size_t)f->nprocs + 1, sizeof(*rows));
@@ -859,14 +858,14 @@ int main(int argc, char **argv)
 				break;
 			}
 			msmvm_frame_build(&cur, &snap, have_prev ? &prev.snap : NULL, hist);
-			sim_hint[0] = 0;
-			if (screen && !cur.nprocs && msmvm_sim_running(m) == 0)
-				msmvm_sim_hint(m, true, sim_hint, sizeof(sim_hint));
 			if (have_prev)
 				msmvm_frame_free(&prev);
 			prev = cur;
 			have_prev = true;
 		}
+		sim_hint[0] = 0;	/* sim_presence.c */
+		if (screen && !prev.nprocs && msmvm_sim_running(m) == 0)
+			msmvm_sim_hint(m, true, sim_hint, sizeof(sim_hint));
 		if (env.json)
 			print_json_frame(&prev, msmvm_get_plan(m));
 		else if (env.batch)
