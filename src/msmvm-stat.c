@@ -683,6 +683,7 @@ int main(int argc, char **argv)
 		ret = EXIT_RUNTIME;
 	} else {
 		double secs = (double)(msmvm_now_ns() - t_start) / 1e9;
+		char hint[512];
 
 		if (env.json)
 			print_json(final_json(&snap, msmvm_get_plan(m), secs));
@@ -693,6 +694,8 @@ int main(int argc, char **argv)
 					" events dropped: counts are incomplete\n",
 				snap.health[MSMVM_H_MAP_UPDATE_FAILED],
 				snap.health[MSMVM_H_RINGBUF_DROPS]);
+		if (!msmvm_sim_seen(m, &snap))	/* zeros from no model at all: say so */
+			fprintf(stderr, "msmvm-stat: %s\n", msmvm_sim_hint(m, false, hint, sizeof(hint)));
 		msmvm_snapshot_free(&snap);
 	}
 	msmvm_close(m);

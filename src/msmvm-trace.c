@@ -447,6 +447,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "msmvm-trace: warning: %" PRIu64 " events were lost (ring buffer "
 			"full); the trace marks where: use a larger --buffer-size\n",
 			health[MSMVM_H_RINGBUF_DROPS]);
+	if (!msmvm_sim_seen(m, NULL)) {		/* an empty trace from no model at all: say so */
+		char hint[512];
+
+		fprintf(stderr, "msmvm-trace: %s\n", msmvm_sim_hint(m, false, hint, sizeof(hint)));
+	}
 	msmvm_close(m);
 	free(full_doc);
 	return ret;

@@ -70,6 +70,8 @@ static struct ui {
 } ui = { .sort = COL_BINDS };
 
 static volatile sig_atomic_t exiting;
+/* --sim with no row and no model running: the empty state says how to start one */
+static char sim_hint[512];
 
 static void on_signal(int sig)
 {
@@ -759,6 +761,8 @@ static void draw(const struct msmvm_frame *f, const struct msmvm_plan *plan)
 		}
 		if (!n)
 			mvprintw(y++, 0, "(no VM_BIND yet%s)", ui.filter_pid ? " from this pid" : "");
+		for (const char *h = sim_hint; !n && *h && y < LINES - 1 - detail_h; h += strnlen(h, COLS))
+			mvprintw(y++, 0, "%.*s", COLS, h);
 	}
 	if (detail_h) {
 		const struct msmvm_proc_row *r = &rows[ui.selected];
@@ -1041,6 +1045,9 @@ int main(int argc, char **argv)
 			prev = cur;
 			have_prev = true;
 		}
+		sim_hint[0] = 0;	/* sim_presence.c */
+		if (screen && !prev.nprocs && msmvm_sim_running(m) == 0)
+			msmvm_sim_hint(m, true, sim_hint, sizeof(sim_hint));
 		if (env.json)
 			print_json_frame(&prev, msmvm_get_plan(m));
 		else if (env.batch)
@@ -1074,6 +1081,8 @@ int main(int argc, char **argv)
 	}
 	if (ret)
 		fprintf(stderr, "msmvmtop: %s\n", err.msg);
+	else if (!screen && !msmvm_sim_seen(m, NULL))	/* batch, JSON: said once, at the end */
+		fprintf(stderr, "msmvmtop: %s\n", msmvm_sim_hint(m, false, sim_hint, sizeof(sim_hint)));
 	if (have_prev)
 		msmvm_frame_free(&prev);
 	msmvm_history_free(hist);

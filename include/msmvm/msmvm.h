@@ -213,6 +213,17 @@ const char *msmvm_hist_name(int id);
 const char *msmvm_health_name(int id);
 const char *msmvm_default_sim_path(void);
 
+/*
+ * --sim: is the model there? msmvm_sim_running: 1 when a process runs the watched binary now
+ * (1 too for a kernel target), 0 if none, -errno if the binary cannot be looked at.
+ * msmvm_sim_seen: whether the model took part so far (running at attach or now, or VM_BINDs
+ * counted in s; s NULL: a snapshot is taken). msmvm_sim_hint: what to tell the user when it
+ * is not (now: "is running", else "ran"), with the command that starts one; returns buf.
+ */
+int msmvm_sim_running(const struct msmvm *m);
+bool msmvm_sim_seen(struct msmvm *m, const struct msmvm_snapshot *s);
+const char *msmvm_sim_hint(const struct msmvm *m, bool now, char *buf, size_t size);
+
 #ifdef __cplusplus
 }
 #endif

@@ -47,6 +47,7 @@ struct msmvm {
 	struct msmvm_gauge_seen *gauges_seen;	/* per slot: its frees, and when they last moved */
 	struct msmvm_forgotten *forgotten;	/* exited processes' counts (forget.c) */
 	bool loaded;
+	bool sim_at_attach;		/* --sim: a model process ran when attached (sim_presence.c) */
 };
 
 void msmvm_gauges_unmap(struct msmvm *m);

@@ -208,6 +208,7 @@ int msmvm_attach(struct msmvm *m, struct msmvm_err *err)
 	if (!m->loaded || m->opts.test_flavor)
 		return msmvm_fail(err, MSMVM_E_USAGE, EINVAL,
 				  m->loaded ? "the test flavor is never attached" : "attach before load");
+	m->sim_at_attach = msmvm_sim_running(m) > 0;	/* --sim: is a model there (sim_presence.c) */
 	/*
 	 * Attach in reverse order of a call's life (free, ..., ioctl entry last): a call whose
 	 * ioctl entry is seen then has every later hook in place, so attaching while a workload
