@@ -526,13 +526,15 @@ static void print_text(const struct study *st)
 
 	if (env.synthetic)
 		printf("msmvm-tune: synthetic '%s' workload (msmvm-sim's generator, seed %" PRIu64
-		       "): %zu VM_BINDs, %zu ops, %" PRIu64 " processes with a VM each; the driver's "
+		       "): %zu VM_BINDs, %zu ops, %" PRIu64 " %s with a VM each; the driver's "
 		       "limit is %u\n", workload_names[env.synth.kind], env.synth.seed, st->wl.nbinds,
-		       st->wl.nops, st->pids, st->recorded_limit);
+		       st->wl.nops, st->pids, st->pids == 1 ? "process" : "processes",
+		       st->recorded_limit);
 	else
-		printf("msmvm-tune: %s: %zu VM_BINDs, %zu ops, %" PRIu64 " processes, %" PRIu64
-		       " VMs over %.2f s; recorded at limit %u%s\n", env.trace, st->wl.nbinds,
-		       st->wl.nops, st->pids, st->vms,
+		printf("msmvm-tune: %s: %zu VM_BINDs, %zu ops, %" PRIu64 " %s, %" PRIu64
+		       " %s over %.2f s; recorded at limit %u%s\n", env.trace, st->wl.nbinds,
+		       st->wl.nops, st->pids, st->pids == 1 ? "process" : "processes", st->vms,
+		       st->vms == 1 ? "VM" : "VMs",
 		       (double)(st->wl.end_ns - st->wl.start_ns) / 1e9, st->recorded_limit,
 		       st->limit_from_trace ? "" : " (assumed)");
 	printf("Timing: job service %s (median %.0f us), wake-up %.0f us%s\n\n",

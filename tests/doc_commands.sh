@@ -39,32 +39,33 @@ source tests/lib.sh
 TABLE=$(cat <<'EOF'
 run    :: ^totals:.* waits [1-9] && jq:.totals.ops / .totals.binds > 40 && ^(Stopping the model interrupted [0-9]+ of|No thread was asleep) :: make run
 skip   :: the whole suite (~8 min): CI runs it; not run from inside itself :: make test
-text   :: an msmvmtop frame (output)    :: msmvmtop every 1s binds/s 468 pages/s 478248 sort BINDS/s desc
+text   :: an msmvmtop frame (output)    :: msmvmtop every 1s ...
 run    :: -                            :: make
 run    :: ^6$                          :: build/msmvm-sim count map:0x100000000:4K map:0x100400000:4K
-bg     :: binds +{sum.json:.totals.binds}$ :: build/msmvm-stat --sim -P
-run    :: -                            :: build/msmvm-sim run -w storm -P 2 -n 200 -o sum.json
+run    :: binds +{sum.json:.totals.binds}$ && exited with status 0 :: build/msmvm-stat -P -- build/msmvm-sim run -w storm -P 2 -n 200 -o sum.json
 skip   :: installs into /usr/local (no DESTDIR): the installed system's files :: make install
 skip   :: dpkg-buildpackage and lintian (minutes); tests/deb.sh builds and installs it in a chroot :: make deb
 skip   :: installs the package make deb builds, into this system (tests/deb.sh: in a chroot) :: apt install ./build/deb/msmvm_*_$(dpkg --print-architecture).deb
 run    :: no process of the model [^ ]*build/msmvm-sim ran while watching :: build/msmvm-stat --sim -d 5
 run    :: binds                        :: build/msmvm-stat --sim -P 1 3
 run    :: "type": ?"final"             :: build/msmvm-stat --sim --json -d 2
+run    :: jq:.type == "final" and .totals.binds == 200 and .command.exit_status == 0 :: build/msmvm-stat --json -- build/msmvm-sim run -w storm -n 200
 skip   :: the kernel's msm driver: none here (tests/guest.sh runs the kernel flavor) :: build/msmvm-stat -P 1
 run    :: -                            :: xz -dkf tests/fixtures/btf/debian-7.2.13-arm64.btf.xz
 run    :: in_flight +632               :: build/msmvm-stat --dry-run --btf tests/fixtures/btf/debian-7.2.13-arm64.btf
 skip   :: the interactive dashboard: needs a terminal (tests/top_tmux.sh drives it in tmux) :: build/msmvmtop --sim
 run    :: ^totals: binds               :: build/msmvmtop --sim -b -n 5 -d 2
+run    :: ^totals: binds 4000 && exited with status 0 :: build/msmvmtop -b -- build/msmvm-sim run -P 2 -n 2000
 skip   :: the kernel's msm driver, interactive (tests/guest.sh runs the kernel flavor) :: build/msmvmtop
+run    :: "binds": ?1200, && t.perfetto-trace: [0-9]+ events :: build/msmvm-trace -o t.perfetto-trace -- build/msmvm-sim run -w sparse -P 2 -n 600
 run    :: vmbind.perfetto-trace: [0-9]+ events :: build/msmvm-trace --sim -o vmbind.perfetto-trace -d 10
 int    :: stall.perfetto-trace: [0-9]+ events :: build/msmvm-trace --sim --ring 5 -o stall.perfetto-trace
 run    :: binds                        :: build/msmvm-stat --replay vmbind.perfetto-trace
 int    :: watching model               :: build/msmvm-alert --sim --stall 200/1000 --wait-max 500 --wedge 5 --drift 1024
+run    :: Z stall vm=[^ ]+ pid=[0-9]+ comm=storm-0: stall: && exited with status 0 :: build/msmvm-alert --stall 20/1000 -- build/msmvm-sim run -w storm -n 300
 skip   :: the kernel's msm driver, and a fixed port (tests/alert.sh, tests/prometheus.sh: the model) :: build/msmvm-alert --stall 200/1000 --wait-max 500 --wedge 5 --drift 1024 --syslog --listen 127.0.0.1:9464
 skip   :: an installed system with systemd                                   :: systemctl daemon-reload && systemctl enable --now msmvm-alert
-bg     :: game.perfetto-trace: [1-9][0-9]* events :: build/msmvm-trace --sim -o game.perfetto-trace &
-run    :: "binds": ?1200,              :: build/msmvm-sim run -w sparse -P 2 -n 600 --rate 300 --job-cost 3000
-killbg :: -                            :: kill -INT %1; wait
+run    :: "binds": ?1200, && game.perfetto-trace: [1-9][0-9]* events :: build/msmvm-trace -o game.perfetto-trace -- build/msmvm-sim run -w sparse -P 2 -n 600 --rate 300 --job-cost 3000
 run    :: Recommended limit            :: build/msmvm-tune game.perfetto-trace --max-prealloc-mib 8 --svg tune.svg
 run    :: "totals"                     :: build/msmvm-sim run -w storm -P 2 --queues 2 -n 200 --log events.jsonl
 skip   :: cross build, its first run downloads arm64 packages (make test-arm64 in CI) :: make arm64
@@ -93,12 +94,20 @@ text   :: synopsis                                                           :: 
 run    :: -                                                                  :: xz -dkf tests/fixtures/btf/debian-7.2.13-arm64.btf.xz
 text   :: synopsis                                                           :: msmvm-trace [--sim[=PATH]] -o FILE [-d SECS] [--max-size MB] [-p PID] [--ring SECS]
 skip   :: installed name, the kernel's msm driver                            :: sudo msmvm-trace -o vmbind.perfetto-trace -d 10
+run    :: exited with status 0 && sparse.perfetto-trace: [0-9]+ events, 0 dropped :: build/msmvm-trace --sim -o sparse.perfetto-trace -- build/msmvm-sim run -w sparse -P 1 -n 300 --job-cost 10000 --seed 7 -o sparse-model.json
+run    :: Recommended limit: 128       :: build/msmvm-tune sparse.perfetto-trace --max-prealloc-mib 2 --svg tune.svg
+text   :: synopsis                                                           :: msmvm-stat [OPTION...] [INTERVAL [COUNT]] -- CMD [ARG...] (or -c 'CMD ARG...')
+text   :: synopsis                                                           :: msmvm-trace -o FILE [OPTION...] -- CMD [ARG...] (or -c 'CMD ARG...')
+run    :: -                                                                  :: build/msmvm-stat --json -- build/msmvm-sim run -w storm -P 2 -n 200 > out
+run    :: ^\[400,400\]$                                                       :: jq -c -s '[.[].totals.binds]' out
+skip   :: the btf fixtures are committed; remaking them downloads Debian's arm64 kernel packages (minutes) :: tools/make-btf-fixtures.sh
+skip   :: as above, one kernel version                                       :: ONLY=6.17.13 tools/make-btf-fixtures.sh
+text   :: a template: DIR is where the .deb files are                        :: DEB_DIR=DIR tools/make-btf-fixtures.sh
+skip   :: about 15 minutes (make bench is not a test)                        :: make bench
+skip   :: about 15 minutes, and writes docs/PERFORMANCE.md                   :: make bench BENCH_UPDATE=1
+skip   :: about 15 minutes, and writes docs/PERFORMANCE.md                   :: make bench BENCH_UPDATE=force
 text   :: synopsis                                                           :: msmvm-tune TRACE [--limits 128,256,...] [--max-prealloc-mib M] [--max-stall-ms S]
 text   :: synopsis                                                           :: msmvm-tune --workload NAME [--procs N] [--binds N] [--rate R] [--seed S] [--op-cost USEC] ...
-skip   :: installed names and sudo; the docs branch rewrites this worked example :: sudo msmvm-trace --sim -o sparse.perfetto-trace &
-skip   :: installed names; the docs branch rewrites this worked example      :: msmvm-sim run -w sparse -P 2 -n 600 --rate 300 --job-cost 3000 --seed 7
-skip   :: the worked example's recorder (above)                              :: kill -INT %1
-skip   :: installed names; writes into docs/ (the docs branch rewrites it)   :: msmvm-tune sparse.perfetto-trace --max-prealloc-mib 4 --svg docs/msmvm-tune-sparse.svg
 text   :: synopsis                                                           :: msmvmtop [--sim[=PATH]] [-p PID] [-d SECS] [-C] [--limit PAGES] [--hooks auto|direct|fallback]
 text   :: synopsis                                                           :: msmvmtop -b [-n N] ... plain-text frames
 text   :: synopsis                                                           :: msmvmtop --json [-n N] ... one JSON object per interval
@@ -173,7 +182,7 @@ check_out() {
     return
   fi
   if [ "${ere#jq:}" != "$ere" ]; then
-    grep '^{' "$out" | jq -e "select(${ere#jq:})" 2>/dev/null | grep -q . && return 0
+    grep '^{.*}$' "$out" | jq -e "select(${ere#jq:})" 2>/dev/null | grep -q . && return 0
     fail "$name" "no JSON line of the output satisfies '${ere#jq:}'" "$(tail -c 600 "$out")"
     return 1
   fi
