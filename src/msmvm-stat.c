@@ -694,7 +694,8 @@ int main(int argc, char **argv)
 					" events dropped: counts are incomplete\n",
 				snap.health[MSMVM_H_MAP_UPDATE_FAILED],
 				snap.health[MSMVM_H_RINGBUF_DROPS]);
-		if (!msmvm_sim_seen(m, &snap))	/* zeros from no model at all: say so */
+		/* zeros from no model at all: say so (unless the reader is gone: | head) */
+		if (!msmvm_sim_seen(m, &snap) && !msmvm_cli_stdout_reader_gone())
 			fprintf(stderr, "msmvm-stat: %s\n", msmvm_sim_hint(m, false, hint, sizeof(hint)));
 		msmvm_snapshot_free(&snap);
 	}

@@ -1081,7 +1081,8 @@ int main(int argc, char **argv)
 	}
 	if (ret)
 		fprintf(stderr, "msmvmtop: %s\n", err.msg);
-	else if (!screen && !msmvm_sim_seen(m, NULL))	/* batch, JSON: said once, at the end */
+	/* batch, JSON: said once, at the end; not to a reader gone (| head) */
+	else if (!screen && !msmvm_sim_seen(m, NULL) && !msmvm_cli_stdout_reader_gone())
 		fprintf(stderr, "msmvmtop: %s\n", msmvm_sim_hint(m, false, sim_hint, sizeof(sim_hint)));
 	if (have_prev)
 		msmvm_frame_free(&prev);

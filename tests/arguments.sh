@@ -30,6 +30,10 @@ for v in 1e8 0x10 inf nan -1 +1 ' 1' 1.2.3 .; do
   expect "stat_duration_${v// /_}_refused" 2 "invalid duration '$v' (seconds: a decimal number from 0.001 to 10000000)" -- \
     "$B/msmvm-stat" -d "$v"
 done
+# msmvm-sim count parses its own options: a missing value is said as such, not "unknown"
+expect sim_count_vm_size_needs_value 2 "option '--vm-size' needs an argument" -- "$B/msmvm-sim" count --vm-size
+expect sim_count_vm_size_bad 2 "bad --vm-size '3M'" -- "$B/msmvm-sim" count --vm-size 3M map:0x100000000:4K
+expect sim_count_unknown_option 2 "unknown option '--vm-sizes'" -- "$B/msmvm-sim" count --vm-sizes 4G
 expect trace_duration_hex_refused 2 "invalid duration '0x10' (seconds: a decimal" -- "$B/msmvm-trace" -o "$tmp/t" -d 0x10
 expect top_interval_exponent_refused 2 "invalid interval '1e1' (seconds: a decimal number from 0.1 to 3600)" -- "$B/msmvmtop" -d 1e1
 expect stat_count_hex_refused 2 "invalid count '0x5' (a whole number from 1 to" -- "$B/msmvm-stat" 1 0x5

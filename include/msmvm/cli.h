@@ -88,6 +88,8 @@ void msmvm_cli_catch_signals(void (*fn)(int));
  * output: ...", and 1 (the tools' runtime-error status) returned.
  */
 int msmvm_cli_stdout_end(const char *prog);
+/* stdout's reader went away (| head): the tool then ends quietly, hints included. */
+bool msmvm_cli_stdout_reader_gone(void);
 
 /* CLOCK_MONOTONIC in ns: the clock of the probes' timestamps. */
 uint64_t msmvm_now_ns(void);

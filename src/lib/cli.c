@@ -319,7 +319,7 @@ void msmvm_cli_catch_signals(void (*fn)(int))
 }
 
 /* stdout is a pipe or socket whose reader is gone (the kernel reports POLLERR on it). */
-static bool stdout_reader_gone(void)
+bool msmvm_cli_stdout_reader_gone(void)
 {
 	struct pollfd p = { .fd = STDOUT_FILENO, .events = POLLOUT };
 
@@ -334,7 +334,7 @@ int msmvm_cli_stdout_end(const char *prog)
 	if (fflush(stdout) == 0 && !ferror(stdout))
 		return 0;
 	e = errno;
-	if (e == EPIPE || stdout_reader_gone())
+	if (e == EPIPE || msmvm_cli_stdout_reader_gone())
 		return 0;
 	fprintf(stderr, "%s: writing to standard output: %s\n", prog,
 		e ? strerror(e) : "write error");

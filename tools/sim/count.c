@@ -148,6 +148,11 @@ int sim_count_main(int argc, char **argv, FILE *out, FILE *err)
 		const char *v = argv[first][9] == '=' ? argv[first] + 10 :
 				argv[first][9] ? NULL : argv[first + 1];
 
+		if (!v && !argv[first][9]) {
+			fputs("msmvm-sim: count: option '--vm-size' needs an argument (see --help)\n",
+			      err);
+			return EXIT_USAGE;
+		}
 		if (!v) {
 			fprintf(err, "msmvm-sim: count: unknown option '%s' (see --help)\n",
 				argv[first]);
