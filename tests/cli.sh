@@ -12,16 +12,9 @@ failed=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-pass() { echo "ok $1"; }
-fail() {	# NAME DIAGNOSTIC...
-  echo "not ok $1"
-  shift
-  local l
-  for l in "$@"; do
-    printf '%s\n' "$l" | sed 's/^/#   /'
-  done
-  failed=$((failed + 1))
-}
+FAIL_LINES=1000
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
 
 # sim ARGS...: run the model; sets rc, $tmp/out, $tmp/err
 sim() {

@@ -32,7 +32,6 @@ trap cleanup EXIT
 . tests/lib.sh
 
 failed=0
-fail_() { fail "$@"; failed=$((failed + 1)); }
 # the driver's presence decides whether the model is taken for the target without --sim
 no_driver=1
 [ -e /sys/module/msm ] || [ -e /sys/module/msm_kmodel ] && no_driver=0
@@ -59,21 +58,21 @@ rc=$?
 "$STAT" --replay "$tmp/t.perfetto-trace" --json >"$tmp/replay.json" 2>"$tmp/replay.err"
 diffs=$(stat_compare "$tmp/replay.json" "$tmp/sum.json" model)
 if [ $rc -ne 0 ] || [ -n "$diffs" ] || ! jq -e '.totals.binds == 1200' "$tmp/sum.json" >/dev/null; then
-  fail_ command_trace_model "msmvm-trace exit $rc" "$diffs" "$(cat "$tmp/trace.err" "$tmp/replay.err")"
+  fail command_trace_model "msmvm-trace exit $rc" "$diffs" "$(cat "$tmp/trace.err" "$tmp/replay.err")"
 else
   pass command_trace_model "$(jq -c '.totals | {binds, ops, pages_counted, pages_used, waits}' "$tmp/replay.json") = the model's"
 fi
 if ! grep -qx "msmvm-trace: $SIM exited with status 0" "$tmp/trace.err"; then
-  fail_ command_trace_says_exit "$(cat "$tmp/trace.err")"
+  fail command_trace_says_exit "$(cat "$tmp/trace.err")"
 elif [ $no_driver = 1 ] && [ "$(grep -c "is the msmvm-sim model: watching it" "$tmp/trace.err")" != 1 ]; then
-  fail_ command_trace_says_exit "no one line saying the model is the target:" "$(cat "$tmp/trace.err")"
+  fail command_trace_says_exit "no one line saying the model is the target:" "$(cat "$tmp/trace.err")"
 else
   pass command_trace_says_exit
 fi
 if valid "$tmp/t.perfetto-trace"; then
   pass command_trace_valid
 else
-  fail_ command_trace_valid "$(cat "$tmp/t.perfetto-trace".{perr,cerr} 2>/dev/null)"
+  fail command_trace_valid "$(cat "$tmp/t.perfetto-trace".{perr,cerr} 2>/dev/null)"
 fi
 
 # --- msmvm-stat -- a storm of two processes: totals and each process exactly, no others
@@ -84,7 +83,7 @@ diffs=$(stat_compare "$tmp/stat.json" "$tmp/sum.json" model)
 pids_stat=$(jq -c '[.processes[].pid] | sort' "$tmp/stat.json" 2>/dev/null)
 pids_sum=$(jq -c '[.processes[].pid] | sort' "$tmp/sum.json" 2>/dev/null)
 if [ $rc -ne 0 ] || [ -n "$diffs" ] || [ "$pids_stat" != "$pids_sum" ] || [ -z "$pids_sum" ]; then
-  fail_ command_stat_storm "msmvm-stat exit $rc; processes $pids_stat, model $pids_sum" "$diffs" \
+  fail command_stat_storm "msmvm-stat exit $rc; processes $pids_stat, model $pids_sum" "$diffs" \
     "$(cat "$tmp/stat.err")"
 else
   pass command_stat_storm "processes $pids_sum, $(jq -c '.totals | {binds, pages_counted, waits}' "$tmp/stat.json")"
@@ -94,7 +93,7 @@ if jq -e --argjson n "$(jq '.processes | length' "$tmp/sum.json")" \
    and ([.processes[] | select(.totals.binds > 0)] | length) == $n' "$tmp/stat.json" >/dev/null; then
   pass command_stat_json_status
 else
-  fail_ command_stat_json_status "$(jq -c .command "$tmp/stat.json" 2>&1)"
+  fail command_stat_json_status "$(jq -c .command "$tmp/stat.json" 2>&1)"
 fi
 
 # --- -c: one string, split into words
@@ -103,7 +102,7 @@ rc=$?
 split "$tmp/out" "$tmp/sum.json" "$tmp/stat.json"
 diffs=$(stat_compare "$tmp/stat.json" "$tmp/sum.json" model)
 if [ $rc -ne 0 ] || [ -n "$diffs" ] || ! jq -e '.seed == 7 and .totals.binds == 200' "$tmp/sum.json" >/dev/null; then
-  fail_ command_dash_c "exit $rc" "$diffs" "$(cat "$tmp/stat.err")"
+  fail command_dash_c "exit $rc" "$diffs" "$(cat "$tmp/stat.err")"
 else
   pass command_dash_c
 fi
@@ -115,7 +114,7 @@ for t in "$STAT" "$TRACE -o $tmp/x" "$TOP -b" "$ALERT --drift 1"; do
   rc=$?
   if [ $rc -ne 1 ] || ! grep -q "cannot run 'msmvm-no-such-command-here': command not found" "$tmp/e" ||
     grep -q attached "$tmp/e"; then
-    fail_ "command_not_found_$name" "exit $rc (want 1)" "$(cat "$tmp/e")"
+    fail "command_not_found_$name" "exit $rc (want 1)" "$(cat "$tmp/e")"
   else
     pass "command_not_found_$name"
   fi
@@ -124,28 +123,28 @@ printf 'not executable\n' >"$tmp/plain"
 "$STAT" -c "$tmp/plain" >/dev/null 2>"$tmp/e"
 rc=$?
 if [ $rc -ne 1 ] || ! grep -q "cannot run '$tmp/plain': Permission denied" "$tmp/e"; then
-  fail_ command_not_executable "exit $rc" "$(cat "$tmp/e")"
+  fail command_not_executable "exit $rc" "$(cat "$tmp/e")"
 else
   pass command_not_executable
 fi
 "$STAT" -p 1 -- true >/dev/null 2>"$tmp/e"
 rc=$?
 if [ $rc -ne 2 ] || ! grep -q -- "-p PID and a command" "$tmp/e"; then
-  fail_ command_p_with_command "exit $rc (want 2)" "$(cat "$tmp/e")"
+  fail command_p_with_command "exit $rc (want 2)" "$(cat "$tmp/e")"
 else
   pass command_p_with_command
 fi
 "$TRACE" -o "$tmp/x" -c true -- true >/dev/null 2>"$tmp/e"
 rc=$?
 if [ $rc -ne 2 ] || ! grep -q -- "-c CMD and -- CMD" "$tmp/e"; then
-  fail_ command_c_and_dashdash "exit $rc (want 2)" "$(cat "$tmp/e")"
+  fail command_c_and_dashdash "exit $rc (want 2)" "$(cat "$tmp/e")"
 else
   pass command_c_and_dashdash
 fi
 "$STAT" -c "echo a | cat" >/dev/null 2>"$tmp/e"
 rc=$?
 if [ $rc -ne 2 ] || ! grep -q "needs a shell" "$tmp/e"; then
-  fail_ command_c_shell_syntax "exit $rc (want 2)" "$(cat "$tmp/e")"
+  fail command_c_shell_syntax "exit $rc (want 2)" "$(cat "$tmp/e")"
 else
   pass command_c_shell_syntax
 fi
@@ -155,7 +154,7 @@ if unshare -p -f --mount-proc true 2>/dev/null; then
   unshare -p -f --mount-proc "$STAT" --sim="$SIM" -- true >/dev/null 2>"$tmp/e"
   rc=$?
   if [ $rc -ne 1 ] || ! grep -q "a command needs the tool in the initial pid namespace" "$tmp/e"; then
-    fail_ command_pid_namespace "exit $rc (want 1)" "$(cat "$tmp/e")"
+    fail command_pid_namespace "exit $rc (want 1)" "$(cat "$tmp/e")"
   else
     pass command_pid_namespace
   fi
@@ -172,7 +171,7 @@ under=$("$STAT" --sim="$SIM" --json -- grep -E '^Sig(Blk|Ign)' /proc/self/status
 if [ "$under" = "$direct" ]; then
   pass command_inherits_nothing "$(echo $direct)"
 else
-  fail_ command_inherits_nothing "run directly: $(echo $direct)" "under msmvm-stat: $(echo $under)"
+  fail command_inherits_nothing "run directly: $(echo $direct)" "under msmvm-stat: $(echo $under)"
 fi
 
 # --- the command's status is reported, the tool's own stays 0
@@ -180,7 +179,7 @@ fi
 rc=$?
 if [ $rc -ne 0 ] || ! grep -qx "msmvm-stat: sh exited with status 3" "$tmp/e" ||
   ! jq -e '.command.exit_status == 3' "$tmp/out" >/dev/null; then
-  fail_ command_exit_status "exit $rc" "$(cat "$tmp/e" "$tmp/out")"
+  fail command_exit_status "exit $rc" "$(cat "$tmp/e" "$tmp/out")"
 else
   pass command_exit_status
 fi
@@ -188,7 +187,7 @@ fi
 rc=$?
 if [ $rc -ne 0 ] || ! grep -qx "msmvm-stat: sh was killed by signal 15 (SIGTERM)" "$tmp/e" ||
   ! jq -e '.command.signal == 15 and .command.exit_status == null' "$tmp/out" >/dev/null; then
-  fail_ command_killed_status "exit $rc" "$(cat "$tmp/e" "$tmp/out")"
+  fail command_killed_status "exit $rc" "$(cat "$tmp/e" "$tmp/out")"
 else
   pass command_killed_status
 fi
@@ -198,7 +197,7 @@ chmod +x "$tmp/badexe"
 "$STAT" --sim="$SIM" -- "$tmp/badexe" >/dev/null 2>"$tmp/e"
 rc=$?
 if [ $rc -ne 1 ] || ! grep -q "cannot run '$tmp/badexe': Exec format error" "$tmp/e"; then
-  fail_ command_exec_fails "exit $rc (want 1)" "$(cat "$tmp/e")"
+  fail command_exec_fails "exit $rc (want 1)" "$(cat "$tmp/e")"
 else
   pass command_exec_fails
 fi
@@ -225,7 +224,7 @@ for tool in trace stat; do
   # generous: the model drains its queues, the tool its ring buffer
   for _ in $(seq 1200); do kill -0 "$tool_pid" 2>/dev/null || break; sleep 0.05; done
   if kill -0 "$tool_pid" 2>/dev/null; then
-    fail_ "command_sigint_$tool" "msmvm-$tool did not end within 60 s of SIGINT" "$(cat "$tmp/err")"
+    fail "command_sigint_$tool" "msmvm-$tool did not end within 60 s of SIGINT" "$(cat "$tmp/err")"
     kill -9 "$tool_pid"
     tool_pid=
     continue
@@ -243,9 +242,9 @@ for tool in trace stat; do
   if [ $rc -ne 0 ] || [ -z "$cmd_pid" ] || kill -0 "$cmd_pid" 2>/dev/null ||
     ! grep -qx "msmvm-$tool: $SIM exited with status 0" "$tmp/err" || [ -n "$diffs" ] ||
     ! jq -e '.totals.binds > 0' "$tmp/sum.json" >/dev/null; then
-    fail_ "command_sigint_$tool" "exit $rc, command pid ${cmd_pid:-none}" "$diffs" "$(cat "$tmp/err")"
+    fail "command_sigint_$tool" "exit $rc, command pid ${cmd_pid:-none}" "$diffs" "$(cat "$tmp/err")"
   elif [ $tool = trace ] && ! valid "$tmp/s.perfetto-trace"; then
-    fail_ "command_sigint_$tool" "the trace is not valid" "$(cat "$tmp/s.perfetto-trace".{perr,cerr} 2>/dev/null)"
+    fail "command_sigint_$tool" "the trace is not valid" "$(cat "$tmp/s.perfetto-trace".{perr,cerr} 2>/dev/null)"
   else
     pass "command_sigint_$tool" "$(jq .totals.binds "$tmp/sum.json") binds before the stop, counted exactly"
   fi
@@ -259,7 +258,7 @@ rc=$?
 diffs=$(stat_compare "$tmp/stat.json" "$tmp/sum.json" model)
 if [ $rc -ne 0 ] || [ -n "$diffs" ] || ! grep -qx "msmvm-trace: $SIM exited with status 0" "$tmp/err" ||
   ! jq -e '.totals.binds > 0' "$tmp/sum.json" >/dev/null || ! valid "$tmp/d.perfetto-trace"; then
-  fail_ command_trace_duration "exit $rc" "$diffs" "$(cat "$tmp/err")"
+  fail command_trace_duration "exit $rc" "$diffs" "$(cat "$tmp/err")"
 else
   pass command_trace_duration "$(jq .totals.binds "$tmp/sum.json") binds until the stop, all recorded"
 fi
@@ -269,7 +268,7 @@ timeout 120 "$TOP" -b -d 0.2 -- "$SIM" run -w sparse -P 2 -n 100 >"$tmp/out" 2>"
 rc=$?
 if [ $rc -ne 0 ] || ! grep -qx "msmvmtop: $SIM exited with status 0" "$tmp/err" ||
   ! grep -q '^totals: binds 200 ' "$tmp/out"; then
-  fail_ command_top_batch "exit $rc" "$(tail -5 "$tmp/out")" "$(cat "$tmp/err")"
+  fail command_top_batch "exit $rc" "$(tail -5 "$tmp/out")" "$(cat "$tmp/err")"
 else
   pass command_top_batch
 fi
@@ -291,7 +290,7 @@ if command -v tmux >/dev/null; then
   if [ -z "$seen" ] || [ "$still" != 1 ] || [ "$(cat "$tmp/top.rc" 2>/dev/null)" != 0 ] ||
     ! grep -qx "msmvmtop: sh exited with status 0" "$tmp/top.err" ||
     ! jq -e '.totals.binds == 200' "$tmp/top-sum.json" >/dev/null; then
-    fail_ command_top_dashboard "status line seen: ${seen:-no}, exit $(cat "$tmp/top.rc" 2>/dev/null)" \
+    fail command_top_dashboard "status line seen: ${seen:-no}, exit $(cat "$tmp/top.rc" 2>/dev/null)" \
       "$(cat "$tmp/top.err" 2>/dev/null)"
   else
     pass command_top_dashboard "the status line says the command exited; q ends it"
@@ -302,7 +301,7 @@ fi
 timeout 120 "$ALERT" --drift 1 -- "$SIM" run -w sparse -P 2 -n 100 >"$tmp/out" 2>"$tmp/err"
 rc=$?
 if [ $rc -ne 0 ] || ! grep -qx "msmvm-alert: $SIM exited with status 0" "$tmp/err"; then
-  fail_ command_alert_ends "exit $rc" "$(cat "$tmp/err")"
+  fail command_alert_ends "exit $rc" "$(cat "$tmp/err")"
 else
   pass command_alert_ends
 fi

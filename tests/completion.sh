@@ -23,16 +23,8 @@ failed=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-pass() { echo "ok $1${2:+ # $2}"; }
-fail() {	# NAME DIAGNOSTIC...
-  echo "not ok $1"
-  shift
-  local l
-  for l in "$@"; do
-    printf '%s\n' "$l" | head -20 | sed 's/^/#   /'
-  done
-  failed=$((failed + 1))
-}
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
 
 if [ ! -r "$BASH_COMPLETION" ]; then
   fail completion_bash_completion "$BASH_COMPLETION is missing: install bash-completion (tools/deps.sh)"

@@ -45,7 +45,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-fail() { echo "not ok $1"; shift; for l in "$@"; do printf '%s\n' "$l" | head -30 | sed 's/^/#   /'; done; failed=$((failed + 1)); }
+FAIL_LINES=30
 
 # examples DOC: each example object, compact, one a line; a block that does not parse is
 # said on stderr (status 1)

@@ -24,16 +24,9 @@ failed=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-pass() { echo "ok $1${2:+ # $2}"; }
-fail() {	# NAME DIAGNOSTIC...
-  echo "not ok $1"
-  shift
-  local l
-  for l in "$@"; do
-    printf '%s\n' "$l" | head -40 | sed 's/^/#   /'
-  done
-  failed=$((failed + 1))
-}
+FAIL_LINES=40
+# shellcheck source=tests/lib.sh
+. tests/lib.sh
 
 # The repository's top-level entries (a backticked word starting with one of them is a path).
 tops=()

@@ -24,15 +24,7 @@ DOCS=${DOCS_DIR:-docs}
 failed=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-fail() {	# NAME DIAGNOSTIC...
-  echo "not ok $1"
-  shift
-  local l
-  for l in "$@"; do
-    printf '%s\n' "$l" | head -40 | sed 's/^/#   /'
-  done
-  failed=$((failed + 1))
-}
+FAIL_LINES=40
 
 # doc_mentions TOOL DOC: the --options the doc's code spans and example lines name, one a line
 doc_mentions() {

@@ -2,8 +2,20 @@
 # background. The caller sets TRACE (the msmvm-trace binary), SIM (its private msmvm-sim
 # copy: uprobes bind to the file's inode) and tmp (a scratch directory).
 
+# pass NAME [NOTE], fail NAME DIAGNOSTIC...: the lines run-tests.sh counts. fail also counts
+# into $failed (a script ends with [ "$failed" -eq 0 ]) and shows at most FAIL_LINES (default
+# 20) lines of each diagnostic.
+failed=${failed:-0}
 pass() { echo "ok $1${2:+ # $2}"; }
-fail() { echo "not ok $1"; shift; for l in "$@"; do printf '%s\n' "$l" | head -20 | sed 's/^/#   /'; done; }
+fail() {
+  echo "not ok $1"
+  shift
+  local l
+  for l in "$@"; do
+    printf '%s\n' "$l" | head -"${FAIL_LINES:-20}" | sed 's/^/#   /'
+  done
+  failed=$((failed + 1))
+}
 
 # start_rec ARGS...: msmvm-trace --sim in the background, once attached (rec_pid, $tmp/rec.err)
 start_rec() {

@@ -22,16 +22,7 @@ failed=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-pass() { echo "ok $1${2:+ # $2}"; }
-fail() {	# NAME DIAGNOSTIC...
-  echo "not ok $1"
-  shift
-  local l
-  for l in "$@"; do
-    printf '%s\n' "$l" | head -40 | sed 's/^/#   /'
-  done
-  failed=$((failed + 1))
-}
+FAIL_LINES=40
 
 # page tool: every tool has a page; msmvm-alert.conf.5 is checked against msmvm-alert below
 pages=(msmvm-stat.8:msmvm-stat msmvmtop.8:msmvmtop msmvm-trace.8:msmvm-trace
