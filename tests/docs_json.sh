@@ -119,9 +119,11 @@ if [ ${#ready[@]} -gt 0 ]; then
   fail docs_json_run "${ready[@]}"
   exit 1
 fi
-# a storm over two processes with two VMs each: waits (wait-max, stall) and jobs that take
-# long enough for a wedge check to see threads waiting
-"$SIM" run -w storm -P 2 --vms 2 -n 60 -r 60 --job-cost 30000 --seed 7 -o "$out/summary.json" 2>"$tmp/sim.err" ||
+# a storm over two processes with two VMs each, jobs of 60 ms against 33 ms between one VM's
+# binds: waits for certain (89 of 120 binds; with 30 ms jobs, 7 to 11 of a few ms, and a run
+# now and then where msmvm-alert fired nothing), so wait-max and stall fire, and jobs long
+# enough for a wedge check to see threads waiting
+"$SIM" run -w storm -P 2 --vms 2 -n 60 -r 60 --job-cost 60000 --seed 7 -o "$out/summary.json" 2>"$tmp/sim.err" ||
   fail docs_json_run "msmvm-sim run failed: $(cat "$tmp/sim.err")"
 # two more intervals after the run (gauges at rest), then end them all as Ctrl-C does
 n0=$(grep -c "\"type\":\"interval\"" "$out/stat.json")
