@@ -205,6 +205,7 @@ TEST_LINK_trace        := $(BUILD)/libmsmvm.a	# msmvm-trace's files and the trac
 TEST_LINK_symbols      := $(BUILD)/libmsmvm.a	# start-up in pieces: symbols, probe table, plan
 TEST_LINK_btf_merge    := $(BUILD)/libmsmvm.a
 TEST_LINK_unload       := $(BUILD)/libmsmvm.a	# the module watch and the alert's carry
+TEST_LINK_frame        := $(BUILD)/libmsmvm.a	# the dashboard's frame helpers
 test_link = $(if $(filter undefined,$(origin TEST_LINK_$(1))),$(TEST_LINK),$(TEST_LINK_$(1)))
 
 $(BUILD)/tests/test_%: $(BUILD)/asan/obj/tests/test_%.o $$(call test_link,$$*)

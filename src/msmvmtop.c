@@ -266,7 +266,7 @@ static void fmt_cell(char *buf, size_t sz, const struct msmvm_proc_row *r, enum 
 	case COL_P50: fmt_ns(buf, sz, r->wait_p50_ns); break;
 	case COL_P99: fmt_ns(buf, sz, r->wait_p99_ns); break;
 	case COL_MAX: fmt_ns(buf, sz, r->wait_max_ns); break;
-	case COL_OVER: snprintf(buf, sz, "%.0f", r->overcount_pct); break;
+	case COL_OVER: msmvm_frame_share(buf, sz, r->overcount_pct); break;
 	case COL_INTR: snprintf(buf, sz, "%" PRIu64, r->interrupted_waits); break;
 	case COL_ERR: snprintf(buf, sz, "%" PRIu64, r->errors); break;
 	default: buf[0] = 0;
@@ -767,12 +767,12 @@ static void draw(const struct msmvm_frame *f, const struct msmvm_plan *plan)
 	if (detail_h) {
 		const struct msmvm_proc_row *r = &rows[ui.selected];
 		int w = COLS / 2 - 1, yy = LINES - 1 - detail_h;
-		char title[128];
+		char title[128], share[8];
 
 		snprintf(title, sizeof(title), "wait latency, %u %s (since start)", r->tgid, r->comm);
 		draw_hist(yy, 0, detail_h, w, title, &r->s->hist[MSMVM_HIST_WAIT_NS], "ns");
-		snprintf(title, sizeof(title), "overcount per job, pages (%.0f%% unused)",
-			 r->overcount_pct);
+		msmvm_frame_share(share, sizeof(share), r->overcount_pct);
+		snprintf(title, sizeof(title), "overcount per job, pages (%s%% unused)", share);
 		draw_hist(yy, w + 2, detail_h, w, title, &r->s->hist[MSMVM_HIST_OVERCOUNT_PAGES],
 			  "pages");
 	} else if (ui.detail && !n) {

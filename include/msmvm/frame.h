@@ -64,6 +64,11 @@ int msmvm_frame_build(struct msmvm_frame *f, struct msmvm_snapshot *now,
 		      struct msmvm_history *hist);
 void msmvm_frame_free(struct msmvm_frame *f);
 /* A VM's id across processes: "PID:xxxxxx", owner and low 24 bits of the address. */
+/*
+ * A percentage as a whole number that never rounds to a bound it is not at: 99.6 % of pages
+ * unused is ">99", not "100" (which would read "none used"), 0.3 % is "<1". Returns buf.
+ */
+const char *msmvm_frame_share(char *buf, size_t size, double pct);
 const char *msmvm_vm_short_id(const struct msmvm_vm_row *r, char *buf, size_t size);
 json_object *msmvm_frame_json(const struct msmvm_frame *f, const struct msmvm_plan *plan);
 

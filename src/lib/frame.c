@@ -271,3 +271,14 @@ json_object *msmvm_frame_json(const struct msmvm_frame *f, const struct msmvm_pl
 	json_object_object_add(o, "health", msmvm_health_json(f->snap.health));
 	return o;
 }
+
+const char *msmvm_frame_share(char *buf, size_t size, double pct)
+{
+	if (pct >= 99.5 && pct < 100)
+		snprintf(buf, size, ">99");
+	else if (pct > 0 && pct <= 0.5)
+		snprintf(buf, size, "<1");
+	else
+		snprintf(buf, size, "%.0f", pct);
+	return buf;
+}
