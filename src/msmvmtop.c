@@ -625,11 +625,17 @@ static void draw_title(const struct msmvm_frame *f, const struct layout *L)
 		if (w < 0)
 			w = 0;
 	}
-	snprintf(line, sizeof(line),
-		 " msmvmtop  every %.2gs  binds/s %.0f  pages/s %.0f  sort %s %s%s%s", env.interval,
-		 f ? f->binds_s : 0, f ? f->pages_s : 0, cols[ui.sort].name,
-		 ui.reverse ? "asc" : "desc", ui.paused ? "  [paused]" : "",
-		 ui.filter_pid ? "  [pid filter]" : "");
+	/* two spaces between fields where they fit, one where not (80 columns and the marker) */
+	for (int sep = 2; sep >= 1; sep--) {
+		const char *g = sep == 2 ? "  " : " ";
+
+		snprintf(line, sizeof(line), " msmvmtop%severy %.2gs%sbinds/s %.0f%spages/s %.0f%ssort %s %s%s%s",
+			 g, env.interval, g, f ? f->binds_s : 0, g, f ? f->pages_s : 0, g,
+			 cols[ui.sort].name, ui.reverse ? "asc" : "desc",
+			 ui.paused ? " [paused]" : "", ui.filter_pid ? " [pid filter]" : "");
+		if ((int)strlen(line) <= w)
+			break;
+	}
 	ui_attr_on(PAIR_HEAD, A_BOLD);
 	mvprintw(0, 0, "%-*.*s", COLS, COLS, "");
 	mvprintw(0, 0, "%-*.*s", w, w, line);
