@@ -114,12 +114,21 @@ static int copy(char *dst, size_t sz, const char *s)
 	return 0;
 }
 
+/* The yes/no keys: the field each sets, or NULL for another key. */
+static bool *flag_key(struct msmvm_alert_cfg *c, const char *k)
+{
+	return !strcmp(k, "json")	  ? &c->json :
+	       !strcmp(k, "syslog")	  ? &c->syslog :
+	       !strcmp(k, "keep-caps")	  ? &c->keep_caps :
+	       !strcmp(k, "no-reattach") ? &c->no_reattach : NULL;
+}
+
 int msmvm_alert_cfg_set(struct msmvm_alert_cfg *c, const char *key, const char *value,
 			char *err, size_t errlen)
 {
 	char k[64], kbuf[256], vbuf[512];
 	uint64_t u;
-	bool b;
+	bool b, *flag;
 	int bad = 0;
 	const char *expect = "";
 
@@ -156,16 +165,6 @@ int msmvm_alert_cfg_set(struct msmvm_alert_cfg *c, const char *key, const char *
 		bad = msmvm_parse_uint(value, 1, MSMVM_LIMIT_MAX, &u);
 		if (!bad)
 			c->limit = (int64_t)u;
-	} else if (!strcmp(k, "json")) {
-		expect = "yes or no";
-		bad = boolean(value, &b);
-		if (!bad)
-			c->json = b;
-	} else if (!strcmp(k, "syslog")) {
-		expect = "yes or no";
-		bad = boolean(value, &b);
-		if (!bad)
-			c->syslog = b;
 	} else if (!strcmp(k, "exec")) {
 		expect = "a program path (and arguments)";
 		bad = !*value || copy(c->exec, sizeof(c->exec), value);
@@ -188,16 +187,11 @@ int msmvm_alert_cfg_set(struct msmvm_alert_cfg *c, const char *key, const char *
 	} else if (!strcmp(k, "forget-after")) {
 		expect = "seconds: a decimal number from 1 to 31536000";
 		bad = num(value, 1, 31536000, &c->forget_after_s);
-	} else if (!strcmp(k, "keep-caps")) {
+	} else if ((flag = flag_key(c, k))) {
 		expect = "yes or no";
 		bad = boolean(value, &b);
 		if (!bad)
-			c->keep_caps = b;
-	} else if (!strcmp(k, "no-reattach")) {
-		expect = "yes or no";
-		bad = boolean(value, &b);
-		if (!bad)
-			c->no_reattach = b;
+			*flag = b;
 	} else {
 		snprintf(err, errlen, "unknown key '%s'", shown(key, kbuf, sizeof(kbuf)));
 		return -1;
