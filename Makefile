@@ -15,7 +15,7 @@ CFLAGS     ?= -O2 -g
 CFLAGS     += $(WARN) -std=gnu11 -fno-omit-frame-pointer -Iinclude
 SANITIZE   := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDLIBS_SIM := -ljson-c -lpthread -lm -lrt
-LDLIBS_BPF := -lbpf -lelf -lz
+LDLIBS_BPF := -lbpf -lelf -lz -ldeflate
 
 # A failed command leaves no half-written target that would count as built next time; and
 # objects and skeletons made on the way stay (make would delete them as intermediates).
@@ -202,6 +202,8 @@ TEST_LINK              := $(call asan_obj,$(SIM_LIB_SRCS))
 TEST_LINK_tune         := $(call asan_obj,$(TUNE_SRCS))	# the engine alone, no model
 TEST_LINK_probes       := $(TEST_LINK) $(BUILD)/libmsmvm.a	# the test flavor on model structs
 TEST_LINK_trace        := $(BUILD)/libmsmvm.a	# msmvm-trace's files and the trace checker
+# where the trace checker finds trace.proto for what compressed packets inflate to
+$(BUILD)/asan/obj/tests/test_trace.o: CFLAGS += -DTC_PROTO_DIR='"$(CURDIR)/tests"'
 TEST_LINK_symbols      := $(BUILD)/libmsmvm.a	# start-up in pieces: symbols, probe table, plan
 TEST_LINK_btf_merge    := $(BUILD)/libmsmvm.a
 TEST_LINK_unload       := $(BUILD)/libmsmvm.a	# the module watch and the alert's carry
@@ -380,7 +382,7 @@ soak: deps
 $(BUILD)/bench/tracesize: tools/bench/tracesize.c
 	$(call msg,CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -o $@ $<
+	$(Q)$(CC) $(CFLAGS) -o $@ $< -lz
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/bench/tracesize

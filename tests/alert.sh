@@ -80,7 +80,7 @@ for f in "${files[@]}"; do
     problems+=("trace rules broken in $f: $(head -c 200 "$f.err")"); break
   fi
   jq -e .sealed "$f.chk" >/dev/null || problems+=("$f does not end with its final checksum")
-  grep -q 'VM_BIND' "$f.txt" || problems+=("no VM_BIND slice in $f")
+  jq -e '.slices.VM_BIND > 0' "$f.chk" >/dev/null || problems+=("no VM_BIND slice in $f")
 done
 if [ ${#problems[@]} -eq 0 ]; then
   pass alert_flight_recorder_traces "${#files[@]} traces"

@@ -2208,6 +2208,7 @@ static int cmd_check(int argc, char **argv)
 		json_object_object_add(stats, r.stats[i].name, json_object_new_int64(r.stats[i].n));
 	json_object_object_add(o, "errors", json_object_new_int(r.errors));
 	json_object_object_add(o, "packets", json_object_new_int64(r.packets));
+	json_object_object_add(o, "compressed", json_object_new_int64(r.compressed));
 	json_object_object_add(o, "track_events", json_object_new_int64(r.track_events));
 	json_object_object_add(o, "descriptors", json_object_new_int64(r.descriptors));
 	json_object_object_add(o, "counters", json_object_new_int64(r.counters));

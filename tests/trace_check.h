@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 /* ---- protoc's text format, as a tree ---- */
@@ -47,12 +48,14 @@
 struct tnode {
 	char *name;
 	char *value;		/* scalars (strings unescaped); NULL for messages */
+	size_t vlen;		/* its length (bytes fields hold NULs) */
 	struct tnode **kids;
 	int nkids;
 };
 
 struct tparse {
 	const char *p;
+	size_t len;		/* of the last string */
 	char err[256];
 };
 
@@ -116,6 +119,7 @@ static char *tp_string(struct tparse *tp)
 	out[n] = 0;
 	if (*tp->p == '"')
 		tp->p++;
+	tp->len = n;
 	return out;
 }
 
@@ -152,6 +156,7 @@ static bool tp_fields(struct tparse *tp, struct tnode *parent, bool top)
 				return false;
 		} else if (*tp->p == '"') {
 			n->value = tp_string(tp);
+			n->vlen = tp->len;
 		} else if (!(n->value = tp_word(tp))) {
 			snprintf(tp->err, sizeof(tp->err), "a value expected for %s", n->name);
 			return false;
@@ -217,6 +222,7 @@ struct tc_result {
 	struct tc_count stats[TC_NAMES];	/* the final stats instant's arguments */
 	int nstats;
 	bool has_stats;
+	long long compressed;		/* packets holding compressed packets */
 	long long checksums;		/* checksum packets, each right (tc_check_checksums) */
 	long long uncovered;		/* bytes after the last one */
 	bool sealed;			/* the file ends with one */
@@ -376,7 +382,153 @@ static void tc_intern_add(struct tc_result *r, struct tc_intern *tab, int *n,
 	}
 }
 
+/*
+ * Compressed packets (TracePacket.compressed_packets, Perfetto's deflate compression): a
+ * zlib or gzip stream (trace_processor inflates with either header) of packets framed as a
+ * Trace, read in the place of the packet that holds them; decoded here with zlib and protoc
+ * again. TC_PROTO_DIR holds trace.proto (MSMVM_TRACE_PROTO_DIR overrides it).
+ */
+#ifndef TC_PROTO_DIR
+#define TC_PROTO_DIR "tests"
+#endif
+
+static struct tnode *tc_inflate(const struct tnode *p, struct tc_result *r, int pi)
+{
+	const struct tnode *z = tkid(p, "compressed_packets");
+	const char *dir = getenv("MSMVM_TRACE_PROTO_DIR") ?: TC_PROTO_DIR;
+	char bin[] = "/tmp/tc-inflated.XXXXXX", txt[64], cmd[1024], err[256];
+	struct tnode *sub = NULL;
+	unsigned char *out = NULL;
+	size_t cap = 0, len = 0;
+	z_stream zs = { 0 };
+	int zr, fd;
+	FILE *f;
+
+	if (p->nkids != 1) {
+		tc_error(r, "packet %d: compressed_packets beside other fields (trace_processor reads "
+			 "only the compressed ones)", pi);
+		return NULL;
+	}
+	if (!z->value || inflateInit2(&zs, 32 + MAX_WBITS) != Z_OK) {
+		tc_error(r, "packet %d: compressed_packets is not bytes", pi);
+		return NULL;
+	}
+	zs.next_in = (Bytef *)z->value;
+	zs.avail_in = (uInt)z->vlen;
+	do {
+		if (len == cap)
+			out = realloc(out, cap = cap ? cap * 2 : 65536);
+		zs.next_out = out + len;
+		zs.avail_out = (uInt)(cap - len);
+		zr = inflate(&zs, Z_NO_FLUSH);
+		len = cap - zs.avail_out;
+	} while (zr == Z_OK);
+	inflateEnd(&zs);
+	if (zr != Z_STREAM_END || zs.avail_in) {
+		tc_error(r, "packet %d: compressed_packets does not inflate whole (zlib: %d, %u bytes "
+			 "left)", pi, zr, zs.avail_in);
+		free(out);
+		return NULL;
+	}
+	fd = mkstemp(bin);
+	if (fd < 0 || write(fd, out, len) != (ssize_t)len) {
+		tc_error(r, "packet %d: cannot write its %zu inflated bytes", pi, len);
+		if (fd >= 0)
+			close(fd), unlink(bin);
+		free(out);
+		return NULL;
+	}
+	close(fd);
+	free(out);
+	snprintf(txt, sizeof(txt), "%s.txt", bin);
+	snprintf(cmd, sizeof(cmd), "protoc --decode=perfetto.protos.Trace -I '%s' '%s/trace.proto' "
+		 "< '%s' > '%s' 2>&1", dir, dir, bin, txt);
+	zr = system(cmd);
+	f = fopen(txt, "r");
+	if (f) {
+		char *text = NULL;
+		size_t tl = 0;
+		FILE *m = open_memstream(&text, &tl);
+		int c;
+
+		while ((c = getc(f)) != EOF)
+			putc(c, m);
+		fclose(m);
+		fclose(f);
+		if (zr)
+			tc_error(r, "packet %d: protoc cannot decode what it inflates to: %.300s", pi,
+				 text);
+		else if (!(sub = tnode_parse(text, err, sizeof(err))))
+			tc_error(r, "packet %d: protoc's text of its packets does not parse: %s", pi,
+				 err);
+		free(text);
+	} else {
+		tc_error(r, "packet %d: protoc gave no output", pi);
+	}
+	unlink(bin);
+	unlink(txt);
+	for (int i = 0; sub && i < sub->nkids; i++)
+		if (tkid(sub->kids[i], "compressed_packets"))
+			tc_error(r, "packet %d: compressed packets inside compressed packets", pi);
+	return sub;
+}
+
+/* The file's packets with compressed ones in their place; *subs: what to free after. */
+static struct tnode *tc_flatten(const struct tnode *root, struct tc_result *r,
+				struct tnode ***subs, int *nsubs)
+{
+	struct tnode *flat = calloc(1, sizeof(*flat));
+
+	*subs = NULL;
+	*nsubs = 0;
+	for (int pi = 0; pi < root->nkids; pi++) {
+		struct tnode *p = root->kids[pi], *sub;
+		int from = 0, n = 1;
+		struct tnode **kids = &p;
+
+		if (tkid(p, "compressed_packets")) {
+			r->compressed++;
+			sub = tc_inflate(p, r, pi);
+			if (!sub)
+				continue;
+			*subs = realloc(*subs, (size_t)(*nsubs + 1) * sizeof(sub));
+			(*subs)[(*nsubs)++] = sub;
+			kids = sub->kids;
+			n = sub->nkids;
+		}
+		flat->kids = realloc(flat->kids, (size_t)(flat->nkids + n + 1) * sizeof(p));
+		for (; from < n; from++)
+			flat->kids[flat->nkids++] = kids[from];
+	}
+	return flat;
+}
+
+static void tc_check_packets(const struct tnode *root, bool allow_open, struct tc_result *r);
+
 static void tc_check(const struct tnode *root, bool allow_open, struct tc_result *r)
+{
+	struct tnode **subs, *flat;
+	int nsubs, compressed, errors;
+	char msgs[TC_MAX_ERRORS][sizeof(r->msgs[0])];
+
+	memset(r, 0, sizeof(*r));
+	flat = tc_flatten(root, r, &subs, &nsubs);
+	/* tc_check_packets starts its result afresh: keep what inflating found */
+	compressed = r->compressed;
+	errors = r->errors;
+	memcpy(msgs, r->msgs, sizeof(msgs));
+	tc_check_packets(flat, allow_open, r);
+	r->compressed = compressed;
+	for (int i = 0; i < errors && i < TC_MAX_ERRORS; i++)
+		tc_error(r, "%s", msgs[i]);
+	for (int i = 0; i < nsubs; i++)
+		tnode_free(subs[i]);
+	free(subs);
+	free(flat->kids);
+	free(flat);
+}
+
+static void tc_check_packets(const struct tnode *root, bool allow_open, struct tc_result *r)
 {
 	struct tc_track *tracks = NULL;
 	struct tc_ev *evs = NULL;

@@ -253,6 +253,35 @@ else
   fail no_ops_leaves_them_out "did not attach" "$(cat "$tmp/rec.err")"; stop_rec KILL
 fi
 
+# --- --no-compress: the same run, its packets as they are; the default file held compressed ones ---
+f=$tmp/raw.perfetto-trace
+noops_compressed=$(jq -r '.compressed // 0' "$tmp/noops.perfetto-trace.chk" 2>/dev/null)
+if start_rec -o "$f" --no-ops --no-compress; then
+  "$SIM" run -w mixed -P 2 -n 200 --seed 21 --limit 1500 -o "$tmp/sum.json" 2>"$tmp/sim.err"
+  stop_rec INT
+  if [ "$rec_rc" -ne 0 ]; then
+    fail no_compress_writes_the_packets_as_they_are "msmvm-trace exited $rec_rc:" "$(cat "$tmp/rec.err")"
+  elif ! diffs=$(decode "$f"); then
+    fail no_compress_writes_the_packets_as_they_are "$diffs"
+  else
+    diffs=$(
+      [ "${noops_compressed:-0}" -gt 0 ] ||
+        echo "the default (--no-ops) recording held no compressed packets (${noops_compressed:-no checker output})"
+      jq -r 'if .compressed != 0 then "\(.compressed) compressed packets with --no-compress" else empty end' "$f.chk"
+      grep -q 'before compression' "$tmp/rec.err" && echo "the summary speaks of compression: $(cat "$tmp/rec.err")"
+      "$STAT" --replay "$f" --json >"$tmp/raw.json" 2>"$tmp/raw.err" || echo "replay failed: $(cat "$tmp/raw.err")"
+      jq -nr --slurpfile stat "$tmp/raw.json" --slurpfile sum "$tmp/sum.json" "$COMPARE" 2>&1
+    )
+    if [ -n "$diffs" ]; then
+      fail no_compress_writes_the_packets_as_they_are "$diffs"
+    else
+      pass no_compress_writes_the_packets_as_they_are "$(stat -c %s "$f") bytes, replayed to the model's totals; the default file: $noops_compressed compressed packets"
+    fi
+  fi
+else
+  fail no_compress_writes_the_packets_as_they_are "did not attach" "$(cat "$tmp/rec.err")"; stop_rec KILL
+fi
+
 # --- a recording cut in the middle: its whole calls load, with their ops, and it says so ---
 if [ -s "$tmp/ops-whole.perfetto-trace" ]; then
   whole=$tmp/ops-whole.perfetto-trace

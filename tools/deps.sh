@@ -8,6 +8,7 @@ packages=(
   clang llvm                              # clang -target bpf, llvm-strip
   libbpf-dev bpftool                      # loader library, skeletons
   libelf-dev zlib1g-dev                   # libbpf's own dependencies
+  libdeflate-dev                          # msmvm-trace: compressing the trace (zlib: reading it)
   dwarves                                 # pahole: the model's BTF
   libjson-c-dev                           # JSON summaries and their parsing in tests
   jq xz-utils procps libxml2-utils        # test scripts (xmllint: the tune SVG), BTF fixtures

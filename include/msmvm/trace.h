@@ -26,6 +26,7 @@ struct msmvm_trace_opts {
 	uint64_t max_bytes;		/* stop adding events past this file size; 0: no limit */
 	uint64_t t0_ns;			/* CLOCK_MONOTONIC: no event is older; 0: now */
 	const struct msmvm_plan *plan;	/* what was probed, for the header; may be NULL */
+	bool uncompressed;		/* Perfetto: packets as they are, not compressed */
 };
 
 struct msmvm_trace_stats {
@@ -33,6 +34,7 @@ struct msmvm_trace_stats {
 	uint64_t dropped;	/* lost in the ring buffer, as last reported */
 	uint64_t trace_events;	/* slices begun/ended, instants, counter values written */
 	uint64_t bytes;		/* the file's size */
+	uint64_t packet_bytes;	/* its packets before compression (= bytes, about, without) */
 };
 
 struct msmvm_trace;

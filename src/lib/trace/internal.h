@@ -131,7 +131,20 @@ struct tr_out {
 	void (*checksum)(struct tr_buf *b, uint64_t offset, uint64_t length, uint32_t crc);
 	uint64_t ck_start;	/* the end of the last checksum packet in the file */
 	uint32_t ck_crc;	/* CRC-32 of the file's bytes from ck_start to `written` */
+	/* Perfetto files: each write's packets as one compressed_packets packet (tr_out_deflate);
+	 * NULL: as they are */
+	struct libdeflate_compressor *deflate;
+	uint64_t raw_written;	/* the packets' own bytes in the file, before compression */
 };
+
+/*
+ * TracePacket.compressed_packets: Perfetto's own trace compression (its service's
+ * COMPRESSION_TYPE_DEFLATE), a zlib stream of packets framed as a Trace; trace_processor
+ * inflates it and reads the packets in its place.
+ */
+#define TR_PKT_COMPRESSED 50
+/* Compress from now on (level: libdeflate's, 1 fastest); 0 or -ENOMEM. */
+int tr_out_deflate(struct tr_out *o, int level);
 
 /* Bytes a write leaves without a checksum, at most (more only until the next write). */
 #define TR_CK_BYTES 4096

@@ -10,6 +10,10 @@
  * group of its own, holding the CRC-32 of every byte since the previous one. Readers find
  * damage by them; a killed recorder's file ends with at most TR_CK_BYTES (and one
  * write) that none covers.
+ *
+ * Compressed (tr_out_deflate), a write's whole groups go out as one compressed_packets
+ * packet (kept as they are when that would not be smaller), then its checksum: the group
+ * is then that packet, and a short write loses the packet whole.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <libdeflate.h>
 #include <zlib.h>
 
 #include "internal.h"
@@ -104,6 +109,20 @@ static int bounds_room(struct tr_out *o)
 	return 0;
 }
 
+static int out_flush(struct tr_out *o, bool last);
+
+/*
+ * Compressed, the pending groups take less room once written: write them, and say whether
+ * the open group fits after them (its packets counted whole, with room for the packet that
+ * would hold it and a checksum packet).
+ */
+static bool fits_compressed(struct tr_out *o, size_t group)
+{
+	if (!o->deflate || !o->committed || out_flush(o, false))
+		return false;
+	return o->written + group + 64 <= o->limit;
+}
+
 int tr_out_commit(struct tr_out *o, bool ignore_limit)
 {
 	size_t group = o->buf.len - o->committed;
@@ -116,7 +135,12 @@ int tr_out_commit(struct tr_out *o, bool ignore_limit)
 	}
 	if (!group)
 		return 0;
-	if (!ignore_limit && o->limit && o->written + o->committed + group > o->limit) {
+	if (!ignore_limit && o->limit && o->written + o->committed + group > o->limit &&
+	    !fits_compressed(o, group)) {
+		if (o->err) {
+			tr_out_abort(o);
+			return o->err;
+		}
 		o->full = true;
 		tr_out_abort(o);
 		return 1;
@@ -180,13 +204,68 @@ static bool add_checksum(struct tr_out *o, uint64_t end)
 	return true;
 }
 
+int tr_out_deflate(struct tr_out *o, int level)
+{
+	o->deflate = libdeflate_alloc_compressor(level);
+	return o->deflate ? 0 : -ENOMEM;
+}
+
+static size_t varint_put(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	do {
+		p[n++] = (uint8_t)(v & 0x7f) | (v > 0x7f ? 0x80 : 0);
+		v >>= 7;
+	} while (v);
+	return n;
+}
+
+/*
+ * The committed groups as one packet holding them compressed, in their place (the open
+ * group moved up behind it); false, and nothing changed, when that is not smaller or
+ * there is no memory for it.
+ */
+static bool deflate_committed(struct tr_out *o)
+{
+	size_t n = o->committed, bound, zlen, hl = 0, il = 0, open_len = o->buf.len - n;
+	uint8_t hdr[24], inner[12], *z;
+
+	bound = libdeflate_zlib_compress_bound(o->deflate, n);
+	z = malloc(bound);
+	if (!z)
+		return false;
+	zlen = libdeflate_zlib_compress(o->deflate, o->buf.p, n, z, bound);
+	/* Trace.packet { TracePacket.compressed_packets = z } */
+	il += varint_put(inner + il, (uint64_t)TR_PKT_COMPRESSED << 3 | PB_LEN);
+	il += varint_put(inner + il, zlen);
+	hdr[hl++] = 1 << 3 | PB_LEN;
+	hl += varint_put(hdr + hl, il + zlen);
+	if (!zlen || hl + il + zlen >= n) {
+		free(z);
+		return false;
+	}
+	memcpy(o->buf.p, hdr, hl);
+	memcpy(o->buf.p + hl, inner, il);
+	memcpy(o->buf.p + hl + il, z, zlen);
+	free(z);
+	o->committed = hl + il + zlen;
+	memmove(o->buf.p + o->committed, o->buf.p + n, open_len);
+	o->buf.len = o->committed + open_len;
+	o->bounds[0] = o->committed;
+	o->nbounds = 1;
+	return true;
+}
+
 static int out_flush(struct tr_out *o, bool last)
 {
-	size_t off = 0, open_len;
+	size_t off = 0, open_len, raw = o->committed;
 	bool checksummed = false;
 
 	if (o->err)
 		return o->err;
+	if (o->deflate && o->committed)
+		deflate_committed(o);
 	if (o->checksum) {
 		uint64_t end = o->written + o->committed;
 
@@ -211,6 +290,7 @@ static int out_flush(struct tr_out *o, bool last)
 		off += (size_t)n;
 	}
 	o->written += o->committed;
+	o->raw_written += raw;
 	if (checksummed) {
 		o->ck_start = o->written;
 		o->ck_crc = 0;
@@ -241,6 +321,8 @@ int tr_out_close(struct tr_out *o)
 	free(o->buf.p);
 	free(o->bounds);
 	free(o->path);
+	libdeflate_free_compressor(o->deflate);
+	o->deflate = NULL;
 	o->buf.p = NULL;
 	o->bounds = NULL;
 	o->path = NULL;

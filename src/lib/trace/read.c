@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -449,11 +450,68 @@ static int read_event(struct rd *r, struct rd_seq *q, struct span s, uint64_t ts
 	return 0;
 }
 
-/* One packet; *has_ck when it holds msmvm's checksum field (the caller checks it). */
-static int read_packet(struct rd *r, struct span pkt, bool *has_ck)
+static int read_packet(struct rd *r, struct span pkt, bool *has_ck, uint64_t *packets);
+
+/* Inflated, a compressed_packets field may hold this much (a bomb is damage, not memory). */
+#define RD_MAX_INFLATED (256u << 20)
+
+/*
+ * A compressed_packets field: a zlib stream of packets framed as a Trace, read in its
+ * place (as trace_processor does); -1 when it does not inflate whole, or holds anything
+ * but packets that parse (a checksum or another compressed packet among them included).
+ */
+static int read_compressed(struct rd *r, struct span z, uint64_t *packets)
+{
+	z_stream zs = { 0 };
+	uint8_t *out = NULL, *p;
+	size_t cap = 0, len = 0;
+	struct fields it;
+	struct field f;
+	int zr, ret = -1;
+
+	if (z.n > UINT_MAX || inflateInit2(&zs, 32 + MAX_WBITS) != Z_OK)
+		return -1;
+	zs.next_in = (Bytef *)z.p;
+	zs.avail_in = (uInt)z.n;
+	do {
+		if (len == cap) {
+			cap = cap ? cap * 2 : z.n * 4 + 4096;
+			if (cap > RD_MAX_INFLATED || !(p = realloc(out, cap)))
+				goto out;
+			out = p;
+		}
+		zs.next_out = out + len;
+		zs.avail_out = (uInt)(cap - len);
+		zr = inflate(&zs, Z_NO_FLUSH);
+		len = cap - zs.avail_out;
+	} while (zr == Z_OK);
+	if (zr != Z_STREAM_END || zs.avail_in)
+		goto out;
+	for (it = fields_of((struct span){ out, len }); next(&it, &f);) {
+		bool ck = false;
+		uint64_t inner = 0;
+
+		if (f.id != 1 || f.wire != PB_LEN || read_packet(r, f.s, &ck, &inner) || ck ||
+		    inner != 1)
+			goto out;
+		(*packets)++;
+	}
+	ret = it.bad ? -1 : 0;
+out:
+	inflateEnd(&zs);
+	free(out);
+	return ret;
+}
+
+/*
+ * One packet; *has_ck when it holds msmvm's checksum field (the caller checks it);
+ * *packets: how many it was (those a compressed one holds).
+ */
+static int read_packet(struct rd *r, struct span pkt, bool *has_ck, uint64_t *packets)
 {
 	struct field f;
 	struct span te = { 0 }, interned = { 0 }, td = { 0 }, defaults = { 0 }, clock = { 0 };
+	struct span z = { 0 };
 	uint64_t ts = 0, flags = 0, seq = 0;
 	uint32_t clock_id = 0;
 	struct fields it;
@@ -490,10 +548,19 @@ static int read_packet(struct rd *r, struct span pkt, bool *has_ck)
 		case TR_PKT_CHECKSUM:
 			*has_ck = true;
 			break;
+		case TR_PKT_COMPRESSED:
+			if (f.wire != PB_LEN)
+				return -1;
+			z = f.s;
+			break;
 		}
 	}
 	if (it.bad)
 		return -1;
+	/* trace_processor reads nothing else of a packet that holds compressed ones */
+	if (z.p)
+		return *has_ck ? -1 : read_compressed(r, z, packets);
+	(*packets)++;
 	q = seq_get(r, seq);
 	if (!q)
 		return -1;
@@ -798,7 +865,7 @@ int tr_read_file(const char *path, unsigned int flags, const struct tr_reader_cb
 	for (;;) {
 		const uint8_t *h;
 		size_t n = rf_get(&f, off, 20, &h), hl = 0;
-		uint64_t len = 0, at, end;
+		uint64_t len = 0, at, end, npk = 0;
 		bool has_ck = false;
 		int s;
 
@@ -813,7 +880,7 @@ int tr_read_file(const char *path, unsigned int flags, const struct tr_reader_cb
 			struct rd_ck ck = { 0 };
 
 			r.stats_now = false;
-			if (read_packet(&r, pkt, &has_ck)) {
+			if (read_packet(&r, pkt, &has_ck, &npk)) {
 				damaged(&d, off, off + whole, "corrupt packet");
 				crc = (uint32_t)crc32_z(crc, h, whole);
 			} else if (has_ck) {
@@ -834,7 +901,7 @@ int tr_read_file(const char *path, unsigned int flags, const struct tr_reader_cb
 					stats = true;
 					stats_end = off + whole;
 				}
-				info->packets++;
+				info->packets += npk;
 			}
 			off += whole;
 			continue;

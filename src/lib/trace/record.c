@@ -53,8 +53,16 @@ int msmvm_trace_create(const char *path, const struct msmvm_trace_opts *opts,
 		free(t);
 		return -1;
 	}
-	if (opts->format != MSMVM_TRACE_JSON)
+	if (opts->format != MSMVM_TRACE_JSON) {
 		t->out.checksum = tr_pb_checksum;	/* JSON has no room for them */
+		/* libdeflate's fastest level: 3x smaller at ~4 ms of CPU per MB here, where
+		 * zlib's takes 12 (docs/msmvm-trace.md) */
+		if (!opts->uncompressed && tr_out_deflate(&t->out, 1)) {
+			tr_out_close(&t->out);
+			free(t);
+			return msmvm_fail(err, MSMVM_E_RUNTIME, ENOMEM, "out of memory");
+		}
+	}
 	t->be = opts->format == MSMVM_TRACE_JSON ? tr_json_new(&t->ops) : tr_pb_new(&t->ops);
 	t->tb = t->be ? tr_build_new(&t->ops, t->be, opts->t0_ns ? opts->t0_ns : mono_now())
 		      : NULL;
@@ -128,6 +136,7 @@ void msmvm_trace_get_stats(const struct msmvm_trace *t, struct msmvm_trace_stats
 	st->dropped = t->dropped;
 	st->trace_events = t->ops.nevents;
 	st->bytes = t->out.written + t->out.committed;
+	st->packet_bytes = t->out.raw_written + t->out.committed;
 }
 
 int msmvm_trace_close(struct msmvm_trace *t, const uint64_t *health,
@@ -156,8 +165,10 @@ int msmvm_trace_close(struct msmvm_trace *t, const uint64_t *health,
 	t->out.path = NULL;
 	ret = tr_out_close(&t->out) ?: ret;
 	t->out.path = path;
-	if (st && !ret)
+	if (st && !ret) {
 		st->bytes = t->out.written;
+		st->packet_bytes = t->out.raw_written;
+	}
 	if (ret)
 		write_error(t, ret, err);
 	free(path);
