@@ -335,7 +335,8 @@ prog_stats() {
 prog_helpers() {
   local progs=$1 id hook x
   echo "$progs" | jq -r '.[] | "\(.id) \(.hook)"' | while read -r id hook; do
-    x=$(bpftool prog dump xlated id "$id" 2>/dev/null | grep -o 'call [A-Za-z_0-9]*' | awk '
+    bpftool prog dump xlated id "$id" >"$RD/xlated" 2>&1 || die "bpftool prog dump xlated id $id: $(head -c 300 "$RD/xlated")"
+    x=$(grep -o 'call [A-Za-z_0-9]*' "$RD/xlated" | awk '
       { c++ } /map|htab|lru|array/ { m++ } /lookup/ { l++ } /probe_read/ { r++ }
       END { printf("{\"calls\":%d,\"maps\":%d,\"lookups\":%d,\"reads\":%d}", c, m, l, r) }')
     echo "{\"$hook\": $x}"
@@ -409,6 +410,8 @@ for ((r = 1; r <= RUNS; r++)); do
       [ "$(jq length <<<"$progs")" -ge 1 ] || die "$tool: no program attached to $SIM"
       sim_run "$RD/sum.json" "${WL[@]}" -d "$SECS"
       st=$(prog_stats "$progs")
+      # while the programs are loaded: once the tool stops, there is nothing left to dump
+      [ "$r" = 1 ] && prog_helpers "$progs" >"$W/helpers.$tool.json"
       stop_tool "$tool"
       counted=$(jq '[.[] | select(.hook == "msm_ioctl_vm_bind") | .cnt] | add // -1' <<<"$st")
       if [ "$(sysctl -n kernel.bpf_stats_enabled)" = 1 ] &&
@@ -421,7 +424,6 @@ for ((r = 1; r <= RUNS; r++)); do
     put "attach_ms.$tool" "$attach_ms"
     [ "$tool" = ours ] && put "attach_self_ms.ours" "$(sed -n 's/.* in \([0-9.]*\) ms.*/\1/p' "$RD/ours.err")"
     put "progs.$tool" "$(jq length <<<"$progs")"
-    [ "$r" = 1 ] && prog_helpers "$progs" >"$W/helpers.$tool.json"
     check "$tool" "$RD/sum.json"
     ns=$(jq '(map(.ns) | add) / (map(.cnt) | add)' <<<"$st")
     printf -v "NS_$tool" '%s' "$ns"
