@@ -78,6 +78,9 @@ fi
 stop_model
 
 # 4. the model starts after the tool attached, binds, and ends before it: counted, so seen
+# (err emptied first: step 3's "attached" must not pass for this one's, or the model runs, and
+# the INT comes, before the tool has its handler; a background job ignores INT until then)
+: >"$tmp/err"
 "$B/msmvm-stat" --sim="$SIM" >"$tmp/out" 2>"$tmp/err" &
 stat=$!
 for _ in $(seq 600); do grep -q attached "$tmp/err" && break; sleep 0.1; done
