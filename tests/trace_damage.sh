@@ -44,7 +44,9 @@ if [ "$rc" -eq 2 ] && grep -q -- '--ignore-damage only goes with --replay' "$tmp
 else
   fail ignore_damage_needs_replay "exit $rc, expected 2" "$(cat "$tmp/err")"
 fi
-if "$STAT" --help | grep -q -- '--ignore-damage' && "$TUNE" --help | grep -q -- '--ignore-damage'; then
+# (the help read whole first: grep -q leaving early makes the writer's pipe break, and pipefail
+# would take that for a failure)
+if grep -q -- '--ignore-damage' <<<"$("$STAT" --help)" && grep -q -- '--ignore-damage' <<<"$("$TUNE" --help)"; then
   pass ignore_damage_in_help
 else
   fail ignore_damage_in_help "msmvm-stat --help or msmvm-tune --help lacks --ignore-damage"

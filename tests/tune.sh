@@ -42,7 +42,7 @@ usage_case tune_trace_and_workload "do not go together" --workload sparse x.trac
 usage_case tune_bad_workload "unknown workload" --workload nonsense
 usage_case tune_two_traces "unexpected argument" a.trace b.trace
 usage_case tune_workload_option_alone "goes with --workload" --rate 100 a.trace
-if "$TUNE" --help | grep -q -- "--max-prealloc-mib" && "$TUNE" --help | grep -q "EXAMPLES"; then
+if grep -q -- "--max-prealloc-mib" <<<"$("$TUNE" --help)" && grep -q "EXAMPLES" <<<"$("$TUNE" --help)"; then
   pass tune_help
 else
   fail tune_help "--help lacks the options or examples"

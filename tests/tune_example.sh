@@ -41,7 +41,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 # The example records with `msmvm-trace ... -- CMD` (attach, run CMD, end when it exits).
 if grep -q -- 'msmvm-trace .* -- ' "$tmp/commands.sh" &&
-   ! "$B/msmvm-trace" --help 2>&1 | grep -qE -- '(\[--\]|--) *(CMD|COMMAND)'; then
+   ! grep -qE -- '(\[--\]|--) *(CMD|COMMAND)' <<<"$("$B/msmvm-trace" --help 2>&1)"; then
   echo "skip tune_example_reproduces # $B/msmvm-trace has no '-- CMD' (run a command while recording) yet, which the example uses"
   exit 0
 fi
