@@ -18,7 +18,7 @@ expect() {
   local rc=$?
   if [ "$rc" -ne "$want" ]; then
     fail "$name" "exit $rc, expected $want" "$(head -c 400 "$tmp/err")"
-  elif ! cat "$tmp/out" "$tmp/err" | grep -q -- "$pat"; then
+  elif ! grep -q -- "$pat" "$tmp/out" "$tmp/err"; then
     fail "$name" "output lacks '$pat'" "$(head -c 400 "$tmp/err")"
   else
     pass "$name"
