@@ -90,7 +90,7 @@ g_sep_text() {	# KIND OURS BT: whether the time added separates, said
       echo "the twin alone, six runs in one guest, gave the same spread of rates on a quiet host and with"
       echo "\`yes\` busy on it, where the host's clock gave rates a factor of 4 apart). The guest executes"
       echo "more or fewer instructions per VM_BIND from run to run, on the same ops (seed 1): the twin"
-      echo "preallocates and frees $(num "$(med g.pages_per_bind.none)" 0) page-table pages per VM_BIND, and the page allocator's and the"
+      echo "preallocates and frees $(has_key g.pages_per_bind.none && num "$(med g.pages_per_bind.none)" 0) page-table pages per VM_BIND, and the page allocator's and the"
       echo "slab's paths depend on what earlier runs left (checked by hand with sparse, where the spread is"
       echo "widest: one vCPU instead of two, \`--smp 1\`, gave the same spread, so it is not the vCPUs'"
       echo "interleaving). The per-round ratios (paired: the"
@@ -126,7 +126,7 @@ if [ "$GUEST_X86" != ran ]; then
 fi
 cat <<EOF
 \`tools/guest/run\`: Debian's $G_KERNEL kernel under QEMU TCG on this machine (2 vCPUs, both on one
-host thread; its clock: $G_CLOCK), the kernel twin \`msm_kmodel.ko\` on the real \`drm\` and \`gpu-sched\` (docs/kmodel.md);
+host thread; $([ -n "$GUEST_ICOUNT" ] && echo "its clock counts instructions: \`-icount $GUEST_ICOUNT\`, below" || echo "its clock is the host's")), the kernel twin \`msm_kmodel.ko\` on the real \`drm\` and \`gpu-sched\` (docs/kmodel.md);
 the guest's root is the host's, so the host's bpftrace ($G_BTVER) and bpftool run in it
 (${G_BOOT}). The workload: \`msmvm-sim run --kernel -w sparse -P 2 --job-cost 0\`, real ioctls from
 two processes on the twin's device, jobs freed from drm_sched's kworker$([ "$GUEST_TWL" != sparse ] && echo "; the timing runs below
@@ -161,9 +161,9 @@ and emulated: the nanoseconds below are the guest's, not the host's (the model's
 take $(cell bpf_ns.ours 0) ns a call on the host). What carries over to real hardware is the ratio
 between two tools measured side by side, not the absolute figures.
 $(if [ -n "$GUEST_ICOUNT" ]; then cat <<EOT
-The guest runs with $G_CLOCK: every time the guest reads (a program's \`run_time_ns\`, a timing
-run's ${GUEST_SECS} s, \`/proc/stat\`'s jiffies) is ${G_INSN_NS:-2^shift} ns per instruction the guest executed on the
-way, and an idle guest's clock jumps to its next timer (\`sleep=off\`). A figure below is therefore
+The guest runs with $G_CLOCK: every duration the guest measures (a program's \`run_time_ns\`, a
+timing run's ${GUEST_SECS} s, \`/proc/stat\`'s jiffies) counts ${G_INSN_NS:-2^shift} ns per instruction it executed meanwhile,
+and an idle guest's clock jumps to its next timer (\`sleep=off\`). A figure below is therefore
 a count of emulated instructions, scaled: so many instructions per call or per VM_BIND, whatever the
 host was doing meanwhile (QEMU being preempted stops the guest's clock with it). Its limits: the
 scale is not a real CPU's (an instruction is ${G_INSN_NS:-2^shift} ns whatever it is: a cache miss, a
@@ -209,7 +209,7 @@ over a round$([ -z "$GUEST_ICOUNT" ] && echo " with the host's load") cancels ou
 the guest's busy time on all its CPUs per VM_BIND (\`/proc/stat\`; the kworkers' frees, the tools'
 own user-space work included). Target with fentry: msmvm adds at most half of what the script adds.
 $([ "$GUEST_TWL" != sparse ] && cat <<EOT
-The timing runs use \`-w $GUEST_TWL\` ($(num "$(med g.pages_per_bind.none)" 1) pages counted per VM_BIND), not the counted runs' sparse
+The timing runs use \`-w $GUEST_TWL\`$(has_key g.pages_per_bind.none && echo " ($(num "$(med g.pages_per_bind.none)" 1) pages counted per VM_BIND)"), not the counted runs' sparse
 (about 170): a tool's cost is per call, and with sparse the kernel's own work per VM_BIND, mostly
 preallocating and freeing page-table pages, is both large and uneven from run to run (more than
 10 % between runs of the twin alone, icount or not), several times what a tool adds. A cheap
@@ -226,16 +226,18 @@ EOT
 | msmvm-stat, kprobes | $(cell g.binds.ours-kprobe 0) | $(cell g.wall_added.ours-kprobe 1) | $(cell g.cpu_added.ours-kprobe 1) | $(cell g.tool_cpu.ours-kprobe 2) |
 | bpftrace script, kprobes | $(cell g.binds.bt-kprobe 0) | $(cell g.wall_added.bt-kprobe 1) | $(cell g.cpu_added.bt-kprobe 1) | $(cell g.tool_cpu.bt-kprobe 2) |
 
-The tool's own process: its user and system time (\`/proc/PID/stat\`) over its timing run, per
-VM_BIND: what its user-space side (msmvm-stat wakes every 50 ms; bpftrace sleeps until it is
-stopped) takes from the twin, apart from its BPF programs.
+The tool's own process: its user and system time (\`/proc/PID/stat\`, in ticks of 10 ms: 0 is
+less than one in the run) over its timing run, per VM_BIND: what its user-space side (msmvm-stat
+wakes every 50 ms; bpftrace sleeps until it is stopped) takes from the twin, apart from its BPF
+programs.
 
 msmvm / bpftrace per round, wall: fentry $(ratio_list g.wall_ratio.fentry); kprobes $(ratio_list g.wall_ratio.kprobe).
 CPU: fentry $(ratio_list g.cpu_ratio.fentry); kprobes $(ratio_list g.cpu_ratio.kprobe).
 $(g_sep_text fentry ours-fentry bt-kfunc)
-The programs' own time per VM_BIND (counted runs) is $(us g.bpf_ns_per_bind.ours-fentry) µs
-for msmvm with fentry and $(us g.bpf_ns_per_bind.bt-kfunc) µs for the script with kfunc:
-with fentry there is no trap around them, so that is most of what either adds.
+The programs' own time per VM_BIND (counted runs$([ "$GUEST_TWL" != sparse ] && echo ", sparse")) is $(us g.bpf_ns_per_bind.ours-fentry) µs
+for msmvm with fentry and $(us g.bpf_ns_per_bind.bt-kfunc) µs for the script with kfunc: with fentry
+there is no trap around them; the rest of what either adds is work \`run_time_ns\` does not count
+(the trampolines' own around each of the six calls a VM_BIND, among others).
 $(for c in ours-fentry bt-kfunc ours-kprobe bt-kprobe; do
   n=$(med "g.attach_fail.$c"); [ "${n%.*}" != nan ] && [ "${n%.*}" -gt 0 ] 2>/dev/null || continue
   echo
