@@ -106,7 +106,7 @@ help:
 	@echo "make test-arm64  the arm64 suite: the build under qemu-user, the arm64 guests (real msm.ko, twin)"
 	@echo "make kmodel  build the kernel twin $(BUILD)/kmodel/msm_kmodel.ko for the guest's kernel"
 	@echo "make kmodel-arm64  the twin cross-built for the arm64 guest's kernel: $(BUILD)/arm64/kmodel/"
-	@echo "make bench   msmvm against bpftrace on the model and in the guests; writes build/bench/PERFORMANCE.md; BENCH_UPDATE=1: also docs/PERFORMANCE.md, from a quiet machine (BENCH_GUEST=0: model only; BENCH_ONLY=tune: msmvm-tune's time budget alone)"
+	@echo "make bench   msmvm against bpftrace on the model and in the guests; writes build/bench/PERFORMANCE.md; BENCH_UPDATE=1: also docs/PERFORMANCE.md, from a quiet machine (BENCH_GUEST=0: model only; BENCH_ONLY=tune: msmvm-tune's time budget alone; BENCH_ONLY=guest-x86: the x86 guest's part alone)"
 	@echo "make fuzz    libFuzzer on the trace reader, config and op parsers (FUZZ_SECS=60)"
 	@echo "make soak    the model flat out with three tools attached (SOAK_SECS=600)"
 	@echo "make install install the tools, man pages, completion, unit and config (PREFIX=/usr/local, DESTDIR)"

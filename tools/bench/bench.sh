@@ -23,6 +23,9 @@
 # Environment: BUILD (build), BENCH_RUNS (5; the guests' rounds too), BENCH_SECS (3, seconds
 # per model run), BENCH_GUEST (1), BENCH_GUEST_SECS (3, seconds per timing run in the x86
 # guest), BENCH_GUEST_BINDS (500, binds per process of a counted run in the x86 guest),
+# BENCH_GUEST_ICOUNT (shift=0,sleep=off: QEMU's -icount for the x86 guest, its clock counted
+# in emulated instructions; empty: the host's clock), BENCH_GUEST_TIMING_WORKLOAD (unmap-heavy:
+# the x86 guest's timing runs' workload; its counted runs are on sparse),
 # BENCH_DOC (the report: build/bench/PERFORMANCE.md; empty: do not write it), BENCH_UPDATE (1:
 # then copy the report to docs/PERFORMANCE.md if the machine was quiet; force: even if it was
 # not), BENCH_KEEP (a directory: the results
@@ -31,8 +34,14 @@
 #            source tools/bench/report.sh' DIR ).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-# BENCH_ONLY=tune: msmvm-tune's time on a storm trace alone (step 8, tools/bench/tune.sh)
-[ "${BENCH_ONLY:-}" = tune ] && exec bash tools/bench/tune.sh
+# BENCH_ONLY=tune: msmvm-tune's time on a storm trace alone (step 8, tools/bench/tune.sh);
+# BENCH_ONLY=guest-x86: the x86 guest's part alone (step 9), its figures on stderr and in
+# $BUILD/bench/guest-x86.results, no report
+case ${BENCH_ONLY:-} in
+  '' | guest-x86) ;;
+  tune) exec bash tools/bench/tune.sh ;;
+  *) echo "bench: BENCH_ONLY=$BENCH_ONLY: expected tune or guest-x86" >&2; exit 2 ;;
+esac
 B=${BUILD:-build}
 RUNS=${BENCH_RUNS:-5}
 SECS=${BENCH_SECS:-3}
@@ -349,6 +358,18 @@ HOOK_OFFS=$(hook_offsets "$B/msmvm-sim" | jq -Rn '[inputs | split(" ") | {key: .
 [ "$(jq length <<<"$HOOK_OFFS")" -eq 3 ] || die "cannot find the three hooks in $B/msmvm-sim: $HOOK_OFFS"
 read -r -a CPU0 < <(awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6, $9 }' /proc/stat)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+
+if [ "${BENCH_ONLY:-}" = guest-x86 ]; then
+  NSTEPS=1
+  source tools/bench/guest.sh
+  step 1 "the x86 guest alone: msmvm-stat and bpftrace on the kernel twin ($RUNS rounds)"
+  guest_x86
+  mkdir -p "$B/bench" && cp "$RES" "$B/bench/guest-x86.results"
+  [ "$GUEST_X86" = ran ] || die "x86 guest $GUEST_X86"
+  guest_x86_summary
+  say "bench: the x86 guest's part took $(( $(date +%s) - T_BEGIN )) s; results in $B/bench/guest-x86.results"
+  exit 0
+fi
 
 # --- 0. the offsets the bpftrace script uses, against what CO-RE relocated msmvm's probes to
 new_sim

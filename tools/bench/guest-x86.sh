@@ -26,10 +26,12 @@
 # show), its final report. Every run's ground truth (msmvm-sim run --kernel's summary) is kept
 # beside it; R/rN.order lists the round's timing runs in order.
 #
-# usage: guest-x86.sh R RUNS GSECS NB
+# The timing runs' workload is TWL (-w TWL; default sparse, as the counted runs'): see guest.sh.
+#
+# usage: guest-x86.sh R RUNS GSECS NB [TWL]
 set -u
 cd "$(dirname "$0")/../.."
-R=$1 RUNS=$2 GSECS=$3 NB=$4
+R=$1 RUNS=$2 GSECS=$3 NB=$4 TWL=${5:-sparse}
 B=${BUILD:-build}
 SIM=$B/msmvm-sim STAT=$B/msmvm-stat
 WL=(-w sparse -P 2 --job-cost 0)
@@ -62,8 +64,10 @@ done
 uname -r >"$R/kernel"
 bpftrace --version >"$R/bpftrace.version" 2>&1
 touch "$R/btf.ready"
-for ((i = 0; i < 1200; i++)); do [ -e "$R/gen.done" ] || [ -e "$R/gen.failed" ] && break; nap 0.25; done
-[ -e "$R/gen.done" ] || { [ -e "$R/gen.failed" ] || echo "no bpftrace script from the host in 300 s" >"$R/gen.failed"; }
+# The host always answers (gen.done or gen.failed); tools/guest/run's timeout bounds the wait.
+# Not in guest seconds: under -icount with sleep=off an idle guest's clock jumps from timer to
+# timer, and 300 of its seconds can pass in a few of the host's.
+while ! [ -e "$R/gen.done" ] && ! [ -e "$R/gen.failed" ]; do nap 0.25; done
 
 # /proc/kallsyms: how many times msmvm-stat opens it while starting (strace, a run of its own:
 # strace slows every system call down)
@@ -135,13 +139,18 @@ stop() {
   TP='' TCHILD=''
   keep "$1"
 }
+# tool_cpu PID: its utime and stime (clock ticks), for a tool's own CPU over a timing run
+tool_cpu() { local f; read -r f <"/proc/$1/stat" 2>/dev/null || return; f=${f##*) }; set -- $f; echo "${12} ${13}"; }
 workload() {	# TAG ARGS...: the twin's run, its summary TAG.json; TAG.time: wall s, CPU jiffies before/after
-  local tag=$1 t0 t1 c0 c1
+  local tag=$1 t0 t1 c0 c1 u0='' u1=''	# TAG.tool: the attached tool's (WPID) ticks before | after
   shift
+  [ -n "${WPID:-}" ] && u0=$(tool_cpu "$WPID")
   c0=$(cpu); t0=$EPOCHREALTIME
   "$SIM" run --kernel "${WL[@]}" "$@" -o "$R/$tag.json" 2>"$R/$tag.sim.err" || log "$tag: msmvm-sim run --kernel failed"
   t1=$EPOCHREALTIME; c1=$(cpu)
+  [ -n "${WPID:-}" ] && u1=$(tool_cpu "$WPID")
   echo "$t0 $t1 | $c0 | $c1" >"$R/$tag.time"
+  [ -n "$u0" ] && [ -n "$u1" ] && echo "$u0 | $u1" >"$R/$tag.tool"
 }
 
 declare -A broken fails
@@ -158,7 +167,7 @@ KINDS=(fentry kprobe)
 echo 0 >"$STATS"
 for ((r = 1; r <= RUNS; r++)); do
   n=0
-  workload "r$r.none$n.A" -d "$GSECS"
+  workload "r$r.none$n.A" -w "$TWL" -d "$GSECS"
   order="none$n"
   for ((k = 0; k < ${#KINDS[@]}; k++)); do
     kind=${KINDS[$(( (k + r - 1) % ${#KINDS[@]} ))]}
@@ -166,7 +175,7 @@ for ((r = 1; r <= RUNS; r++)); do
     (( r % 2 )) && pair=("${pair[1]}" "${pair[0]}")	# bpftrace first in odd rounds
     first=${pair[0]} second=${pair[1]} p1=$first p2=$second
     try_start "$first" "r$r.$first" && P1=$TP T1=$TCHILD || p1=''
-    [ -n "$p1" ] && { workload "r$r.$first.A" -d "$GSECS"; order+=" $first"; }
+    [ -n "$p1" ] && { WPID=$P1 workload "r$r.$first.A" -w "$TWL" -d "$GSECS"; order+=" $first"; }
     try_start "$second" "r$r.$second" && P2=$TP T2=$TCHILD || p2=''
     if [ -n "$p1$p2" ]; then
       echo 1 >"$STATS"
@@ -179,11 +188,11 @@ for ((r = 1; r <= RUNS; r++)); do
     [ -n "$p1" ] && { TP=$P1 TCHILD=$T1; stop "r$r.$first"; }
     if [ -n "$p2" ]; then
       TP=$P2 TCHILD=$T2
-      workload "r$r.$second.A" -d "$GSECS"; order+=" $second"
+      WPID=$P2 workload "r$r.$second.A" -w "$TWL" -d "$GSECS"; order+=" $second"
       stop "r$r.$second"
     fi
     n=$((n + 1))
-    workload "r$r.none$n.A" -d "$GSECS"
+    workload "r$r.none$n.A" -w "$TWL" -d "$GSECS"
     order+=" none$n"
     log "r$r.$kind: done ($p1 $p2)"
   done

@@ -11,6 +11,17 @@
 
 GUEST_SECS=${BENCH_GUEST_SECS:-3}	# the timing runs' length in the x86 guest
 GUEST_NB=${BENCH_GUEST_BINDS:-500}	# binds per process of a counted run (BPF statistics)
+# QEMU's -icount for the x86 guest: its clock advances with the instructions it executes
+# (2^shift ns each), not with the host's clock, so that a timing run's rate no longer follows
+# the host's load; sleep=off: an idle guest jumps to its next timer. Empty: the host's clock.
+# shift=0 (1 ns an instruction): with shift=1 the programs' run times per call came out several
+# times as spread from round to round.
+GUEST_ICOUNT=${BENCH_GUEST_ICOUNT-shift=0,sleep=off}
+# The timing runs' workload: unmap-heavy (1..16 ops a VM_BIND, few pages), so that what a tool adds
+# per call is not lost in what the kernel does per VM_BIND: with sparse (some 170 page-table pages
+# preallocated and freed per VM_BIND) the twin alone varies by more than 10 % from run to run, with
+# icount too, several times what a tool adds. The counted runs (BPF time per hook) stay on sparse.
+GUEST_TWL=${BENCH_GUEST_TIMING_WORKLOAD:-unmap-heavy}
 GUEST_X86="skipped: BENCH_GUEST=0" GUEST_ARM64="skipped: BENCH_GUEST=0"
 
 # the function a program is attached to, by BTF type id, from the twin's BTF (fentry links)
@@ -111,8 +122,8 @@ guest_x86() {
   log=$W/guest-x86.log
   G_OFFSETS_OK=n/a
   # a generous timeout: on a loaded 2-core host every step of TCG takes several times longer
-  BUILD=$B MSMVM_GUEST_TIMES=1 tools/guest/run --timeout $((600 + RUNS * 300)) -- \
-    bash tools/bench/guest-x86.sh "$r" "$RUNS" "$GUEST_SECS" "$GUEST_NB" >"$log" 2>&1 &
+  BUILD=$B MSMVM_GUEST_TIMES=1 tools/guest/run --timeout $((600 + RUNS * 300)) ${GUEST_ICOUNT:+--icount "$GUEST_ICOUNT"} -- \
+    bash tools/bench/guest-x86.sh "$r" "$RUNS" "$GUEST_SECS" "$GUEST_NB" "$GUEST_TWL" >"$log" 2>&1 &
   gpid=$!
   BG+=("$gpid")
   for ((i = 0; i < 6000; i++)); do	# the guest copies the BTF, then waits for the scripts
@@ -124,14 +135,26 @@ guest_x86() {
   wait "$gpid"; rc=$?
   local keep=() q; for q in "${BG[@]}"; do [ "$q" = "$gpid" ] || keep+=("$q"); done; BG=("${keep[@]}")
   cp "$log" "$r/guest.log" 2>/dev/null
+  guest_x86_results "$r" "$log" "$rc"
+}
+
+# guest_x86_results R LOG RC: the figures from the guest's raw files in R (LOG: tools/guest/run's
+# output, RC: its exit status). A guest that died after some rounds (a kernel oops under TCG) still
+# gives those rounds' figures; G_PARTIAL says what happened.
+guest_x86_results() {
+  local r=$1 log=$2 rc=$3 i tag cfg funcs progs st nr
+  G_PARTIAL=
   if [ -e "$r/failed" ]; then GUEST_X86="failed: $(cat "$r/failed")"; return; fi
   if [ ! -e "$r/done" ]; then
     GUEST_X86="failed: the guest did not finish (tools/guest/run exited $rc: $(grep -v '^guest: boot' "$log" | tail -n 2 | tr '\n' ' '))"
     [ "$rc" = 125 ] && ! [ -e "$r/btf.ready" ] && GUEST_X86="skipped: the guest did not boot ($(tail -n 1 "$log"))"
-    return
+    nr=$(ls "$r"/r*.order 2>/dev/null | wc -l)
+    [ "$nr" -gt 0 ] || return
+    G_PARTIAL="the guest stopped after $nr of $RUNS rounds (tools/guest/run exited $rc: $(grep -m 1 -E 'guest kernel: .*(Oops|BUG|panic|fault)' "$log" | sed 's/^guest kernel: //')); the figures are those rounds'"
+    say "  x86 guest: $G_PARTIAL"
   fi
   GUEST_X86=ran
-  G_BOOT=$(sed -n 's/^guest: //p' "$log" | tail -n 1)
+  G_BOOT=$(sed -n 's/^guest: \(boot-to-ready.*\)/\1/p' "$log" | tail -n 1)
   G_KERNEL=$(cat "$r/kernel")
   G_BTVER=$(head -n 1 "$r/bpftrace.version")
   # kallsyms: opens during a start (strace), per attach kind
@@ -142,17 +165,22 @@ guest_x86() {
   funcs=$(btf_funcs "$r")
   [ -n "$funcs" ] || funcs='{}'
   for ((i = 1; i <= RUNS; i++)); do
+    [ -s "$r/r$i.order" ] || continue	# a round the guest did not finish
     # the round's runs in the order they ran (none0 TOOL none1 TOOL ...): thread time per bind
     # (GSECS x 2 processes / binds) and the guest's CPU per bind (all its CPUs busy, from
     # /proc/stat: the kworkers' job frees and the tool's own work included)
-    [ -s "$r/r$i.order" ] || continue
     for name in $(cat "$r/r$i.order"); do
       [ -s "$r/r$i.$name.A.json" ] || continue
+      [ "${name#none}" != "$name" ] && put g.pages_per_bind.none "$(jq '.totals | if .binds > 0 then .pages_counted / .binds else 0 end' "$r/r$i.$name.A.json")"
       awk -v secs="$GUEST_SECS" -v binds="$(jq '.totals.binds' "$r/r$i.$name.A.json")" -v name="$name" -v round="$i" '
         { split($0, p, "|"); split(p[2], a, " "); split(p[3], b, " ")
           busy = (b[1] + b[2] + b[3] + b[6] + b[7] + b[8]) - (a[1] + a[2] + a[3] + a[6] + a[7] + a[8])
           print round, name, binds, secs * 2 / binds * 1e6, busy / 100 / binds * 1e6 }' \
         "$r/r$i.$name.A.time" >>"$W/gflat"
+      # the tool's own process (msmvm-stat, bpftrace): its CPU per VM_BIND over its timing run
+      [ -s "$r/r$i.$name.A.tool" ] && put "g.tool_cpu.$name" "$(awk -v binds="$(jq '.totals.binds' "$r/r$i.$name.A.json")" \
+        -v hz="$CLK_TCK" '{ split($0, p, "|"); split(p[1], a, " "); split(p[2], b, " ")
+          print (b[1] + b[2] - a[1] - a[2]) / hz / binds * 1e6 }' "$r/r$i.$name.A.tool")"
     done
     for cfg in ours-fentry bt-kfunc ours-kprobe bt-kprobe; do
       tag=r$i.$cfg
@@ -242,6 +270,19 @@ guest_x86() {
   done
   say "  x86 guest: BPF ns per hook: msmvm fentry $(cell g.bpf_ns.ours-fentry 0), kprobe $(cell g.bpf_ns.ours-kprobe 0); bpftrace kfunc $(cell g.bpf_ns.bt-kfunc 0), kprobe $(cell g.bpf_ns.bt-kprobe 0)"
   say "  x86 guest: start to attached (msmvm-stat's own figure, ms): fentry $(cell g.attach_self_ms.ours-fentry 0), kprobe $(cell g.attach_self_ms.ours-kprobe 0); /proc/kallsyms opened $(agg g.kallsyms.kprobe | cut -d' ' -f3) and $(agg g.kallsyms.fentry | cut -d' ' -f3) times"
+}
+
+# guest_x86_summary: the x86 guest's figures on stderr (BENCH_ONLY=guest-x86)
+guest_x86_summary() {
+  local c k clock="the host's"
+  [ -n "$GUEST_ICOUNT" ] && clock="icount $GUEST_ICOUNT (emulated instructions)"
+  say "  clock: $clock; timing runs: -w $GUEST_TWL; no tool: $(cell g.binds.none 0) binds in $GUEST_SECS s, wall per bind $(cell g.wall.none 1) µs"
+  for c in ours-fentry bt-kfunc ours-kprobe bt-kprobe; do
+    say "  $c: binds $(cell "g.binds.$c" 0); added per VM_BIND: wall $(cell "g.wall_added.$c" 1) µs, CPU $(cell "g.cpu_added.$c" 1) µs, the tool's own process $(cell "g.tool_cpu.$c" 1) µs; BPF $(cell "g.bpf_ns_per_bind.$c" 0) ns per bind; exact $(awk -v k="g.check.$c" '$1 == k { n++; s += $2 } END { printf("%d/%d", s, n) }' "$RES")"
+  done
+  for k in fentry kprobe; do
+    say "  $k: msmvm / bpftrace per round, wall: $(awk -v k="g.wall_ratio.$k" '$1 == k { printf("%s%.2f", n++ ? ", " : "", $2) }' "$RES"); CPU: $(awk -v k="g.cpu_ratio.$k" '$1 == k { printf("%s%.2f", n++ ? ", " : "", $2) }' "$RES")"
+  done
 }
 
 # guest_arm64: boots the arm64 guest (the real msm.ko) for start to attached
