@@ -244,8 +244,10 @@ if start_rec -o "$f" --no-ops; then
       fail no_ops_leaves_them_out "$diffs"
     else
       size=$(stat -c %s "$f")
+      # against its packets before compression: the file with the ops is not compressed
+      raw=$(sed -n 's/.*; \([0-9]*\) bytes of packets before compression.*/\1/p' "$tmp/rec.err")
       cost=
-      [ -n "$ops_size" ] && cost="; the ops cost $(awk "BEGIN{printf \"%.1f\", ($ops_size - $size) / $(jq .totals.ops "$tmp/sum.json")}") bytes per op"
+      [ -n "$ops_size" ] && cost="; the ops cost $(awk "BEGIN{printf \"%.1f\", ($ops_size - ${raw:-$size}) / $(jq .totals.ops "$tmp/sum.json")}") bytes per op"
       pass no_ops_leaves_them_out "$(jq .nbinds "$tmp/wl.json") binds, none with ops; $size bytes$cost"
     fi
   fi
@@ -253,7 +255,7 @@ else
   fail no_ops_leaves_them_out "did not attach" "$(cat "$tmp/rec.err")"; stop_rec KILL
 fi
 
-# --- --no-compress: the same run, its packets as they are; the default file held compressed ones ---
+# --- --no-compress: the same run, its packets as they are; the default --no-ops file held compressed ones ---
 f=$tmp/raw.perfetto-trace
 noops_compressed=$(jq -r '.compressed // 0' "$tmp/noops.perfetto-trace.chk" 2>/dev/null)
 if start_rec -o "$f" --no-ops --no-compress; then
@@ -280,6 +282,39 @@ if start_rec -o "$f" --no-ops --no-compress; then
   fi
 else
   fail no_compress_writes_the_packets_as_they_are "did not attach" "$(cat "$tmp/rec.err")"; stop_rec KILL
+fi
+
+# --- --compress: with the ops as well; every op read back, the totals the model's ---
+f=$tmp/zops.perfetto-trace
+ops_compressed=$(jq -r '.compressed // "none"' "$tmp/ops.perfetto-trace.chk" 2>/dev/null)
+if start_rec -o "$f" --compress; then
+  "$SIM" run -w mixed -P 2 -n 200 --seed 21 --limit 1500 -o "$tmp/sum.json" 2>"$tmp/sim.err"
+  stop_rec INT
+  if [ "$rec_rc" -ne 0 ]; then
+    fail compress_with_the_ops "msmvm-trace exited $rec_rc:" "$(cat "$tmp/rec.err")"
+  elif ! diffs=$(decode "$f"); then
+    fail compress_with_the_ops "$diffs"
+  elif ! "$CHECK" workload "$f" >"$tmp/wl.json" 2>"$tmp/wl.err"; then
+    fail compress_with_the_ops "the workload does not load:" "$(cat "$tmp/wl.err")"
+  else
+    diffs=$(
+      [ "$ops_compressed" = 0 ] ||
+        echo "the default recording with the ops held compressed packets ($ops_compressed), or was not checked"
+      jq -r 'if .compressed == 0 then "no compressed packet with --compress" else empty end' "$f.chk"
+      jq -r --slurpfile sum "$tmp/sum.json" '
+        if .nbinds != $sum[0].totals.binds then "binds \(.nbinds), model \($sum[0].totals.binds)" else empty end,
+        if .nops != $sum[0].totals.ops or .binds_without_ops != 0 then "\(.nops) ops read back (\(.binds_without_ops) binds without), model \($sum[0].totals.ops)" else empty end' "$tmp/wl.json"
+      "$STAT" --replay "$f" --json >"$tmp/zops.json" 2>"$tmp/zops.err" || echo "replay failed: $(cat "$tmp/zops.err")"
+      jq -nr --slurpfile stat "$tmp/zops.json" --slurpfile sum "$tmp/sum.json" "$COMPARE" 2>&1
+    )
+    if [ -n "$diffs" ]; then
+      fail compress_with_the_ops "$diffs"
+    else
+      pass compress_with_the_ops "$(stat -c %s "$f") bytes ($(jq .nops "$tmp/wl.json") ops; $ops_size without --compress); the default with ops: not compressed"
+    fi
+  fi
+else
+  fail compress_with_the_ops "did not attach" "$(cat "$tmp/rec.err")"; stop_rec KILL
 fi
 
 # --- a recording cut in the middle: its whole calls load, with their ops, and it says so ---

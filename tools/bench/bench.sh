@@ -217,7 +217,7 @@ stop_bt() {
 }
 
 # The tools, each attached to $SIM. A tool's stdout/stderr: $RD/TOOL.out, $RD/TOOL.err.
-start_tool() {	# ours | bpftrace | trace | trace-no-ops | trace-uncompressed | top | alert | stat-1 | stat-1-mmap
+start_tool() {	# ours | bpftrace | trace | trace-no-ops | trace-compressed | top | alert | stat-1 | stat-1-mmap
   case $1 in
     ours) launch ours "$RD/ours.err" "attached" "$B/msmvm-stat" --sim="$SIM" --json -d 600 ;;
     stat-1) launch stat-1 "$RD/stat-1.err" "attached" "$B/msmvm-stat" --sim="$SIM" -P 1 ;;
@@ -230,12 +230,12 @@ start_tool() {	# ours | bpftrace | trace | trace-no-ops | trace-uncompressed | t
     # --no-ops unless TRACE_OPS=1: the event stream as it was before the ops records came, so
     # that bytes per event, losses and the time added stay comparable (and the ops' own cost is
     # measured apart, with TRACE_OPS=1: the tool's default)
-    # compressed (its default) unless TRACE_RAW=1
+    # its default compression (without the ops only) unless TRACE_ZIP=1: --compress
     trace) launch trace "$RD/trace.err" "attached" "$B/msmvm-trace" --sim="$SIM" -o "$RD/t.perfetto-trace" -d 600 \
              ${TRACE_BUF:+--buffer-size "$TRACE_BUF"} $([ "${TRACE_OPS:-0}" = 1 ] || echo --no-ops) \
-             $([ "${TRACE_RAW:-0}" = 1 ] && echo --no-compress) ;;
+             $([ "${TRACE_ZIP:-0}" = 1 ] && echo --compress) ;;
     trace-no-ops) TRACE_OPS=0 start_tool trace ;;
-    trace-uncompressed) TRACE_RAW=1 start_tool trace ;;
+    trace-compressed) TRACE_ZIP=1 start_tool trace ;;
     top) launch top "$RD/top.out" "^msmvmtop" "$B/msmvmtop" --sim="$SIM" -b -d 1 ;;
     alert) launch alert "$RD/alert.err" "watching" "$B/msmvm-alert" --sim="$SIM" --stall 100/1000 \
              --textfile "$RD/alert.prom" ;;
@@ -536,9 +536,11 @@ sweep() {
       # ops records are events too (8 ops each; a lost one is in the drops like any other)
       nops=$(sed -n 's/.*; \([0-9]*\) of the events are ops records.*/\1/p' "$RD/trace.err")
       nops=${nops:-0}
-      # the packets before compression (the summary says it when the file is compressed)
+      # the packets before compression (the summary says it when the file is compressed: by
+      # default without the ops)
       pb=$(sed -n 's/.*; \([0-9]*\) bytes of packets before compression.*/\1/p' "$RD/trace.err")
-      [ -n "$pb" ] || die "msmvm-trace did not compress: $(cat "$RD/trace.err")"
+      [ "${TRACE_OPS:-0}" = 1 ] || [ -n "$pb" ] || die "msmvm-trace --no-ops did not compress: $(cat "$RD/trace.err")"
+      pb=${pb:-$by}
       [ "${TRACE_OPS:-0}" = 1 ] || [ "$nops" -eq 0 ] || die "msmvm-trace --no-ops recorded $nops ops records"
       [ "${TRACE_OPS:-0}" != 1 ] || [ "$nops" -gt 0 ] || die "msmvm-trace recorded no ops records (with ops)"
       # every bind and every job free is one event: nothing may go missing unsaid. With ops,
@@ -599,9 +601,9 @@ step 5 "user-space CPU and RSS at $((RATE_10K * PROCS)) binds/s"
 proc_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; }	# utime + stime
 proc_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'; }	# on CPU, all threads
 proc_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
-for tool in stat-1 top alert trace trace-no-ops trace-uncompressed bpftrace stat-1-mmap; do
+for tool in stat-1 top alert trace trace-no-ops trace-compressed bpftrace stat-1-mmap; do
   n=$RUNS
-  case $tool in trace-no-ops|trace-uncompressed|bpftrace|stat-1-mmap) n=$SWEEP_RUNS ;; esac	# references, an experiment
+  case $tool in trace-no-ops|trace-compressed|bpftrace|stat-1-mmap) n=$SWEEP_RUNS ;; esac	# references, an experiment
   for ((r = 1; r <= n; r++)); do
     new_sim
     TRACE_OPS=1 start_tool "$tool"	# msmvm-trace as it runs by default: with the ops
@@ -626,6 +628,10 @@ for tool in stat-1 top alert trace trace-no-ops trace-uncompressed bpftrace stat
       fi ;;
     esac
     stop_tool "$tool"
+    case $tool in trace*)	# the file's size per VM_BIND, as each mode writes it
+      by=$(grep -o '[0-9]* events, [0-9]* dropped, [0-9]* bytes' "$RD/trace.err" | awk '{ print $5 }')
+      [ -n "$by" ] && put "bytes_per_bind.$tool" "$(calc "$by / $SIM_BINDS")" ;;
+    esac
     rm -f "$RD/t.perfetto-trace"
   done
   say "  $tool: CPU $(cell "cpu_ns_pct.$tool" 2) % of a core, RSS peak $(cell "hwm_mib.$tool" 1) MiB, model at $(cell "rate10k.$tool" 0) binds/s"
