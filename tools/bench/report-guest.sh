@@ -27,7 +27,7 @@ G_WALL_O=$(med g.wall_added.ours-fentry); G_WALL_B=$(med g.wall_added.bt-kfunc)
 G_WALL_OK=$(awk -v o="$G_WALL_O" -v b="$G_WALL_B" 'BEGIN { print (o != "nan" && b != "nan" && o <= 0.5 * b) ? 1 : 0 }')
 G_WALL_KEY=$(has_key g.wall_added.ours-fentry && echo g.wall_added.bt-kfunc || echo g.wall_added.ours-fentry)
 # The x86 guest's clock (tools/bench/guest.sh's GUEST_ICOUNT): QEMU's icount, or the host's
-GUEST_ICOUNT=${GUEST_ICOUNT:-} GUEST_TWL=${GUEST_TWL:-sparse} G_PARTIAL=${G_PARTIAL:-}
+GUEST_ICOUNT=${GUEST_ICOUNT:-} GUEST_TWL=${GUEST_TWL:-sparse} G_PARTIAL=${G_PARTIAL:-} G_RESTARTS=${G_RESTARTS:-}
 G_SHIFT=$(sed -n 's/.*shift=\([0-9][0-9]*\).*/\1/p' <<<"$GUEST_ICOUNT")
 G_INSN_NS=$([ -n "$G_SHIFT" ] && echo $((1 << G_SHIFT)))
 if [ -n "$GUEST_ICOUNT" ]; then
@@ -131,7 +131,7 @@ the guest's root is the host's, so the host's bpftrace ($G_BTVER) and bpftool ru
 (${G_BOOT}). The workload: \`msmvm-sim run --kernel -w sparse -P 2 --job-cost 0\`, real ioctls from
 two processes on the twin's device, jobs freed from drm_sched's kworker$([ "$GUEST_TWL" != sparse ] && echo "; the timing runs below
 use \`-w $GUEST_TWL\` instead (why: with the time added)").
-$RUNS rounds${G_PARTIAL:+ (but $G_PARTIAL)}. A round, for each attach kind (fentry, then kprobes, or the other way round): the pair
+$RUNS rounds${G_PARTIAL:+ (but $G_PARTIAL)}${G_RESTARTS:+ (the guest kernel died and was booted again for the rounds left, from the first one not finished: $G_RESTARTS; each round's figures are its own, so a round done on another boot compares as well)}. A round, for each attach kind (fentry, then kprobes, or the other way round): the pair
 \`msmvm-stat --attach=fentry\` and the bpftrace script with kfunc/kretfunc (bpftrace's fentry/fexit),
 or \`msmvm-stat --attach=kprobe\` and the script with kprobe/kretprobe, between two timing runs with
 no tool. The first of the pair attaches and has its timing run (the twin flat out for $GUEST_SECS s, BPF
