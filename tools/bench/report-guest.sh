@@ -131,7 +131,7 @@ the guest's root is the host's, so the host's bpftrace ($G_BTVER) and bpftool ru
 (${G_BOOT}). The workload: \`msmvm-sim run --kernel -w sparse -P 2 --job-cost 0\`, real ioctls from
 two processes on the twin's device, jobs freed from drm_sched's kworker$([ "$GUEST_TWL" != sparse ] && echo "; the timing runs below
 use \`-w $GUEST_TWL\` instead (why: with the time added)").
-$RUNS rounds${G_PARTIAL:+ (but $G_PARTIAL)}${G_RESTARTS:+ (the guest kernel died and was booted again for the rounds left, from the first one not finished: $G_RESTARTS; each round's figures are its own, so a round done on another boot compares as well)}. A round, for each attach kind (fentry, then kprobes, or the other way round): the pair
+$RUNS rounds${G_PARTIAL:+ (but $G_PARTIAL)}${G_RESTARTS:+ (the guest kernel died and was booted again for the rounds left, from the first one not finished: $G_RESTARTS; the figures of each round are its own, so a round done on another boot compares as well)}. A round, for each attach kind (fentry, then kprobes, or the other way round): the pair
 \`msmvm-stat --attach=fentry\` and the bpftrace script with kfunc/kretfunc (bpftrace's fentry/fexit),
 or \`msmvm-stat --attach=kprobe\` and the script with kprobe/kretprobe, between two timing runs with
 no tool. The first of the pair attaches and has its timing run (the twin flat out for $GUEST_SECS s, BPF
