@@ -196,6 +196,7 @@ void tr_pb_checksum(struct tr_buf *b, uint64_t offset, uint64_t length, uint32_t
 enum { PB_VARINT = 0, PB_I64 = 1, PB_LEN = 2, PB_I32 = 5 };
 
 void pb_varint(struct tr_buf *b, uint64_t v);
+size_t pb_varint_at(uint8_t *p, uint64_t v);	/* into p (room for 10 bytes): its length */
 void pb_tag(struct tr_buf *b, uint32_t field, int wire);
 size_t pb_begin(struct tr_buf *b, uint32_t field);	/* a length-delimited field */
 void pb_end(struct tr_buf *b, size_t mark);

@@ -210,17 +210,6 @@ int tr_out_deflate(struct tr_out *o, int level)
 	return o->deflate ? 0 : -ENOMEM;
 }
 
-static size_t varint_put(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-
-	do {
-		p[n++] = (uint8_t)(v & 0x7f) | (v > 0x7f ? 0x80 : 0);
-		v >>= 7;
-	} while (v);
-	return n;
-}
-
 /*
  * The committed groups as one packet holding them compressed, in their place (the open
  * group moved up behind it); false, and nothing changed, when that is not smaller or
@@ -237,10 +226,10 @@ static bool deflate_committed(struct tr_out *o)
 		return false;
 	zlen = libdeflate_zlib_compress(o->deflate, o->buf.p, n, z, bound);
 	/* Trace.packet { TracePacket.compressed_packets = z } */
-	il += varint_put(inner + il, (uint64_t)TR_PKT_COMPRESSED << 3 | PB_LEN);
-	il += varint_put(inner + il, zlen);
+	il += pb_varint_at(inner + il, (uint64_t)TR_PKT_COMPRESSED << 3 | PB_LEN);
+	il += pb_varint_at(inner + il, zlen);
 	hdr[hl++] = 1 << 3 | PB_LEN;
-	hl += varint_put(hdr + hl, il + zlen);
+	hl += pb_varint_at(hdr + hl, il + zlen);
 	if (!zlen || hl + il + zlen >= n) {
 		free(z);
 		return false;

@@ -74,16 +74,22 @@ enum { CLOCK_MONOTONIC_ID = 3, CLOCK_BOOTTIME_ID = 6, CLOCK_TRACE_ID = 64 };
 enum { UNIT_COUNT = 2 };
 #define SEQ_RECORDER 1
 
-void pb_varint(struct tr_buf *b, uint64_t v)
+size_t pb_varint_at(uint8_t *p, uint64_t v)
 {
-	uint8_t tmp[10];
 	size_t n = 0;
 
 	do {
-		tmp[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		p[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
 		v >>= 7;
 	} while (v);
-	tr_buf_put(b, tmp, n);
+	return n;
+}
+
+void pb_varint(struct tr_buf *b, uint64_t v)
+{
+	uint8_t tmp[10];
+
+	tr_buf_put(b, tmp, pb_varint_at(tmp, v));
 }
 
 void pb_tag(struct tr_buf *b, uint32_t field, int wire)
